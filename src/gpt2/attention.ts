@@ -1,0 +1,109 @@
+import type { MatmulBackend, PreparedWeight } from "../tensor/matmul.ts";
+import { Tensor } from "../tensor/tensor.ts";
+
+/** c_attn output [b, p, 3·d] → q, k, v as [b, p, head, d_head] (TransformerLens layout). */
+export function splitQkv(qkv: Tensor, nHeads: number): { q: Tensor; k: Tensor; v: Tensor } {
+  const [batch, pos, width] = qkv.shape as [number, number, number];
+  const d = width / 3;
+  const dHead = d / nHeads;
+  const rows = batch * pos;
+  const parts = [new Float32Array(rows * d), new Float32Array(rows * d), new Float32Array(rows * d)];
+  for (let r = 0; r < rows; r++) {
+    for (let part = 0; part < 3; part++) {
+      parts[part]!.set(qkv.data.subarray(r * width + part * d, r * width + (part + 1) * d), r * d);
+    }
+  }
+  const shape = [batch, pos, nHeads, dHead];
+  return { q: new Tensor(parts[0]!, shape), k: new Tensor(parts[1]!, shape), v: new Tensor(parts[2]!, shape) };
+}
+
+/** q·kᵀ/√d_head as [b, head, query, key], −∞ above the diagonal. */
+export function attentionScores(q: Tensor, k: Tensor): Tensor {
+  const [batch, pos, nHeads, dHead] = q.shape as [number, number, number, number];
+  const keys = k.shape[1]!;
+  const scale = 1 / Math.sqrt(dHead);
+  const out = new Float32Array(batch * nHeads * pos * keys);
+  const qd = q.data, kd = k.data;
+  const rowStride = nHeads * dHead;
+  const offset = keys - pos;
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < nHeads; h++) {
+      const plane = (b * nHeads + h) * pos * keys;
+      for (let i = 0; i < pos; i++) {
+        const qBase = (b * pos + i) * rowStride + h * dHead;
+        const row = plane + i * keys;
+        for (let j = 0; j < keys; j++) {
+          if (j > i + offset) {
+            out[row + j] = -Infinity;
+            continue;
+          }
+          const kBase = (b * keys + j) * rowStride + h * dHead;
+          let acc = 0;
+          for (let e = 0; e < dHead; e++) acc += qd[qBase + e]! * kd[kBase + e]!;
+          out[row + j] = acc * scale;
+        }
+      }
+    }
+  }
+  return new Tensor(out, [batch, nHeads, pos, keys]);
+}
+
+/** z[b, q, head] = Σ_k pattern[b, head, q, k] · v[b, k, head] → [b, p, head, d_head]. */
+export function mixValues(pattern: Tensor, v: Tensor): Tensor {
+  const [batch, nHeads, pos, keys] = pattern.shape as [number, number, number, number];
+  const dHead = v.shape[3]!;
+  const rowStride = nHeads * dHead;
+  const out = new Float32Array(batch * pos * rowStride);
+  const pd = pattern.data, vd = v.data;
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < nHeads; h++) {
+      const plane = (b * nHeads + h) * pos * keys;
+      for (let i = 0; i < pos; i++) {
+        const zBase = (b * pos + i) * rowStride + h * dHead;
+        for (let j = 0; j < keys; j++) {
+          const weight = pd[plane + i * keys + j]!;
+          if (weight === 0) continue;
+          const vBase = (b * keys + j) * rowStride + h * dHead;
+          for (let e = 0; e < dHead; e++) out[zBase + e] += weight * vd[vBase + e]!;
+        }
+      }
+    }
+  }
+  return new Tensor(out, [batch, pos, nHeads, dHead]);
+}
+
+/** Each head's output z_h · W_O[h] without the output bias → [b, p, head, d_model]. */
+export function headResults(backend: MatmulBackend, z: Tensor, outPerHead: readonly PreparedWeight[]): Tensor {
+  const [batch, pos, nHeads, dHead] = z.shape as [number, number, number, number];
+  const rows = batch * pos;
+  const dModel = outPerHead[0]!.outDim;
+  const out = new Float32Array(rows * nHeads * dModel);
+  const zHead = new Float32Array(rows * dHead);
+  const resultHead = new Float32Array(rows * dModel);
+  for (let h = 0; h < nHeads; h++) {
+    for (let r = 0; r < rows; r++) {
+      zHead.set(z.data.subarray((r * nHeads + h) * dHead, (r * nHeads + h + 1) * dHead), r * dHead);
+    }
+    backend.matmul(zHead, rows, outPerHead[h]!, resultHead, null);
+    for (let r = 0; r < rows; r++) {
+      out.set(resultHead.subarray(r * dModel, (r + 1) * dModel), (r * nHeads + h) * dModel);
+    }
+  }
+  return new Tensor(out, [batch, pos, nHeads, dModel]);
+}
+
+/** Σ_head result + bias → [b, p, d_model]. */
+export function sumHeads(result: Tensor, bias: Float32Array): Tensor {
+  const [batch, pos, nHeads, dModel] = result.shape as [number, number, number, number];
+  const rows = batch * pos;
+  const out = new Float32Array(rows * dModel);
+  for (let r = 0; r < rows; r++) {
+    const o = r * dModel;
+    for (let j = 0; j < dModel; j++) out[o + j] = bias[j]!;
+    for (let h = 0; h < nHeads; h++) {
+      const src = (r * nHeads + h) * dModel;
+      for (let j = 0; j < dModel; j++) out[o + j] += result.data[src + j]!;
+    }
+  }
+  return new Tensor(out, [batch, pos, dModel]);
+}

@@ -1,0 +1,131 @@
+import { InputError } from "../errors.ts";
+import { geluNew } from "../tensor/activation.ts";
+import { add } from "../tensor/elementwise.ts";
+import { gatherRows, takeAxis } from "../tensor/indexing.ts";
+import { layerNormAffine, layerNormNormalize, layerNormScale } from "../tensor/layer-norm.ts";
+import { linear } from "../tensor/matmul.ts";
+import { softmaxLastAxis } from "../tensor/softmax.ts";
+import { shapeToString, Tensor } from "../tensor/tensor.ts";
+import { attentionScores, headResults, mixValues, splitQkv, sumHeads } from "./attention.ts";
+import type { Gpt2Model } from "./model.ts";
+import type { TokenBatch } from "./tokens.ts";
+
+/** Receives every activation of a forward pass, in order, under its TransformerLens hook name. */
+export interface ActivationVisitor {
+  /** Whether an activation the pass would otherwise skip (per-head `attn.hook_result`) is needed. */
+  wants(name: string): boolean;
+  /** Called exactly once per hook point; returns the activation the pass continues with. */
+  visit(name: string, value: Tensor, layer: number | null): Tensor;
+}
+
+export interface ForwardOptions {
+  /** Begin at `blocks.{layer}.hook_resid_pre` with this residual stream [batch, pos, d_model]. */
+  readonly start?: { readonly layer: number; readonly residual: Tensor };
+  /** End the pass right after this hook point has been visited. */
+  readonly stopAfter?: string;
+  /** Unembed only these positions (logits become [batch, positions.length, d_vocab]). */
+  readonly logitPositions?: readonly number[];
+}
+
+export interface ForwardOutput {
+  /** Null when the pass stopped before the unembedding. */
+  readonly logits: Tensor | null;
+}
+
+class StopForward {}
+
+export function runForward(
+  model: Gpt2Model,
+  tokens: TokenBatch | null,
+  visitor: ActivationVisitor,
+  options: ForwardOptions = {},
+): ForwardOutput {
+  const visit = (name: string, value: Tensor, layer: number | null): Tensor => {
+    const next = visitor.visit(name, value, layer);
+    if (name === options.stopAfter) throw new StopForward();
+    return next;
+  };
+  try {
+    return { logits: forwardFrom(model, tokens, visit, visitor, options) };
+  } catch (error) {
+    if (error instanceof StopForward) return { logits: null };
+    throw error;
+  }
+}
+
+type Visit = (name: string, value: Tensor, layer: number | null) => Tensor;
+
+function forwardFrom(
+  model: Gpt2Model,
+  tokens: TokenBatch | null,
+  visit: Visit,
+  visitor: ActivationVisitor,
+  options: ForwardOptions,
+): Tensor {
+  const { config, weights } = model;
+  let residual: Tensor;
+  let firstLayer = 0;
+  if (options.start) {
+    firstLayer = options.start.layer;
+    residual = options.start.residual;
+    if (!Number.isInteger(firstLayer) || firstLayer < 0 || firstLayer > config.nLayers) {
+      throw new InputError(`start layer ${firstLayer} is outside [0, ${config.nLayers}]`, "bad_layer");
+    }
+    if (residual.rank !== 3 || residual.shape[2] !== config.dModel) {
+      throw new InputError(`start residual has shape ${shapeToString(residual.shape)}, expected [batch, pos, ${config.dModel}]`, "shape_mismatch");
+    }
+  } else {
+    if (!tokens) throw new InputError("a forward pass from the embedding needs tokens", "bad_input");
+    const { ids, batch, pos } = tokens;
+    const embed = visit("hook_embed", gatherRows(weights.tokenEmbedding, config.dModel, ids, [batch, pos]), null);
+    const positions = Int32Array.from({ length: batch * pos }, (_, i) => i % pos);
+    const posEmbed = visit("hook_pos_embed", gatherRows(weights.positionEmbedding, config.dModel, positions, [batch, pos]), null);
+    residual = add(embed, posEmbed);
+  }
+  for (let layer = firstLayer; layer < config.nLayers; layer++) {
+    residual = runBlock(model, layer, residual, visit, visitor);
+  }
+  const scale = visit("ln_final.hook_scale", layerNormScale(residual, config.layerNormEps), null);
+  const normalized = visit("ln_final.hook_normalized", layerNormNormalize(residual, scale), null);
+  let finalResidual = layerNormAffine(normalized, weights.lnFinalWeight, weights.lnFinalBias);
+  if (options.logitPositions) finalResidual = takeAxis(finalResidual, 1, options.logitPositions);
+  return visit("logits", linear(model.backend, finalResidual, model.prepared.unembed), null);
+}
+
+function runBlock(model: Gpt2Model, layer: number, residPreIn: Tensor, visit: Visit, visitor: ActivationVisitor): Tensor {
+  const { config, backend } = model;
+  const weights = model.weights.blocks[layer]!;
+  const prepared = model.prepared.blocks[layer]!;
+  const eps = config.layerNormEps;
+  const p = `blocks.${layer}.`;
+  const residPre = visit(`${p}hook_resid_pre`, residPreIn, layer);
+
+  const scale1 = visit(`${p}ln1.hook_scale`, layerNormScale(residPre, eps), layer);
+  const normalized1 = visit(`${p}ln1.hook_normalized`, layerNormNormalize(residPre, scale1), layer);
+  const ln1Out = layerNormAffine(normalized1, weights.ln1Weight, weights.ln1Bias);
+  const split = splitQkv(linear(backend, ln1Out, prepared.qkv, weights.qkvBias), config.nHeads);
+  const q = visit(`${p}attn.hook_q`, split.q, layer);
+  const k = visit(`${p}attn.hook_k`, split.k, layer);
+  const v = visit(`${p}attn.hook_v`, split.v, layer);
+  const scores = visit(`${p}attn.hook_attn_scores`, attentionScores(q, k), layer);
+  const pattern = visit(`${p}attn.hook_pattern`, softmaxLastAxis(scores), layer);
+  const z = visit(`${p}attn.hook_z`, mixValues(pattern, v), layer);
+  let attnOut: Tensor;
+  if (visitor.wants(`${p}attn.hook_result`)) {
+    const result = visit(`${p}attn.hook_result`, headResults(backend, z, prepared.outPerHead), layer);
+    attnOut = sumHeads(result, weights.outBias);
+  } else {
+    const [batch, pos] = z.shape as [number, number];
+    attnOut = linear(backend, z.reshape([batch, pos, config.dModel]), prepared.out, weights.outBias);
+  }
+  attnOut = visit(`${p}hook_attn_out`, attnOut, layer);
+  const residMid = visit(`${p}hook_resid_mid`, add(residPre, attnOut), layer);
+
+  const scale2 = visit(`${p}ln2.hook_scale`, layerNormScale(residMid, eps), layer);
+  const normalized2 = visit(`${p}ln2.hook_normalized`, layerNormNormalize(residMid, scale2), layer);
+  const ln2Out = layerNormAffine(normalized2, weights.ln2Weight, weights.ln2Bias);
+  const pre = visit(`${p}mlp.hook_pre`, linear(backend, ln2Out, prepared.mlpIn, weights.mlpInBias), layer);
+  const post = visit(`${p}mlp.hook_post`, geluNew(pre), layer);
+  const mlpOut = visit(`${p}hook_mlp_out`, linear(backend, post, prepared.mlpOut, weights.mlpOutBias), layer);
+  return visit(`${p}hook_resid_post`, add(residMid, mlpOut), layer);
+}

@@ -1,0 +1,25 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { MatmulBackend } from "../tensor/matmul.ts";
+import { ModelLoadError } from "./config.ts";
+import { loadGpt2FromBytes } from "./load.ts";
+import type { Gpt2Model } from "./model.ts";
+
+async function readRequired(dir: string, file: string): Promise<Uint8Array> {
+  try {
+    return await readFile(join(dir, file));
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "ENOENT" || code === "ENOTDIR") {
+      throw new ModelLoadError("missing_file", `model directory "${dir}" has no ${file}`);
+    }
+    throw new ModelLoadError("read_failed", `cannot read ${join(dir, file)}: ${(error as Error).message}`);
+  }
+}
+
+/** Loads `config.json` + `model.safetensors` from a HuggingFace-style model directory. */
+export async function loadGpt2FromDir(dir: string, backend?: MatmulBackend): Promise<Gpt2Model> {
+  const config = new TextDecoder().decode(await readRequired(dir, "config.json"));
+  const weights = await readRequired(dir, "model.safetensors");
+  return loadGpt2FromBytes({ config, weights }, backend);
+}

@@ -1,0 +1,9 @@
+import { Gpt2LensError } from "../errors.ts";
+
+export class HookError extends Gpt2LensError {
+  readonly hookName: string | undefined;
+  constructor(code: string, message: string, hookName?: string) {
+    super(code, message);
+    this.hookName = hookName;
+  }
+}

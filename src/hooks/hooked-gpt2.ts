@@ -1,0 +1,155 @@
+import type { Gpt2Config } from "../gpt2/config.ts";
+import { type ForwardOptions, runForward } from "../gpt2/forward.ts";
+import type { Gpt2Model } from "../gpt2/model.ts";
+import { normalizeTokens, type TokenBatch, type TokenInput } from "../gpt2/tokens.ts";
+import { sameShape, shapeToString, Tensor } from "../tensor/tensor.ts";
+import { ActivationCache } from "./activation-cache.ts";
+import { HookError } from "./hook-error.ts";
+import { type HookName, hookNames, parseHookName } from "./hook-names.ts";
+import { nearestNames } from "./nearest-names.ts";
+
+export interface HookContext {
+  readonly name: HookName;
+  /** The block index, or null for hook_embed, hook_pos_embed, ln_final.* and logits. */
+  readonly layer: number | null;
+  /** The activation's shape, which a replacement must keep. */
+  readonly shape: readonly number[];
+}
+
+/** Sees an activation; returns a same-shaped replacement, or nothing to keep it (in-place edits count). */
+export type HookFn = (activation: Tensor, context: HookContext) => Tensor | void;
+
+export type HookSelector = HookName | ((name: HookName) => boolean);
+export type HookSpec = readonly [HookSelector, HookFn];
+
+export type CacheSelector = boolean | readonly HookName[] | ((name: HookName) => boolean);
+
+export interface RunOptions {
+  /** [name or name filter, fn] pairs; several hooks on one name run in the given order. */
+  readonly hooks?: readonly HookSpec[];
+  /** What to record: true (everything), a list of names, or a filter. Default: nothing. */
+  readonly cache?: CacheSelector;
+  /** Unembed only these positions: logits are then [batch, positions.length, d_vocab]. */
+  readonly logitPositions?: readonly number[];
+  /** Start at `blocks.{layer}.hook_resid_pre` with a given residual stream instead of the embedding. */
+  readonly start?: ForwardOptions["start"];
+}
+
+export interface RunResult {
+  readonly logits: Tensor;
+  readonly cache: ActivationCache;
+}
+
+/**
+ * GPT-2 with TransformerLens hook points. Every run is a pure call: hooks and cache live only in
+ * the call's arguments and result, so nothing leaks between runs, even when a hook throws.
+ */
+export class HookedGpt2 {
+  readonly model: Gpt2Model;
+  readonly hookNames: readonly HookName[];
+  readonly #validNames: ReadonlySet<string>;
+
+  constructor(model: Gpt2Model) {
+    this.model = model;
+    this.hookNames = Object.freeze(hookNames(model.config));
+    this.#validNames = new Set(this.hookNames);
+  }
+
+  get config(): Gpt2Config {
+    return this.model.config;
+  }
+
+  /** Validates token ids against the vocabulary and context length. */
+  tokens(input: TokenInput): TokenBatch {
+    return normalizeTokens(input, this.config);
+  }
+
+  run(tokens: TokenInput, options: RunOptions = {}): RunResult {
+    const { logits, cache } = this.#execute(tokens, options, undefined);
+    return { logits: logits!, cache };
+  }
+
+  /** Runs until `stopAfter` has fired and returns the cache (no logits are computed). */
+  runUntil(tokens: TokenInput, stopAfter: HookName, options: RunOptions = {}): ActivationCache {
+    this.assertHookName(stopAfter, "stopAfter");
+    return this.#execute(tokens, options, stopAfter).cache;
+  }
+
+  assertHookName(name: string, where = "hook"): asserts name is HookName {
+    if (this.#validNames.has(name)) return;
+    const layer = parseHookName(name)?.layer;
+    const layerHint =
+      layer !== undefined && layer >= this.config.nLayers ? ` (the model has layers 0…${this.config.nLayers - 1})` : "";
+    throw new HookError(
+      "unknown_hook",
+      `${where}: unknown hook name "${name}"${layerHint}; did you mean ${nearestNames(name, this.hookNames)
+        .map((n) => `"${n}"`)
+        .join(", ")}?`,
+      name,
+    );
+  }
+
+  #execute(input: TokenInput, options: RunOptions, stopAfter: HookName | undefined) {
+    const start = options.start;
+    const tokens = start ? null : this.tokens(input);
+    const hooksByName = this.#resolveHooks(options.hooks ?? []);
+    const shouldCache = this.#resolveCache(options.cache ?? false);
+    const cache = new ActivationCache();
+    const visitor = {
+      wants: (name: string) => hooksByName.has(name as HookName) || shouldCache(name as HookName),
+      visit: (name: string, value: Tensor, layer: number | null): Tensor => {
+        const hookName = name as HookName;
+        let current = value;
+        for (const fn of hooksByName.get(hookName) ?? []) {
+          const context: HookContext = { name: hookName, layer, shape: current.shape };
+          const replacement = fn(current, context);
+          if (replacement !== undefined) current = checkReplacement(hookName, current, replacement);
+        }
+        if (shouldCache(hookName)) cache.record(hookName, current);
+        return current;
+      },
+    };
+    const forwardOptions: ForwardOptions = { start, stopAfter, logitPositions: options.logitPositions };
+    const { logits } = runForward(this.model, tokens, visitor, forwardOptions);
+    return { logits, cache };
+  }
+
+  #resolveHooks(hooks: readonly HookSpec[]): Map<HookName, HookFn[]> {
+    const byName = new Map<HookName, HookFn[]>();
+    hooks.forEach((spec, index) => {
+      if (!Array.isArray(spec) || spec.length !== 2 || typeof spec[1] !== "function") {
+        throw new HookError("bad_hook", `hooks[${index}] must be a [name, fn] pair`);
+      }
+      const [selector, fn] = spec;
+      const names =
+        typeof selector === "function" ? this.hookNames.filter((n) => selector(n)) : [selector];
+      for (const name of names) {
+        this.assertHookName(name, `hooks[${index}]`);
+        byName.set(name, [...(byName.get(name) ?? []), fn]);
+      }
+    });
+    return byName;
+  }
+
+  #resolveCache(selector: CacheSelector): (name: HookName) => boolean {
+    if (typeof selector === "boolean") return () => selector;
+    if (typeof selector === "function") return selector;
+    selector.forEach((name) => this.assertHookName(name, "cache"));
+    const wanted = new Set<string>(selector);
+    return (name) => wanted.has(name);
+  }
+}
+
+function checkReplacement(name: HookName, current: Tensor, replacement: unknown): Tensor {
+  if (!(replacement instanceof Tensor)) {
+    throw new HookError("hook_bad_return", `hook on "${name}" returned ${typeof replacement}, expected a Tensor or nothing`, name);
+  }
+  if (!sameShape(replacement.shape, current.shape)) {
+    throw new HookError(
+      "hook_wrong_shape",
+      `hook on "${name}" returned shape ${shapeToString(replacement.shape)}, expected ${shapeToString(current.shape)}`,
+      name,
+    );
+  }
+  return replacement;
+}

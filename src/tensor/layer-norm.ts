@@ -1,0 +1,67 @@
+import { InputError } from "../errors.ts";
+import { Tensor } from "./tensor.ts";
+
+/** Per-row scale of a LayerNorm: sqrt(var + eps), shape [..., 1] as in TransformerLens' hook_scale. */
+export function layerNormScale(x: Tensor, eps: number): Tensor {
+  const width = lastDim(x);
+  const rows = x.size / width;
+  const out = new Float32Array(rows);
+  const src = x.data;
+  for (let r = 0; r < rows; r++) {
+    const base = r * width;
+    let mean = 0;
+    for (let j = 0; j < width; j++) mean += src[base + j]!;
+    mean /= width;
+    let variance = 0;
+    for (let j = 0; j < width; j++) {
+      const d = src[base + j]! - mean;
+      variance += d * d;
+    }
+    out[r] = Math.sqrt(variance / width + eps);
+  }
+  return new Tensor(out, [...x.shape.slice(0, -1), 1]);
+}
+
+/** (x − mean(x)) / scale, row-wise; `scale` has shape [..., 1]. */
+export function layerNormNormalize(x: Tensor, scale: Tensor): Tensor {
+  const width = lastDim(x);
+  const rows = x.size / width;
+  if (scale.size !== rows) {
+    throw new InputError(`LayerNorm scale has ${scale.size} entries for ${rows} rows`, "shape_mismatch");
+  }
+  const out = new Float32Array(x.size);
+  const src = x.data;
+  for (let r = 0; r < rows; r++) {
+    const base = r * width;
+    let mean = 0;
+    for (let j = 0; j < width; j++) mean += src[base + j]!;
+    mean /= width;
+    const inv = 1 / scale.data[r]!;
+    for (let j = 0; j < width; j++) out[base + j] = (src[base + j]! - mean) * inv;
+  }
+  return new Tensor(out, x.shape);
+}
+
+/** normalized · weight + bias, broadcast over the last axis. */
+export function layerNormAffine(normalized: Tensor, weight: Float32Array, bias: Float32Array): Tensor {
+  const width = lastDim(normalized);
+  if (weight.length !== width || bias.length !== width) {
+    throw new InputError(`LayerNorm weight/bias of length ${weight.length}/${bias.length} for width ${width}`, "shape_mismatch");
+  }
+  const out = new Float32Array(normalized.size);
+  const src = normalized.data;
+  for (let base = 0; base < out.length; base += width) {
+    for (let j = 0; j < width; j++) out[base + j] = src[base + j]! * weight[j]! + bias[j]!;
+  }
+  return new Tensor(out, normalized.shape);
+}
+
+export function layerNorm(x: Tensor, weight: Float32Array, bias: Float32Array, eps: number): Tensor {
+  return layerNormAffine(layerNormNormalize(x, layerNormScale(x, eps)), weight, bias);
+}
+
+function lastDim(x: Tensor): number {
+  const width = x.shape[x.rank - 1];
+  if (!width) throw new InputError(`LayerNorm needs a non-empty last axis, got shape [${x.shape.join(", ")}]`, "bad_shape");
+  return width;
+}

@@ -1,0 +1,84 @@
+import { InputError } from "../errors.ts";
+import { shapeToString, Tensor } from "./tensor.ts";
+
+/**
+ * A weight matrix W [inDim, outDim] prepared once for a particular kernel backend (packed panels,
+ * a copy in WebAssembly memory, or just the row-major array for the reference backend).
+ */
+export interface PreparedWeight {
+  readonly inDim: number;
+  readonly outDim: number;
+  /** The row-major [inDim, outDim] values, or null when only a transposed copy is kept. */
+  readonly rowMajor: Float32Array | null;
+  /** The row-major [outDim, inDim] values of Wᵀ when the weight was given transposed. */
+  readonly transposed: Float32Array | null;
+}
+
+/** The matrix-multiply kernels the model runs on. Backends are objects, never global state. */
+export interface MatmulBackend {
+  readonly name: string;
+  /** W given as [inDim, outDim] row-major. */
+  prepare(w: Float32Array, inDim: number, outDim: number): PreparedWeight;
+  /** W given as Wᵀ [outDim, inDim] row-major (e.g. the tied unembedding W_U = W_Eᵀ). */
+  prepareTransposed(wt: Float32Array, outDim: number, inDim: number): PreparedWeight;
+  /** out[m, outDim] = a[m, inDim] · W (+ bias). `out` is overwritten. */
+  matmul(a: Float32Array, m: number, w: PreparedWeight, out: Float32Array, bias?: Float32Array | null): void;
+}
+
+export const referenceBackend: MatmulBackend = {
+  name: "reference",
+  prepare(w, inDim, outDim) {
+    checkLength("weight", w, inDim * outDim);
+    return { inDim, outDim, rowMajor: w, transposed: null };
+  },
+  prepareTransposed(wt, outDim, inDim) {
+    checkLength("transposed weight", wt, inDim * outDim);
+    return { inDim, outDim, rowMajor: null, transposed: wt };
+  },
+  matmul(a, m, w, out, bias) {
+    const { inDim: k, outDim: n } = w;
+    if (w.rowMajor) {
+      const b = w.rowMajor;
+      for (let i = 0; i < m; i++) {
+        const row = i * n;
+        if (bias) for (let j = 0; j < n; j++) out[row + j] = bias[j]!;
+        else out.fill(0, row, row + n);
+        for (let p = 0; p < k; p++) {
+          const av = a[i * k + p]!;
+          if (av === 0) continue;
+          const brow = p * n;
+          for (let j = 0; j < n; j++) out[row + j] += av * b[brow + j]!;
+        }
+      }
+    } else {
+      const bt = w.transposed!;
+      for (let i = 0; i < m; i++) {
+        const arow = i * k;
+        for (let j = 0; j < n; j++) {
+          const brow = j * k;
+          let acc = 0;
+          for (let p = 0; p < k; p++) acc += a[arow + p]! * bt[brow + p]!;
+          out[i * n + j] = acc + (bias ? bias[j]! : 0);
+        }
+      }
+    }
+  },
+};
+
+function checkLength(what: string, values: Float32Array, expected: number): void {
+  if (values.length !== expected) {
+    throw new InputError(`${what} has ${values.length} values, expected ${expected}`, "shape_mismatch");
+  }
+}
+
+/** x [..., inDim] · W [inDim, outDim] (+ bias) → [..., outDim]. */
+export function linear(backend: MatmulBackend, x: Tensor, w: PreparedWeight, bias?: Float32Array | null): Tensor {
+  const inDim = x.shape[x.rank - 1];
+  if (inDim !== w.inDim) {
+    throw new InputError(`linear: input ${shapeToString(x.shape)} does not end in ${w.inDim}`, "shape_mismatch");
+  }
+  const rows = x.size / w.inDim;
+  const out = new Float32Array(rows * w.outDim);
+  backend.matmul(x.data, rows, w, out, bias);
+  return new Tensor(out, [...x.shape.slice(0, -1), w.outDim]);
+}
