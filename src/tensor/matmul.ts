@@ -1,4 +1,5 @@
 import { InputError } from "../errors.ts";
+import { matmulRowMajor, matmulTransposed } from "./reference-kernels.ts";
 import { shapeToString, Tensor } from "./tensor.ts";
 
 /**
@@ -36,32 +37,8 @@ export const referenceBackend: MatmulBackend = {
     return { inDim, outDim, rowMajor: null, transposed: wt };
   },
   matmul(a, m, w, out, bias) {
-    const { inDim: k, outDim: n } = w;
-    if (w.rowMajor) {
-      const b = w.rowMajor;
-      for (let i = 0; i < m; i++) {
-        const row = i * n;
-        if (bias) for (let j = 0; j < n; j++) out[row + j] = bias[j]!;
-        else out.fill(0, row, row + n);
-        for (let p = 0; p < k; p++) {
-          const av = a[i * k + p]!;
-          if (av === 0) continue;
-          const brow = p * n;
-          for (let j = 0; j < n; j++) out[row + j] += av * b[brow + j]!;
-        }
-      }
-    } else {
-      const bt = w.transposed!;
-      for (let i = 0; i < m; i++) {
-        const arow = i * k;
-        for (let j = 0; j < n; j++) {
-          const brow = j * k;
-          let acc = 0;
-          for (let p = 0; p < k; p++) acc += a[arow + p]! * bt[brow + p]!;
-          out[i * n + j] = acc + (bias ? bias[j]! : 0);
-        }
-      }
-    }
+    if (w.rowMajor) matmulRowMajor(a, m, w.inDim, w.rowMajor, w.outDim, out, bias ?? null);
+    else matmulTransposed(a, m, w.inDim, w.transposed!, w.outDim, out, bias ?? null);
   },
 };
 
