@@ -4,7 +4,7 @@ import { HookedGpt2 } from "../../hooks/hooked-gpt2.ts";
 import type { HookName } from "../../hooks/hook-names.ts";
 import { writeFileAtomic } from "../../io/node-files.ts";
 import { serializeSafetensors, type TensorToWrite } from "../../io/safetensors.ts";
-import { parseCommandArgs, requireString } from "../args.ts";
+import { optionalString, parseCommandArgs, requireString, stringList } from "../args.ts";
 import { BUNDLED_MODEL_DIR } from "../bundled-model.ts";
 import { UsageError } from "../usage-error.ts";
 
@@ -22,12 +22,13 @@ export async function cacheCommand(argv: readonly string[], log: (line: string) 
     out: { type: "string" },
   });
   if (positionals.length) throw new UsageError(`cache: unexpected argument "${positionals[0]}"`);
-  const prompts = values.prompt ?? [];
+  const prompts = stringList(values, "prompt");
   if (prompts.length === 0) throw new UsageError("cache: give at least one --prompt");
   const out = requireString("cache", values.out, "out");
-  const model = new HookedGpt2(await loadGpt2FromDir(values.model ?? BUNDLED_MODEL_DIR));
-  const names = values.names
-    ? values.names.split(",").map((name) => name.trim()).filter(Boolean)
+  const model = new HookedGpt2(await loadGpt2FromDir(optionalString(values, "model") ?? BUNDLED_MODEL_DIR));
+  const namesFlag = optionalString(values, "names");
+  const names = namesFlag
+    ? namesFlag.split(",").map((name) => name.trim()).filter(Boolean)
     : [...model.hookNames];
   names.forEach((name) => model.assertHookName(name, "--names"));
   const tokens = toTokenBatch(prompts);
