@@ -1,0 +1,47 @@
+/** Figure: a named SVG with a caption, displayable inline in Jupyter (Deno kernel) as image/svg+xml. */
+
+import { figureInputError, requireString } from "./input-checks.ts";
+import { JUPYTER_DISPLAY, type JupyterDisplayable, type MimeBundle } from "./jupyter-display.ts";
+
+export interface FigureInit {
+  /** Identifier: letters, digits, "-", "_" and "." only, so it works as a file stem (NAME.svg) and HTML id. */
+  readonly name: string;
+  /** A complete SVG document string, e.g. from heatmap(), barChart() or lineChart(). */
+  readonly svg: string;
+  readonly caption: string;
+}
+
+const FIGURE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+export class Figure implements JupyterDisplayable {
+  readonly name: string;
+  readonly svg: string;
+  readonly caption: string;
+
+  constructor(init: FigureInit) {
+    requireString("Figure", "name", init.name);
+    if (!FIGURE_NAME.test(init.name)) {
+      throw figureInputError(
+        `Figure: name ${JSON.stringify(init.name)} must start with a letter or digit and contain only letters, digits, ".", "_" or "-"`,
+      );
+    }
+    requireString("Figure", "svg", init.svg);
+    if (!init.svg.trimStart().startsWith("<svg")) {
+      throw figureInputError(`Figure: svg must be an SVG document starting with "<svg" (figure ${JSON.stringify(init.name)})`);
+    }
+    requireString("Figure", "caption", init.caption);
+    this.name = init.name;
+    this.svg = init.svg;
+    this.caption = init.caption;
+  }
+
+  /** File name to save the SVG under, e.g. "probability-heatmap.svg". */
+  get fileName(): string {
+    return `${this.name}.svg`;
+  }
+
+  /** The MIME bundle Deno's Jupyter kernel displays: the SVG inline. */
+  [JUPYTER_DISPLAY](): MimeBundle {
+    return { "image/svg+xml": this.svg };
+  }
+}
