@@ -1,0 +1,90 @@
+import type { Gpt2Model } from "../gpt2/model.ts";
+import { layerNormAffine, layerNormNormalize, layerNormScale } from "../tensor/layer-norm.ts";
+import { linear } from "../tensor/matmul.ts";
+import { Tensor } from "../tensor/tensor.ts";
+import { type Channel, entersThrough, type NodeAt, computeOrder } from "./nodes.ts";
+import type { PathActivations } from "./path-activations.ts";
+import { PatchingError } from "./patching-error.ts";
+import { addRows, cachedHeadOutput, recomputeHeadOutput, recomputeMlpOutput, rowsAt, subRows } from "./recompute.ts";
+
+/**
+ * A treeified path-patching graph. Senders' outputs change by (source − base); each recomputed node
+ * reads its base input plus the deltas that reach it through allowed edges; every other node keeps
+ * its base value. Edges must also be structurally possible (upstream, matching positions).
+ */
+export interface PathGraph {
+  readonly senders: readonly NodeAt[];
+  /** Recomputed nodes; processed in compute order. */
+  readonly recomputed: readonly NodeAt[];
+  readonly edge: (from: NodeAt, to: NodeAt, channel: Channel) => boolean;
+  readonly toLogits: (from: NodeAt) => boolean;
+}
+
+function nodeOutput(model: Gpt2Model, acts: PathActivations, node: NodeAt): Float32Array {
+  const d = model.config.dModel;
+  if (node.kind === "embed") return rowsAt(acts.embed, acts.batch, acts.pos, d, node.pos);
+  if (node.kind === "mlp") return rowsAt(acts.mlpOut[node.layer]!, acts.batch, acts.pos, d, node.pos);
+  return cachedHeadOutput(model, acts, node.layer, node.head, node.pos);
+}
+
+function accumulate(target: Map<number, Float32Array>, at: number, delta: Float32Array): void {
+  const existing = target.get(at);
+  target.set(at, existing ? addRows(existing, delta) : delta);
+}
+
+/** The final residual stream at `logitPosition` after the graph's paths are patched, [batch, d_model]. */
+export function patchedFinalResidual(
+  model: Gpt2Model, base: PathActivations, source: PathActivations, graph: PathGraph, logitPosition: number,
+): Float32Array {
+  if (base.batch !== source.batch || base.pos !== source.pos) {
+    throw new PatchingError(
+      "shape_mismatch",
+      `base and source runs differ in shape: [${base.batch}, ${base.pos}] vs [${source.batch}, ${source.pos}]`,
+    );
+  }
+  const d = model.config.dModel;
+  const deltas: { node: NodeAt; delta: Float32Array }[] = graph.senders.map((node) => ({
+    node,
+    delta: subRows(nodeOutput(model, source, node), nodeOutput(model, base, node)),
+  }));
+  const ordered = [...graph.recomputed].sort((a, b) => computeOrder(a) - computeOrder(b) || a.pos - b.pos);
+  for (const node of ordered) {
+    const arriving = (channel: Channel) => {
+      const byPos = new Map<number, Float32Array>();
+      for (const { node: from, delta } of deltas) {
+        if (entersThrough(from, node, channel) && graph.edge(from, node, channel)) accumulate(byPos, from.pos, delta);
+      }
+      return byPos;
+    };
+    let output: Float32Array | null = null;
+    if (node.kind === "mlp") {
+      const input = arriving("in").get(node.pos);
+      if (input) output = recomputeMlpOutput(model, base, node.layer, node.pos, input);
+    } else if (node.kind === "head") {
+      const q = arriving("q").get(node.pos);
+      const k = arriving("k");
+      const v = arriving("v");
+      if (q || k.size || v.size) output = recomputeHeadOutput(model, base, node.layer, node.head, node.pos, { q, k, v });
+    }
+    if (output) deltas.push({ node, delta: subRows(output, nodeOutput(model, base, node)) });
+  }
+  let final = rowsAt(base.finalResid, base.batch, base.pos, d, logitPosition);
+  for (const { node, delta } of deltas) {
+    if (node.pos === logitPosition && graph.toLogits(node)) final = addRows(final, delta);
+  }
+  return final;
+}
+
+/**
+ * ln_final and the unembedding on final residual rows [rows, d_model] → logits [rows, d_vocab].
+ * With `frozenScale` ([rows]) the LayerNorm divides by those scales instead of recomputing them,
+ * which makes the logits linear in the residual stream.
+ */
+export function unembedRows(model: Gpt2Model, residual: Float32Array, frozenScale?: Float32Array): Tensor {
+  const { dModel: d, layerNormEps } = model.config;
+  const rows = residual.length / d;
+  const x = new Tensor(residual, [rows, d]);
+  const scale = frozenScale ? new Tensor(frozenScale, [rows, 1]) : layerNormScale(x, layerNormEps);
+  const normalized = layerNormAffine(layerNormNormalize(x, scale), model.weights.lnFinalWeight, model.weights.lnFinalBias);
+  return linear(model.backend, normalized, model.prepared.unembed);
+}

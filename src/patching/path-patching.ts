@@ -1,0 +1,188 @@
+import type { HookedGpt2 } from "../hooks/hooked-gpt2.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import {
+  allComponents, type Channel, type Component, componentLabel, componentName, isUpstream, type NodeAt, sameNode,
+} from "./nodes.ts";
+import type { PathActivations } from "./path-activations.ts";
+import { type PathGraph, patchedFinalResidual, unembedRows } from "./path-engine.ts";
+import { PatchingError } from "./patching-error.ts";
+import { rowsAt } from "./recompute.ts";
+
+/** One clean and one corrupted cached run, the metric and where it reads the logits. */
+export interface PathPatchingContext {
+  readonly model: HookedGpt2;
+  readonly clean: PathActivations;
+  readonly corrupted: PathActivations;
+  /** The position whose logits the metric reads (END). */
+  readonly logitPosition: number;
+  /** A scalar of the logits at `logitPosition`, [batch, d_vocab] (e.g. the mean probability difference). */
+  readonly metric: (logits: Tensor) => number;
+  /** Divide by the base run's ln_final scale instead of recomputing it (makes sender→logits linear). */
+  readonly freezeFinalScale?: boolean;
+}
+
+/** A node whose input on the given channels receives the senders' changes. */
+export interface ReceiverInput {
+  readonly node: NodeAt;
+  readonly channels: readonly Channel[];
+}
+
+export interface PathPatchingSweepOptions {
+  /** Default: every head and MLP. */
+  readonly senders?: readonly Component[];
+  readonly senderPosition: number;
+  /** "logits" for the direct path to the final residual stream. */
+  readonly receivers: "logits" | readonly ReceiverInput[];
+  /** Downstream nodes the receivers' changes flow through to the logits (e.g. MLPs 11 and 10 at END). */
+  readonly continuation?: readonly NodeAt[];
+}
+
+export interface PathPatchingGrid {
+  readonly receiver: string;
+  readonly continuation: string[];
+  /** grid[layer][head], head = n_heads for the MLP: mean change of the metric; null where not upstream. */
+  readonly grid: (number | null)[][];
+  readonly baseline: number;
+  readonly senderLabels: string[][];
+}
+
+function checkContext(context: PathPatchingContext): void {
+  const { clean, corrupted, logitPosition } = context;
+  if (clean.batch !== corrupted.batch || clean.pos !== corrupted.pos) {
+    throw new PatchingError(
+      "shape_mismatch",
+      `clean and corrupted runs differ in shape: [${clean.batch}, ${clean.pos}] vs [${corrupted.batch}, ${corrupted.pos}]`,
+    );
+  }
+  if (!Number.isInteger(logitPosition) || logitPosition < 0 || logitPosition >= clean.pos) {
+    throw new PatchingError("bad_position", `logit position ${logitPosition} is outside [0, ${clean.pos})`);
+  }
+}
+
+function checkPosition(what: string, pos: number, length: number): void {
+  if (!Number.isInteger(pos) || pos < 0 || pos >= length) {
+    throw new PatchingError("bad_position", `${what} position ${pos} is outside [0, ${length})`);
+  }
+}
+
+/** Metric of the logits after the graph's paths carry (source − base) changes. */
+export function evaluatePaths(
+  context: PathPatchingContext, graph: PathGraph, base: PathActivations, source: PathActivations,
+): number {
+  const model = context.model.model;
+  const final = patchedFinalResidual(model, base, source, graph, context.logitPosition);
+  const frozen = context.freezeFinalScale
+    ? rowsAt(base.finalScale, base.batch, base.pos, 1, context.logitPosition)
+    : undefined;
+  return context.metric(unembedRows(model, final, frozen));
+}
+
+/** The metric of an unpatched cached run. */
+export function baselineMetric(context: PathPatchingContext, run: PathActivations): number {
+  const empty: PathGraph = { senders: [], recomputed: [], edge: () => false, toLogits: () => false };
+  return evaluatePaths(context, empty, run, run);
+}
+
+function receiverName(receivers: PathPatchingSweepOptions["receivers"]): string {
+  if (receivers === "logits") return "logits";
+  return receivers
+    .map(({ node, channels }) => `${componentName(node)}${node.kind === "head" ? `.${channels.join("")}` : ""}@${node.pos}`)
+    .join(",");
+}
+
+/**
+ * Path patching of each sender at `senderPosition` separately: the path sender → receivers →
+ * continuation → logits carries corrupted − clean; everything else stays clean.
+ */
+export function pathPatchingSweep(context: PathPatchingContext, options: PathPatchingSweepOptions): PathPatchingGrid {
+  checkContext(context);
+  const { config } = context.model;
+  const { clean, corrupted } = context;
+  checkPosition("sender", options.senderPosition, clean.pos);
+  const continuation = options.continuation ?? [];
+  const receivers = options.receivers;
+  const receiverNodes = receivers === "logits" ? [] : receivers.map((r) => r.node);
+  for (const node of [...receiverNodes, ...continuation]) checkPosition(componentLabel(node), node.pos, clean.pos);
+  const senders = options.senders ?? allComponents(config);
+  const baseline = baselineMetric(context, clean);
+  const grid: (number | null)[][] = Array.from({ length: config.nLayers }, () => new Array(config.nHeads + 1).fill(null));
+  const senderLabels = grid.map((row, layer) =>
+    row.map((_, h) => componentLabel(h === config.nHeads ? { kind: "mlp", layer } : { kind: "head", layer, head: h })),
+  );
+  for (const component of senders) {
+    if (component.kind === "embed") throw new PatchingError("unsupported_sender", "the sweep grid has no cell for the embedding");
+    const sender: NodeAt = { ...component, pos: options.senderPosition };
+    const reachesReceiver =
+      receivers === "logits" || receivers.some((r) => isUpstream(sender, r.node));
+    if (!reachesReceiver) continue;
+    const graph = sweepGraph(sender, receivers, continuation);
+    const value = evaluatePaths(context, graph, clean, corrupted) - baseline;
+    grid[component.layer]![component.kind === "mlp" ? config.nHeads : component.head] = value;
+  }
+  return {
+    receiver: receiverName(receivers),
+    continuation: continuation.map((node) => componentName(node)),
+    grid,
+    baseline,
+    senderLabels,
+  };
+}
+
+function sweepGraph(sender: NodeAt, receivers: PathPatchingSweepOptions["receivers"], continuation: readonly NodeAt[]): PathGraph {
+  if (receivers === "logits") {
+    return { senders: [sender], recomputed: [], edge: () => false, toLogits: (from) => sameNode(from, sender) };
+  }
+  const isReceiver = (node: NodeAt) => receivers.some((r) => sameNode(r.node, node));
+  const inContinuation = (node: NodeAt) => continuation.some((c) => sameNode(c, node));
+  return {
+    senders: [sender],
+    recomputed: [...receivers.map((r) => r.node), ...continuation.filter((c) => !isReceiver(c))],
+    edge: (from, to, channel) => {
+      if (sameNode(from, sender)) {
+        return receivers.some((r) => sameNode(r.node, to) && r.channels.includes(channel));
+      }
+      return (isReceiver(from) || inContinuation(from)) && inContinuation(to) && !isReceiver(to);
+    },
+    toLogits: (from) => isReceiver(from) || inContinuation(from),
+  };
+}
+
+export interface CircuitEvaluation {
+  readonly metric: number;
+  readonly clean: number;
+  readonly corrupted: number;
+  /** metric / clean: the circuit's metric as a fraction of the model's. */
+  readonly fractionOfBaseline: number;
+  /** (metric − corrupted) / (clean − corrupted). */
+  readonly recovered: number;
+}
+
+/**
+ * Evaluates a circuit: the corrupted run, in which clean values flow only along the circuit's paths
+ * (from the embeddings, through circuit nodes, to the logits). Every node not in the circuit keeps
+ * its corrupted value. With every node of the model in the circuit this gives the clean run.
+ */
+export function evaluateCircuit(context: PathPatchingContext, circuit: readonly NodeAt[]): CircuitEvaluation {
+  checkContext(context);
+  const { clean, corrupted } = context;
+  for (const node of circuit) checkPosition(componentLabel(node), node.pos, clean.pos);
+  const embeds: NodeAt[] = Array.from({ length: clean.pos }, (_, pos) => ({ kind: "embed", pos }));
+  const members = circuit.filter((node) => node.kind !== "embed");
+  const inCircuit = (node: NodeAt) => node.kind === "embed" || members.some((m) => sameNode(m, node));
+  const graph: PathGraph = {
+    senders: embeds,
+    recomputed: members,
+    edge: (from) => inCircuit(from),
+    toLogits: (from) => inCircuit(from),
+  };
+  const metric = evaluatePaths(context, graph, corrupted, clean);
+  const cleanMetric = baselineMetric(context, clean);
+  const corruptedMetric = baselineMetric(context, corrupted);
+  return {
+    metric,
+    clean: cleanMetric,
+    corrupted: corruptedMetric,
+    fractionOfBaseline: metric / cleanMetric,
+    recovered: (metric - corruptedMetric) / (cleanMetric - corruptedMetric),
+  };
+}

@@ -1,0 +1,122 @@
+import type { Gpt2Model } from "../gpt2/model.ts";
+import { geluNew } from "../tensor/activation.ts";
+import { layerNorm } from "../tensor/layer-norm.ts";
+import { linear } from "../tensor/matmul.ts";
+import { Tensor } from "../tensor/tensor.ts";
+import { headProjections } from "./head-weights.ts";
+import type { PathActivations } from "./path-activations.ts";
+
+/** Rows of a [batch, pos, width] array at one position → [batch, width]. */
+export function rowsAt(data: Float32Array, batch: number, pos: number, width: number, at: number): Float32Array {
+  const out = new Float32Array(batch * width);
+  for (let b = 0; b < batch; b++) out.set(data.subarray((b * pos + at) * width, (b * pos + at + 1) * width), b * width);
+  return out;
+}
+
+export function addRows(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < out.length; i++) out[i] = a[i]! + b[i]!;
+  return out;
+}
+
+export function subRows(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < out.length; i++) out[i] = a[i]! - b[i]!;
+  return out;
+}
+
+/** One head's output at `pos` (z · W_O[head], no bias) in a cached run, [batch, d_model]. */
+export function cachedHeadOutput(model: Gpt2Model, acts: PathActivations, layer: number, head: number, pos: number): Float32Array {
+  const { nHeads, dHead } = model.config;
+  const z = rowsAt(acts.z[layer]!, acts.batch, acts.pos * nHeads, dHead, pos * nHeads + head);
+  return linear(model.backend, new Tensor(z, [acts.batch, dHead]), headProjections(model, layer, head).out).data;
+}
+
+export interface HeadInputDeltas {
+  /** Change of the residual stream the query at `pos` reads, [batch, d_model]. */
+  readonly q?: Float32Array;
+  /** Changes of the residual stream the keys / values read, by key position. */
+  readonly k?: ReadonlyMap<number, Float32Array>;
+  readonly v?: ReadonlyMap<number, Float32Array>;
+}
+
+/**
+ * Recomputes one head's output at query position `pos` with its inputs changed per channel; its own
+ * LayerNorm (ln1) is recomputed on every changed input. Unchanged keys and values come from the cache.
+ */
+export function recomputeHeadOutput(
+  model: Gpt2Model, base: PathActivations, layer: number, head: number, pos: number, deltas: HeadInputDeltas,
+): Float32Array {
+  const { dModel: d, nHeads, dHead } = model.config;
+  const { batch } = base;
+  const block = model.weights.blocks[layer]!;
+  const weights = headProjections(model, layer, head);
+  const project = (at: number, delta: Float32Array, part: "q" | "k" | "v"): Float32Array => {
+    const input = addRows(rowsAt(base.residPre[layer]!, batch, base.pos, d, at), delta);
+    const normalized = layerNorm(new Tensor(input, [batch, d]), block.ln1Weight, block.ln1Bias, model.config.layerNormEps);
+    const bias = part === "q" ? weights.qBias : part === "k" ? weights.kBias : weights.vBias;
+    return linear(model.backend, normalized, weights[part], bias).data;
+  };
+  const cachedPart = (source: Float32Array, at: number) =>
+    rowsAt(source, batch, base.pos * nHeads, dHead, at * nHeads + head);
+  const query = deltas.q ? project(pos, deltas.q, "q") : qFromCache(model, base, layer, head, pos);
+  const keys: Float32Array[] = [];
+  const values: Float32Array[] = [];
+  for (let j = 0; j <= pos; j++) {
+    const kDelta = deltas.k?.get(j);
+    const vDelta = deltas.v?.get(j);
+    keys.push(kDelta ? project(j, kDelta, "k") : cachedPart(base.k[layer]!, j));
+    values.push(vDelta ? project(j, vDelta, "v") : cachedPart(base.v[layer]!, j));
+  }
+  const z = attendOneQuery(query, keys, values, batch, dHead);
+  return linear(model.backend, new Tensor(z, [batch, dHead]), weights.out).data;
+}
+
+function qFromCache(model: Gpt2Model, base: PathActivations, layer: number, head: number, pos: number): Float32Array {
+  const { dModel: d } = model.config;
+  const block = model.weights.blocks[layer]!;
+  const weights = headProjections(model, layer, head);
+  const input = rowsAt(base.residPre[layer]!, base.batch, base.pos, d, pos);
+  const normalized = layerNorm(new Tensor(input, [base.batch, d]), block.ln1Weight, block.ln1Bias, model.config.layerNormEps);
+  return linear(model.backend, normalized, weights.q, weights.qBias).data;
+}
+
+/** softmax(q·kⱼ/√d_head) over keys 0…pos, then Σ weights·vⱼ, per batch row. */
+function attendOneQuery(
+  query: Float32Array, keys: readonly Float32Array[], values: readonly Float32Array[], batch: number, dHead: number,
+): Float32Array {
+  const z = new Float32Array(batch * dHead);
+  const scale = 1 / Math.sqrt(dHead);
+  const scores = new Float64Array(keys.length);
+  for (let b = 0; b < batch; b++) {
+    const qBase = b * dHead;
+    let max = -Infinity;
+    keys.forEach((key, j) => {
+      let acc = 0;
+      for (let e = 0; e < dHead; e++) acc += query[qBase + e]! * key[qBase + e]!;
+      scores[j] = acc * scale;
+      if (scores[j]! > max) max = scores[j]!;
+    });
+    let sum = 0;
+    for (let j = 0; j < keys.length; j++) {
+      scores[j] = Math.exp(scores[j]! - max);
+      sum += scores[j]!;
+    }
+    values.forEach((value, j) => {
+      const weight = scores[j]! / sum;
+      for (let e = 0; e < dHead; e++) z[qBase + e] += weight * value[qBase + e]!;
+    });
+  }
+  return z;
+}
+
+/** Recomputes MLP `layer` at `pos` from its cached input plus `delta` (ln2 recomputed), [batch, d_model]. */
+export function recomputeMlpOutput(model: Gpt2Model, base: PathActivations, layer: number, pos: number, delta: Float32Array): Float32Array {
+  const { dModel: d, layerNormEps } = model.config;
+  const block = model.weights.blocks[layer]!;
+  const prepared = model.prepared.blocks[layer]!;
+  const input = addRows(rowsAt(base.residMid[layer]!, base.batch, base.pos, d, pos), delta);
+  const normalized = layerNorm(new Tensor(input, [base.batch, d]), block.ln2Weight, block.ln2Bias, layerNormEps);
+  const hidden = geluNew(linear(model.backend, normalized, prepared.mlpIn, block.mlpInBias));
+  return linear(model.backend, hidden, prepared.mlpOut, block.mlpOutBias).data;
+}

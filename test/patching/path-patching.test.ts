@@ -1,0 +1,99 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
+import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
+import { allComponents, type NodeAt } from "../../src/patching/nodes.ts";
+import { collectPathActivations, type PathActivations } from "../../src/patching/path-activations.ts";
+import {
+  baselineMetric, evaluateCircuit, evaluatePaths, pathPatchingSweep, type PathPatchingContext,
+} from "../../src/patching/path-patching.ts";
+import type { Tensor } from "../../src/tensor/tensor.ts";
+import { TINY_DIR, tinyGolden } from "../helpers/fixtures.ts";
+
+const END = 12;
+let model: HookedGpt2;
+let clean: PathActivations;
+let corrupted: PathActivations;
+let yearTokens: Int32Array;
+
+function tokens(name: string) {
+  const golden = tinyGolden();
+  return { ids: golden.getInt32(name), batch: 2, pos: 13 };
+}
+
+/** Mean logit difference between years 50..99 and 00..49: a linear functional of the logits. */
+function yearLogitDiff(logits: Tensor): number {
+  const [rows, vocab] = logits.shape as [number, number];
+  let total = 0;
+  for (let r = 0; r < rows; r++) {
+    for (let y = 0; y < 100; y++) total += (y >= 50 ? 1 : -1) * logits.data[r * vocab + yearTokens[y]!]!;
+  }
+  return total / rows / 50;
+}
+
+function context(overrides: Partial<PathPatchingContext> = {}): PathPatchingContext {
+  return { model, clean, corrupted, logitPosition: END, metric: yearLogitDiff, ...overrides };
+}
+
+beforeAll(async () => {
+  model = new HookedGpt2(await loadGpt2FromDir(TINY_DIR));
+  clean = collectPathActivations(model, tokens("tokens"));
+  corrupted = collectPathActivations(model, tokens("corrupted_tokens"));
+  yearTokens = tinyGolden().getInt32("year_tokens");
+});
+
+describe("path patching on the tiny model", () => {
+  it("baselines equal the metric of the model's own logits", () => {
+    const { logits } = model.run(tokens("tokens"), { logitPositions: [END] });
+    expect(baselineMetric(context(), clean)).toBeCloseTo(yearLogitDiff(logits.reshape([2, -1])), 4);
+  });
+
+  it("with corrupted = clean every path effect is 0", () => {
+    const same = context({ corrupted: clean });
+    for (const receivers of ["logits", [{ node: { kind: "mlp", layer: 1, pos: END }, channels: ["in"] }]] as const) {
+      const { grid } = pathPatchingSweep(same, { senderPosition: END, receivers });
+      for (const value of grid.flat()) if (value !== null) expect(value).toBe(0);
+    }
+  });
+
+  it("sender → logits with ln_final frozen is linear: single effects add up to all senders at once", () => {
+    const frozen = context({ freezeFinalScale: true });
+    const { grid } = pathPatchingSweep(frozen, { senderPosition: END, receivers: "logits" });
+    const sum = grid.flat().reduce<number>((acc, v) => acc + (v ?? 0), 0);
+    const senders: NodeAt[] = allComponents(model.config).map((c) => ({ ...c, pos: END }));
+    const together =
+      evaluatePaths(frozen, { senders, recomputed: [], edge: () => false, toLogits: () => true }, clean, corrupted) -
+      baselineMetric(frozen, clean);
+    expect(Math.abs(together)).toBeGreaterThan(1e-3);
+    expect(Math.abs(sum - together)).toBeLessThan(1e-4 * Math.max(1, Math.abs(together)));
+  });
+
+  it("evaluating the whole model as the circuit recovers 100 % and reproduces the clean logits", () => {
+    const nodes: NodeAt[] = [];
+    for (let pos = 0; pos < clean.pos; pos++) {
+      for (const component of allComponents(model.config)) nodes.push({ ...component, pos });
+    }
+    const result = evaluateCircuit(context(), nodes);
+    expect(result.recovered).toBeCloseTo(1, 5);
+    expect(result.metric).toBeCloseTo(result.clean, 4);
+    expect(evaluateCircuit(context(), []).recovered).toBeLessThan(0.999);
+  });
+
+  it("a path through an MLP differs from the direct path and is null where the sender is downstream", () => {
+    const { grid } = pathPatchingSweep(context(), {
+      senderPosition: END,
+      receivers: [{ node: { kind: "mlp", layer: 0, pos: END }, channels: ["in"] }],
+    });
+    expect(grid[1]!.every((v) => v === null)).toBe(true);
+    const nHeads = model.config.nHeads;
+    expect(grid[0]!.slice(0, nHeads).every((v) => v !== null && v !== 0)).toBe(true);
+    expect(grid[0]![nHeads]).toBeNull();
+  });
+
+  it("rejects a clean/corrupted shape mismatch and out-of-range positions", () => {
+    const other = collectPathActivations(model, { ids: tokens("tokens").ids.slice(0, 13), batch: 1, pos: 13 });
+    expect(() => pathPatchingSweep(context({ corrupted: other }), { senderPosition: END, receivers: "logits" })).toThrow(
+      /differ in shape/,
+    );
+    expect(() => pathPatchingSweep(context(), { senderPosition: 40, receivers: "logits" })).toThrow(/outside/);
+  });
+});
