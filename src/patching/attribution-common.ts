@@ -1,0 +1,154 @@
+import type { Gpt2Config } from "../gpt2/config.ts";
+import { Gpt2Model } from "../gpt2/model.ts";
+import type { ActivationCache } from "../hooks/activation-cache.ts";
+import type { HookedGpt2 } from "../hooks/hooked-gpt2.ts";
+import type { HookName } from "../hooks/hook-names.ts";
+import { linear, type PreparedWeight } from "../tensor/matmul.ts";
+import { Tensor } from "../tensor/tensor.ts";
+import { PatchingError } from "./patching-error.ts";
+
+/** Attribution functions accept the hooked model or the bare model behind it. */
+export type ModelLike = HookedGpt2 | Gpt2Model;
+
+/** Token ids, e.g. the 100 year tokens "00".."99". */
+export type TokenIds = readonly number[] | Int32Array;
+
+/**
+ * What attribution functions return: the numbers, the names of their axes, and labels of the
+ * leading labelled axis (named by `labelAxis`), e.g. "L0H3", "MLP1", "L1N42", "0_pre".
+ */
+export interface AttributionResult {
+  readonly values: Tensor;
+  readonly axes: readonly string[];
+  readonly labelAxis: string;
+  readonly labels: readonly string[];
+}
+
+export function resolveModel(model: ModelLike): Gpt2Model {
+  return model instanceof Gpt2Model ? model : model.model;
+}
+
+export function checkLayer(config: Gpt2Config, layer: number, where: string): void {
+  if (!Number.isInteger(layer) || layer < 0 || layer >= config.nLayers) {
+    throw new PatchingError("bad_layer", `${where}: layer ${layer} is outside the model's layers 0…${config.nLayers - 1}`);
+  }
+}
+
+export function checkPosition(pos: number, length: number, where: string): void {
+  if (!Number.isInteger(pos) || pos < 0 || pos >= length) {
+    throw new PatchingError("bad_position", `${where}: position ${pos} is outside the prompt's positions 0…${length - 1}`);
+  }
+}
+
+/** Validates token ids against the vocabulary; returns them as a plain array. */
+export function checkTokens(config: Gpt2Config, tokens: TokenIds, where: string): number[] {
+  const ids = Array.from(tokens);
+  if (ids.length === 0) throw new PatchingError("bad_tokens", `${where}: the token list is empty`);
+  ids.forEach((id, i) => {
+    if (!Number.isInteger(id) || id < 0 || id >= config.dVocab) {
+      throw new PatchingError("bad_tokens", `${where}: tokens[${i}] = ${id} is not a token id in [0, ${config.dVocab})`);
+    }
+  });
+  return ids;
+}
+
+/**
+ * Fails with one message naming every activation `purpose` needs that the cache lacks, and how to
+ * record them.
+ */
+export function requireCached(cache: ActivationCache, names: readonly HookName[], purpose: string): void {
+  const missing = names.filter((name) => !cache.has(name));
+  if (missing.length === 0) return;
+  const quoted = (list: readonly string[]) => list.map((n) => `"${n}"`).join(", ");
+  throw new PatchingError(
+    "not_cached",
+    `${purpose} needs ${quoted(missing)} in the activation cache; run the model with ` +
+      `{ cache: [${quoted(names)}] } (or cache: true)`,
+  );
+}
+
+/** W_U[:, token] as a view: row `token` of `unembedTransposed` (W_Uᵀ, [d_vocab, d_model]). */
+export function unembedDirection(model: ModelLike, token: number): Float32Array {
+  const gpt2 = resolveModel(model);
+  const { dModel: d } = gpt2.config;
+  const [id] = checkTokens(gpt2.config, [token], "unembedDirection");
+  return gpt2.weights.unembedTransposed.subarray(id! * d, (id! + 1) * d);
+}
+
+/** The columns W_U[:, tokens] as rows of a [tokens.length, d_model] tensor (a copy). */
+export function unembedDirections(model: ModelLike, tokens: TokenIds): Tensor {
+  const gpt2 = resolveModel(model);
+  const { dModel: d } = gpt2.config;
+  const ids = checkTokens(gpt2.config, tokens, "unembedDirections");
+  const out = new Float32Array(ids.length * d);
+  ids.forEach((id, i) => out.set(gpt2.weights.unembedTransposed.subarray(id * d, (id + 1) * d), i * d));
+  return new Tensor(out, [ids.length, d]);
+}
+
+/**
+ * The unembedding restricted to `tokens` (all of W_U when null), optionally with ln_final's weight
+ * folded in (W_U[j, t] · w_j), prepared for `linear`: x [.., d_model] → [.., tokens].
+ */
+export function preparedUnembed(model: Gpt2Model, tokens: readonly number[] | null, foldLnWeight: boolean): PreparedWeight {
+  const { dModel: d, dVocab } = model.config;
+  if (!foldLnWeight) {
+    if (tokens === null) return model.prepared.unembed;
+    return model.backend.prepareTransposed(unembedDirections(model, tokens).data, tokens.length, d);
+  }
+  const rows = tokens;
+  const count = rows ? rows.length : dVocab;
+  const source = model.weights.unembedTransposed;
+  const weight = model.weights.lnFinalWeight;
+  const out = new Float32Array(count * d);
+  for (let i = 0; i < count; i++) {
+    const base = (rows ? rows[i]! : i) * d;
+    for (let j = 0; j < d; j++) out[i * d + j] = source[base + j]! * weight[j]!;
+  }
+  return model.backend.prepareTransposed(out, count, d);
+}
+
+/** x [rows, d] · U → [rows, outDim] on the model's backend. */
+export function project(model: Gpt2Model, rows: Float32Array, width: number, weight: PreparedWeight): Float32Array {
+  return linear(model.backend, new Tensor(rows, [rows.length / width, width]), weight).data;
+}
+
+/** Subtracts each row's mean over its last axis (width `width`), returning a copy. */
+export function centerRows(data: Float32Array, width: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let base = 0; base < data.length; base += width) {
+    let mean = 0;
+    for (let j = 0; j < width; j++) mean += data[base + j]!;
+    mean /= width;
+    for (let j = 0; j < width; j++) out[base + j] = data[base + j]! - mean;
+  }
+  return out;
+}
+
+/** Rows of a [batch, pos, width] tensor at one position → [batch, width] (a copy). */
+export function rowsAtPosition(x: Tensor, pos: number): Float32Array {
+  const [batch, length, width] = x.shape as [number, number, number];
+  const out = new Float32Array(batch * width);
+  for (let b = 0; b < batch; b++) out.set(x.data.subarray((b * length + pos) * width, (b * length + pos + 1) * width), b * width);
+  return out;
+}
+
+/** The cached `ln_final.hook_scale` at `pos`, [batch]; checks it fits a [batch, length] run. */
+export function finalScaleAt(cache: ActivationCache, batch: number, length: number, pos: number, purpose: string): Float32Array {
+  requireCached(cache, ["ln_final.hook_scale"], purpose);
+  const scale = cache.get("ln_final.hook_scale");
+  if (scale.shape[0] !== batch || scale.shape[1] !== length) {
+    throw new PatchingError(
+      "shape_mismatch",
+      `${purpose}: ln_final.hook_scale has shape [${scale.shape.join(", ")}], expected [${batch}, ${length}, 1]`,
+    );
+  }
+  const out = new Float32Array(batch);
+  for (let b = 0; b < batch; b++) out[b] = scale.data[b * length + pos]!;
+  return out;
+}
+
+export function runShape(cache: ActivationCache, name: HookName, purpose: string): { batch: number; length: number } {
+  requireCached(cache, [name], purpose);
+  const value = cache.get(name);
+  return { batch: value.shape[0]!, length: value.shape[1]! };
+}
