@@ -13,9 +13,10 @@
  * accumulators held in locals (V8 keeps them in xmm registers; ≤ 8 accumulators avoids spills on
  * x64). The k loop is unrolled by U with static memarg offsets. Around it, the driver blocks k into
  * chunks of KC (so a packed panel slice stays in L1) and rows into blocks of MC (so the A block
- * stays in L2), and walks panels in the middle loop. Edge tiles (m % MR rows are handled by
- * kernels generated for every row count 1..MR; the last partial panel goes through a small
- * scratch tile so nothing is ever written past column n.
+ * stays in L2; it is first packed into scratch so each tile's A is one contiguous stream), and
+ * walks panels in the middle loop. Row blocks are cut into near-equal tiles of ≤ MR rows (kernels
+ * are generated for every row count 1..MR); the last partial panel goes through a small scratch
+ * tile so nothing is ever written past column n.
  *
  * Exports
  * - `gemm(a, b, c, bias, m, n, k, flags, scratch)`
@@ -38,10 +39,12 @@ export interface GemmKernelOptions {
   vectors?: number;
   /** k-loop unroll factor (default 4). */
   unroll?: number;
-  /** k block size in elements (default 256). */
+  /** k block size in elements (default 4096: one packed panel slice streams from L1/L2). */
   kc?: number;
-  /** Row block size (default 96, rounded to a multiple of mr). */
+  /** Row block size (default 48, rounded to a multiple of mr). */
   mc?: number;
+  /** Touch the next packed panel while computing the current one (default true). */
+  prefetch?: boolean;
   /** Import a shared memory (must match the memory you link against). */
   sharedMemory?: boolean;
   /** Use relaxed-SIMD f32x4.relaxed_madd (results may then differ in the last bit across CPUs). */
@@ -53,8 +56,10 @@ export interface GemmKernelLayout {
   readonly mr: number;
   /** Panel width of packed B (floats). */
   readonly nr: number;
-  /** Floats of scratch each concurrent caller needs. */
-  readonly scratchFloats: number;
+  /** k block size. */
+  readonly kc: number;
+  /** Row block size. */
+  readonly mc: number;
 }
 
 export interface GemmKernelModule extends GemmKernelLayout {
@@ -70,6 +75,14 @@ export interface GemmExports {
   ): void;
 }
 
+/**
+ * Floats of scratch a caller must pass for inner dimension k: one MR×NR edge tile followed by the
+ * packed A block (MC rows × min(k, KC)). Each concurrent caller needs its own.
+ */
+export function scratchFloats(layout: GemmKernelLayout, k: number): number {
+  return layout.mr * layout.nr + layout.mc * Math.min(Math.max(k, 1), layout.kc);
+}
+
 /** Number of panels for n columns at panel width nr. */
 export function panelCount(n: number, nr: number): number {
   return Math.ceil(n / nr);
@@ -81,25 +94,22 @@ export function packedLength(k: number, n: number, nr: number): number {
 }
 
 /**
- * Micro-kernel for an mr×NR tile: (a, lda, b, c, ldc, kc, bias, flags), strides in bytes.
- * Computes C_tile (=|+=) A_tile[:, 0:kc] · Bpanel[0:kc, :] (+ bias).
+ * Micro-kernel for an mr×NR tile (mr ≤ MR): (ap, b, c, ldc, kc, bias, flags); ldc in bytes.
+ * `ap` points at a packed A tile (kc steps of MR floats: A[r, kk] at ap[kk·MR + r]; only the
+ * first mr rows are read), `b` at kc rows of a packed panel (NR floats each).
+ * Computes C_tile (=|+=) A_tile · B_panel (+ bias).
  */
-function microKernel(mr: number, V: number, U: number, relaxed: boolean): FunctionBuilder {
+function microKernel(mr: number, MR: number, V: number, U: number, relaxed: boolean, prefetch: boolean): FunctionBuilder {
   const NR = 4 * V;
   const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, i32, i32]);
-  const [a, lda, b, c, ldc, kc, bias, flags] = f.params;
-  const ap: Local[] = [];
-  for (let i = 0; i < mr; i++) ap.push(f.local(i32));
+  const [ap, b, c, ldc, kc, bias, flags, pfDelta] = f.params;
   const cp = f.local(i32);
-  const cnt = f.local(i32);
+  const bEnd = f.local(i32);
+  const bUnrolledEnd = f.local(i32);
   const acc: Local[][] = [];
   for (let i = 0; i < mr; i++) acc.push(Array.from({ length: V }, () => f.local(v128)));
   const bv = Array.from({ length: V }, () => f.local(v128));
   const av = f.local(v128);
-
-  // Row pointers into A.
-  f.get(a).set(ap[0]!);
-  for (let i = 1; i < mr; i++) f.get(ap[i - 1]!).get(lda).i32Add().set(ap[i]!);
 
   // Accumulators start from C (accumulate) or zero ...
   f.get(flags).i32Const(GEMM_FLAG_ACCUMULATE).i32And().if_(
@@ -122,9 +132,12 @@ function microKernel(mr: number, V: number, U: number, relaxed: boolean): Functi
 
   /** One k step at unrolled position u: acc[i][v] += A[i, u] * B[u, v-th vector]. */
   const step = (u: number): void => {
+    // Touch the same row of the next panel (b + pfDelta) so it streams in from memory while this
+    // panel computes out of L1 (wasm has no prefetch instruction; the load result is dropped).
+    if (prefetch) f.get(b).get(pfDelta).i32Add().i32Load(4 * u * NR).drop();
     for (let v = 0; v < V; v++) f.get(b).v128Load(4 * (u * NR + 4 * v)).set(bv[v]!);
     for (let i = 0; i < mr; i++) {
-      f.get(ap[i]!).v128Load32Splat(4 * u).set(av);
+      f.get(ap).v128Load32Splat(4 * (u * MR + i)).set(av);
       for (let v = 0; v < V; v++) {
         if (relaxed) f.get(av).get(bv[v]!).get(acc[i]![v]!).f32x4RelaxedMadd();
         else f.get(acc[i]![v]!).get(av).get(bv[v]!).f32x4Mul().f32x4Add();
@@ -132,30 +145,30 @@ function microKernel(mr: number, V: number, U: number, relaxed: boolean): Functi
       }
     }
   };
-  /** Advance all pointers by `steps` k steps and decrement the counter. */
+  /** Advance both pointers by `steps` k steps. */
   const advance = (steps: number): void => {
     f.get(b).i32Const(4 * NR * steps).i32Add().set(b);
-    for (let i = 0; i < mr; i++) f.get(ap[i]!).i32Const(4 * steps).i32Add().set(ap[i]!);
-    f.get(cnt).i32Const(steps).i32Sub().set(cnt);
+    f.get(ap).i32Const(4 * MR * steps).i32Add().set(ap);
   };
 
-  f.get(kc).set(cnt);
+  // bEnd = b + kc·NR·4; the loops run while b < bEnd (one compare per iteration).
+  f.get(b).get(kc).i32Const(4 * NR).i32Mul().i32Add().set(bEnd);
   if (U > 1) {
-    f.block(() =>
+    // bUnrolledEnd = b + (kc - kc % U)·NR·4
+    f.get(b).get(kc).get(kc).i32Const(U).i32RemU().i32Sub().i32Const(4 * NR).i32Mul().i32Add().set(bUnrolledEnd);
+    f.get(b).get(bUnrolledEnd).i32LtU().if_(() =>
       f.loop(() => {
-        f.get(cnt).i32Const(U).i32LtS().brIf(1);
         for (let u = 0; u < U; u++) step(u);
         advance(U);
-        f.br(0);
+        f.get(b).get(bUnrolledEnd).i32LtU().brIf(0);
       }),
     );
   }
-  f.block(() =>
+  f.get(b).get(bEnd).i32LtU().if_(() =>
     f.loop(() => {
-      f.get(cnt).i32Const(0).i32LeS().brIf(1);
       step(0);
       advance(1);
-      f.br(0);
+      f.get(b).get(bEnd).i32LtU().brIf(0);
     }),
   );
 
@@ -165,6 +178,33 @@ function microKernel(mr: number, V: number, U: number, relaxed: boolean): Functi
     for (let v = 0; v < V; v++) f.get(cp).get(acc[i]![v]!).v128Store(16 * v, 2);
     if (i + 1 < mr) f.get(cp).get(ldc).i32Add().set(cp);
   }
+  return f;
+}
+
+/**
+ * packA(a, lda, mr, kc, dst): copies one tile A[0:mr, 0:kc] (row stride lda bytes) into the packed
+ * layout the micro-kernel reads: A[r, kk] at dst[kk·MR + r] (rows ≥ mr are left untouched).
+ */
+function packAFunction(MR: number): FunctionBuilder {
+  const f = new FunctionBuilder([i32, i32, i32, i32, i32]);
+  const [a, lda, mr, kc, dst] = f.params;
+  const r = f.local(i32);
+  const s = f.local(i32);
+  const sEnd = f.local(i32);
+  const d = f.local(i32);
+  f.forRange(r, () => f.i32Const(0), () => f.get(mr), 1, () => {
+    f.get(a).get(r).get(lda).i32Mul().i32Add().tee(s);
+    f.get(kc).i32Const(2).i32Shl().i32Add().set(sEnd);
+    f.get(dst).get(r).i32Const(2).i32Shl().i32Add().set(d);
+    f.get(s).get(sEnd).i32LtU().if_(() =>
+      f.loop(() => {
+        f.get(d).get(s).f32Load().f32Store();
+        f.get(s).i32Const(4).i32Add().set(s);
+        f.get(d).i32Const(4 * MR).i32Add().set(d);
+        f.get(s).get(sEnd).i32LtU().brIf(0);
+      }),
+    );
+  });
   return f;
 }
 
@@ -224,57 +264,42 @@ function edgeOut(NR: number): FunctionBuilder {
 }
 
 /**
- * tile(a, lda, b, c, ldc, kc, bias, flags, mr, nr, scratch): one mr×nr tile (mr ≤ MR, nr ≤ NR),
- * dispatching to the right micro-kernel and routing partial panels through scratch.
+ * tile(ap, b, c, ldc, kc, bias, flags, mr, nr, scratch): one mr×nr tile (mr ≤ MR, nr ≤ NR),
+ * dispatching to the right micro-kernel and routing partial panels through the scratch tile.
  */
 function tileFunction(MR: number, NR: number, kernelIndex: (mr: number) => number, edgeInIdx: number, edgeOutIdx: number): FunctionBuilder {
   const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32]);
-  const [a, lda, b, c, ldc, kc, bias, flags, mr, nr, scratch] = f.params;
-  const dispatch = (cPtr: Local, ldcV: () => void, biasV: () => void, flagsV: () => void): void => {
+  const [ap, b, c, ldc, kc, bias, flags, mr, nr, scratch, pfDelta] = f.params;
+  /** Calls kernel(mr) with the given C, ldc, bias and flags, then leaves block `exitDepth`. */
+  const dispatch = (args: () => void, exitDepth: number): void => {
     for (let rows = MR; rows >= 1; rows--) {
-      const callKernel = (): void => {
-        f.get(a).get(lda).get(b).get(cPtr);
-        ldcV();
-        f.get(kc);
-        biasV();
-        flagsV();
-        f.call(kernelIndex(rows));
-      };
-      if (rows === 1) {
-        callKernel();
-      } else {
-        f.get(mr).i32Const(rows).i32Eq().if_(() => {
-          callKernel();
-          f.return_();
-        });
-      }
+      f.get(mr).i32Const(rows).i32Eq().if_(() => {
+        args();
+        f.get(pfDelta).call(kernelIndex(rows));
+        f.br(exitDepth + 1);
+      });
     }
   };
   f.get(nr).i32Const(NR).i32Eq().if_(() => {
-    dispatch(c, () => f.get(ldc), () => f.get(bias), () => f.get(flags));
+    f.block(() => dispatch(() => f.get(ap).get(b).get(c).get(ldc).get(kc).get(bias).get(flags), 0));
     f.return_();
   });
   // Partial panel: scratch <- C/bias prefix, accumulate into scratch, copy the nr valid columns back.
   f.get(c).get(ldc).get(bias).get(flags).get(scratch).get(mr).get(nr).call(edgeInIdx);
-  f.block(() => {
-    // dispatch() returns from the function; wrap it so control continues to edgeOut instead.
-    for (let rows = MR; rows >= 1; rows--) {
-      f.get(mr).i32Const(rows).i32Eq().if_(() => {
-        f.get(a).get(lda).get(b).get(scratch).i32Const(4 * NR).get(kc).i32Const(0).i32Const(GEMM_FLAG_ACCUMULATE);
-        f.call(kernelIndex(rows));
-        f.br(1);
-      });
-    }
-  });
+  f.block(() =>
+    dispatch(() => f.get(ap).get(b).get(scratch).i32Const(4 * NR).get(kc).i32Const(0).i32Const(GEMM_FLAG_ACCUMULATE), 0),
+  );
   f.get(scratch).get(c).get(ldc).get(mr).get(nr).call(edgeOutIdx);
   return f;
 }
 
 /**
  * gemmRange(a, b, c, bias, m, n, k, flags, scratch, m0, m1, p0, p1). Loop nest:
- * k blocks (KC) → row blocks (MC) → panels → MR-row tiles.
+ * k blocks (KC) → row blocks (MC; A block packed into scratch) → panels → row tiles.
+ * A row block of `rows` rows is cut into T = ⌈rows / MR⌉ tiles of near-equal height (13 rows →
+ * 4+3+3+3 rather than 4+4+4+1: a 1-row tile would be latency-bound on its two accumulators).
  */
-function gemmRangeFunction(MR: number, NR: number, KC: number, MC: number, tileIdx: number): FunctionBuilder {
+function gemmRangeFunction(MR: number, NR: number, KC: number, MC: number, tileIdx: number, packAIdx: number): FunctionBuilder {
   const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32]);
   const [a, b, c, bias, , n, k, flags, scratch, m0, m1, p0, p1] = f.params;
   const k0 = f.local(i32);
@@ -282,15 +307,25 @@ function gemmRangeFunction(MR: number, NR: number, KC: number, MC: number, tileI
   const kFlags = f.local(i32);
   const kBias = f.local(i32);
   const i0 = f.local(i32);
-  const iEnd = f.local(i32);
+  const rows = f.local(i32);
+  const tiles = f.local(i32);
+  const base = f.local(i32);
+  const extra = f.local(i32);
+  const t = f.local(i32);
+  const mr = f.local(i32);
   const p = f.local(i32);
-  const i = f.local(i32);
   const j0 = f.local(i32);
   const nr = f.local(i32);
-  const mr = f.local(i32);
   const bp = f.local(i32);
+  const ap = f.local(i32);
+  const aSrc = f.local(i32);
+  const cp = f.local(i32);
+  const biasP = f.local(i32);
   const lda = f.local(i32);
   const ldc = f.local(i32);
+  const aPack = f.local(i32);
+  const tileBytes = f.local(i32);
+  const pfDelta = f.local(i32);
 
   /** Pushes min(x, y) of two signed i32 pushers. */
   const min = (x: () => void, y: () => void): void => {
@@ -300,14 +335,20 @@ function gemmRangeFunction(MR: number, NR: number, KC: number, MC: number, tileI
     y();
     f.i32LtS().select();
   };
+  /** mr = base + (t < extra): height of tile t. */
+  const tileHeight = (): void => {
+    f.get(base).get(t).get(extra).i32LtS().i32Add().set(mr);
+  };
 
   f.get(k).i32Const(2).i32Shl().set(lda);
   f.get(n).i32Const(2).i32Shl().set(ldc);
+  f.get(scratch).i32Const(4 * MR * NR).i32Add().set(aPack);
   f.i32Const(0).set(k0);
   // do { ... } while (k0 < k): one pass even when k = 0 so C still gets bias / zeros.
   f.loop(() => {
     min(() => f.i32Const(KC), () => f.get(k).get(k0).i32Sub());
     f.set(kc);
+    f.get(kc).i32Const(4 * MR).i32Mul().set(tileBytes);
     // Only the first k block applies the caller's flags and bias; later blocks accumulate.
     f.get(k0).if_(
       () => {
@@ -320,27 +361,38 @@ function gemmRangeFunction(MR: number, NR: number, KC: number, MC: number, tileI
       },
     );
     f.forRange(i0, () => f.get(m0), () => f.get(m1), MC, () => {
-      min(() => f.get(i0).i32Const(MC).i32Add(), () => f.get(m1));
-      f.set(iEnd);
+      min(() => f.i32Const(MC), () => f.get(m1).get(i0).i32Sub());
+      f.set(rows);
+      f.get(rows).i32Const(MR - 1).i32Add().i32Const(MR).i32DivU().set(tiles);
+      f.get(rows).get(tiles).i32DivU().set(base);
+      f.get(rows).get(base).get(tiles).i32Mul().i32Sub().set(extra);
+      // Pack the row block, tile by tile: packA(a + (i0·k + k0)·4 + rowOffset·lda, lda, mr, kc, aPack + t·tileBytes).
+      f.get(a).get(i0).get(k).i32Mul().get(k0).i32Add().i32Const(2).i32Shl().i32Add().set(aSrc);
+      f.get(aPack).set(ap);
+      f.forRange(t, () => f.i32Const(0), () => f.get(tiles), 1, () => {
+        tileHeight();
+        f.get(aSrc).get(lda).get(mr).get(kc).get(ap).call(packAIdx);
+        f.get(aSrc).get(mr).get(lda).i32Mul().i32Add().set(aSrc);
+        f.get(ap).get(tileBytes).i32Add().set(ap);
+      });
       f.forRange(p, () => f.get(p0), () => f.get(p1), 1, () => {
         f.get(p).i32Const(NR).i32Mul().set(j0);
         min(() => f.i32Const(NR), () => f.get(n).get(j0).i32Sub());
         f.set(nr);
         // bp = b + (p·k + k0)·NR·4
         f.get(b).get(p).get(k).i32Mul().get(k0).i32Add().i32Const(4 * NR).i32Mul().i32Add().set(bp);
-        f.forRange(i, () => f.get(i0), () => f.get(iEnd), MR, () => {
-          min(() => f.i32Const(MR), () => f.get(iEnd).get(i).i32Sub());
-          f.set(mr);
-          // a + (i·k + k0)·4
-          f.get(a).get(i).get(k).i32Mul().get(k0).i32Add().i32Const(2).i32Shl().i32Add();
-          f.get(lda).get(bp);
-          // c + (i·n + j0)·4
-          f.get(c).get(i).get(n).i32Mul().get(j0).i32Add().i32Const(2).i32Shl().i32Add();
-          f.get(ldc).get(kc);
-          // bias + j0·4 (or 0)
-          f.get(kBias).get(j0).i32Const(2).i32Shl().i32Add().i32Const(0).get(kBias).select();
-          f.get(kFlags).get(mr).get(nr).get(scratch);
-          f.call(tileIdx);
+        // cp = c + (i0·n + j0)·4
+        f.get(c).get(i0).get(n).i32Mul().get(j0).i32Add().i32Const(2).i32Shl().i32Add().set(cp);
+        // biasP = kBias ? kBias + j0·4 : 0
+        f.get(kBias).get(j0).i32Const(2).i32Shl().i32Add().i32Const(0).get(kBias).select().set(biasP);
+        // pfDelta = p + 1 < p1 ? k·NR·4 (the next panel) : 0
+        f.get(k).i32Const(4 * NR).i32Mul().i32Const(0).get(p).i32Const(1).i32Add().get(p1).i32LtS().select().set(pfDelta);
+        f.get(aPack).set(ap);
+        f.forRange(t, () => f.i32Const(0), () => f.get(tiles), 1, () => {
+          tileHeight();
+          f.get(ap).get(bp).get(cp).get(ldc).get(kc).get(biasP).get(kFlags).get(mr).get(nr).get(scratch).get(pfDelta).call(tileIdx);
+          f.get(ap).get(tileBytes).i32Add().set(ap);
+          f.get(cp).get(ldc).get(mr).i32Mul().i32Add().set(cp);
         });
       });
     });
@@ -365,27 +417,29 @@ function gemmFunction(NR: number, rangeIdx: number): FunctionBuilder {
 export function generateGemmModule(options: GemmKernelOptions = {}): GemmKernelModule {
   const MR = options.mr ?? 4;
   const V = options.vectors ?? 2;
-  const U = options.unroll ?? 4;
-  const KC = options.kc ?? 256;
+  const U = options.unroll ?? 1;
+  const KC = options.kc ?? 4096;
   const NR = 4 * V;
-  const MC = Math.max(MR, Math.floor((options.mc ?? 96) / MR) * MR);
+  const MC = Math.max(MR, Math.floor((options.mc ?? 48) / MR) * MR);
   for (const [name, v, lo, hi] of [["mr", MR, 1, 16], ["vectors", V, 1, 8], ["unroll", U, 1, 32], ["kc", KC, 1, 1 << 24]] as const) {
     if (!Number.isInteger(v) || v < lo || v > hi) throw new RangeError(`gemm kernel option ${name}=${v} not in [${lo}, ${hi}]`);
   }
   const relaxed = options.relaxedSimd ?? false;
+  const prefetch = options.prefetch ?? true;
 
-  // Function index plan: kernels 1..MR, edgeIn, edgeOut, tile, gemmRange, gemm.
+  // Function index plan: kernels 1..MR, edgeIn, edgeOut, packA, tile, gemmRange, gemm.
   const kernelIndex = (rows: number): number => rows - 1;
   const edgeInIdx = MR;
   const edgeOutIdx = MR + 1;
-  const tileIdx = MR + 2;
-  const rangeIdx = MR + 3;
-  const gemmIdx = MR + 4;
+  const packAIdx = MR + 2;
+  const tileIdx = MR + 3;
+  const rangeIdx = MR + 4;
+  const gemmIdx = MR + 5;
 
   const functions: FunctionBuilder[] = [];
-  for (let rows = 1; rows <= MR; rows++) functions.push(microKernel(rows, V, U, relaxed));
-  functions.push(edgeIn(NR), edgeOut(NR), tileFunction(MR, NR, kernelIndex, edgeInIdx, edgeOutIdx));
-  functions.push(gemmRangeFunction(MR, NR, KC, MC, tileIdx), gemmFunction(NR, rangeIdx));
+  for (let rows = 1; rows <= MR; rows++) functions.push(microKernel(rows, MR, V, U, relaxed, prefetch));
+  functions.push(edgeIn(NR), edgeOut(NR), packAFunction(MR), tileFunction(MR, NR, kernelIndex, edgeInIdx, edgeOutIdx));
+  functions.push(gemmRangeFunction(MR, NR, KC, MC, tileIdx, packAIdx), gemmFunction(NR, rangeIdx));
 
   const shared = options.sharedMemory ?? false;
   const bytes = encodeModule({
@@ -393,7 +447,7 @@ export function generateGemmModule(options: GemmKernelOptions = {}): GemmKernelM
     functions,
     exports: { gemm: gemmIdx, gemmRange: rangeIdx },
   });
-  return { bytes, mr: MR, nr: NR, scratchFloats: MR * NR };
+  return { bytes, mr: MR, nr: NR, kc: KC, mc: MC };
 }
 
 /** A minimal module that uses one SIMD128 instruction: validates iff the engine has SIMD. */

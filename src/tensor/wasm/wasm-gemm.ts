@@ -16,8 +16,10 @@ import {
   generateGemmModule,
   packedLength,
   relaxedSimdProbeModule,
+  scratchFloats,
   simdProbeModule,
   type GemmExports,
+  type GemmKernelLayout,
   type GemmKernelOptions,
 } from "./gemm-kernel.ts";
 
@@ -135,27 +137,29 @@ export class WasmGemm {
   readonly memory: WasmMemory;
   /** Raw exports, for callers (e.g. a worker pool) that manage pointers themselves. */
   readonly exports: GemmExports;
-  /** Rows per register tile. */
-  readonly mr: number;
-  /** Panel width of packed matrices. */
-  readonly nr: number;
+  /** Tiling of the generated kernel (mr, nr = panel width, kc, mc). */
+  readonly layout: GemmKernelLayout;
   /** Whether the kernel uses relaxed-SIMD fused multiply-add. */
   readonly relaxedSimd: boolean;
 
   private top = HEAP_BASE;
   /** Free blocks sorted by address, coalesced. */
   private readonly freeList: { ptr: number; size: number }[] = [];
-  private readonly scratch: Buffer;
+  /** Per-call kernel scratch (edge tile + packed A block), grown on demand. */
+  private scratch: Buffer | undefined;
   /** Reusable staging buffers for matmul copy-in/out: A, C, bias. */
   private readonly staging: (Buffer | undefined)[] = [undefined, undefined, undefined];
 
-  private constructor(memory: WasmMemory, exports: GemmExports, mr: number, nr: number, scratchFloats: number, relaxed: boolean) {
+  private constructor(memory: WasmMemory, exports: GemmExports, layout: GemmKernelLayout, relaxed: boolean) {
     this.memory = memory;
     this.exports = exports;
-    this.mr = mr;
-    this.nr = nr;
+    this.layout = layout;
     this.relaxedSimd = relaxed;
-    this.scratch = this.allocBuffer(scratchFloats);
+  }
+
+  /** Panel width of packed matrices. */
+  get nr(): number {
+    return this.layout.nr;
   }
 
   /** True if the engine validates WebAssembly SIMD128 code. */
@@ -185,7 +189,8 @@ export class WasmGemm {
     const kernel = generateGemmModule({ ...options.kernel, sharedMemory: isShared(memory.buffer), relaxedSimd: relaxed });
     const instance = new wa.Instance(new wa.Module(kernel.bytes), { env: { memory } });
     const exports = instance.exports as unknown as GemmExports;
-    return new WasmGemm(memory, exports, kernel.mr, kernel.nr, kernel.scratchFloats, relaxed);
+    const { mr, nr, kc, mc } = kernel;
+    return new WasmGemm(memory, exports, { mr, nr, kc, mc }, relaxed);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -377,6 +382,7 @@ export class WasmGemm {
     let biasPtr = biasIn ? bias.byteOffset : 0;
 
     // Stage whatever is not in memory (allocations may grow memory; pointers stay valid).
+    const scratchPtr = this.scratchFor(k).ptr;
     if (!aIn) aPtr = this.stage(0, m * k).ptr;
     if (!outIn) cPtr = this.stage(1, m * n).ptr;
     if (bias !== undefined && !biasIn) biasPtr = this.stage(2, n).ptr;
@@ -384,9 +390,18 @@ export class WasmGemm {
     if (!outIn && accumulate) this.staging[1]!.view().subarray(0, m * n).set(out);
     if (bias !== undefined && !biasIn) this.staging[2]!.view().set(bias);
 
-    this.exports.gemm(aPtr, b.buffer.ptr, cPtr, biasPtr, m, n, k, accumulate ? GEMM_FLAG_ACCUMULATE : 0, this.scratch.ptr);
+    this.exports.gemm(aPtr, b.buffer.ptr, cPtr, biasPtr, m, n, k, accumulate ? GEMM_FLAG_ACCUMULATE : 0, scratchPtr);
 
     if (!outIn) out.set(this.staging[1]!.view().subarray(0, m * n));
+  }
+
+  private scratchFor(k: number): Buffer {
+    const need = scratchFloats(this.layout, k);
+    if (this.scratch === undefined || this.scratch.length < need) {
+      if (this.scratch !== undefined) this.free(this.scratch);
+      this.scratch = this.allocBuffer(need);
+    }
+    return this.scratch;
   }
 
   /** A staging buffer with at least `floats` floats, reusing the previous one when big enough. */

@@ -1,0 +1,87 @@
+/**
+ * Single-thread GEMM throughput: WebAssembly SIMD kernel (WasmGemm) vs the plain-TS reference.
+ *
+ * Run under Deno (runs TypeScript directly):
+ *   npx deno run -A bench/gemm.ts
+ * Run under Node 20 (no type stripping there; compile this file and its imports first):
+ *   npx tsc bench/gemm.ts --outDir /tmp/gemm-bench --module nodenext --target es2022 \
+ *     --allowImportingTsExtensions --rewriteRelativeImportExtensions --skipLibCheck \
+ *     && node /tmp/gemm-bench/bench/gemm.js
+ * Options: `--quick` (fewer repetitions, skip the reference on the big shapes), `--relaxed`
+ * (use relaxed-SIMD FMA when the engine has it).
+ *
+ * Timings include matmul's copy of A in and C out (the caller's arrays are ordinary
+ * Float32Arrays); packing B is done once, outside the timed region.
+ */
+import { matmulReference } from "../src/tensor/wasm/reference-matmul.ts";
+import { WasmGemm } from "../src/tensor/wasm/wasm-gemm.ts";
+
+const args: readonly string[] =
+  (globalThis as unknown as { Deno?: { args: string[] } }).Deno?.args ??
+  (globalThis as unknown as { process?: { argv: string[] } }).process?.argv.slice(2) ??
+  [];
+const quick = args.includes("--quick");
+const relaxed = args.includes("--relaxed");
+
+function random(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+
+/** Median seconds per call over `reps` calls after `warmup` calls (or a time budget). */
+function time(fn: () => void, warmup: number, reps: number, budgetSeconds = 3): number {
+  for (let i = 0; i < warmup; i++) fn();
+  const samples: number[] = [];
+  const start = performance.now();
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    fn();
+    samples.push((performance.now() - t0) / 1000);
+    if ((performance.now() - start) / 1000 > budgetSeconds && samples.length >= 3) break;
+  }
+  samples.sort((x, y) => x - y);
+  return samples[Math.floor(samples.length / 2)];
+}
+
+const gemm = WasmGemm.create({ relaxedSimd: relaxed });
+if (gemm === null) {
+  console.log("WebAssembly SIMD unavailable: nothing to benchmark");
+} else {
+  console.log(`kernel: ${gemm.layout.mr}x${gemm.layout.nr} register tile${gemm.relaxedSimd ? ", relaxed-SIMD FMA" : ""}`);
+  const shapes: [string, number, number, number][] = [
+    ["qkv   416x768 . 768x2304", 416, 768, 2304],
+    ["mlp  1024x768 . 768x3072", 1024, 768, 3072],
+    ["unemb  13x768 . 768x50257", 13, 768, 50257],
+  ];
+  for (const [label, m, k, n] of shapes) {
+    const flops = 2 * m * k * n;
+    const a = random(m * k, 1);
+    const b = random(k * n, 2);
+    const bias = random(n, 3);
+    const out = new Float32Array(m * n);
+    const packed = gemm.pack(b, k, n);
+    const tw = time(() => gemm.matmul(a, m, packed, out, bias), 3, quick ? 5 : 20);
+    let line = `${label}: wasm ${(flops / tw / 1e9).toFixed(1).padStart(5)} GFLOP/s (${(tw * 1000).toFixed(1)} ms)`;
+    if (!quick || flops < 2e9) {
+      const ref = new Float32Array(m * n);
+      const tr = time(() => matmulReference(a, m, k, b, n, ref, bias), 1, quick ? 1 : 3, 5);
+      let maxErr = 0;
+      let maxAbs = 0;
+      for (let i = 0; i < ref.length; i++) {
+        maxErr = Math.max(maxErr, Math.abs(out[i] - ref[i]));
+        maxAbs = Math.max(maxAbs, Math.abs(ref[i]));
+      }
+      line += `   reference ${(flops / tr / 1e9).toFixed(2).padStart(5)} GFLOP/s (${(tr * 1000).toFixed(0)} ms)`;
+      line += `   rel.err ${(maxErr / maxAbs).toExponential(1)}`;
+    }
+    console.log(line);
+    gemm.free(packed.buffer);
+  }
+}

@@ -1,0 +1,402 @@
+/**
+ * The run-time-generated WebAssembly SIMD GEMM against the plain-TS reference: random shapes
+ * (remainders in every dimension), bias/accumulate/transposed packing, several kernel tilings
+ * (small k and row blocks exercise k-blocking and row-blocking), memory growth, shared memory, the
+ * row/panel range export, and the allocator.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { Gpt2LensError, InputError } from "../../src/errors.ts";
+import { GEMM_FLAG_ACCUMULATE, generateGemmModule, packedLength, panelCount, scratchFloats } from "../../src/tensor/wasm/gemm-kernel.ts";
+import { matmulReference } from "../../src/tensor/wasm/reference-matmul.ts";
+import { type WasmMemory, WasmGemm, type WasmGemmOptions } from "../../src/tensor/wasm/wasm-gemm.ts";
+import { FunctionBuilder, ValType, encodeModule, sleb, uleb } from "../../src/tensor/wasm/wasm-writer.ts";
+
+/** The WebAssembly JS API, typed locally (the project builds without DOM lib types). */
+const WA = (globalThis as unknown as {
+  WebAssembly: {
+    Memory: new (d: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
+    Module: new (bytes: Uint8Array<ArrayBuffer>) => object;
+    Instance: new (m: object, imports: object) => { exports: Record<string, unknown> };
+    validate(bytes: Uint8Array<ArrayBuffer>): boolean;
+  };
+}).WebAssembly;
+
+function mustCreate(options?: WasmGemmOptions): WasmGemm {
+  const g = WasmGemm.create(options);
+  if (g === null) throw new Error("WasmGemm.create() returned null");
+  return g;
+}
+
+/** Deterministic data in [-1, 1) from a seed (xorshift32). */
+function data(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+
+function transpose(b: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(b.length);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = b[i * cols + j];
+  return t;
+}
+
+/** max |x - y| / max |y| (or the absolute error when y is all zeros); NaN anywhere → Infinity. */
+function relErr(x: Float32Array, y: Float32Array): number {
+  expect(x.length).toBe(y.length);
+  let err = 0;
+  let scale = 0;
+  for (let i = 0; i < x.length; i++) {
+    const d = Math.abs(x[i] - y[i]);
+    if (Number.isNaN(d)) return Infinity;
+    err = Math.max(err, d);
+    scale = Math.max(scale, Math.abs(y[i]));
+  }
+  return scale > 0 ? err / scale : err;
+}
+
+interface Case {
+  m: number;
+  k: number;
+  n: number;
+  seed: number;
+  bias: boolean;
+  accumulate: boolean;
+  transposed: boolean;
+}
+
+/** Runs one case through `gemm` and the reference; returns the relative error. */
+function runCase(gemm: WasmGemm, c: Case): number {
+  const a = data(c.m * c.k, c.seed);
+  const b = data(c.k * c.n, c.seed + 1);
+  const bias = c.bias ? data(c.n, c.seed + 2) : undefined;
+  const initial = data(c.m * c.n, c.seed + 3);
+
+  const expected = new Float32Array(c.m * c.n);
+  matmulReference(a, c.m, c.k, b, c.n, expected, bias);
+  if (c.accumulate) for (let i = 0; i < expected.length; i++) expected[i] += initial[i];
+
+  const packed = c.transposed ? gemm.packTransposed(transpose(b, c.k, c.n), c.n, c.k) : gemm.pack(b, c.k, c.n);
+  const out = c.accumulate ? initial.slice() : new Float32Array(c.m * c.n).fill(Number.NaN);
+  gemm.matmul(a, c.m, packed, out, bias, c.accumulate);
+  gemm.free(packed.buffer);
+  return relErr(out, expected);
+}
+
+const caseArb = (maxDim: number): fc.Arbitrary<Case> =>
+  fc.record({
+    m: fc.integer({ min: 1, max: maxDim }),
+    k: fc.integer({ min: 1, max: maxDim }),
+    n: fc.integer({ min: 1, max: maxDim }),
+    seed: fc.integer({ min: 1, max: 1 << 30 }),
+    bias: fc.boolean(),
+    accumulate: fc.boolean(),
+    transposed: fc.boolean(),
+  });
+
+describe("WasmGemm", () => {
+  it("is available in this engine", () => {
+    expect(WasmGemm.isSupported()).toBe(true);
+    expect(WasmGemm.create()).not.toBeNull();
+  });
+
+  // Default tiling, plus tilings whose tiny k and row blocks force k-blocking (accumulation over
+  // several k passes) and row-blocking on small shapes, and odd register tiles.
+  const tilings: [string, WasmGemmOptions["kernel"]][] = [
+    ["default 4x8", undefined],
+    ["4x8, kc=7, mc=9", { kc: 7, mc: 9 }],
+    ["3x12, kc=16, mc=6, unroll=3", { mr: 3, vectors: 3, kc: 16, mc: 6, unroll: 3 }],
+    ["1x4, kc=5", { mr: 1, vectors: 1, kc: 5, mc: 1, prefetch: false }],
+    ["6x8, unroll=2", { mr: 6, vectors: 2, unroll: 2 }],
+  ];
+  for (const [label, kernel] of tilings) {
+    it(`matches the reference on random shapes 1..70 (${label})`, () => {
+      const gemm = mustCreate({ kernel });
+      fc.assert(
+        fc.property(caseArb(70), (c) => {
+          expect(runCase(gemm, c)).toBeLessThan(1e-5);
+        }),
+        { numRuns: label.startsWith("default") ? 150 : 40 },
+      );
+    });
+  }
+
+  it("matches the reference on larger shapes", () => {
+    const gemm = mustCreate();
+    const shapes: [number, number, number][] = [
+      [130, 300, 257],
+      [13, 768, 1001],
+      [97, 1100, 45],
+      [64, 64, 64],
+      [49, 5000, 9], // k above the default k block (4096)
+    ];
+    let seed = 7;
+    for (const [m, k, n] of shapes) {
+      for (const bias of [false, true]) {
+        for (const accumulate of [false, true]) {
+          const err = runCase(gemm, { m, k, n, seed: seed++, bias, accumulate, transposed: seed % 2 === 0 });
+          expect(err, `${m}x${k}x${n} bias=${bias} acc=${accumulate}`).toBeLessThan(1e-5);
+        }
+      }
+    }
+  });
+
+  it("handles empty dimensions", () => {
+    const gemm = mustCreate();
+    // k = 0: out = bias (or out + bias when accumulating).
+    const packed = gemm.pack(new Float32Array(0), 0, 5);
+    const bias = Float32Array.of(1, 2, 3, 4, 5);
+    const out = new Float32Array(10).fill(Number.NaN);
+    gemm.matmul(new Float32Array(0), 2, packed, out, bias);
+    expect([...out]).toEqual([1, 2, 3, 4, 5, 1, 2, 3, 4, 5]);
+    gemm.matmul(new Float32Array(0), 2, packed, out, bias, true);
+    expect([...out]).toEqual([2, 4, 6, 8, 10, 2, 4, 6, 8, 10]);
+    const zeros = new Float32Array(10).fill(7);
+    gemm.matmul(new Float32Array(0), 2, packed, zeros);
+    expect([...zeros]).toEqual(new Array(10).fill(0));
+    // m = 0 and n = 0 are no-ops.
+    gemm.matmul(new Float32Array(0), 0, packed, new Float32Array(0));
+    const p0 = gemm.pack(new Float32Array(0), 3, 0);
+    gemm.matmul(new Float32Array(6), 2, p0, new Float32Array(0));
+  });
+
+  it("keeps results right when memory grows mid-use (pointers stable, views refreshed)", () => {
+    const gemm = mustCreate();
+    const [m, k, n] = [21, 33, 29];
+    const a = data(m * k, 1);
+    const b = data(k * n, 2);
+    const expected = new Float32Array(m * n);
+    matmulReference(a, m, k, b, n, expected);
+
+    const packed = gemm.pack(b, k, n);
+    const aBuf = gemm.alloc(m * k);
+    aBuf.view().set(a);
+    const outBuf = gemm.alloc(m * n);
+    const staleView = outBuf.view();
+    const bytesBefore = gemm.memory.buffer.byteLength;
+
+    // Force several growths.
+    const big = gemm.alloc(bytesBefore); // 4x the current memory
+    const big2 = gemm.alloc(3 << 20);
+    expect(gemm.memory.buffer.byteLength).toBeGreaterThan(bytesBefore * 4);
+    expect(staleView.length).toBe(0); // a plain memory's old views are detached by growth ...
+    expect(outBuf.view().length).toBe(m * n); // ... view() makes a fresh one
+    expect(aBuf.view()).toEqual(a); // contents survive growth
+
+    // In-memory operands are used in place.
+    gemm.matmul(aBuf.view(), m, packed, outBuf.view());
+    expect(relErr(outBuf.view(), expected)).toBeLessThan(1e-5);
+
+    // Growth between pack() and matmul() of ordinary arrays.
+    gemm.free(big);
+    gemm.free(big2);
+    gemm.alloc(16 << 20);
+    const out = new Float32Array(m * n);
+    gemm.matmul(a, m, packed, out);
+    expect(relErr(out, expected)).toBeLessThan(1e-5);
+
+    // A staging copy inside matmul can grow memory while `out` is a view: the result is still in
+    // the buffer (read it back through view()).
+    const fresh = mustCreate();
+    const freshPacked = fresh.pack(b, k, n);
+    const bigM = 6000;
+    const hugeA = data(bigM * k, 3);
+    const hugeOut = fresh.alloc(bigM * n);
+    const outView = hugeOut.view();
+    const before = fresh.memory.buffer.byteLength;
+    const hugeExpected = new Float32Array(bigM * n);
+    matmulReference(hugeA, bigM, k, b, n, hugeExpected);
+    fresh.matmul(hugeA, bigM, freshPacked, outView);
+    expect(fresh.memory.buffer.byteLength).toBeGreaterThan(before);
+    expect(outView.length).toBe(0);
+    expect(relErr(hugeOut.view(), hugeExpected)).toBeLessThan(1e-5);
+  });
+
+  it("copies an input that overlaps the output view", () => {
+    const gemm = mustCreate();
+    const n = 6;
+    const k = 6;
+    const m = 5;
+    const b = data(k * n, 4);
+    const packed = gemm.pack(b, k, n);
+    const buf = gemm.alloc(m * k);
+    buf.view().set(data(m * k, 5));
+    const a = buf.view().slice();
+    const expected = new Float32Array(m * n);
+    matmulReference(a, m, k, b, n, expected);
+    gemm.matmul(buf.view(), m, packed, buf.view()); // in place: out aliases a
+    expect(relErr(buf.view(), expected)).toBeLessThan(1e-5);
+  });
+
+  it("works on a shared memory", () => {
+    const memory = new WA.Memory({ initial: 4, maximum: 2048, shared: true });
+    expect(memory.buffer instanceof SharedArrayBuffer).toBe(true);
+    const gemm = mustCreate({ memory });
+    expect(gemm.memory).toBe(memory);
+    for (let seed = 1; seed <= 5; seed++) {
+      expect(runCase(gemm, { m: 37, k: 50, n: 41, seed, bias: seed % 2 === 0, accumulate: seed % 3 === 0, transposed: seed > 3 })).toBeLessThan(1e-5);
+    }
+    // Growth of a shared memory does not detach old views.
+    const buf = gemm.alloc(8);
+    const v = buf.view();
+    gemm.alloc(1 << 22);
+    expect(v.length).toBe(8);
+  });
+
+  it("gemmRange over disjoint row and panel ranges assembles the full product", () => {
+    const gemm = mustCreate();
+    const { nr } = gemm.layout;
+    const [m, k, n] = [23, 40, 61];
+    const a = data(m * k, 8);
+    const b = data(k * n, 9);
+    const bias = data(n, 10);
+    const expected = new Float32Array(m * n);
+    matmulReference(a, m, k, b, n, expected, bias);
+
+    const packed = gemm.pack(b, k, n);
+    const aBuf = gemm.alloc(m * k);
+    const biasBuf = gemm.alloc(n);
+    const cBuf = gemm.alloc(m * n);
+    const scratchA = gemm.alloc(scratchFloats(gemm.layout, k));
+    const scratchB = gemm.alloc(scratchFloats(gemm.layout, k));
+    aBuf.view().set(a);
+    biasBuf.view().set(bias);
+    cBuf.view().fill(Number.NaN);
+    const panels = panelCount(n, nr);
+    expect(panels).toBe(8);
+    const ranges: [number, number, number, number, number][] = [
+      [0, 10, 0, 3, scratchA.ptr],
+      [10, 23, 0, 3, scratchB.ptr],
+      [0, 23, 3, 5, scratchA.ptr],
+      [0, 7, 5, panels, scratchB.ptr],
+      [7, 23, 5, panels, scratchA.ptr],
+    ];
+    for (const [m0, m1, p0, p1, scratch] of ranges) {
+      gemm.exports.gemmRange(aBuf.ptr, packed.buffer.ptr, cBuf.ptr, biasBuf.ptr, m, n, k, 0, scratch, m0, m1, p0, p1);
+    }
+    expect(relErr(cBuf.view(), expected)).toBeLessThan(1e-5);
+
+    // Accumulate flag through the raw export.
+    gemm.exports.gemm(aBuf.ptr, packed.buffer.ptr, cBuf.ptr, 0, m, n, k, GEMM_FLAG_ACCUMULATE, scratchA.ptr);
+    const twice = new Float32Array(m * n);
+    matmulReference(a, m, k, b, n, twice);
+    for (let i = 0; i < twice.length; i++) twice[i] += expected[i];
+    expect(relErr(cBuf.view(), twice)).toBeLessThan(1e-5);
+  });
+
+  it("packs B into zero-padded column panels", () => {
+    const gemm = mustCreate();
+    const nr = gemm.layout.nr;
+    const [k, n] = [3, nr + 2];
+    const b = Float32Array.from({ length: k * n }, (_, i) => i + 1);
+    const packed = gemm.pack(b, k, n);
+    const t = gemm.packTransposed(transpose(b, k, n), n, k);
+    expect(packed.buffer.length).toBe(packedLength(k, n, nr));
+    expect(packed.panelWidth).toBe(nr);
+    const v = packed.buffer.view();
+    expect(t.buffer.view()).toEqual(v);
+    for (let kk = 0; kk < k; kk++) {
+      for (let j = 0; j < 2 * nr; j++) {
+        const p = Math.floor(j / nr);
+        const got = v[(p * k + kk) * nr + (j % nr)];
+        expect(got).toBe(j < n ? b[kk * n + j] : 0);
+      }
+    }
+  });
+
+  it("allocator reuses and coalesces freed blocks", () => {
+    const gemm = mustCreate();
+    gemm.releaseStaging();
+    const top0 = gemm.heapTop;
+    const x = gemm.alloc(100);
+    const y = gemm.alloc(100);
+    const z = gemm.alloc(100);
+    expect(x.ptr % 16).toBe(0);
+    expect(x.ptr).not.toBe(0);
+    expect(new Set([x.ptr, y.ptr, z.ptr]).size).toBe(3);
+    gemm.free(x);
+    gemm.free(y);
+    const w = gemm.alloc(200); // fits in the coalesced x+y hole
+    expect(w.ptr).toBe(x.ptr);
+    gemm.free(z); // z touches the top: the top comes down
+    gemm.free(w);
+    expect(gemm.heapTop).toBe(top0);
+    expect(() => gemm.free(w)).toThrow(InputError);
+    expect(() => w.view()).toThrow(InputError);
+    const other = mustCreate();
+    expect(() => gemm.free(other.alloc(4))).toThrow(InputError);
+  });
+
+  it("rejects bad shapes with InputError", () => {
+    const gemm = mustCreate();
+    const packed = gemm.pack(new Float32Array(12), 3, 4);
+    expect(() => gemm.matmul(new Float32Array(5), 2, packed, new Float32Array(8))).toThrow(InputError);
+    expect(() => gemm.matmul(new Float32Array(6), 2, packed, new Float32Array(7))).toThrow(InputError);
+    expect(() => gemm.matmul(new Float32Array(6), 2, packed, new Float32Array(8), new Float32Array(3))).toThrow(InputError);
+    expect(() => gemm.matmul(new Float32Array(6), 1.5, packed, new Float32Array(8))).toThrow(InputError);
+    expect(() => gemm.pack(new Float32Array(11), 3, 4)).toThrow(InputError);
+    expect(() => gemm.packTransposed(new Float32Array(11), 4, 3)).toThrow(InputError);
+    const other = mustCreate();
+    expect(() => other.matmul(new Float32Array(6), 2, packed, new Float32Array(8))).toThrow(InputError);
+    gemm.free(packed.buffer);
+    expect(() => gemm.matmul(new Float32Array(6), 2, packed, new Float32Array(8))).toThrow(InputError);
+    expect(() => gemm.alloc(-1)).toThrow(Gpt2LensError);
+  });
+});
+
+describe("matmulReference", () => {
+  it("computes a small product exactly", () => {
+    const out = new Float32Array(4);
+    matmulReference(Float32Array.of(1, 2, 3, 4, 5, 6), 2, 3, Float32Array.of(1, 0, 0, 1, 1, 1), 2, out, Float32Array.of(10, 20));
+    expect([...out]).toEqual([1 + 3 + 10, 2 + 3 + 20, 4 + 6 + 10, 5 + 6 + 20]);
+  });
+});
+
+describe("wasm-writer", () => {
+  it("encodes LEB128", () => {
+    expect(uleb(0)).toEqual([0]);
+    expect(uleb(127)).toEqual([127]);
+    expect(uleb(128)).toEqual([0x80, 1]);
+    expect(uleb(0xffffffff)).toEqual([0xff, 0xff, 0xff, 0xff, 0x0f]);
+    expect(sleb(0)).toEqual([0]);
+    expect(sleb(-1)).toEqual([0x7f]);
+    expect(sleb(63)).toEqual([63]);
+    expect(sleb(64)).toEqual([0xc0, 0]);
+    expect(sleb(-64)).toEqual([0x40]);
+    expect(sleb(-65)).toEqual([0xbf, 0x7f]);
+    expect(sleb(0x7fffffff)).toEqual([0xff, 0xff, 0xff, 0xff, 0x07]);
+    expect(sleb(-0x80000000)).toEqual([0x80, 0x80, 0x80, 0x80, 0x78]);
+    expect(() => uleb(-1)).toThrow(RangeError);
+  });
+
+  it("assembles a module that runs (scalar loop and SIMD lanes)", () => {
+    // sum(i for i in [0, n)) + lane 2 of (f32x4(1,2,3,4) * splat(x)) truncated via f32 -> compare in JS.
+    const sum = new FunctionBuilder([ValType.i32], [ValType.i32]);
+    const [n] = sum.params;
+    const i = sum.local(ValType.i32);
+    const acc = sum.local(ValType.i32);
+    sum.forRange(i, () => sum.i32Const(0), () => sum.get(n), 1, () => {
+      sum.get(acc).get(i).i32Add().set(acc);
+    });
+    sum.get(acc);
+    const lane = new FunctionBuilder([ValType.f32], [ValType.f32]);
+    lane.v128ConstF32x4([1, 2, 3, 4]).get(lane.param(0)).f32x4Splat().f32x4Mul().f32x4ExtractLane(2);
+    const bytes = encodeModule({ functions: [sum, lane], exports: { sum: 0, lane: 1 } });
+    expect(WA.validate(bytes)).toBe(true);
+    const { exports } = new WA.Instance(new WA.Module(bytes), {});
+    expect((exports.sum as (n: number) => number)(100)).toBe(4950);
+    expect((exports.lane as (x: number) => number)(2.5)).toBe(7.5);
+  });
+
+  it("generates valid GEMM modules for plain and shared memory", () => {
+    expect(WA.validate(generateGemmModule().bytes)).toBe(true);
+    expect(WA.validate(generateGemmModule({ sharedMemory: true, mr: 5, vectors: 3, unroll: 2 }).bytes)).toBe(true);
+    expect(() => generateGemmModule({ mr: 0 })).toThrow(RangeError);
+  });
+});
