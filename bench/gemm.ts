@@ -35,8 +35,8 @@ function random(n: number, seed: number): Float32Array {
   return out;
 }
 
-/** Median seconds per call over `reps` calls after `warmup` calls (or a time budget). */
-function time(fn: () => void, warmup: number, reps: number, budgetSeconds = 3): number {
+/** Median and best seconds per call over up to `reps` calls (within a time budget) after `warmup` calls. */
+function time(fn: () => void, warmup: number, reps: number, budgetSeconds = 3): { median: number; best: number } {
   for (let i = 0; i < warmup; i++) fn();
   const samples: number[] = [];
   const start = performance.now();
@@ -47,14 +47,16 @@ function time(fn: () => void, warmup: number, reps: number, budgetSeconds = 3): 
     if ((performance.now() - start) / 1000 > budgetSeconds && samples.length >= 3) break;
   }
   samples.sort((x, y) => x - y);
-  return samples[Math.floor(samples.length / 2)];
+  return { median: samples[Math.floor(samples.length / 2)], best: samples[0] };
 }
+
+const gflops = (flops: number, seconds: number): string => (flops / seconds / 1e9).toFixed(1).padStart(5);
 
 const gemm = WasmGemm.create({ relaxedSimd: relaxed });
 if (gemm === null) {
   console.log("WebAssembly SIMD unavailable: nothing to benchmark");
 } else {
-  console.log(`kernel: ${gemm.layout.mr}x${gemm.layout.nr} register tile${gemm.relaxedSimd ? ", relaxed-SIMD FMA" : ""}`);
+  console.log(`kernel: ${gemm.layout.mr}x${gemm.layout.nr} register tile${gemm.relaxedSimd ? ", relaxed-SIMD FMA" : ""}; single thread`);
   const shapes: [string, number, number, number][] = [
     ["qkv   416x768 . 768x2304", 416, 768, 2304],
     ["mlp  1024x768 . 768x3072", 1024, 768, 3072],
@@ -68,7 +70,7 @@ if (gemm === null) {
     const out = new Float32Array(m * n);
     const packed = gemm.pack(b, k, n);
     const tw = time(() => gemm.matmul(a, m, packed, out, bias), 3, quick ? 5 : 20);
-    let line = `${label}: wasm ${(flops / tw / 1e9).toFixed(1).padStart(5)} GFLOP/s (${(tw * 1000).toFixed(1)} ms)`;
+    let line = `${label}: wasm ${gflops(flops, tw.median)} GFLOP/s median, ${gflops(flops, tw.best)} best (${(tw.median * 1000).toFixed(1)} ms)`;
     if (!quick || flops < 2e9) {
       const ref = new Float32Array(m * n);
       const tr = time(() => matmulReference(a, m, k, b, n, ref, bias), 1, quick ? 1 : 3, 5);
@@ -78,8 +80,8 @@ if (gemm === null) {
         maxErr = Math.max(maxErr, Math.abs(out[i] - ref[i]));
         maxAbs = Math.max(maxAbs, Math.abs(ref[i]));
       }
-      line += `   reference ${(flops / tr / 1e9).toFixed(2).padStart(5)} GFLOP/s (${(tr * 1000).toFixed(0)} ms)`;
-      line += `   rel.err ${(maxErr / maxAbs).toExponential(1)}`;
+      line += ` | reference ${gflops(flops, tr.median)} GFLOP/s (${(tr.median * 1000).toFixed(0)} ms)`;
+      line += ` | rel.err ${(maxErr / maxAbs).toExponential(1)}`;
     }
     console.log(line);
     gemm.free(packed.buffer);

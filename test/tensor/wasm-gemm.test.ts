@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { Gpt2LensError, InputError } from "../../src/errors.ts";
 import { GEMM_FLAG_ACCUMULATE, generateGemmModule, packedLength, panelCount, scratchFloats } from "../../src/tensor/wasm/gemm-kernel.ts";
 import { matmulReference } from "../../src/tensor/wasm/reference-matmul.ts";
-import { type WasmMemory, WasmGemm, type WasmGemmOptions } from "../../src/tensor/wasm/wasm-gemm.ts";
+import { instantiateGemmKernel, type WasmMemory, WasmGemm, type WasmGemmOptions } from "../../src/tensor/wasm/wasm-gemm.ts";
 import { FunctionBuilder, ValType, encodeModule, sleb, uleb } from "../../src/tensor/wasm/wasm-writer.ts";
 
 /** The WebAssembly JS API, typed locally (the project builds without DOM lib types). */
@@ -232,6 +232,25 @@ describe("WasmGemm", () => {
     matmulReference(a, m, k, b, n, expected);
     gemm.matmul(buf.view(), m, packed, buf.view()); // in place: out aliases a
     expect(relErr(buf.view(), expected)).toBeLessThan(1e-5);
+
+    // Same, when staging the copy of `a` grows (and detaches) the memory; and pack() from a view
+    // whose memory grows while the packed buffer is allocated.
+    const fresh = mustCreate({ initialPages: 16 });
+    const size = 300;
+    const bigB = data(size * size, 6);
+    const bView = fresh.alloc(size * size);
+    bView.view().set(bigB);
+    const bigPacked = fresh.pack(bView.view(), size, size);
+    const inPlace = fresh.alloc(size * size);
+    inPlace.view().set(data(size * size, 7));
+    const bigA = inPlace.view().slice();
+    const bigExpected = new Float32Array(size * size);
+    matmulReference(bigA, size, size, bigB, size, bigExpected);
+    fresh.alloc((fresh.memory.buffer.byteLength - fresh.heapTop) / 4); // fill up: staging must grow
+    const before = fresh.memory.buffer.byteLength;
+    fresh.matmul(inPlace.view(), size, bigPacked, inPlace.view());
+    expect(fresh.memory.buffer.byteLength).toBeGreaterThan(before);
+    expect(relErr(inPlace.view(), bigExpected)).toBeLessThan(1e-5);
   });
 
   it("works on a shared memory", () => {
@@ -242,6 +261,26 @@ describe("WasmGemm", () => {
     for (let seed = 1; seed <= 5; seed++) {
       expect(runCase(gemm, { m: 37, k: 50, n: 41, seed, bias: seed % 2 === 0, accumulate: seed % 3 === 0, transposed: seed > 3 })).toBeLessThan(1e-5);
     }
+    // A second instance of the kernel on the same memory (as a worker would build) computes a
+    // panel range of the product into memory owned by the first.
+    const worker = instantiateGemmKernel(memory, gemm.kernelOptions);
+    expect(worker).not.toBeNull();
+    const [m, k, n] = [9, 20, 30];
+    const a = data(m * k, 11);
+    const b = data(k * n, 12);
+    const expected = new Float32Array(m * n);
+    matmulReference(a, m, k, b, n, expected);
+    const packed = gemm.pack(b, k, n);
+    const aBuf = gemm.alloc(m * k);
+    aBuf.view().set(a);
+    const cBuf = gemm.alloc(m * n);
+    const s1 = gemm.alloc(scratchFloats(gemm.layout, k));
+    const s2 = gemm.alloc(scratchFloats(gemm.layout, k));
+    const panels = panelCount(n, gemm.layout.nr);
+    gemm.exports.gemmRange(aBuf.ptr, packed.buffer.ptr, cBuf.ptr, 0, m, n, k, 0, s1.ptr, 0, m, 0, 2);
+    worker!.exports.gemmRange(aBuf.ptr, packed.buffer.ptr, cBuf.ptr, 0, m, n, k, 0, s2.ptr, 0, m, 2, panels);
+    expect(relErr(cBuf.view(), expected)).toBeLessThan(1e-5);
+
     // Growth of a shared memory does not detach old views.
     const buf = gemm.alloc(8);
     const v = buf.view();

@@ -9,22 +9,34 @@
  * - C: row-major, row stride n floats. bias (optional, pointer 0 = none): n floats.
  * All pointers are byte addresses into the imported memory ("env"."memory").
  *
- * Algorithm: a register-tiled micro-kernel computes an MR×NR tile of C with MR·V f32x4
- * accumulators held in locals (V8 keeps them in xmm registers; ≤ 8 accumulators avoids spills on
- * x64). The k loop is unrolled by U with static memarg offsets. Around it, the driver blocks k into
- * chunks of KC (so a packed panel slice stays in L1) and rows into blocks of MC (so the A block
- * stays in L2; it is first packed into scratch so each tile's A is one contiguous stream), and
- * walks panels in the middle loop. Row blocks are cut into near-equal tiles of ≤ MR rows (kernels
- * are generated for every row count 1..MR); the last partial panel goes through a small scratch
- * tile so nothing is ever written past column n.
+ * Algorithm (GotoBLAS-style, one thread):
+ *   for each k block of ≤ KC                       (default KC = 4096, so usually one block)
+ *     for each row block of ≤ MC rows              (default MC = 48: its packed A, ≤ 48·k floats,
+ *       pack A block into scratch, tile by tile     stays in L2; each tile is one contiguous stream)
+ *       for each panel p (NR = 8 columns)          (the panel's kc×NR slice, 24 KiB at k = 768,
+ *         for each row tile (≤ MR = 4 rows)         stays in L1 across the block's tiles)
+ *           micro-kernel: MR×NR tile of C in MR·V f32x4 accumulators (8 for 4×8)
+ * The micro-kernel's k loop does, per k step: V v128 loads of B, MR load32_splats of A and MR·V
+ * f32x4.mul + f32x4.add pairs, advancing two pointers. It is deliberately NOT unrolled by default:
+ * V8's TurboFan hoists all loads of an unrolled body to the top, which needs more than 16 xmm
+ * registers and spills (measured: unroll 2 / 4 cost ~20% / ~35%). More than ~10 accumulators spill
+ * too. Each k step also touches the same row of the next panel (a dropped i32.load; wasm has no
+ * prefetch) so the next panel streams in from memory while this one computes — this matters when
+ * m is small and B is huge (the 50257-column unembedding).
+ *
+ * Edges: a row block is cut into ⌈rows / MR⌉ near-equal tiles (13 rows → 4+3+3+3 rather than
+ * 4+4+4+1; kernels are generated for every height 1..MR). The last, partial panel (n % NR) goes
+ * through an MR×NR scratch tile (prefilled from C/bias, copied back column by column), so nothing
+ * past column n is ever read from C/bias or written.
  *
  * Exports
  * - `gemm(a, b, c, bias, m, n, k, flags, scratch)`
  * - `gemmRange(a, b, c, bias, m, n, k, flags, scratch, m0, m1, p0, p1)`: only rows [m0, m1)
- *   and panels [p0, p1) (columns [p0·NR, min(p1·NR, n))). Disjoint ranges write disjoint parts of
- *   C, so a worker pool can split work by panels (each worker needs its own scratch).
- * `flags` bit 0 = accumulate (C += A·B (+ bias)); otherwise C is overwritten. `scratch` points
- * to MR·NR floats of per-caller scratch space (16-byte aligned).
+ *   and panels [p0, p1) (columns [p0·NR, min(p1·NR, n))); requires 0 ≤ m0 ≤ m1 ≤ m and
+ *   0 ≤ p0 ≤ p1 ≤ ⌈n / NR⌉ (not checked). Disjoint ranges write disjoint parts of C, so a worker
+ *   pool can split work by panels or rows (each concurrent caller needs its own scratch).
+ * `flags` bit 0 = accumulate: C += A·B (+ bias); otherwise C = A·B (+ bias). `scratch` points to
+ * {@link scratchFloats}(layout, k) floats of per-caller scratch space.
  */
 import { FunctionBuilder, ValType, encodeModule, type Local } from "./wasm-writer.ts";
 
@@ -37,7 +49,7 @@ export interface GemmKernelOptions {
   mr?: number;
   /** f32x4 vectors per register tile row (default 2, so panel width NR = 8). */
   vectors?: number;
-  /** k-loop unroll factor (default 4). */
+  /** k-loop unroll factor (default 1; see above). */
   unroll?: number;
   /** k block size in elements (default 4096: one packed panel slice streams from L1/L2). */
   kc?: number;

@@ -8,7 +8,17 @@
  * {@link WasmGemm.alloc}. Growing the memory (alloc, pack, matmul's staging copies may all grow
  * it) DETACHES every Float32Array previously taken over a non-shared memory's buffer: never keep a
  * view across such calls — call {@link WasmF32Buffer.view} again, which always returns a valid,
- * fresh-if-needed view. Pointers (`ptr`) stay valid across growth.
+ * fresh-if-needed view. Pointers (`ptr`) stay valid across growth. (A shared memory's old views
+ * stay valid but keep their old length.)
+ *
+ * Workers. With a shared memory, other threads can run the same kernel on the same data: call
+ * {@link instantiateGemmKernel}(memory, gemm.kernelOptions) there (no allocator — the owning
+ * WasmGemm hands out pointers) and split the output with `gemmRange` by panels, giving each
+ * worker its own scratch block of `scratchFloats(layout, k)` floats.
+ *
+ * Performance notes. V8 first runs new wasm code in its baseline compiler and tiers hot functions
+ * up in the background, so the first call or two are slower. Engines without trap-handler bounds
+ * checks (Deno as of 2.x) pay an explicit bounds check per load and run this kernel ~3x slower.
  */
 import { Gpt2LensError, InputError } from "../../errors.ts";
 import {
@@ -41,6 +51,50 @@ interface WebAssemblyApi {
 
 function webAssembly(): WebAssemblyApi | undefined {
   return (globalThis as unknown as { WebAssembly?: WebAssemblyApi }).WebAssembly;
+}
+
+/** True if the engine validates WebAssembly SIMD128 code. */
+export function wasmSimdSupported(): boolean {
+  const wa = webAssembly();
+  if (wa === undefined) return false;
+  try {
+    return wa.validate(simdProbeModule());
+  } catch {
+    return false;
+  }
+}
+
+/** True if the engine validates relaxed-SIMD code (f32x4.relaxed_madd). */
+export function wasmRelaxedSimdSupported(): boolean {
+  const wa = webAssembly();
+  if (wa === undefined) return false;
+  try {
+    return wa.validate(relaxedSimdProbeModule());
+  } catch {
+    return false;
+  }
+}
+
+/** Resolved kernel options (everything except the memory kind, which follows the memory). */
+export type GemmKernelConfig = Omit<GemmKernelOptions, "sharedMemory">;
+
+/**
+ * Generates and instantiates the GEMM kernel against `memory` (plain or shared). Returns null when
+ * WebAssembly SIMD is unavailable (or `relaxedSimd` is requested but unsupported). Use this in
+ * workers that share a WasmGemm's memory; pass that WasmGemm's `kernelOptions` so the packed
+ * layout matches.
+ */
+export function instantiateGemmKernel(
+  memory: WasmMemory,
+  options: GemmKernelConfig = {},
+): { exports: GemmExports; layout: GemmKernelLayout } | null {
+  const wa = webAssembly();
+  if (wa === undefined || !wasmSimdSupported()) return null;
+  if (options.relaxedSimd && !wasmRelaxedSimdSupported()) return null;
+  const kernel = generateGemmModule({ ...options, sharedMemory: isShared(memory.buffer) });
+  const instance = new wa.Instance(new wa.Module(kernel.bytes), { env: { memory } });
+  const { mr, nr, kc, mc } = kernel;
+  return { exports: instance.exports as unknown as GemmExports, layout: { mr, nr, kc, mc } };
 }
 
 const PAGE_BYTES = 65536;
@@ -83,11 +137,13 @@ export interface WasmGemmOptions {
    * Faster, but results may then differ in the last bits between machines. Default false.
    */
   relaxedSimd?: boolean;
-  /** Override the kernel's tiling (for benchmarking). */
+  /** Override the kernel's tiling (for benchmarking and tests). */
   kernel?: Omit<GemmKernelOptions, "sharedMemory" | "relaxedSimd">;
+  /** Initial memory size in 64 KiB pages when WasmGemm creates the memory (default 16). */
+  initialPages?: number;
 }
 
-class Buffer implements WasmF32Buffer {
+class Block implements WasmF32Buffer {
   private cached: Float32Array | undefined;
   freed = false;
   constructor(
@@ -112,7 +168,7 @@ class Packed implements PackedMatrix {
     readonly k: number,
     readonly n: number,
     readonly panelWidth: number,
-    readonly buffer: Buffer,
+    readonly buffer: Block,
   ) {}
 }
 
@@ -139,58 +195,52 @@ export class WasmGemm {
   readonly exports: GemmExports;
   /** Tiling of the generated kernel (mr, nr = panel width, kc, mc). */
   readonly layout: GemmKernelLayout;
-  /** Whether the kernel uses relaxed-SIMD fused multiply-add. */
-  readonly relaxedSimd: boolean;
+  /** The options the kernel was generated with (pass them to {@link instantiateGemmKernel}). */
+  readonly kernelOptions: GemmKernelConfig;
 
   private top = HEAP_BASE;
   /** Free blocks sorted by address, coalesced. */
   private readonly freeList: { ptr: number; size: number }[] = [];
   /** Per-call kernel scratch (edge tile + packed A block), grown on demand. */
-  private scratch: Buffer | undefined;
+  private scratch: Block | undefined;
   /** Reusable staging buffers for matmul copy-in/out: A, C, bias. */
-  private readonly staging: (Buffer | undefined)[] = [undefined, undefined, undefined];
+  private readonly staging: (Block | undefined)[] = [undefined, undefined, undefined];
 
-  private constructor(memory: WasmMemory, exports: GemmExports, layout: GemmKernelLayout, relaxed: boolean) {
+  private constructor(memory: WasmMemory, exports: GemmExports, layout: GemmKernelLayout, kernelOptions: GemmKernelConfig) {
     this.memory = memory;
     this.exports = exports;
     this.layout = layout;
-    this.relaxedSimd = relaxed;
+    this.kernelOptions = kernelOptions;
+  }
+
+  /** True if the engine validates WebAssembly SIMD128 code. */
+  static isSupported(): boolean {
+    return wasmSimdSupported();
+  }
+
+  /**
+   * Generates and instantiates the kernel. Returns null when WebAssembly SIMD128 is unavailable
+   * (feature-tested by validating a tiny SIMD module). `relaxedSimd` silently falls back to plain
+   * SIMD when the engine lacks it; check {@link relaxedSimd}.
+   */
+  static create(options: WasmGemmOptions = {}): WasmGemm | null {
+    const wa = webAssembly();
+    if (wa === undefined || !wasmSimdSupported()) return null;
+    const kernelOptions: GemmKernelConfig = { ...options.kernel, relaxedSimd: options.relaxedSimd === true && wasmRelaxedSimdSupported() };
+    const memory = options.memory ?? new wa.Memory({ initial: options.initialPages ?? 16 });
+    const kernel = instantiateGemmKernel(memory, kernelOptions);
+    if (kernel === null) return null;
+    return new WasmGemm(memory, kernel.exports, kernel.layout, kernelOptions);
+  }
+
+  /** Whether the kernel uses relaxed-SIMD multiply-add (FMA on most CPUs). */
+  get relaxedSimd(): boolean {
+    return this.kernelOptions.relaxedSimd === true;
   }
 
   /** Panel width of packed matrices. */
   get nr(): number {
     return this.layout.nr;
-  }
-
-  /** True if the engine validates WebAssembly SIMD128 code. */
-  static isSupported(): boolean {
-    const wa = webAssembly();
-    if (wa === undefined) return false;
-    try {
-      return wa.validate(simdProbeModule());
-    } catch {
-      return false;
-    }
-  }
-
-  /** Returns null when WebAssembly SIMD128 is unavailable. */
-  static create(options: WasmGemmOptions = {}): WasmGemm | null {
-    const wa = webAssembly();
-    if (wa === undefined || !WasmGemm.isSupported()) return null;
-    let relaxed = false;
-    if (options.relaxedSimd) {
-      try {
-        relaxed = wa.validate(relaxedSimdProbeModule());
-      } catch {
-        relaxed = false;
-      }
-    }
-    const memory = options.memory ?? new wa.Memory({ initial: 16 });
-    const kernel = generateGemmModule({ ...options.kernel, sharedMemory: isShared(memory.buffer), relaxedSimd: relaxed });
-    const instance = new wa.Instance(new wa.Module(kernel.bytes), { env: { memory } });
-    const exports = instance.exports as unknown as GemmExports;
-    const { mr, nr, kc, mc } = kernel;
-    return new WasmGemm(memory, exports, { mr, nr, kc, mc }, relaxed);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -203,7 +253,7 @@ export class WasmGemm {
 
   /** Returns a buffer to the allocator. Its views must not be used afterwards. */
   free(buf: WasmF32Buffer): void {
-    if (!(buf instanceof Buffer) || buf.owner !== this) {
+    if (!(buf instanceof Block) || buf.owner !== this) {
       throw new InputError("WasmGemm.free: buffer does not belong to this WasmGemm", "foreign_buffer");
     }
     if (buf.freed) throw new InputError("WasmGemm.free: buffer already freed", "double_free");
@@ -211,12 +261,12 @@ export class WasmGemm {
     this.release(buf.ptr, buf.reserved);
   }
 
-  /** Bytes currently handed out or free below the bump pointer (for diagnostics/tests). */
+  /** The bump pointer: end (in bytes) of the highest block ever handed out and not yet returned. */
   get heapTop(): number {
     return this.top;
   }
 
-  private allocBuffer(floats: number): Buffer {
+  private allocBuffer(floats: number): Block {
     checkDim("WasmGemm.alloc", "floats", floats);
     const size = Math.max(ALIGN, Math.ceil((floats * 4) / ALIGN) * ALIGN);
     let ptr = -1;
@@ -237,7 +287,7 @@ export class WasmGemm {
       this.ensureCapacity(ptr + size);
       this.top = ptr + size;
     }
-    return new Buffer(this, ptr, floats, size);
+    return new Block(this, ptr, floats, size);
   }
 
   private ensureCapacity(bytes: number): void {
@@ -294,8 +344,10 @@ export class WasmGemm {
     checkDim("WasmGemm.pack", "n", n);
     checkLength("WasmGemm.pack", "b", b, k * n, `k·n = ${k}·${n}`);
     const NR = this.nr;
+    const source = this.survivesGrowth(b);
     const buf = this.allocBuffer(packedLength(k, n, NR));
     const dst = buf.view();
+    b = source();
     const panels = Math.ceil(n / NR);
     for (let p = 0; p < panels; p++) {
       const j0 = p * NR;
@@ -322,8 +374,10 @@ export class WasmGemm {
     checkDim("WasmGemm.packTransposed", "k", k);
     checkLength("WasmGemm.packTransposed", "bt", bt, n * k, `n·k = ${n}·${k}`);
     const NR = this.nr;
+    const source = this.survivesGrowth(bt);
     const buf = this.allocBuffer(packedLength(k, n, NR));
     const dst = buf.view();
+    bt = source();
     const panels = Math.ceil(n / NR);
     for (let p = 0; p < panels; p++) {
       const base = p * k * NR;
@@ -381,21 +435,34 @@ export class WasmGemm {
     let cPtr = outIn ? out.byteOffset : 0;
     let biasPtr = biasIn ? bias.byteOffset : 0;
 
-    // Stage whatever is not in memory (allocations may grow memory; pointers stay valid).
+    // Stage whatever is not used in place. The allocations may grow (and so detach) the memory;
+    // pointers stay valid, and sources inside the memory are re-viewed afterwards.
+    const aSource = this.survivesGrowth(a);
+    const biasSource = bias === undefined ? undefined : this.survivesGrowth(bias);
     const scratchPtr = this.scratchFor(k).ptr;
     if (!aIn) aPtr = this.stage(0, m * k).ptr;
     if (!outIn) cPtr = this.stage(1, m * n).ptr;
-    if (bias !== undefined && !biasIn) biasPtr = this.stage(2, n).ptr;
-    if (!aIn) this.staging[0]!.view().set(a);
+    if (biasSource !== undefined && !biasIn) biasPtr = this.stage(2, n).ptr;
+    if (!aIn) this.staging[0]!.view().set(aSource());
     if (!outIn && accumulate) this.staging[1]!.view().subarray(0, m * n).set(out);
-    if (bias !== undefined && !biasIn) this.staging[2]!.view().set(bias);
+    if (biasSource !== undefined && !biasIn) this.staging[2]!.view().set(biasSource());
 
     this.exports.gemm(aPtr, b.buffer.ptr, cPtr, biasPtr, m, n, k, accumulate ? GEMM_FLAG_ACCUMULATE : 0, scratchPtr);
 
     if (!outIn) out.set(this.staging[1]!.view().subarray(0, m * n));
   }
 
-  private scratchFor(k: number): Buffer {
+  /**
+   * Returns a getter for `x`'s contents that stays valid if the memory grows in between: views of
+   * this memory are re-created at the same offset, other arrays are returned as they are.
+   */
+  private survivesGrowth(x: Float32Array): () => Float32Array {
+    if (x.buffer !== this.memory.buffer || x.byteLength === 0) return () => x;
+    const { byteOffset, length } = x;
+    return () => new Float32Array(this.memory.buffer, byteOffset, length);
+  }
+
+  private scratchFor(k: number): Block {
     const need = scratchFloats(this.layout, k);
     if (this.scratch === undefined || this.scratch.length < need) {
       if (this.scratch !== undefined) this.free(this.scratch);
@@ -405,7 +472,7 @@ export class WasmGemm {
   }
 
   /** A staging buffer with at least `floats` floats, reusing the previous one when big enough. */
-  private stage(slot: number, floats: number): Buffer {
+  private stage(slot: number, floats: number): Block {
     const cur = this.staging[slot];
     if (cur !== undefined && cur.length >= floats) return cur;
     if (cur !== undefined) this.free(cur);
