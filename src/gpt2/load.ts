@@ -1,4 +1,5 @@
 import { parseSafetensors } from "../io/safetensors.ts";
+import { selectBackend } from "../tensor/backends.ts";
 import type { MatmulBackend } from "../tensor/matmul.ts";
 import { ModelLoadError, parseHfConfig } from "./config.ts";
 import { loadGpt2Weights } from "./load-weights.ts";
@@ -11,7 +12,10 @@ export interface Gpt2Sources {
   readonly weights: Uint8Array;
 }
 
-/** Builds a model from a HuggingFace `config.json` and `model.safetensors` held in memory. */
+/**
+ * Builds a model from a HuggingFace `config.json` and `model.safetensors` held in memory. The
+ * default backend is WebAssembly SIMD where available, else the plain TypeScript kernels.
+ */
 export function loadGpt2FromBytes(sources: Gpt2Sources, backend?: MatmulBackend): Gpt2Model {
   let json = sources.config;
   if (typeof json === "string") {
@@ -23,5 +27,5 @@ export function loadGpt2FromBytes(sources: Gpt2Sources, backend?: MatmulBackend)
   }
   const config = parseHfConfig(json);
   const weights = loadGpt2Weights(parseSafetensors(sources.weights), config);
-  return new Gpt2Model(config, weights, backend);
+  return new Gpt2Model(config, weights, backend ?? selectBackend());
 }

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { parseBackendChoice, selectBackend } from "../tensor/backends.ts";
 import type { MatmulBackend } from "../tensor/matmul.ts";
 import { ModelLoadError } from "./config.ts";
 import { loadGpt2FromBytes } from "./load.ts";
@@ -17,9 +18,12 @@ async function readRequired(dir: string, file: string): Promise<Uint8Array> {
   }
 }
 
-/** Loads `config.json` + `model.safetensors` from a HuggingFace-style model directory. */
+/**
+ * Loads `config.json` + `model.safetensors` from a HuggingFace-style model directory. Without an
+ * explicit backend, GPT2_LENS_BACKEND (auto | wasm | reference) chooses the kernels.
+ */
 export async function loadGpt2FromDir(dir: string, backend?: MatmulBackend): Promise<Gpt2Model> {
   const config = new TextDecoder().decode(await readRequired(dir, "config.json"));
   const weights = await readRequired(dir, "model.safetensors");
-  return loadGpt2FromBytes({ config, weights }, backend);
+  return loadGpt2FromBytes({ config, weights }, backend ?? selectBackend(parseBackendChoice(process.env.GPT2_LENS_BACKEND)));
 }

@@ -81,33 +81,51 @@ function qFromCache(model: Gpt2Model, base: PathActivations, layer: number, head
   return linear(model.backend, normalized, weights.q, weights.qBias).data;
 }
 
-/** softmax(q·kⱼ/√d_head) over keys 0…pos, then Σ weights·vⱼ, per batch row. */
-function attendOneQuery(
-  query: Float32Array, keys: readonly Float32Array[], values: readonly Float32Array[], batch: number, dHead: number,
-): Float32Array {
-  const z = new Float32Array(batch * dHead);
+/** softmax(q·kⱼ/√d_head) over keys 0…pos, per batch row → [batch, keys]. */
+function attentionWeights(query: Float32Array, keys: readonly Float32Array[], batch: number, dHead: number): Float64Array {
+  const weights = new Float64Array(batch * keys.length);
   const scale = 1 / Math.sqrt(dHead);
-  const scores = new Float64Array(keys.length);
   for (let b = 0; b < batch; b++) {
     const qBase = b * dHead;
+    const row = b * keys.length;
     let max = -Infinity;
     keys.forEach((key, j) => {
       let acc = 0;
       for (let e = 0; e < dHead; e++) acc += query[qBase + e]! * key[qBase + e]!;
-      scores[j] = acc * scale;
-      if (scores[j]! > max) max = scores[j]!;
+      weights[row + j] = acc * scale;
+      if (weights[row + j]! > max) max = weights[row + j]!;
     });
     let sum = 0;
     for (let j = 0; j < keys.length; j++) {
-      scores[j] = Math.exp(scores[j]! - max);
-      sum += scores[j]!;
+      weights[row + j] = Math.exp(weights[row + j]! - max);
+      sum += weights[row + j]!;
     }
+    for (let j = 0; j < keys.length; j++) weights[row + j]! /= sum;
+  }
+  return weights;
+}
+
+/** Σⱼ softmax(q·kⱼ/√d_head)·vⱼ per batch row → z [batch, d_head]. */
+function attendOneQuery(
+  query: Float32Array, keys: readonly Float32Array[], values: readonly Float32Array[], batch: number, dHead: number,
+): Float32Array {
+  const weights = attentionWeights(query, keys, batch, dHead);
+  const z = new Float32Array(batch * dHead);
+  for (let b = 0; b < batch; b++) {
     values.forEach((value, j) => {
-      const weight = scores[j]! / sum;
-      for (let e = 0; e < dHead; e++) z[qBase + e] += weight * value[qBase + e]!;
+      const weight = weights[b * keys.length + j]!;
+      for (let e = 0; e < dHead; e++) z[b * dHead + e] += weight * value[b * dHead + e]!;
     });
   }
   return z;
+}
+
+/** The attention pattern of one head from query position `pos` in a cached run, [batch, pos + 1]. */
+export function cachedAttentionFrom(model: Gpt2Model, acts: PathActivations, layer: number, head: number, pos: number): Float64Array {
+  const { nHeads, dHead } = model.config;
+  const query = qFromCache(model, acts, layer, head, pos);
+  const keys = Array.from({ length: pos + 1 }, (_, j) => rowsAt(acts.k[layer]!, acts.batch, acts.pos * nHeads, dHead, j * nHeads + head));
+  return attentionWeights(query, keys, acts.batch, dHead);
 }
 
 /** Recomputes MLP `layer` at `pos` from its cached input plus `delta` (ln2 recomputed), [batch, d_model]. */

@@ -1,0 +1,23 @@
+import type { Tensor } from "../../tensor/tensor.ts";
+import { cutoffSharpness, probabilityDifference, yearProbabilities } from "./metrics.ts";
+
+function mean(values: ArrayLike<number>): number {
+  let total = 0;
+  for (let i = 0; i < values.length; i++) total += values[i]!;
+  return total / values.length;
+}
+
+/** Year probabilities (softmax over the full vocabulary) from END logits [batch, vocab] → [batch, 100]. */
+export function endYearProbabilities(endLogits: Tensor, yearTokens: readonly number[]): Float64Array {
+  const vocab = endLogits.shape[endLogits.rank - 1]!;
+  return yearProbabilities(endLogits.data, vocab, yearTokens);
+}
+
+/** Mean probability difference of END logits [batch, vocab] for prompts with the given YY. */
+export function probabilityDifferenceMetric(yearTokens: readonly number[], yy: ArrayLike<number>) {
+  return (endLogits: Tensor): number => mean(probabilityDifference(endYearProbabilities(endLogits, yearTokens), yy));
+}
+
+export function cutoffSharpnessMetric(yearTokens: readonly number[], yy: ArrayLike<number>) {
+  return (endLogits: Tensor): number => mean(cutoffSharpness(endYearProbabilities(endLogits, yearTokens), yy));
+}

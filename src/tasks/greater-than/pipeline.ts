@@ -1,0 +1,250 @@
+import type { HookedGpt2 } from "../../hooks/hooked-gpt2.ts";
+import type { NodeAt } from "../../patching/nodes.ts";
+import { componentLabel, componentName } from "../../patching/nodes.ts";
+import { collectPathActivations, type PathActivations } from "../../patching/path-activations.ts";
+import { unembedRows } from "../../patching/path-engine.ts";
+import {
+  evaluateCircuit, pathPatchingSweep, type PathPatchingContext, type PathPatchingGrid, type ReceiverInput,
+} from "../../patching/path-patching.ts";
+import { cachedAttentionFrom, rowsAt } from "../../patching/recompute.ts";
+import { importantHeads, importantMlps, mergeHeads, type SelectedHead } from "./circuit-selection.ts";
+import { GT_POSITIONS } from "./dataset.ts";
+import type { GreaterThanPrompts } from "./dataset-file.ts";
+import { cutoffSharpness, probabilityDifference } from "./metrics.ts";
+import { endYearProbabilities, probabilityDifferenceMetric } from "./pd-metric.ts";
+import { mlpLogitLens, type MlpLogitLens } from "./mlp-logit-lens.ts";
+import { topNeuronsOfMlp, type NeuronRanking } from "./top-neurons.ts";
+import { yearTokenIds } from "./years.ts";
+
+export type ProgressReporter = (stage: string, done: number, total: number) => void;
+
+export interface GreaterThanPipelineOptions {
+  readonly model: HookedGpt2;
+  readonly data: GreaterThanPrompts;
+  readonly onProgress?: ProgressReporter;
+  /** A head joins the circuit when its path effect reaches this fraction of the strongest head's. */
+  readonly headFraction?: number;
+  readonly topNeuronCount?: number;
+}
+
+export interface HeadInputPatching {
+  readonly channel: "q" | "kv";
+  readonly sender_position: number;
+  readonly receivers: string[];
+  readonly continuation: string[];
+  readonly grid: (number | null)[][];
+}
+
+export interface GreaterThanReport {
+  readonly model: { readonly n_layers: number; readonly n_heads: number; readonly d_model: number; readonly d_mlp: number };
+  readonly dataset: {
+    readonly prompts: readonly string[] | null;
+    readonly tokens: number[][];
+    readonly corrupted_tokens: number[][];
+    readonly yy: number[];
+  };
+  readonly positions: { readonly XX1: number; readonly YY: number; readonly END: number };
+  readonly baseline: { readonly prob_diff: number; readonly cutoff_sharpness: number; readonly corrupted_prob_diff: number };
+  /** Mean probability of each end year "00".."99" (columns) for prompts of each YY (rows). */
+  readonly probability_heatmap: { readonly yy: number[]; readonly mean_probability: number[][] };
+  readonly path_patching: { readonly receiver: string; readonly continuation: string[]; readonly grid: (number | null)[][] }[];
+  readonly head_input_patching: HeadInputPatching[];
+  /** Mean attention from END to YY, [layer][head], on the clean prompts. */
+  readonly attention_end_to_yy: number[][];
+  readonly mlp_logit_lens: MlpLogitLens[];
+  readonly top_neurons: NeuronRanking | null;
+  readonly circuit: {
+    readonly heads: string[];
+    readonly mlps: string[];
+    readonly yy_senders: string[];
+    readonly prob_diff: number;
+    readonly fraction_of_baseline: number;
+    readonly recovered: number;
+  };
+}
+
+function tokenRows(ids: Int32Array, batch: number, pos: number): number[][] {
+  return Array.from({ length: batch }, (_, b) => Array.from(ids.subarray(b * pos, (b + 1) * pos)));
+}
+
+function mean(values: ArrayLike<number>): number {
+  let total = 0;
+  for (let i = 0; i < values.length; i++) total += values[i]!;
+  return total / values.length;
+}
+
+function probabilityHeatmap(probs: Float64Array, yy: Int32Array): GreaterThanReport["probability_heatmap"] {
+  const values = [...new Set(yy)].sort((a, b) => a - b);
+  const rows = values.map((target) => {
+    const sum = new Array<number>(100).fill(0);
+    let count = 0;
+    yy.forEach((value, b) => {
+      if (value !== target) return;
+      count++;
+      for (let y = 0; y < 100; y++) sum[y]! += probs[b * 100 + y]!;
+    });
+    return sum.map((s) => s / count);
+  });
+  return { yy: values, mean_probability: rows };
+}
+
+/** The paper's pipeline: baselines, iterative path patching, circuit heads' inputs, circuit evaluation. */
+export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): GreaterThanReport {
+  const { model, data } = options;
+  const { nLayers, nHeads, dModel, dMlp } = model.config;
+  const progress = options.onProgress ?? (() => {});
+  const { END, YY } = GT_POSITIONS;
+  const yearTokens = yearTokenIds();
+  if (data.tokens.pos !== END + 1) {
+    throw new RangeError(`greater-than prompts must have ${END + 1} tokens, got ${data.tokens.pos}`);
+  }
+
+  progress("clean and corrupted runs", 0, 2);
+  const clean = collectPathActivations(model, data.tokens);
+  progress("clean and corrupted runs", 1, 2);
+  const corrupted = collectPathActivations(model, data.corruptedTokens);
+  progress("clean and corrupted runs", 2, 2);
+
+  const endLogits = (acts: PathActivations) => unembedRows(model.model, rowsAt(acts.finalResid, acts.batch, acts.pos, dModel, END));
+  const cleanProbs = endYearProbabilities(endLogits(clean), yearTokens);
+  const corruptedProbs = endYearProbabilities(endLogits(corrupted), yearTokens);
+  const baseline = {
+    prob_diff: mean(probabilityDifference(cleanProbs, data.yy)),
+    cutoff_sharpness: mean(cutoffSharpness(cleanProbs, data.yy)),
+    corrupted_prob_diff: mean(probabilityDifference(corruptedProbs, data.yy)),
+  };
+  const context: PathPatchingContext = {
+    model,
+    clean,
+    corrupted,
+    logitPosition: END,
+    metric: probabilityDifferenceMetric(yearTokens, data.yy),
+  };
+  const minEffect = 0.01 * Math.abs(baseline.prob_diff);
+  const headFraction = options.headFraction ?? 0.2;
+
+  const lastMlps = Array.from({ length: Math.min(4, nLayers) }, (_, i) => nLayers - 1 - i);
+  const totalSweeps = 1 + lastMlps.length + 2;
+  let sweepsDone = 0;
+  const sweep = (label: string, run: () => PathPatchingGrid) => {
+    progress(`path patching: ${label}`, sweepsDone, totalSweeps);
+    const grid = run();
+    sweepsDone++;
+    progress(`path patching: ${label}`, sweepsDone, totalSweeps);
+    return grid;
+  };
+
+  const logitsGrid = sweep("senders → logits", () => pathPatchingSweep(context, { senderPosition: END, receivers: "logits" }));
+  const circuitMlpLayers = importantMlps(logitsGrid, nHeads, lastMlps, minEffect);
+  const mlpGrids: PathPatchingGrid[] = [];
+  for (const layer of lastMlps) {
+    const continuation: NodeAt[] = lastMlps.filter((l) => l > layer).map((l) => ({ kind: "mlp", layer: l, pos: END }));
+    mlpGrids.push(
+      sweep(`senders → MLP ${layer}`, () =>
+        pathPatchingSweep(context, {
+          senderPosition: END,
+          receivers: [{ node: { kind: "mlp", layer, pos: END }, channels: ["in"] }],
+          continuation,
+        }),
+      ),
+    );
+  }
+  const heads = mergeHeads([logitsGrid, ...mlpGrids].map((grid) => importantHeads(grid, nHeads, headFraction, minEffect)));
+  const circuitMlps: NodeAt[] = circuitMlpLayers.map((layer) => ({ kind: "mlp", layer, pos: END }));
+  const headReceivers = (channels: ("q" | "k" | "v")[]): ReceiverInput[] =>
+    heads.map((h) => ({ node: { kind: "head", layer: h.layer, head: h.head, pos: END }, channels }));
+  const headInputs: HeadInputPatching[] = [];
+  const yySenders: NodeAt[] = [];
+  for (const [channel, senderPosition, channels] of [
+    ["q", END, ["q"]],
+    ["kv", YY, ["k", "v"]],
+  ] as const) {
+    const grid = sweep(`senders → circuit heads' ${channel}`, () =>
+      heads.length
+        ? pathPatchingSweep(context, { senderPosition, receivers: headReceivers([...channels]), continuation: circuitMlps })
+        : emptyGrid(nLayers, nHeads),
+    );
+    headInputs.push({
+      channel,
+      sender_position: senderPosition,
+      receivers: heads.map((h) => `${componentLabel({ kind: "head", ...h })}.${channel}`),
+      continuation: circuitMlps.map(componentName),
+      grid: grid.grid,
+    });
+    if (channel === "kv") {
+      for (const head of importantHeads(grid, nHeads, headFraction, minEffect)) yySenders.push({ kind: "head", ...head, pos: YY });
+      for (let layer = 0; layer < nLayers; layer++) {
+        if ((grid.grid[layer]![nHeads] ?? 0) <= -minEffect) yySenders.push({ kind: "mlp", layer, pos: YY });
+      }
+    }
+  }
+
+  progress("circuit evaluation", 0, 1);
+  const circuitNodes: NodeAt[] = [...heads.map((h): NodeAt => ({ kind: "head", ...h, pos: END })), ...circuitMlps, ...yySenders];
+  const evaluation = evaluateCircuit(context, circuitNodes);
+  progress("circuit evaluation", 1, 1);
+
+  progress("attention, logit lens, neurons", 0, 3);
+  const attention = Array.from({ length: nLayers }, (_, layer) =>
+    Array.from({ length: nHeads }, (_, head) => {
+      const weights = cachedAttentionFrom(model.model, clean, layer, head, END);
+      let total = 0;
+      for (let b = 0; b < clean.batch; b++) total += weights[b * (END + 1) + YY]!;
+      return total / clean.batch;
+    }),
+  );
+  progress("attention, logit lens, neurons", 1, 3);
+  const lens = lastMlps.map((layer) => mlpLogitLens(model.model, clean, layer, END, data.yy, yearTokens));
+  progress("attention, logit lens, neurons", 2, 3);
+  const mostImportantMlp = mostNegativeMlp(logitsGrid, nHeads, lastMlps);
+  const topNeurons =
+    mostImportantMlp === null
+      ? null
+      : topNeuronsOfMlp(model, data, mostImportantMlp, END, yearTokens, options.topNeuronCount ?? 10);
+  progress("attention, logit lens, neurons", 3, 3);
+
+  return {
+    model: { n_layers: nLayers, n_heads: nHeads, d_model: dModel, d_mlp: dMlp },
+    dataset: {
+      prompts: data.prompts ? [...data.prompts] : null,
+      tokens: tokenRows(data.tokens.ids, data.tokens.batch, data.tokens.pos),
+      corrupted_tokens: tokenRows(data.corruptedTokens.ids, data.corruptedTokens.batch, data.corruptedTokens.pos),
+      yy: Array.from(data.yy),
+    },
+    positions: { ...GT_POSITIONS },
+    baseline,
+    probability_heatmap: probabilityHeatmap(cleanProbs, data.yy),
+    path_patching: [logitsGrid, ...mlpGrids].map(({ receiver, continuation, grid }) => ({ receiver, continuation, grid })),
+    head_input_patching: headInputs,
+    attention_end_to_yy: attention,
+    mlp_logit_lens: lens,
+    top_neurons: topNeurons,
+    circuit: {
+      heads: heads.map((h: SelectedHead) => componentLabel({ kind: "head", ...h })),
+      mlps: circuitMlps.map(componentName),
+      yy_senders: yySenders.map((n) => `${componentLabel(n)}@YY`),
+      prob_diff: evaluation.metric,
+      fraction_of_baseline: evaluation.fractionOfBaseline,
+      recovered: evaluation.recovered,
+    },
+  };
+}
+
+function emptyGrid(nLayers: number, nHeads: number): PathPatchingGrid {
+  return {
+    receiver: "none",
+    continuation: [],
+    grid: Array.from({ length: nLayers }, () => new Array(nHeads + 1).fill(null)),
+    baseline: 0,
+    senderLabels: [],
+  };
+}
+
+function mostNegativeMlp(grid: PathPatchingGrid, nHeads: number, layers: readonly number[]): number | null {
+  let best: number | null = null;
+  for (const layer of layers) {
+    const value = grid.grid[layer]![nHeads] ?? 0;
+    if (best === null || value < (grid.grid[best]![nHeads] ?? 0)) best = layer;
+  }
+  return best;
+}

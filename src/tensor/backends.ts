@@ -1,0 +1,49 @@
+import { InputError } from "../errors.ts";
+import { type MatmulBackend, type PreparedWeight, referenceBackend } from "./matmul.ts";
+import { type PackedMatrix, WasmGemm } from "./wasm/wasm-gemm.ts";
+
+export type BackendChoice = "auto" | "wasm" | "reference";
+
+interface WasmPreparedWeight extends PreparedWeight {
+  readonly packed: PackedMatrix;
+}
+
+/** Matmuls on the run-time generated WebAssembly SIMD kernel; null where SIMD is unavailable. */
+export function createWasmBackend(): MatmulBackend | null {
+  const gemm = WasmGemm.create();
+  if (!gemm) return null;
+  return {
+    name: "wasm-simd",
+    prepare(w, inDim, outDim): WasmPreparedWeight {
+      return { inDim, outDim, rowMajor: w, transposed: null, packed: gemm.pack(w, inDim, outDim) };
+    },
+    prepareTransposed(wt, outDim, inDim): WasmPreparedWeight {
+      return { inDim, outDim, rowMajor: null, transposed: wt, packed: gemm.packTransposed(wt, outDim, inDim) };
+    },
+    matmul(a, m, w, out, bias) {
+      const packed = (w as Partial<WasmPreparedWeight>).packed;
+      if (!packed) throw new InputError("wasm backend: weight was prepared by another backend", "foreign_weight");
+      gemm.matmul(a, m, packed, out, bias ?? undefined);
+    },
+  };
+}
+
+let sharedWasm: MatmulBackend | null | undefined;
+
+/**
+ * "auto" picks WebAssembly SIMD when the engine has it and the plain TypeScript reference
+ * otherwise; "wasm" insists on SIMD; "reference" forces the fallback.
+ */
+export function selectBackend(choice: BackendChoice = "auto"): MatmulBackend {
+  if (choice === "reference") return referenceBackend;
+  if (sharedWasm === undefined) sharedWasm = createWasmBackend();
+  if (sharedWasm) return sharedWasm;
+  if (choice === "wasm") throw new InputError("WebAssembly SIMD is not available in this JavaScript engine", "no_wasm_simd");
+  return referenceBackend;
+}
+
+export function parseBackendChoice(value: string | undefined): BackendChoice {
+  if (value === undefined || value === "") return "auto";
+  if (value === "auto" || value === "wasm" || value === "reference") return value;
+  throw new InputError(`unknown kernel backend "${value}" (choose auto, wasm or reference)`, "bad_backend");
+}
