@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Gpt2LensError } from "../errors.ts";
 import { CACHE_USAGE, cacheCommand } from "./commands/cache.ts";
+import { FETCH_USAGE, fetchCommand } from "./commands/fetch.ts";
 import { GREATER_THAN_USAGE, greaterThanCommand } from "./commands/greater-than.ts";
 import { UsageError } from "./usage-error.ts";
 
@@ -12,6 +13,7 @@ type Command = {
 const COMMANDS: Record<string, Command> = {
   "greater-than": { usage: GREATER_THAN_USAGE, run: greaterThanCommand },
   cache: { usage: CACHE_USAGE, run: cacheCommand },
+  fetch: { usage: FETCH_USAGE, run: fetchCommand },
 };
 
 const HELP = `gpt2-lens — mechanistic interpretability of GPT-2 in TypeScript

@@ -5,7 +5,7 @@ import type { HookName } from "../../hooks/hook-names.ts";
 import { writeFileAtomic } from "../../io/node-files.ts";
 import { serializeSafetensors, type TensorToWrite } from "../../io/safetensors.ts";
 import { optionalString, parseCommandArgs, requireString, stringList } from "../args.ts";
-import { BUNDLED_MODEL_DIR } from "../bundled-model.ts";
+import { BUNDLED_MODEL_DIR } from "../../gpt2/node-bundled-model.ts";
 import { UsageError } from "../usage-error.ts";
 
 export const CACHE_USAGE = `gpt2-lens cache [--model DIR] --prompt TEXT [--prompt TEXT …] [--names N1,N2,…] --out FILE

@@ -8,7 +8,7 @@ import { type GreaterThanPrompts, readGreaterThanDataset } from "../../tasks/gre
 import { runGreaterThanPipeline } from "../../tasks/greater-than/pipeline.ts";
 import { greaterThanFigures, greaterThanReportHtml } from "../../viz/greater-than-figures.ts";
 import { optionalString, parseCommandArgs, parsePositiveInt, requireString } from "../args.ts";
-import { BUNDLED_MODEL_DIR } from "../bundled-model.ts";
+import { BUNDLED_MODEL_DIR } from "../../gpt2/node-bundled-model.ts";
 import { createProgressBar, type ProgressBar } from "../progress.ts";
 import { UsageError } from "../usage-error.ts";
 

@@ -1,0 +1,43 @@
+import { resolve } from "node:path";
+import { downloadHubModel } from "../../io/hub-download.ts";
+import { parseCommandArgs, requireString } from "../args.ts";
+import { createProgressBar, type ProgressBar } from "../progress.ts";
+import { UsageError } from "../usage-error.ts";
+
+export const FETCH_USAGE = `gpt2-lens fetch gpt2 --to DIR
+
+Downloads config.json and model.safetensors of openai-community/gpt2 (GPT-2 small) from the
+HuggingFace hub into DIR: resumable (rerun after an interruption continues where it stopped),
+SHA-256-checked against the hub's LFS hash, the final file name only after the check. The
+endpoint can be changed with HF_ENDPOINT (e.g. a mirror); HF_TOKEN is sent for gated repos.`;
+
+const MODELS: Record<string, string> = { gpt2: "openai-community/gpt2" };
+
+export async function fetchCommand(argv: readonly string[], log: (line: string) => void): Promise<void> {
+  const { values, positionals } = parseCommandArgs("fetch", argv, { to: { type: "string" } });
+  const [name, ...extra] = positionals;
+  if (!name) throw new UsageError("fetch: name the model to fetch (gpt2)");
+  if (extra.length) throw new UsageError(`fetch: unexpected argument "${extra[0]}"`);
+  const repo = Object.hasOwn(MODELS, name) ? MODELS[name]! : undefined;
+  if (!repo) throw new UsageError(`fetch: unknown model "${name}" (available: ${Object.keys(MODELS).join(", ")})`);
+  const to = resolve(requireString("fetch", values.to, "to"));
+  const bars = new Map<string, ProgressBar>();
+  const results = await downloadHubModel({
+    repo,
+    files: ["config.json", "model.safetensors"],
+    to,
+    onProgress: ({ file, received, total }) => {
+      let bar = bars.get(file);
+      if (!bar) {
+        bar = createProgressBar({ label: file, total, stream: process.stderr, unit: "bytes", initial: received });
+        bars.set(file, bar);
+      }
+      bar.update(received);
+    },
+    onFileDone: (result) => bars.get(result.file)?.finish(),
+  });
+  for (const result of results) {
+    log(`${result.file}: ${result.outcome.replace("_", " ")} (${result.bytes} bytes, verified by ${result.verifiedBy}) → ${result.path}`);
+  }
+  log(`run: gpt2-lens greater-than --model ${to} --out greater-than-gpt2-small`);
+}

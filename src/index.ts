@@ -1,0 +1,52 @@
+/**
+ * gpt2-lens: mechanistic interpretability of GPT-2 in TypeScript — TransformerLens hook points,
+ * activation and path patching, attribution, and the greater-than circuit of Hanna et al. (2023).
+ */
+export { Gpt2LensError, InputError } from "./errors.ts";
+export * from "./tensor/index.ts";
+export { selectBackend, createWasmBackend, parseBackendChoice, type BackendChoice } from "./tensor/backends.ts";
+
+export { type Gpt2Config, ModelLoadError, parseHfConfig } from "./gpt2/config.ts";
+export type { BlockWeights, Gpt2Weights } from "./gpt2/weights.ts";
+export { Gpt2Model } from "./gpt2/model.ts";
+export { loadGpt2FromBytes, type Gpt2Sources } from "./gpt2/load.ts";
+export { loadGpt2FromDir } from "./gpt2/node-load.ts";
+export { BUNDLED_MODEL_DIR } from "./gpt2/node-bundled-model.ts";
+export { runForward, type ActivationVisitor, type ForwardOptions } from "./gpt2/forward.ts";
+export { normalizeTokens, type TokenBatch, type TokenInput } from "./gpt2/tokens.ts";
+export { BOS_TOKEN_ID, decodeTokens, GPT2_VOCAB_SIZE, toStrTokens, toTokenBatch, toTokens } from "./gpt2/tokenizer.ts";
+
+export {
+  HookedGpt2, type CacheSelector, type HookContext, type HookFn, type HookSelector, type HookSpec, type RunOptions,
+  type RunResult,
+} from "./hooks/hooked-gpt2.ts";
+export { loadHookedGpt2 } from "./hooks/node-load-hooked.ts";
+export { ActivationCache } from "./hooks/activation-cache.ts";
+export { HookError } from "./hooks/hook-error.ts";
+export {
+  BLOCK_HOOK_SUFFIXES, blockHook, type BlockHookName, type BlockHookSuffix, type HookName, hookNames, hookShape,
+  parseHookName,
+} from "./hooks/hook-names.ts";
+
+export * from "./patching/activation-patching.ts";
+export * from "./patching/attribution.ts";
+export { PatchingError } from "./patching/patching-error.ts";
+export {
+  allComponents, type Channel, type Component, componentLabel, componentName, isUpstream, type NodeAt, parseComponent,
+} from "./patching/nodes.ts";
+export { collectPathActivations, type PathActivations } from "./patching/path-activations.ts";
+export { type PathGraph, patchedFinalResidual, unembedRows } from "./patching/path-engine.ts";
+export * from "./patching/path-patching.ts";
+
+export { GREATER_THAN_NOUNS } from "./tasks/greater-than/nouns.ts";
+export { validYears, yearTokenIds } from "./tasks/greater-than/years.ts";
+export { GT_POSITIONS, makeGreaterThanDataset, type GreaterThanDataset } from "./tasks/greater-than/dataset.ts";
+export { DatasetError, readGreaterThanDataset, type GreaterThanPrompts } from "./tasks/greater-than/dataset-file.ts";
+export {
+  cutoffSharpness, logSumExpRows, probabilityDifference, yearProbabilities, yearProbabilitiesFromLogSumExp,
+} from "./tasks/greater-than/metrics.ts";
+export { cutoffSharpnessMetric, endYearProbabilities, probabilityDifferenceMetric } from "./tasks/greater-than/pd-metric.ts";
+export { type GreaterThanReport, runGreaterThanPipeline } from "./tasks/greater-than/pipeline.ts";
+
+export * from "./viz/index.ts";
+export { greaterThanFigures, greaterThanReportHtml } from "./viz/greater-than-figures.ts";
