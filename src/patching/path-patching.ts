@@ -1,7 +1,8 @@
 import type { HookedGpt2 } from "../hooks/hooked-gpt2.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import {
-  allComponents, type Channel, type Component, componentLabel, componentName, isUpstream, type NodeAt, sameNode,
+  allComponents, type Channel, checkComponent, type Component, componentLabel, componentName, entersThrough, isUpstream,
+  type NodeAt, nodeLabel, sameNode,
 } from "./nodes.ts";
 import type { PathActivations } from "./path-activations.ts";
 import { type PathGraph, patchedFinalResidual, unembedRows } from "./path-engine.ts";
@@ -145,6 +146,40 @@ function sweepGraph(sender: NodeAt, receivers: PathPatchingSweepOptions["receive
     },
     toLogits: (from) => isReceiver(from) || inContinuation(from),
   };
+}
+
+export interface PathPatchOptions {
+  readonly sender: NodeAt;
+  readonly receivers: "logits" | readonly ReceiverInput[];
+  readonly continuation?: readonly NodeAt[];
+}
+
+/**
+ * Patches one path sender → receivers → continuation → logits with corrupted − clean and returns
+ * the change of the metric. A sender that feeds none of the receivers is an error.
+ */
+export function pathPatch(context: PathPatchingContext, options: PathPatchOptions): number {
+  checkContext(context);
+  const { sender, receivers } = options;
+  const continuation = options.continuation ?? [];
+  const nodes = [sender, ...(receivers === "logits" ? [] : receivers.map((r) => r.node)), ...continuation];
+  for (const node of nodes) {
+    checkComponent(node, context.model.config);
+    checkPosition(componentLabel(node), node.pos, context.clean.pos);
+  }
+  if (receivers !== "logits") {
+    if (receivers.length === 0) throw new PatchingError("no_receiver", "path patching needs at least one receiver (or \"logits\")");
+    const fed = receivers.some((r) => r.channels.some((channel) => entersThrough(sender, r.node, channel)));
+    if (!fed) {
+      throw new PatchingError(
+        "not_upstream",
+        `sender ${nodeLabel(sender)} is not upstream of receiver(s) ${receivers.map((r) => `${nodeLabel(r.node)} (${r.channels.join(",")})`).join(", ")}: ` +
+          "a sender must be computed before the receiver reads it, at a position the channel reads",
+      );
+    }
+  }
+  const graph = sweepGraph(sender, receivers, continuation);
+  return evaluatePaths(context, graph, context.clean, context.corrupted) - baselineMetric(context, context.clean);
 }
 
 export interface CircuitEvaluation {

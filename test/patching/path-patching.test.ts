@@ -4,8 +4,10 @@ import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import { allComponents, type NodeAt } from "../../src/patching/nodes.ts";
 import { collectPathActivations, type PathActivations } from "../../src/patching/path-activations.ts";
 import {
-  baselineMetric, evaluateCircuit, evaluatePaths, pathPatchingSweep, type PathPatchingContext,
+  baselineMetric, evaluateCircuit, evaluatePaths, pathPatch, pathPatchingSweep, type PathPatchingContext,
 } from "../../src/patching/path-patching.ts";
+import { parseComponent } from "../../src/patching/nodes.ts";
+import { Gpt2LensError } from "../../src/errors.ts";
 import type { Tensor } from "../../src/tensor/tensor.ts";
 import { TINY_DIR, tinyGolden } from "../helpers/fixtures.ts";
 
@@ -95,5 +97,42 @@ describe("path patching on the tiny model", () => {
       /differ in shape/,
     );
     expect(() => pathPatchingSweep(context(), { senderPosition: 40, receivers: "logits" })).toThrow(/outside/);
+  });
+
+  it("sender → logits equals a forward pass with the sender's change added to the final residual stream", () => {
+    const layer = 0, head = 2;
+    const value = pathPatch(context(), { sender: { kind: "head", layer, head, pos: END }, receivers: "logits" });
+    const resultName = `blocks.${layer}.attn.hook_result` as const;
+    const cleanResult = model.run(tokens("tokens"), { cache: [resultName] }).cache.get(resultName);
+    const corruptedResult = model.run(tokens("corrupted_tokens"), { cache: [resultName] }).cache.get(resultName);
+    const [, pos, nHeads, d] = cleanResult.shape as [number, number, number, number];
+    const last = `blocks.${model.config.nLayers - 1}.hook_resid_post` as const;
+    const { logits } = model.run(tokens("tokens"), {
+      logitPositions: [END],
+      hooks: [[last, (resid) => {
+        const out = resid.clone();
+        for (let b = 0; b < 2; b++) {
+          for (let j = 0; j < d; j++) {
+            const at = ((b * pos + END) * nHeads + head) * d + j;
+            out.data[(b * pos + END) * d + j]! += corruptedResult.data[at]! - cleanResult.data[at]!;
+          }
+        }
+        return out;
+      }]],
+    });
+    const expected = yearLogitDiff(logits.reshape([2, -1])) - baselineMetric(context(), clean);
+    expect(Math.abs(expected)).toBeGreaterThan(1e-4);
+    expect(value).toBeCloseTo(expected, 4);
+    const { grid } = pathPatchingSweep(context(), { senderPosition: END, receivers: "logits" });
+    expect(grid[layer]![head]).toBeCloseTo(value, 6);
+  });
+
+  it("rejects a sender that is not upstream of its receiver and unknown components", () => {
+    const receivers = [{ node: { kind: "mlp" as const, layer: 0, pos: END }, channels: ["in" as const] }];
+    expect(() => pathPatch(context(), { sender: { kind: "mlp", layer: 1, pos: END }, receivers })).toThrow(/not upstream/);
+    expect(() => pathPatch(context(), { sender: { kind: "head", layer: 0, head: 1, pos: 3 }, receivers })).toThrow(/not upstream/);
+    expect(() => pathPatch(context(), { sender: { kind: "head", layer: 0, head: 9, pos: END }, receivers })).toThrow(Gpt2LensError);
+    expect(() => parseComponent("L7H0", model.config)).toThrow(/layer 7 is outside/);
+    expect(() => parseComponent("attn5", model.config)).toThrow(/unknown component "attn5"/);
   });
 });
