@@ -104,6 +104,9 @@ describe("WasmGemm", () => {
   it("is available in this engine", () => {
     expect(WasmGemm.isSupported()).toBe(true);
     expect(WasmGemm.create()).not.toBeNull();
+    // relaxedSimd is used only where the engine validates it (not Node 20), else plain SIMD.
+    const relaxed = mustCreate({ relaxedSimd: true });
+    expect(runCase(relaxed, { m: 17, k: 33, n: 19, seed: 3, bias: true, accumulate: true, transposed: false })).toBeLessThan(1e-5);
   });
 
   // Default tiling, plus tilings whose tiny k and row blocks force k-blocking (accumulation over

@@ -106,7 +106,8 @@ export function packedLength(k: number, n: number, nr: number): number {
 }
 
 /**
- * Micro-kernel for an mr×NR tile (mr ≤ MR): (ap, b, c, ldc, kc, bias, flags); ldc in bytes.
+ * Micro-kernel for an mr×NR tile (mr ≤ MR): (ap, b, c, ldc, kc, bias, flags, pfDelta); ldc in bytes,
+ * pfDelta = byte distance from `b` to the same row of the panel to touch (0 = this one).
  * `ap` points at a packed A tile (kc steps of MR floats: A[r, kk] at ap[kk·MR + r]; only the
  * first mr rows are read), `b` at kc rows of a packed panel (NR floats each).
  * Computes C_tile (=|+=) A_tile · B_panel (+ bias).

@@ -355,11 +355,8 @@ export class WasmGemm {
       let d = p * k * NR;
       for (let kk = 0; kk < k; kk++, d += NR) {
         const s = kk * n + j0;
-        if (nr === NR) dst.set(b.subarray(s, s + NR), d);
-        else {
-          for (let j = 0; j < nr; j++) dst[d + j] = b[s + j];
-          for (let j = nr; j < NR; j++) dst[d + j] = 0;
-        }
+        for (let j = 0; j < nr; j++) dst[d + j] = b[s + j];
+        for (let j = nr; j < NR; j++) dst[d + j] = 0;
       }
     }
     return new Packed(k, n, NR, buf);
