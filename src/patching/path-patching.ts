@@ -4,6 +4,7 @@ import {
   allComponents, type Channel, checkComponent, type Component, componentLabel, componentName, entersThrough, isUpstream,
   type NodeAt, nodeLabel, sameNode,
 } from "./nodes.ts";
+import { htmlGrid, JUPYTER_DISPLAY_SYMBOL } from "./html-grid.ts";
 import type { PathActivations } from "./path-activations.ts";
 import { type PathGraph, patchedFinalResidual, unembedRows } from "./path-engine.ts";
 import { PatchingError } from "./patching-error.ts";
@@ -45,6 +46,25 @@ export interface PathPatchingGrid {
   readonly grid: (number | null)[][];
   readonly baseline: number;
   readonly senderLabels: string[][];
+  /** Notebook display (Deno's Jupyter kernel): the grid as a coloured table. */
+  [JUPYTER_DISPLAY_SYMBOL](): { "text/html": string };
+}
+
+function gridDisplay(grid: Omit<PathPatchingGrid, typeof JUPYTER_DISPLAY_SYMBOL>): PathPatchingGrid {
+  const nHeads = (grid.grid[0]?.length ?? 1) - 1;
+  const via = grid.continuation.length ? ` via ${grid.continuation.join(", ")}` : "";
+  return {
+    ...grid,
+    [JUPYTER_DISPLAY_SYMBOL]: () => ({
+      "text/html": htmlGrid({
+        caption: `path patching senders → ${grid.receiver}${via}: change of the metric (baseline ${grid.baseline.toPrecision(4)})`,
+        rowLabels: grid.grid.map((_, layer) => `L${layer}`),
+        colLabels: [...Array.from({ length: nHeads }, (_, h) => `H${h}`), "MLP"],
+        values: grid.grid,
+        cellTitle: (row, col, value) => `${grid.senderLabels[row]?.[col] ?? ""}: ${value ?? "not upstream"}`,
+      }),
+    }),
+  };
 }
 
 function checkContext(context: PathPatchingContext): void {
@@ -120,13 +140,13 @@ export function pathPatchingSweep(context: PathPatchingContext, options: PathPat
     const value = evaluatePaths(context, graph, clean, corrupted) - baseline;
     grid[component.layer]![component.kind === "mlp" ? config.nHeads : component.head] = value;
   }
-  return {
+  return gridDisplay({
     receiver: receiverName(receivers),
     continuation: continuation.map((node) => componentName(node)),
     grid,
     baseline,
     senderLabels,
-  };
+  });
 }
 
 function sweepGraph(sender: NodeAt, receivers: PathPatchingSweepOptions["receivers"], continuation: readonly NodeAt[]): PathGraph {

@@ -9,7 +9,7 @@ export interface SelectedHead {
  * Heads whose corrupted path lowers the metric by at least `fraction` of the strongest head effect
  * in the same grid, and by at least `minEffect` in absolute terms.
  */
-export function importantHeads(grid: PathPatchingGrid, nHeads: number, fraction: number, minEffect: number): SelectedHead[] {
+export function importantHeads(grid: Pick<PathPatchingGrid, "grid">, nHeads: number, fraction: number, minEffect: number): SelectedHead[] {
   let strongest = 0;
   grid.grid.forEach((row) => row.slice(0, nHeads).forEach((v) => (strongest = Math.min(strongest, v ?? 0))));
   const threshold = Math.min(-minEffect, strongest * fraction);
@@ -23,7 +23,7 @@ export function importantHeads(grid: PathPatchingGrid, nHeads: number, fraction:
 }
 
 /** Layers among `candidates` whose MLP path effect in `grid` is at most −minEffect. */
-export function importantMlps(grid: PathPatchingGrid, nHeads: number, candidates: readonly number[], minEffect: number): number[] {
+export function importantMlps(grid: Pick<PathPatchingGrid, "grid">, nHeads: number, candidates: readonly number[], minEffect: number): number[] {
   return candidates.filter((layer) => (grid.grid[layer]![nHeads] ?? 0) <= -minEffect);
 }
 

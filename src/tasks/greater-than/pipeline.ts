@@ -126,7 +126,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   const lastMlps = Array.from({ length: Math.min(4, nLayers) }, (_, i) => nLayers - 1 - i);
   const totalSweeps = 1 + lastMlps.length + 2;
   let sweepsDone = 0;
-  const sweep = (label: string, run: () => PathPatchingGrid) => {
+  const sweep = <T>(label: string, run: () => T): T => {
     progress(`path patching: ${label}`, sweepsDone, totalSweeps);
     const grid = run();
     sweepsDone++;
@@ -159,7 +159,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
     ["q", END, ["q"]],
     ["kv", YY, ["k", "v"]],
   ] as const) {
-    const grid = sweep(`senders → circuit heads' ${channel}`, () =>
+    const grid = sweep<Pick<PathPatchingGrid, "grid">>(`senders → circuit heads' ${channel}`, () =>
       heads.length
         ? pathPatchingSweep(context, { senderPosition, receivers: headReceivers([...channels]), continuation: circuitMlps })
         : emptyGrid(nLayers, nHeads),
@@ -230,14 +230,8 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   };
 }
 
-function emptyGrid(nLayers: number, nHeads: number): PathPatchingGrid {
-  return {
-    receiver: "none",
-    continuation: [],
-    grid: Array.from({ length: nLayers }, () => new Array(nHeads + 1).fill(null)),
-    baseline: 0,
-    senderLabels: [],
-  };
+function emptyGrid(nLayers: number, nHeads: number): Pick<PathPatchingGrid, "grid"> {
+  return { grid: Array.from({ length: nLayers }, () => new Array(nHeads + 1).fill(null)) };
 }
 
 function mostNegativeMlp(grid: PathPatchingGrid, nHeads: number, layers: readonly number[]): number | null {
