@@ -1,5 +1,6 @@
 import { shapeSize, type Tensor } from "../tensor/tensor.ts";
 import { PatchingError } from "./patching-error.ts";
+import { divergingColor, escapeHtml } from "./html-grid.ts";
 
 /** `Symbol.for("Jupyter.display")`, the rich-display hook of Jupyter JavaScript kernels (Deno's). */
 export const JUPYTER_DISPLAY = Symbol.for("Jupyter.display");
@@ -149,18 +150,4 @@ export class PatchingResult {
     }
     return `${html}</table>`;
   }
-}
-
-/** Blue (−1) – white (0) – red (+1); NaN is grey. */
-function divergingColor(t: number): string {
-  if (!Number.isFinite(t)) return Number.isNaN(t) ? "#cccccc" : t > 0 ? "rgb(178,24,43)" : "rgb(33,102,172)";
-  const s = Math.max(-1, Math.min(1, t));
-  const [r, g, b] = s >= 0 ? [178, 24, 43] : [33, 102, 172];
-  const a = Math.abs(s);
-  const mix = (c: number) => Math.round(255 + (c - 255) * a);
-  return `rgb(${mix(r)},${mix(g)},${mix(b)})`;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
