@@ -1,0 +1,31 @@
+// Notebook-style: run each block as a cell in `deno jupyter`, or the whole file with
+//   npx deno run -A examples/01-hooks-and-cache.ts
+// Outside this repository, import from "npm:gpt2-lens" instead of "../src/index.ts".
+import { loadHookedGpt2, toStrTokens, toTokens } from "../src/index.ts";
+
+// The bundled 4-layer GPT-2 trained on greater-than (pass a directory for real GPT-2 weights).
+const model = await loadHookedGpt2();
+const prompt = "<|endoftext|> The war lasted from the year 1732 to the year 17";
+const tokens = toTokens(prompt);
+console.log(toStrTokens(tokens));
+
+// Run with a cache of the attention patterns: [batch, head, query_pos, key_pos].
+const { logits, cache } = model.run(tokens, { cache: (name) => name.endsWith("hook_pattern") });
+const pattern = cache.get("blocks.0.attn.hook_pattern");
+const END = tokens.length - 1, YY = 8;
+console.log(`L0H0 attends from END to YY with weight ${pattern.get(0, 0, END, YY).toFixed(3)}`);
+
+// Greedy next token before and after zero-ablating head L0H0 through a hook on hook_z.
+const argmaxAtEnd = (values: Float32Array) => {
+  const vocab = model.config.dVocab;
+  let best = 0;
+  for (let t = 1; t < vocab; t++) if (values[END * vocab + t]! > values[END * vocab + best]!) best = t;
+  return toStrTokens([best])[0];
+};
+const ablated = model.run(tokens, {
+  hooks: [["blocks.0.attn.hook_z", (z) => {
+    const [, pos, heads, dHead] = z.shape as [number, number, number, number];
+    for (let p = 0; p < pos; p++) z.data.fill(0, (p * heads + 0) * dHead, (p * heads + 1) * dHead);
+  }]],
+});
+console.log(`next token: "${argmaxAtEnd(logits.data)}", with L0H0 ablated: "${argmaxAtEnd(ablated.logits.data)}"`);
