@@ -10,6 +10,8 @@ import { parseComponent } from "../../src/patching/nodes.ts";
 import { Gpt2LensError } from "../../src/errors.ts";
 import type { Tensor } from "../../src/tensor/tensor.ts";
 import { TINY_DIR, tinyGolden } from "../helpers/fixtures.ts";
+import { expectClose } from "../helpers/compare.ts";
+import { patchedFinalResidual } from "../../src/patching/path-engine.ts";
 
 const END = 12;
 let model: HookedGpt2;
@@ -76,6 +78,14 @@ describe("path patching on the tiny model", () => {
     }
     const result = evaluateCircuit(context(), nodes);
     expect(result.recovered).toBeCloseTo(1, 5);
+    // Denoising every node at once: the corrupted run's final residual becomes the clean one.
+    const embeds: NodeAt[] = Array.from({ length: clean.pos }, (_, pos) => ({ kind: "embed", pos }));
+    const final = patchedFinalResidual(
+      model.model, corrupted, clean, { senders: embeds, recomputed: nodes, edge: () => true, toLogits: () => true }, END,
+    );
+    const d = model.config.dModel;
+    const cleanFinal = Float32Array.from({ length: 2 * d }, (_, i) => clean.finalResid[(Math.floor(i / d) * clean.pos + END) * d + (i % d)]!);
+    expectClose(final, cleanFinal, 1e-5, "final residual");
     expect(result.metric).toBeCloseTo(result.clean, 4);
     expect(evaluateCircuit(context(), []).recovered).toBeLessThan(0.999);
   });
