@@ -9,7 +9,7 @@ import {
 import { cachedAttentionFrom, rowsAt } from "../../patching/recompute.ts";
 import { importantHeads, importantMlps, mergeHeads, type SelectedHead } from "./circuit-selection.ts";
 import { GT_POSITIONS } from "./dataset.ts";
-import type { GreaterThanPrompts } from "./dataset-file.ts";
+import { DatasetError, type GreaterThanPrompts } from "./dataset-file.ts";
 import { cutoffSharpness, probabilityDifference } from "./metrics.ts";
 import { endYearProbabilities, probabilityDifferenceMetric } from "./pd-metric.ts";
 import { mlpLogitLens, type MlpLogitLens } from "./mlp-logit-lens.ts";
@@ -95,8 +95,20 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   const progress = options.onProgress ?? (() => {});
   const { END, YY } = GT_POSITIONS;
   const yearTokens = yearTokenIds();
-  if (data.tokens.pos !== END + 1) {
-    throw new RangeError(`greater-than prompts must have ${END + 1} tokens, got ${data.tokens.pos}`);
+  for (const [name, batch] of [["tokens", data.tokens], ["corrupted_tokens", data.corruptedTokens]] as const) {
+    if (batch.pos !== END + 1) {
+      throw new DatasetError(
+        "bad_dataset",
+        `greater-than prompts must have ${END + 1} tokens ("<|endoftext|> The {noun} lasted from the year XXYY to the year XX"), ` +
+          `but the dataset's ${name} have ${batch.pos} per prompt`,
+      );
+    }
+  }
+  if (data.corruptedTokens.batch !== data.tokens.batch || data.yy.length !== data.tokens.batch) {
+    throw new DatasetError(
+      "bad_dataset",
+      `greater-than dataset: ${data.tokens.batch} prompts, ${data.corruptedTokens.batch} corrupted prompts and ${data.yy.length} yy values; they must match`,
+    );
   }
 
   progress("clean and corrupted runs", 0, 2);
@@ -214,7 +226,12 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
     positions: { ...GT_POSITIONS },
     baseline,
     probability_heatmap: probabilityHeatmap(cleanProbs, data.yy),
-    path_patching: [logitsGrid, ...mlpGrids].map(({ receiver, continuation, grid }) => ({ receiver, continuation, grid })),
+    // Receivers named like the continuations ("blocks.L.mlp"); all sit at END.
+    path_patching: [logitsGrid, ...mlpGrids].map(({ continuation, grid }, i) => ({
+      receiver: i === 0 ? "logits" : componentName({ kind: "mlp", layer: lastMlps[i - 1]! }),
+      continuation,
+      grid,
+    })),
     head_input_patching: headInputs,
     attention_end_to_yy: attention,
     mlp_logit_lens: lens,
