@@ -1,0 +1,452 @@
+/**
+ * `gpt2-lens greater-than` as shipped: the compiled dist/cli/main.js run by Node in a child process.
+ * dist is rebuilt (tsc -p tsconfig.json) in beforeAll when any src file is newer than it.
+ *
+ * The acceptance run (490 golden prompts on the bundled model) takes a minute or more on a busy
+ * machine, so it runs once in beforeAll and every assertion reads its output directory.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
+import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
+import { serializeSafetensors, type TensorToWrite } from "../../src/io/safetensors.ts";
+import { DatasetError, readGreaterThanDataset } from "../../src/tasks/greater-than/dataset-file.ts";
+import { runGreaterThanPipeline, type GreaterThanReport } from "../../src/tasks/greater-than/pipeline.ts";
+import { escapeXml } from "../../src/viz/escape-xml.ts";
+import { greaterThanFigures } from "../../src/viz/greater-than-figures.ts";
+import { BUNDLED_MODEL_DIR, FIXTURES, greaterThanGolden } from "../helpers/fixtures.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const CLI = join(ROOT, "dist/cli/main.js");
+const GOLDEN_DATASET = join(FIXTURES, "greater-than-golden.safetensors");
+const ACCEPTANCE_TIMEOUT_MS = 400_000;
+const TOLERANCE = 1e-3;
+
+// ---- building dist once (shared with the other CLI tests through the same lock directory) ----
+
+function newestSourceMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSourceMtime(path));
+    else if (entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+function distIsFresh(): boolean {
+  return existsSync(CLI) && statSync(CLI).mtimeMs >= newestSourceMtime(join(ROOT, "src"));
+}
+
+async function ensureDistBuilt(): Promise<void> {
+  const lock = join(tmpdir(), `gpt2-lens-build-${createHash("sha256").update(ROOT).digest("hex").slice(0, 12)}.lock`);
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if ((error as { code?: string }).code !== "EEXIST") throw error;
+      const mtime = statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
+      if (Date.now() - mtime > 120_000) rmSync(lock, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error(`timed out waiting for the build lock ${lock}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+  try {
+    if (distIsFresh()) return;
+    try {
+      execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], { cwd: ROOT, stdio: "pipe" });
+    } catch (error) {
+      // tsc still emits on type errors elsewhere in src; the CLI may be fine.
+      if (!distIsFresh()) throw error;
+      console.warn(`tsc reported errors, using the emitted dist anyway:\n${String((error as { stdout?: unknown }).stdout)}`);
+    }
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+// ---- running the CLI (asynchronously, so several runs can overlap) ----
+
+interface CliRun {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+function cli(args: readonly string[], timeoutMs = 60_000): Promise<CliRun> {
+  const env = { ...process.env };
+  delete env.GPT2_LENS_DEBUG;
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on("close", (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr, seconds: (performance.now() - started) / 1000 });
+    });
+  });
+}
+
+function expectSuccess(run: CliRun): void {
+  expect(run.signal, `killed after ${run.seconds.toFixed(0)} s; stderr:\n${run.stderr.slice(-2000)}`).toBeNull();
+  expect(run.status, run.stderr.slice(-2000)).toBe(0);
+}
+
+function readReport(dir: string): GreaterThanReport {
+  return JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as GreaterThanReport;
+}
+
+function filesEndingWith(dir: string, suffix: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((name) => name.endsWith(suffix));
+}
+
+let work: string;
+let dirs = 0;
+function freshDir(): string {
+  const dir = join(work, `case-${dirs++}`);
+  mkdirSync(dir);
+  return dir;
+}
+
+let goldenOut: string;
+let goldenRun: CliRun;
+
+beforeAll(async () => {
+  await ensureDistBuilt();
+  work = mkdtempSync(join(tmpdir(), "gpt2-lens-greater-than-cli-"));
+  goldenOut = join(work, "golden-report");
+  goldenRun = await cli(["greater-than", "--dataset", GOLDEN_DATASET, "--out", goldenOut], ACCEPTANCE_TIMEOUT_MS - 20_000);
+}, ACCEPTANCE_TIMEOUT_MS);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe("gpt2-lens greater-than on the golden dataset (acceptance)", () => {
+  const golden = greaterThanGolden();
+  const goldenPd = Number(golden.metadata.prob_diff_mean);
+  const goldenCs = Number(golden.metadata.cutoff_sharpness_mean);
+  const goldenCorruptedPd = Number(golden.metadata.corrupted_prob_diff_mean);
+
+  it("exits 0 and prints the baselines and the circuit", () => {
+    expectSuccess(goldenRun);
+    expect(goldenRun.stdout).toMatch(/490 prompts/);
+    expect(goldenRun.stdout).toMatch(/^PD 0\.970\d {2}CS 0\.03[34]\d {2}corrupted PD 0\.1[34]\d\d$/m);
+    expect(goldenRun.stdout).toMatch(/^circuit: heads .*; MLPs .*; PD \d\.\d{4} \(\d+\.\d % of the model's\)$/m);
+    expect(goldenRun.stderr).not.toMatch(/error/i);
+  });
+
+  it("reproduces PD 0.9703, CS 0.0336 and corrupted PD 0.1397 of the golden file", () => {
+    expectSuccess(goldenRun);
+    expect(goldenPd).toBeCloseTo(0.970277, 6);
+    expect(goldenCs).toBeCloseTo(0.033555, 6);
+    const { baseline } = readReport(goldenOut);
+    expect(Math.abs(baseline.prob_diff - goldenPd), `PD ${baseline.prob_diff}`).toBeLessThanOrEqual(TOLERANCE);
+    expect(Math.abs(baseline.cutoff_sharpness - goldenCs), `CS ${baseline.cutoff_sharpness}`).toBeLessThanOrEqual(TOLERANCE);
+    expect(Math.abs(baseline.corrupted_prob_diff - goldenCorruptedPd), `corrupted PD ${baseline.corrupted_prob_diff}`).toBeLessThanOrEqual(TOLERANCE);
+    expect(Math.abs(baseline.prob_diff - 0.9703)).toBeLessThanOrEqual(TOLERANCE);
+    expect(Math.abs(baseline.cutoff_sharpness - 0.0336)).toBeLessThanOrEqual(TOLERANCE);
+    expect(Math.abs(baseline.corrupted_prob_diff - 0.1397)).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  it("report.json has the contract fields", () => {
+    expectSuccess(goldenRun);
+    const report = readReport(goldenOut);
+    const { n_layers: nLayers, n_heads: nHeads } = report.model;
+    expect(report.model).toEqual({ n_layers: 4, n_heads: 4, d_model: 128, d_mlp: 512 });
+
+    // dataset: exactly what the file holds
+    const file = readGreaterThanDataset(new Uint8Array(readFileSync(GOLDEN_DATASET)), "golden");
+    expect(report.dataset.prompts).toEqual(JSON.parse(golden.metadata.prompts!));
+    expect(report.dataset.tokens).toHaveLength(490);
+    expect(report.dataset.corrupted_tokens).toHaveLength(490);
+    expect(report.dataset.tokens.flat()).toEqual(Array.from(file.tokens.ids));
+    expect(report.dataset.corrupted_tokens.flat()).toEqual(Array.from(file.corruptedTokens.ids));
+    expect(report.dataset.tokens.every((row) => row.length === 13)).toBe(true);
+    expect(report.dataset.yy).toEqual(Array.from(file.yy));
+
+    for (const key of ["prob_diff", "cutoff_sharpness", "corrupted_prob_diff"] as const) {
+      expect(Number.isFinite(report.baseline[key]), key).toBe(true);
+    }
+
+    // path patching: logits, then the last four MLPs in descending order, each via the later MLPs
+    const lastMlps = Array.from({ length: Math.min(4, nLayers) }, (_, i) => nLayers - 1 - i);
+    expect(report.path_patching.map((p) => p.receiver)).toEqual(["logits", ...lastMlps.map((l) => `blocks.${l}.mlp`)]);
+    expect(report.path_patching[0]!.continuation).toEqual([]);
+    lastMlps.forEach((layer, i) => {
+      expect(report.path_patching[i + 1]!.continuation).toEqual(lastMlps.filter((l) => l > layer).map((l) => `blocks.${l}.mlp`));
+    });
+    for (const { receiver, grid } of report.path_patching) {
+      expect(grid, receiver).toHaveLength(nLayers);
+      for (const row of grid) {
+        expect(row, receiver).toHaveLength(nHeads + 1);
+        for (const cell of row) expect(cell === null || Number.isFinite(cell), `${receiver}: ${cell}`).toBe(true);
+      }
+      expect(grid.flat().some((cell) => cell !== null), receiver).toBe(true);
+    }
+    // Senders at END that are not upstream of MLP L (MLP L itself and anything later) have no value.
+    for (const [i, layer] of lastMlps.entries()) {
+      const grid = report.path_patching[i + 1]!.grid;
+      expect(grid[layer]![nHeads], `MLP ${layer} → itself`).toBeNull();
+      for (let later = layer + 1; later < nLayers; later++) expect(grid[later]!.every((cell) => cell === null)).toBe(true);
+    }
+    // Into the logits, every component is a sender.
+    expect(report.path_patching[0]!.grid.flat().every((cell) => typeof cell === "number")).toBe(true);
+
+    const { circuit } = report;
+    expect(circuit.heads.length).toBeGreaterThan(0);
+    for (const head of circuit.heads) expect(head).toMatch(/^L\d+H\d+$/);
+    for (const mlp of circuit.mlps) expect(mlp).toMatch(/^blocks\.\d+\.mlp$/);
+    expect(Number.isFinite(circuit.prob_diff)).toBe(true);
+    expect(circuit.fraction_of_baseline).toBeCloseTo(circuit.prob_diff / report.baseline.prob_diff, 10);
+    expect(circuit.fraction_of_baseline).toBeGreaterThan(0.5);
+  });
+
+  it("writes index.html, report.json and one SVG per figure, the page showing every figure and caption", () => {
+    expectSuccess(goldenRun);
+    const names = readdirSync(goldenOut);
+    expect(names).toContain("index.html");
+    expect(names).toContain("report.json");
+    const svgs = names.filter((name) => name.endsWith(".svg"));
+    expect(svgs.length).toBeGreaterThanOrEqual(8);
+    for (const svg of svgs) expect(readFileSync(join(goldenOut, svg), "utf8").startsWith("<svg"), svg).toBe(true);
+
+    const report = readReport(goldenOut);
+    const figures = greaterThanFigures(report);
+    expect(new Set(svgs)).toEqual(new Set(figures.map((figure) => figure.fileName)));
+    const html = readFileSync(join(goldenOut, "index.html"), "utf8");
+    expect(html.startsWith("<!DOCTYPE html>")).toBe(true);
+    for (const figure of figures) {
+      expect(readFileSync(join(goldenOut, figure.fileName), "utf8"), figure.fileName).toBe(figure.svg);
+      expect(html, figure.name).toContain(`id="${figure.name}"`);
+      expect(html, `caption of ${figure.name}`).toContain(escapeXml(figure.caption));
+    }
+    expect(names.filter((name) => !name.endsWith(".svg")).sort()).toEqual(["index.html", "report.json"]);
+  });
+
+  it("leaves no *.tmp files behind", () => {
+    expectSuccess(goldenRun);
+    expect(filesEndingWith(goldenOut, ".tmp")).toEqual([]);
+    expect(readdirSync(work).filter((name) => name.endsWith(".tmp"))).toEqual([]);
+  });
+});
+
+describe("gpt2-lens greater-than --n --seed", () => {
+  it("is deterministic: the same seed gives byte-identical output, another seed another dataset", async () => {
+    const [a, b, c] = [freshDir(), freshDir(), freshDir()];
+    const runs = await Promise.all([
+      cli(["greater-than", "--n", "30", "--seed", "3", "--out", a], 180_000),
+      cli(["greater-than", "--n", "30", "--seed", "3", "--out", b], 180_000),
+      cli(["greater-than", "--n", "30", "--seed", "4", "--out", c], 180_000),
+    ]);
+    runs.forEach(expectSuccess);
+    const bytesA = readFileSync(join(a, "report.json"));
+    expect(readFileSync(join(b, "report.json")).equals(bytesA)).toBe(true);
+    for (const svg of readdirSync(a).filter((name) => name.endsWith(".svg"))) {
+      expect(readFileSync(join(b, svg)).equals(readFileSync(join(a, svg))), svg).toBe(true);
+    }
+
+    const seed3 = readReport(a);
+    const seed4 = readReport(c);
+    expect(seed3.dataset.prompts).toHaveLength(30);
+    expect(seed3.dataset.tokens).toHaveLength(30);
+    expect(seed3.dataset.yy).toEqual(Array.from({ length: 30 }, (_, i) => 2 + i));
+    expect(seed4.dataset.yy).toEqual(seed3.dataset.yy); // YY cycles regardless of the seed …
+    expect(seed4.dataset.prompts).not.toEqual(seed3.dataset.prompts); // … nouns and centuries do not
+    expect(seed4.dataset.tokens).not.toEqual(seed3.dataset.tokens);
+    expect(readFileSync(join(c, "report.json")).equals(bytesA)).toBe(false);
+  }, 200_000);
+});
+
+// ---- bad input ----
+
+const FIVE = 5;
+
+function goldenSlice(): { tokens: Int32Array; corrupted: Int32Array; yy: Int32Array } {
+  const golden = greaterThanGolden();
+  return {
+    tokens: golden.getInt32("tokens").slice(0, FIVE * 13),
+    corrupted: golden.getInt32("corrupted_tokens").slice(0, FIVE * 13),
+    yy: golden.getInt32("yy").slice(0, FIVE),
+  };
+}
+
+const i32 = (data: Int32Array, shape: number[]): TensorToWrite => ({ dtype: "I32", shape, data });
+
+/** Writes a dataset file with the given tensors into the work directory and returns its path. */
+function datasetFile(name: string, tensors: Record<string, TensorToWrite>): string {
+  const path = join(work, name);
+  writeFileSync(path, serializeSafetensors(new Map(Object.entries(tensors))));
+  return path;
+}
+
+/** Keeps the first `pos` tokens of each prompt. */
+function truncate(ids: Int32Array, pos: number): Int32Array {
+  const out = new Int32Array(FIVE * pos);
+  for (let b = 0; b < FIVE; b++) out.set(ids.subarray(b * 13, b * 13 + pos), b * pos);
+  return out;
+}
+
+describe("gpt2-lens greater-than errors: non-zero exit, one gpt2-lens: line, no stack, no report", () => {
+  const USAGE_HINT = 'Run "gpt2-lens --help" for usage.';
+  type Case = [name: string, args: (out: string) => string[], culprit: RegExp, usage: boolean];
+  const cases: Case[] = [
+    [
+      "a dataset without yy",
+      (out) => {
+        const { tokens, corrupted } = goldenSlice();
+        const file = datasetFile("no-yy.safetensors", { tokens: i32(tokens, [FIVE, 13]), corrupted_tokens: i32(corrupted, [FIVE, 13]) });
+        return ["greater-than", "--dataset", file, "--out", out];
+      },
+      /no-yy\.safetensors has no "yy" tensor/,
+      false,
+    ],
+    [
+      "a dataset without corrupted_tokens",
+      (out) => {
+        const { tokens, yy } = goldenSlice();
+        const file = datasetFile("no-corrupted.safetensors", { tokens: i32(tokens, [FIVE, 13]), yy: i32(yy, [FIVE]) });
+        return ["greater-than", "--dataset", file, "--out", out];
+      },
+      /no "corrupted_tokens" tensor/,
+      false,
+    ],
+    [
+      "tokens and corrupted_tokens of different shapes",
+      (out) => {
+        const { tokens, corrupted, yy } = goldenSlice();
+        const file = datasetFile("mismatch.safetensors", {
+          tokens: i32(tokens, [FIVE, 13]),
+          corrupted_tokens: i32(corrupted.slice(0, 4 * 13), [4, 13]),
+          yy: i32(yy, [FIVE]),
+        });
+        return ["greater-than", "--dataset", file, "--out", out];
+      },
+      /tokens \[5, 13\] and corrupted_tokens \[4, 13\] differ in shape/,
+      false,
+    ],
+    [
+      "prompts of 12 tokens instead of 13",
+      (out) => {
+        const { tokens, corrupted, yy } = goldenSlice();
+        const file = datasetFile("twelve.safetensors", {
+          tokens: i32(truncate(tokens, 12), [FIVE, 12]),
+          corrupted_tokens: i32(truncate(corrupted, 12), [FIVE, 12]),
+          yy: i32(yy, [FIVE]),
+        });
+        return ["greater-than", "--dataset", file, "--out", out];
+      },
+      /must have 13 tokens.*have 12/,
+      false,
+    ],
+    [
+      "a dataset file that does not exist",
+      (out) => ["greater-than", "--dataset", join(work, "no-such-dataset.safetensors"), "--out", out],
+      /no-such-dataset\.safetensors/,
+      false,
+    ],
+    ["--n 0", (out) => ["greater-than", "--n", "0", "--out", out], /--n must be a positive integer, got "0"/, true],
+    ["--n abc", (out) => ["greater-than", "--n", "abc", "--out", out], /--n must be a positive integer, got "abc"/, true],
+    [
+      "--dataset together with --n",
+      (out) => ["greater-than", "--dataset", GOLDEN_DATASET, "--n", "10", "--out", out],
+      /--dataset replaces --n and --seed/,
+      true,
+    ],
+    ["a missing --out", () => ["greater-than", "--n", "5"], /missing --out/, true],
+    [
+      "a model directory without config.json",
+      (out) => {
+        const model = join(work, "model-without-config");
+        mkdirSync(model, { recursive: true });
+        return ["greater-than", "--model", model, "--n", "5", "--out", out];
+      },
+      /model-without-config.*config\.json/,
+      false,
+    ],
+  ];
+
+  it.each(cases)("%s", async (_, args, culprit, usage) => {
+    const dir = freshDir();
+    const out = join(dir, "out");
+    const run = await cli(args(out));
+    expect(run.signal).toBeNull();
+    expect(run.status).toBe(usage ? 2 : 1);
+    const lines = run.stderr.split("\n").filter((line) => line !== "");
+    expect(lines[0], run.stderr).toMatch(/^gpt2-lens: /);
+    expect(lines[0]).toMatch(culprit);
+    expect(lines.filter((line) => line.startsWith("gpt2-lens:"))).toHaveLength(1);
+    expect(lines.slice(1).every((line) => line === USAGE_HINT), run.stderr).toBe(true);
+    expect(run.stderr).not.toContain("    at ");
+    expect(run.stderr).not.toMatch(/internal error/);
+    expect(existsSync(join(out, "report.json")), "no report.json on failure").toBe(false);
+    expect(readdirSync(dir), "nothing written, no *.tmp").toEqual([]);
+  });
+
+  it("does not touch an existing report when the run fails", async () => {
+    const out = freshDir();
+    writeFileSync(join(out, "report.json"), "previous\n");
+    const { tokens, yy } = goldenSlice();
+    const file = datasetFile("no-corrupted-2.safetensors", { tokens: i32(tokens, [FIVE, 13]), yy: i32(yy, [FIVE]) });
+    const run = await cli(["greater-than", "--dataset", file, "--out", out]);
+    expect(run.status).toBe(1);
+    expect(readFileSync(join(out, "report.json"), "utf8")).toBe("previous\n");
+    expect(readdirSync(out)).toEqual(["report.json"]);
+  });
+});
+
+describe("runGreaterThanPipeline input checks", () => {
+  it("rejects prompts that are not 13 tokens long with a DatasetError (bad_dataset), not a RangeError", async () => {
+    const model = new HookedGpt2(await loadGpt2FromDir(BUNDLED_MODEL_DIR));
+    const { tokens, corrupted, yy } = goldenSlice();
+    for (const pos of [12, 14]) {
+      const grow = (ids: Int32Array) =>
+        pos < 13 ? truncate(ids, pos) : Int32Array.from({ length: FIVE * pos }, (_, i) => ids[Math.floor(i / pos) * 13 + Math.min(i % pos, 12)]!);
+      const data = {
+        tokens: { ids: grow(tokens), batch: FIVE, pos },
+        corruptedTokens: { ids: grow(corrupted), batch: FIVE, pos },
+        yy,
+      };
+      let error: unknown;
+      try {
+        runGreaterThanPipeline({ model, data });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(DatasetError);
+      expect((error as DatasetError).code).toBe("bad_dataset");
+      expect((error as Error).message).toMatch(new RegExp(`must have 13 tokens.*have ${pos} per prompt`));
+    }
+  });
+
+  it("rejects corrupted prompts of another length or count", async () => {
+    const model = new HookedGpt2(await loadGpt2FromDir(BUNDLED_MODEL_DIR));
+    const { tokens, corrupted, yy } = goldenSlice();
+    const clean = { ids: tokens, batch: FIVE, pos: 13 };
+    const cases = [
+      { tokens: clean, corruptedTokens: { ids: truncate(corrupted, 12), batch: FIVE, pos: 12 }, yy },
+      { tokens: clean, corruptedTokens: { ids: corrupted.slice(0, 4 * 13), batch: 4, pos: 13 }, yy },
+      { tokens: clean, corruptedTokens: { ids: corrupted, batch: FIVE, pos: 13 }, yy: yy.slice(0, 4) },
+    ];
+    for (const data of cases) {
+      expect(() => runGreaterThanPipeline({ model, data })).toThrow(DatasetError);
+    }
+  });
+});
