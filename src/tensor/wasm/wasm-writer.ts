@@ -68,6 +68,21 @@ const Op = {
   f32_add: 0x92,
   f32_sub: 0x93,
   f32_mul: 0x94,
+  f64_load: 0x2b,
+  f64_store: 0x39,
+  f64_const: 0x44,
+  f32_eq: 0x5b,
+  f32_ne: 0x5c,
+  f32_lt: 0x5d,
+  f32_gt: 0x5e,
+  f32_le: 0x5f,
+  f32_ge: 0x60,
+  f32_min: 0x96,
+  f32_max: 0x97,
+  f64_add: 0xa0,
+  f64_sub: 0xa1,
+  f64_mul: 0xa2,
+  f64_promote_f32: 0xbb,
 } as const;
 
 /** SIMD128 opcodes (emitted as 0xFD prefix + LEB128 u32). */
@@ -84,6 +99,41 @@ const SimdOp = {
   f32x4_mul: 0xe6,
   /** Relaxed-SIMD proposal: a*b+c, fused or not at the engine's choice. */
   f32x4_relaxed_madd: 0x105,
+  i8x16_shuffle: 0x0d,
+  i32x4_splat: 0x11,
+  f64x2_splat: 0x14,
+  i32x4_extract_lane: 0x1b,
+  f64x2_extract_lane: 0x21,
+  i32x4_eq: 0x37,
+  i32x4_lt_s: 0x39,
+  i32x4_gt_s: 0x3b,
+  f32x4_eq: 0x41,
+  f32x4_ne: 0x42,
+  f32x4_lt: 0x43,
+  f32x4_gt: 0x44,
+  f32x4_le: 0x45,
+  f32x4_ge: 0x46,
+  v128_not: 0x4d,
+  v128_and: 0x4e,
+  v128_andnot: 0x4f,
+  v128_or: 0x50,
+  v128_xor: 0x51,
+  v128_bitselect: 0x52,
+  f64x2_promote_low_f32x4: 0x5f,
+  f32x4_nearest: 0x6a,
+  i32x4_shl: 0xab,
+  i32x4_shr_s: 0xac,
+  i32x4_shr_u: 0xad,
+  i32x4_add: 0xae,
+  i32x4_sub: 0xb1,
+  f32x4_min: 0xe8,
+  f32x4_max: 0xe9,
+  f32x4_pmin: 0xea,
+  f32x4_pmax: 0xeb,
+  f64x2_add: 0xf0,
+  f64x2_mul: 0xf2,
+  i32x4_trunc_sat_f32x4_s: 0xf8,
+  f32x4_convert_i32x4_s: 0xfa,
 } as const;
 
 const SIMD_PREFIX = 0xfd;
@@ -341,6 +391,56 @@ export class FunctionBuilder {
   f32Mul(): this {
     return this.op(Op.f32_mul);
   }
+  f32Eq(): this {
+    return this.op(Op.f32_eq);
+  }
+  f32Ne(): this {
+    return this.op(Op.f32_ne);
+  }
+  f32Lt(): this {
+    return this.op(Op.f32_lt);
+  }
+  f32Gt(): this {
+    return this.op(Op.f32_gt);
+  }
+  f32Le(): this {
+    return this.op(Op.f32_le);
+  }
+  f32Ge(): this {
+    return this.op(Op.f32_ge);
+  }
+  /** f32.min (NaN-propagating; −0 < +0). */
+  f32Min(): this {
+    return this.op(Op.f32_min);
+  }
+  /** f32.max (NaN-propagating; −0 < +0). */
+  f32Max(): this {
+    return this.op(Op.f32_max);
+  }
+
+  // --- f64 scalar
+  f64Const(v: number): this {
+    const bytes = new Uint8Array(new Float64Array([v]).buffer);
+    return this.op(Op.f64_const, ...bytes);
+  }
+  f64Load(offset = 0): this {
+    return this.op(Op.f64_load, ...FunctionBuilder.memarg(3, offset));
+  }
+  f64Store(offset = 0): this {
+    return this.op(Op.f64_store, ...FunctionBuilder.memarg(3, offset));
+  }
+  f64Add(): this {
+    return this.op(Op.f64_add);
+  }
+  f64Sub(): this {
+    return this.op(Op.f64_sub);
+  }
+  f64Mul(): this {
+    return this.op(Op.f64_mul);
+  }
+  f64PromoteF32(): this {
+    return this.op(Op.f64_promote_f32);
+  }
 
   // --- SIMD128
   /** v128.load; `alignLog2` is a hint (4 = 16-byte aligned). */
@@ -380,6 +480,129 @@ export class FunctionBuilder {
   /** Relaxed SIMD: pops a, b, c; pushes a*b+c (possibly fused). Only valid if the engine supports it. */
   f32x4RelaxedMadd(): this {
     return this.simd(SimdOp.f32x4_relaxed_madd);
+  }
+  /** v128.const holding four i32 lanes (values in [-2^31, 2^32), stored as their low 32 bits). */
+  v128ConstI32x4(lanes: readonly [number, number, number, number]): this {
+    const bytes = new Uint8Array(new Uint32Array(lanes.map((v) => v >>> 0)).buffer);
+    return this.simd(SimdOp.v128_const, ...bytes);
+  }
+  /** i8x16.shuffle: pops a, b; lane i of the result is byte lanes[i] of a‖b (0..31). */
+  i8x16Shuffle(lanes: readonly number[]): this {
+    if (lanes.length !== 16 || lanes.some((l) => !Number.isInteger(l) || l < 0 || l > 31)) {
+      throw new RangeError("i8x16.shuffle needs 16 lane indices in [0, 31]");
+    }
+    return this.simd(SimdOp.i8x16_shuffle, ...lanes);
+  }
+  i32x4Splat(): this {
+    return this.simd(SimdOp.i32x4_splat);
+  }
+  f64x2Splat(): this {
+    return this.simd(SimdOp.f64x2_splat);
+  }
+  i32x4ExtractLane(lane: number): this {
+    return this.simd(SimdOp.i32x4_extract_lane, lane);
+  }
+  f64x2ExtractLane(lane: number): this {
+    return this.simd(SimdOp.f64x2_extract_lane, lane);
+  }
+  i32x4Eq(): this {
+    return this.simd(SimdOp.i32x4_eq);
+  }
+  i32x4LtS(): this {
+    return this.simd(SimdOp.i32x4_lt_s);
+  }
+  i32x4GtS(): this {
+    return this.simd(SimdOp.i32x4_gt_s);
+  }
+  f32x4Eq(): this {
+    return this.simd(SimdOp.f32x4_eq);
+  }
+  f32x4Ne(): this {
+    return this.simd(SimdOp.f32x4_ne);
+  }
+  f32x4Lt(): this {
+    return this.simd(SimdOp.f32x4_lt);
+  }
+  f32x4Gt(): this {
+    return this.simd(SimdOp.f32x4_gt);
+  }
+  f32x4Le(): this {
+    return this.simd(SimdOp.f32x4_le);
+  }
+  f32x4Ge(): this {
+    return this.simd(SimdOp.f32x4_ge);
+  }
+  v128Not(): this {
+    return this.simd(SimdOp.v128_not);
+  }
+  v128And(): this {
+    return this.simd(SimdOp.v128_and);
+  }
+  /** v128.andnot: pops a, b; pushes a & ~b. */
+  v128Andnot(): this {
+    return this.simd(SimdOp.v128_andnot);
+  }
+  v128Or(): this {
+    return this.simd(SimdOp.v128_or);
+  }
+  v128Xor(): this {
+    return this.simd(SimdOp.v128_xor);
+  }
+  /** v128.bitselect: pops a, b, mask; pushes (a & mask) | (b & ~mask). */
+  v128Bitselect(): this {
+    return this.simd(SimdOp.v128_bitselect);
+  }
+  /** f64x2.promote_low_f32x4: lanes 0 and 1 of an f32x4, widened to f64. */
+  f64x2PromoteLowF32x4(): this {
+    return this.simd(SimdOp.f64x2_promote_low_f32x4);
+  }
+  /** Round to nearest, ties to even. */
+  f32x4Nearest(): this {
+    return this.simd(SimdOp.f32x4_nearest);
+  }
+  /** i32x4.shl: pops a vector and an i32 shift count (mod 32). */
+  i32x4Shl(): this {
+    return this.simd(SimdOp.i32x4_shl);
+  }
+  i32x4ShrS(): this {
+    return this.simd(SimdOp.i32x4_shr_s);
+  }
+  i32x4ShrU(): this {
+    return this.simd(SimdOp.i32x4_shr_u);
+  }
+  i32x4Add(): this {
+    return this.simd(SimdOp.i32x4_add);
+  }
+  i32x4Sub(): this {
+    return this.simd(SimdOp.i32x4_sub);
+  }
+  /** f32x4.min (NaN-propagating). */
+  f32x4Min(): this {
+    return this.simd(SimdOp.f32x4_min);
+  }
+  /** f32x4.max (NaN-propagating). */
+  f32x4Max(): this {
+    return this.simd(SimdOp.f32x4_max);
+  }
+  /** f32x4.pmin: pops a, b; pushes b < a ? b : a per lane. */
+  f32x4Pmin(): this {
+    return this.simd(SimdOp.f32x4_pmin);
+  }
+  /** f32x4.pmax: pops a, b; pushes a < b ? b : a per lane. */
+  f32x4Pmax(): this {
+    return this.simd(SimdOp.f32x4_pmax);
+  }
+  f64x2Add(): this {
+    return this.simd(SimdOp.f64x2_add);
+  }
+  f64x2Mul(): this {
+    return this.simd(SimdOp.f64x2_mul);
+  }
+  i32x4TruncSatF32x4S(): this {
+    return this.simd(SimdOp.i32x4_trunc_sat_f32x4_s);
+  }
+  f32x4ConvertI32x4S(): this {
+    return this.simd(SimdOp.f32x4_convert_i32x4_s);
   }
 
   // --- structured helpers
