@@ -1,0 +1,294 @@
+/**
+ * `gpt2-lens fetch` as shipped (dist/cli/main.js in a child process) against a local imitation of
+ * the HuggingFace hub on 127.0.0.1 (HF_ENDPOINT): config.json as a git-stored file (ETag = git blob
+ * SHA-1), model.safetensors as an LFS file (X-Linked-Etag = SHA-256, X-Linked-Size, 302 to a CDN
+ * path). The CLI runs asynchronously: the server lives in this process and must keep answering.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseSafetensors } from "../../src/io/safetensors.ts";
+import { TINY_DIR } from "../helpers/fixtures.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const CLI = join(ROOT, "dist/cli/main.js");
+const REPO = "openai-community/gpt2";
+const MODEL = new Uint8Array(readFileSync(join(TINY_DIR, "model.safetensors")));
+const CONFIG = new Uint8Array(readFileSync(join(TINY_DIR, "config.json")));
+const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+const MODEL_SHA256 = sha256(MODEL);
+const CONFIG_GIT_SHA1 = createHash("sha1").update(`blob ${CONFIG.length}\0`).update(CONFIG).digest("hex");
+const CLI_TIMEOUT_MS = 60_000;
+const TEST_TIMEOUT = { timeout: 90_000 };
+
+// ---- building dist once (shared with the other CLI tests through the same lock directory) ----
+
+function newestSourceMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSourceMtime(path));
+    else if (entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+function distIsFresh(): boolean {
+  return existsSync(CLI) && statSync(CLI).mtimeMs >= newestSourceMtime(join(ROOT, "src"));
+}
+
+async function ensureDistBuilt(): Promise<void> {
+  const lock = join(tmpdir(), `gpt2-lens-build-${createHash("sha256").update(ROOT).digest("hex").slice(0, 12)}.lock`);
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if ((error as { code?: string }).code !== "EEXIST") throw error;
+      const mtime = statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
+      if (Date.now() - mtime > 120_000) rmSync(lock, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error(`timed out waiting for the build lock ${lock}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+  try {
+    if (distIsFresh()) return;
+    try {
+      execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], { cwd: ROOT, stdio: "pipe" });
+    } catch (error) {
+      if (!distIsFresh()) throw error;
+      console.warn(`tsc reported errors, using the emitted dist anyway:\n${String((error as { stdout?: unknown }).stdout)}`);
+    }
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+// ---- a local hub ----
+
+interface SeenRequest {
+  method: string;
+  path: string;
+}
+
+class FakeHub {
+  readonly seen: SeenRequest[] = [];
+  private constructor(
+    private readonly server: Server,
+    readonly endpoint: string,
+    private readonly flipModelByteAt: number | undefined,
+  ) {}
+
+  static async start(options: { flipModelByteAt?: number } = {}): Promise<FakeHub> {
+    let hub: FakeHub | undefined;
+    const server = createServer((request, response) => hub!.handle(request, response));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    hub = new FakeHub(server, `http://127.0.0.1:${port}`, options.flipModelByteAt);
+    return hub;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private handle(request: IncomingMessage, response: ServerResponse): void {
+    const path = request.url ?? "/";
+    this.seen.push({ method: request.method ?? "GET", path });
+    const resolvePrefix = `/${REPO}/resolve/main/`;
+    const cdnPath = `/cdn-lfs/${MODEL_SHA256}?signed=yes`;
+    if (path === `${resolvePrefix}model.safetensors`) {
+      // LFS file: the hub answers with its hash and size and redirects to the CDN.
+      response
+        .writeHead(302, {
+          location: `${this.endpoint}${cdnPath}`,
+          "x-linked-etag": `"${MODEL_SHA256}"`,
+          "x-linked-size": String(MODEL.length),
+          etag: `"${MODEL_SHA256}"`,
+          "x-repo-commit": "607a30d783dfa663caf39e06633721c8d4cfcd7e",
+          "content-length": "0",
+        })
+        .end();
+      return;
+    }
+    if (path === cdnPath) {
+      let body = MODEL;
+      if (this.flipModelByteAt !== undefined) {
+        body = MODEL.slice();
+        body[this.flipModelByteAt]! ^= 0xff;
+      }
+      response.writeHead(200, { "content-length": String(body.length), "accept-ranges": "bytes" });
+      response.end(request.method === "HEAD" ? undefined : body);
+      return;
+    }
+    if (path === `${resolvePrefix}config.json`) {
+      response.writeHead(200, { etag: `"${CONFIG_GIT_SHA1}"`, "content-length": String(CONFIG.length) });
+      response.end(request.method === "HEAD" ? undefined : CONFIG);
+      return;
+    }
+    response.writeHead(404, { "x-error-code": "EntryNotFound", "content-type": "application/json" });
+    response.end(JSON.stringify({ error: "Entry not found" }));
+  }
+}
+
+// ---- running the CLI asynchronously ----
+
+interface CliRun {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: readonly string[], endpoint?: string): Promise<CliRun> {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_PROXY: "127.0.0.1", no_proxy: "127.0.0.1" };
+  delete env.GPT2_LENS_DEBUG;
+  delete env.HF_TOKEN;
+  if (endpoint === undefined) delete env.HF_ENDPOINT;
+  else env.HF_ENDPOINT = endpoint;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill("SIGKILL"), CLI_TIMEOUT_MS);
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on("close", (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr });
+    });
+  });
+}
+
+function errorLines(run: CliRun): string[] {
+  return run.stderr.split("\n").filter((line) => line.startsWith("gpt2-lens:"));
+}
+
+let work: string;
+let dirs = 0;
+function freshDir(): string {
+  const dir = join(work, `case-${dirs++}`);
+  mkdirSync(dir);
+  return dir;
+}
+
+const hubs: FakeHub[] = [];
+async function startHub(options: { flipModelByteAt?: number } = {}): Promise<FakeHub> {
+  const hub = await FakeHub.start(options);
+  hubs.push(hub);
+  return hub;
+}
+
+beforeAll(async () => {
+  await ensureDistBuilt();
+  work = mkdtempSync(join(tmpdir(), "gpt2-lens-fetch-cli-"));
+}, 240_000);
+
+afterAll(async () => {
+  await Promise.all(hubs.map((hub) => hub.close()));
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe("gpt2-lens fetch gpt2 from a local hub", () => {
+  it("downloads and verifies config.json and model.safetensors; cache then runs on the fetched model", TEST_TIMEOUT, async () => {
+    const hub = await startHub();
+    const to = freshDir();
+    const run = await cli(["fetch", "gpt2", "--to", to], hub.endpoint);
+    expect(run.signal).toBeNull();
+    expect(run.status, run.stderr).toBe(0);
+    expect(errorLines(run)).toEqual([]);
+    expect(run.stdout).toMatch(/^config\.json: downloaded \(\d+ bytes, verified by git-blob-sha1\)/m);
+    expect(run.stdout).toMatch(/^model\.safetensors: downloaded \(\d+ bytes, verified by sha256\)/m);
+
+    expect(readdirSync(to).sort()).toEqual(["config.json", "model.safetensors"]);
+    expect(sha256(readFileSync(join(to, "model.safetensors")))).toBe(MODEL_SHA256);
+    expect(Buffer.from(readFileSync(join(to, "config.json"))).equals(Buffer.from(CONFIG))).toBe(true);
+    // The hub imitation was asked the way huggingface_hub asks: resolve URLs, then the CDN.
+    expect(hub.seen.some((r) => r.path === `/${REPO}/resolve/main/config.json`)).toBe(true);
+    expect(hub.seen.some((r) => r.path === `/${REPO}/resolve/main/model.safetensors`)).toBe(true);
+    expect(hub.seen.some((r) => r.method === "GET" && r.path.startsWith("/cdn-lfs/"))).toBe(true);
+
+    const out = join(to, "c.safetensors");
+    const cache = await cli(["cache", "--model", to, "--prompt", "hello world", "--out", out]);
+    expect(cache.status, cache.stderr).toBe(0);
+    expect(cache.stderr).toBe("");
+    expect(cache.stdout).toMatch(/^wrote \d+ tensors for 1 prompt\(s\) of 2 tokens to .*c\.safetensors\n$/);
+    const file = parseSafetensors(new Uint8Array(readFileSync(out)));
+    expect(Array.from(file.getInt32("tokens"))).toEqual([31373, 995]); // "hello", " world"
+    expect(file.info("logits").shape).toEqual([1, 2, 50257]);
+
+    // The fetched model computes what the fixture computes.
+    const reference = join(to, "reference.safetensors");
+    expect((await cli(["cache", "--model", TINY_DIR, "--prompt", "hello world", "--out", reference])).status).toBe(0);
+    expect(readFileSync(out).equals(readFileSync(reference))).toBe(true);
+  });
+
+  it("finds verified files already present on a second run", TEST_TIMEOUT, async () => {
+    const hub = await startHub();
+    const to = freshDir();
+    expect((await cli(["fetch", "gpt2", "--to", to], hub.endpoint)).status).toBe(0);
+    const cdnGets = () => hub.seen.filter((r) => r.method === "GET" && r.path.startsWith("/cdn-lfs/")).length;
+    const before = cdnGets();
+    const again = await cli(["fetch", "gpt2", "--to", to], hub.endpoint);
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/^model\.safetensors: already present/m);
+    expect(again.stdout).toMatch(/^config\.json: already present/m);
+    expect(cdnGets()).toBe(before);
+    expect(readdirSync(to).sort()).toEqual(["config.json", "model.safetensors"]);
+  });
+
+  it("refuses a corrupted download: one checksum error line, exit 1, no model.safetensors", TEST_TIMEOUT, async () => {
+    const hub = await startHub({ flipModelByteAt: Math.floor(MODEL.length / 2) });
+    const to = freshDir();
+    const run = await cli(["fetch", "gpt2", "--to", to], hub.endpoint);
+    expect(run.signal).toBeNull();
+    expect(run.status).toBe(1);
+    const errors = errorLines(run);
+    expect(errors, run.stderr).toHaveLength(1);
+    expect(errors[0]).toMatch(/^gpt2-lens: error: model\.safetensors: SHA-256 mismatch: expected [0-9a-f]{64}, got [0-9a-f]{64}\./);
+    expect(errors[0]).toContain(MODEL_SHA256);
+    expect(run.stderr).not.toContain("    at ");
+    expect(run.stderr).not.toMatch(/internal error/);
+    const left = readdirSync(to);
+    expect(left).not.toContain("model.safetensors");
+    expect(left).not.toContain("model.safetensors.incomplete");
+  });
+});
+
+describe("gpt2-lens fetch usage errors (exit 2)", () => {
+  const USAGE_HINT = 'Run "gpt2-lens --help" for usage.';
+  const cases: [string, (to: string) => string[], RegExp][] = [
+    ["an unknown model", (to) => ["fetch", "gpt3", "--to", to], /unknown model "gpt3" \(available: gpt2\)/],
+    ["a missing --to", () => ["fetch", "gpt2"], /missing --to/],
+    ["no model name", (to) => ["fetch", "--to", to], /name the model/],
+  ];
+
+  it.each(cases)("%s", TEST_TIMEOUT, async (_, args, culprit) => {
+    const hub = await startHub();
+    const dir = freshDir();
+    const to = join(dir, "model");
+    const run = await cli(args(to), hub.endpoint);
+    expect(run.signal).toBeNull();
+    expect(run.status).toBe(2);
+    expect(run.stdout).toBe("");
+    const lines = run.stderr.split("\n").filter((line) => line !== "");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^gpt2-lens: fetch: /);
+    expect(lines[0]).toMatch(culprit);
+    expect(lines[1]).toBe(USAGE_HINT);
+    expect(hub.seen, "no request reached the hub").toEqual([]);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
