@@ -14,6 +14,8 @@ import type { TokenBatch } from "./tokens.ts";
 export interface ActivationVisitor {
   /** Whether an activation the pass would otherwise skip (per-head `attn.hook_result`) is needed. */
   wants(name: string): boolean;
+  /** Whether a hook may change this activation (then what follows must be computed from it). */
+  mayModify(name: string): boolean;
   /** Called exactly once per hook point; returns the activation the pass continues with. */
   visit(name: string, value: Tensor, layer: number | null): Tensor;
 }
@@ -110,9 +112,12 @@ function runBlock(model: Gpt2Model, layer: number, residPreIn: Tensor, visit: Vi
   const scores = visit(`${p}attn.hook_attn_scores`, attentionScores(q, k), layer);
   const pattern = visit(`${p}attn.hook_pattern`, softmaxLastAxis(scores), layer);
   const z = visit(`${p}attn.hook_z`, mixValues(pattern, v), layer);
+  // Per-head results are summed into attn_out only when a hook may edit them; otherwise attn_out
+  // takes the usual z·W_O route, so merely caching hook_result leaves the logits bit-identical.
+  const resultName = `${p}attn.hook_result`;
+  const result = visitor.wants(resultName) ? visit(resultName, headResults(backend, z, prepared.outPerHead), layer) : null;
   let attnOut: Tensor;
-  if (visitor.wants(`${p}attn.hook_result`)) {
-    const result = visit(`${p}attn.hook_result`, headResults(backend, z, prepared.outPerHead), layer);
+  if (result && visitor.mayModify(resultName)) {
     attnOut = sumHeads(result, weights.outBias);
   } else {
     const [batch, pos] = z.shape as [number, number];

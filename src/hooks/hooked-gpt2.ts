@@ -97,6 +97,7 @@ export class HookedGpt2 {
     const cache = new ActivationCache();
     const visitor = {
       wants: (name: string) => hooksByName.has(name as HookName) || shouldCache(name as HookName),
+      mayModify: (name: string) => hooksByName.has(name as HookName),
       visit: (name: string, value: Tensor, layer: number | null): Tensor => {
         const hookName = name as HookName;
         let current = value;
