@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseBackendChoice, selectBackend } from "../tensor/backends.ts";
 import type { MatmulBackend } from "../tensor/matmul.ts";
+import { SafetensorsError } from "../io/safetensors.ts";
 import { ModelLoadError } from "./config.ts";
 import { loadGpt2FromBytes } from "./load.ts";
 import type { Gpt2Model } from "./model.ts";
@@ -18,6 +19,15 @@ async function readRequired(dir: string, file: string): Promise<Uint8Array> {
   }
 }
 
+/** Names the model directory in load errors, which otherwise only know the tensor or key. */
+function withFileName(error: unknown, dir: string): unknown {
+  if (error instanceof SafetensorsError) {
+    return new SafetensorsError(error.code, `${join(dir, "model.safetensors")}: ${error.message}`, error.tensor);
+  }
+  if (error instanceof ModelLoadError) return new ModelLoadError(error.code, `${dir}: ${error.message}`);
+  return error;
+}
+
 /**
  * Loads `config.json` + `model.safetensors` from a HuggingFace-style model directory. Without an
  * explicit backend, GPT2_LENS_BACKEND (auto | wasm | reference) chooses the kernels.
@@ -25,5 +35,10 @@ async function readRequired(dir: string, file: string): Promise<Uint8Array> {
 export async function loadGpt2FromDir(dir: string, backend?: MatmulBackend): Promise<Gpt2Model> {
   const config = new TextDecoder().decode(await readRequired(dir, "config.json"));
   const weights = await readRequired(dir, "model.safetensors");
-  return loadGpt2FromBytes({ config, weights }, backend ?? selectBackend(parseBackendChoice(process.env.GPT2_LENS_BACKEND)));
+  const chosen = backend ?? selectBackend(parseBackendChoice(process.env.GPT2_LENS_BACKEND));
+  try {
+    return loadGpt2FromBytes({ config, weights }, chosen);
+  } catch (error) {
+    throw withFileName(error, dir);
+  }
 }
