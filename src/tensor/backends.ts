@@ -2,7 +2,12 @@ import { InputError } from "../errors.ts";
 import { type MatmulBackend, type PreparedWeight, referenceBackend } from "./matmul.ts";
 import { type PackedMatrix, WasmGemm } from "./wasm/wasm-gemm.ts";
 
-export type BackendChoice = "auto" | "wasm" | "reference";
+/**
+ * Kernel choice: "auto", "wasm" (single-threaded SIMD), "wasm-threads" (SIMD on a worker pool; only
+ * the Node/Deno entry points such as loadGpt2FromDir can create one, see selectNodeBackend in
+ * gpt2/node-load.ts) or "reference" (plain TypeScript).
+ */
+export type BackendChoice = "auto" | "wasm" | "wasm-threads" | "reference";
 
 interface WasmPreparedWeight extends PreparedWeight {
   readonly packed: PackedMatrix;
@@ -32,18 +37,20 @@ let sharedWasm: MatmulBackend | null | undefined;
 
 /**
  * "auto" picks WebAssembly SIMD when the engine has it and the plain TypeScript reference
- * otherwise; "wasm" insists on SIMD; "reference" forces the fallback.
+ * otherwise; "wasm" insists on SIMD; "reference" forces the fallback. This runtime-neutral selector
+ * never starts threads: "wasm-threads" gets the single-threaded SIMD backend here (the worker-pool
+ * backend comes from selectNodeBackend in gpt2/node-load.ts).
  */
 export function selectBackend(choice: BackendChoice = "auto"): MatmulBackend {
   if (choice === "reference") return referenceBackend;
   if (sharedWasm === undefined) sharedWasm = createWasmBackend();
   if (sharedWasm) return sharedWasm;
-  if (choice === "wasm") throw new InputError("WebAssembly SIMD is not available in this JavaScript engine", "no_wasm_simd");
+  if (choice === "wasm" || choice === "wasm-threads") throw new InputError("WebAssembly SIMD is not available in this JavaScript engine", "no_wasm_simd");
   return referenceBackend;
 }
 
 export function parseBackendChoice(value: string | undefined): BackendChoice {
   if (value === undefined || value === "") return "auto";
-  if (value === "auto" || value === "wasm" || value === "reference") return value;
-  throw new InputError(`unknown kernel backend "${value}" (choose auto, wasm or reference)`, "bad_backend");
+  if (value === "auto" || value === "wasm" || value === "wasm-threads" || value === "reference") return value;
+  throw new InputError(`unknown kernel backend "${value}" (choose auto, wasm, wasm-threads or reference)`, "bad_backend");
 }

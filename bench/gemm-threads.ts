@@ -1,0 +1,96 @@
+/**
+ * GEMM throughput with the worker pool (NodeGemmPool): 1 thread vs N threads on the same shared
+ * memory, plus the plain single-threaded WasmGemm (non-shared memory) as the baseline.
+ *
+ * Run under Deno (runs TypeScript directly):
+ *   npx deno run -A bench/gemm-threads.ts
+ * Run under Node 20 (compile this file and its imports first):
+ *   npx tsc bench/gemm-threads.ts --outDir /tmp/gemm-threads --module nodenext --target es2022 \
+ *     --types node --allowImportingTsExtensions --rewriteRelativeImportExtensions --skipLibCheck \
+ *     && node /tmp/gemm-threads/bench/gemm-threads.js
+ * Options: `--threads N` (default: os.availableParallelism()), `--quick` (fewer repetitions).
+ *
+ * Reported per shape and configuration: wall-clock GFLOP/s (median and best call). Timings include
+ * the copy of A in and C out; packing B is done once, outside the timed region.
+ */
+import { availableParallelism } from "node:os";
+import process from "node:process";
+import { NodeGemmPool } from "../src/tensor/wasm/node-gemm-pool.ts";
+import { WasmGemm } from "../src/tensor/wasm/wasm-gemm.ts";
+
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const threadsArg = args.indexOf("--threads");
+const threads = threadsArg >= 0 ? Number(args[threadsArg + 1]) : availableParallelism();
+
+function random(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+
+function time(fn: () => void, warmup: number, reps: number, budgetSeconds = 3): { median: number; best: number } {
+  for (let i = 0; i < warmup; i++) fn();
+  const samples: number[] = [];
+  const start = performance.now();
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    fn();
+    samples.push((performance.now() - t0) / 1000);
+    if ((performance.now() - start) / 1000 > budgetSeconds && samples.length >= 3) break;
+  }
+  samples.sort((x, y) => x - y);
+  return { median: samples[Math.floor(samples.length / 2)], best: samples[0] };
+}
+
+const gflops = (flops: number, seconds: number): string => (flops / seconds / 1e9).toFixed(1).padStart(5);
+
+const plain = WasmGemm.create();
+const pool1 = NodeGemmPool.create({ threads: 1 });
+const poolN = NodeGemmPool.create({ threads });
+if (plain === null || pool1 === null || poolN === null) {
+  console.log("WebAssembly SIMD or shared memory unavailable: nothing to benchmark");
+} else {
+  const ready = poolN.waitUntilReady();
+  console.log(`${threads} threads (${availableParallelism()} cores available); workers ready: ${ready}`);
+  const shapes: [string, number, number, number][] = [
+    ["qkv  416x768 . 768x2304", 416, 768, 2304],
+    ["mlp 1024x768 . 768x3072", 1024, 768, 3072],
+  ];
+  for (const [label, m, k, n] of shapes) {
+    const flops = 2 * m * k * n;
+    const a = random(m * k, 1);
+    const b = random(k * n, 2);
+    const bias = random(n, 3);
+    const reps = quick ? 5 : 20;
+    const results: string[] = [];
+    const outs: Float32Array[] = [];
+    const configs: [string, (out: Float32Array) => void, () => void][] = [];
+    {
+      const packed = plain.pack(b, k, n);
+      configs.push(["wasm (plain memory)", (out) => plain.matmul(a, m, packed, out, bias), () => plain.free(packed.buffer)]);
+    }
+    for (const [name, pool] of [["pool x1", pool1], [`pool x${poolN.activeThreads}`, poolN]] as const) {
+      const packed = pool.pack(b, k, n);
+      configs.push([name, (out) => pool.matmul(a, m, packed, out, bias), () => pool.free(packed)]);
+    }
+    let base = 0;
+    for (const [name, run, release] of configs) {
+      const out = new Float32Array(m * n);
+      const t = time(() => run(out), 3, reps);
+      if (base === 0) base = t.median;
+      results.push(`${name} ${gflops(flops, t.median)} GFLOP/s median ${gflops(flops, t.best)} best (${(t.median * 1000).toFixed(1)} ms, x${(base / t.median).toFixed(2)})`);
+      outs.push(out);
+      release();
+    }
+    const same = outs.every((o) => o.every((v, i) => Object.is(v, outs[0][i])));
+    console.log(`${label}:\n  ${results.join("\n  ")}\n  results identical: ${same}`);
+  }
+  await poolN.close();
+}

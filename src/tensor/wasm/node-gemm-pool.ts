@@ -1,0 +1,416 @@
+/**
+ * NodeGemmPool: one float32 GEMM split across the CPU cores. A persistent pool of
+ * node:worker_threads workers shares one WebAssembly.Memory ({ shared: true }) with the main
+ * thread; each thread runs the same generated SIMD kernel (`gemmRange`) on its own slice of the
+ * output. Works in Node ≥ 20 and Deno (through its node:worker_threads / node:os compatibility).
+ *
+ * Fork-join without messages: each worker has a small Int32Array control block on a
+ * SharedArrayBuffer (protocol in node-gemm-worker.ts). matmul writes each worker's job into its
+ * block, stores POSTED and `Atomics.notify`s, computes its own share on the main thread, then
+ * `Atomics.wait`s for the workers' DONE. The output is split by column panels — thread t gets
+ * panels [t·P/T, (t+1)·P/T) — or by row tiles when there are too few panels to balance (large m,
+ * small n). Every output element is computed by the same sequence of operations however the work
+ * is split, so results are bit-identical to the single-threaded WasmGemm. Matmuls below
+ * `minParallelFlops` (2·m·n·k, default 4e6) run on the main thread only.
+ *
+ * Lifetime: workers are unref()ed, so a process that never calls {@link NodeGemmPool.close} still
+ * exits; close() stops and terminates them. Workers start in the background: the pool only hands
+ * work to workers that have reported ready (until then matmuls run on the main thread), see
+ * {@link NodeGemmPool.waitUntilReady}.
+ *
+ * Memory: the shared memory is created with a fixed maximum (default 65536 pages = 4 GiB, the whole
+ * wasm32 space; shared memories cannot grow past their maximum — creating it only reserves address
+ * space). Growing a shared memory never detaches views, but views taken before a growth keep their
+ * old length; {@link WasmF32Buffer.view} always returns a current one.
+ */
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import { Gpt2LensError, InputError } from "../../errors.ts";
+import { GEMM_FLAG_ACCUMULATE, generateGemmModule, panelCount, scratchFloats } from "./gemm-kernel.ts";
+import { CONTROL, CONTROL_INTS, GEMM_WORKER_SOURCE, type GemmWorkerData, WORKER_STATE } from "./node-gemm-worker.ts";
+import { type PackedMatrix, type WasmF32Buffer, WasmGemm, type WasmGemmOptions, type WasmMemory } from "./wasm-gemm.ts";
+
+export interface NodeGemmPoolOptions {
+  /** Threads including the main thread (default: os.availableParallelism()); 1 = no workers. */
+  threads?: number;
+  /** Use relaxed-SIMD multiply-add when the engine has it (see WasmGemmOptions). Default false. */
+  relaxedSimd?: boolean;
+  /** Override the kernel's tiling (benchmarks, tests). */
+  kernel?: WasmGemmOptions["kernel"];
+  /** Initial size of the shared memory in 64 KiB pages (default 16). */
+  initialPages?: number;
+  /** Maximum size of the shared memory in pages (default 65536 = 4 GiB; halved on failure). */
+  maximumPages?: number;
+  /** Matmuls with 2·m·n·k below this run on the main thread only (default 4e6). */
+  minParallelFlops?: number;
+  /**
+   * How long (ms) the main thread waits for a ready worker to pick up a posted job before taking
+   * the job back and running it itself, then no longer using that worker (default 5000).
+   */
+  pickupTimeoutMs?: number;
+}
+
+/** Upper bound on threads (keeps the per-thread scratch and control blocks bounded). */
+const MAX_THREADS = 64;
+
+interface WebAssemblyApi {
+  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
+}
+
+interface PoolWorker {
+  readonly worker: Worker;
+  readonly control: Int32Array;
+  /** False once the worker exited, failed or missed a pickup deadline. */
+  usable: boolean;
+}
+
+interface Range {
+  m0: number;
+  m1: number;
+  p0: number;
+  p1: number;
+}
+
+/** Floats of scratch per thread, rounded up to a 64-byte multiple so every block stays aligned. */
+function alignedScratch(floats: number): number {
+  return Math.ceil(floats / 16) * 16;
+}
+
+function defaultThreads(): number {
+  try {
+    return availableParallelism();
+  } catch {
+    return 1;
+  }
+}
+
+function createSharedMemory(initial: number, maximum: number): WasmMemory | null {
+  const wa = (globalThis as unknown as { WebAssembly?: WebAssemblyApi }).WebAssembly;
+  if (wa === undefined || typeof SharedArrayBuffer === "undefined") return null;
+  for (let max = maximum; max >= Math.max(initial, 1); max = Math.floor(max / 2)) {
+    try {
+      const memory = new wa.Memory({ initial, maximum: max, shared: true });
+      if (memory.buffer instanceof SharedArrayBuffer) return memory;
+      return null;
+    } catch {
+      // Address space reservation failed (e.g. ulimit -v): try a smaller maximum.
+    }
+  }
+  return null;
+}
+
+export class NodeGemmPool {
+  /** The allocator and single-threaded kernel on the shared memory (buffers for in-place use). */
+  readonly gemm: WasmGemm;
+  readonly memory: WasmMemory;
+  /** Threads the pool was sized to, including the main thread. */
+  readonly threads: number;
+  readonly minParallelFlops: number;
+
+  private readonly workers: PoolWorker[];
+  private readonly pickupTimeoutMs: number;
+  private readonly packs = new WeakSet<PackedMatrix>();
+  /** Staging buffers for A, C and bias, kept between calls. */
+  private readonly staging: (WasmF32Buffer | undefined)[] = [undefined, undefined, undefined];
+  /** One scratch block per thread (`threads` × scratchStride floats). */
+  private scratch: WasmF32Buffer | undefined;
+  private scratchStride = 0;
+  private closed = false;
+
+  private constructor(gemm: WasmGemm, threads: number, workers: PoolWorker[], options: NodeGemmPoolOptions) {
+    this.gemm = gemm;
+    this.memory = gemm.memory;
+    this.threads = threads;
+    this.workers = workers;
+    this.minParallelFlops = options.minParallelFlops ?? 4e6;
+    this.pickupTimeoutMs = options.pickupTimeoutMs ?? 5000;
+  }
+
+  /**
+   * Creates the shared memory, the main thread's kernel and `threads - 1` workers (started in the
+   * background). Returns null when WebAssembly SIMD or shared memory is unavailable.
+   */
+  static create(options: NodeGemmPoolOptions = {}): NodeGemmPool | null {
+    const requested = options.threads ?? defaultThreads();
+    if (!Number.isInteger(requested) || requested < 1) {
+      throw new InputError(`NodeGemmPool: threads=${requested} must be a positive integer`, "bad_threads");
+    }
+    const threads = Math.min(requested, MAX_THREADS);
+    if (!WasmGemm.isSupported()) return null;
+    const memory = createSharedMemory(options.initialPages ?? 16, options.maximumPages ?? 65536);
+    if (memory === null) return null;
+    const gemm = WasmGemm.create({ memory, relaxedSimd: options.relaxedSimd, kernel: options.kernel });
+    if (gemm === null) return null;
+
+    const workers: PoolWorker[] = [];
+    if (threads > 1) {
+      const { bytes } = generateGemmModule({ ...gemm.kernelOptions, sharedMemory: true });
+      for (let t = 1; t < threads; t++) {
+        const controlBuffer = new SharedArrayBuffer(CONTROL_INTS * 4);
+        const workerData: GemmWorkerData = { bytes, memory, control: controlBuffer };
+        let worker: Worker;
+        try {
+          worker = new Worker(GEMM_WORKER_SOURCE, { eval: true, workerData, name: `gpt2-lens gemm ${t}` });
+        } catch {
+          break; // no worker threads here: run with the ones we have
+        }
+        const entry: PoolWorker = { worker, control: new Int32Array(controlBuffer), usable: true };
+        // Never let a worker's failure become an unhandled 'error' event; just stop using it.
+        worker.on("error", () => void (entry.usable = false));
+        worker.on("exit", () => void (entry.usable = false));
+        worker.unref();
+        workers.push(entry);
+      }
+    }
+    return new NodeGemmPool(gemm, threads, workers, options);
+  }
+
+  /** Panel width of packed matrices. */
+  get nr(): number {
+    return this.gemm.nr;
+  }
+
+  /** Threads a large matmul uses right now: the main thread plus the ready, usable workers. */
+  get activeThreads(): number {
+    return 1 + this.readyWorkers().length;
+  }
+
+  /**
+   * Blocks until every worker has started (or failed to), at most `timeoutMs` in total. Returns
+   * true when all `threads - 1` workers are ready.
+   */
+  waitUntilReady(timeoutMs = 10_000): boolean {
+    const deadline = Date.now() + timeoutMs;
+    for (const w of this.workers) {
+      while (w.usable && Atomics.load(w.control, CONTROL.READY) === 0) {
+        const left = deadline - Date.now();
+        if (left <= 0) return false;
+        Atomics.wait(w.control, CONTROL.READY, 0, Math.min(left, 50));
+      }
+    }
+    return this.readyWorkers().length === this.workers.length;
+  }
+
+  /** Packs B[k,n] (row-major) into the shared memory, for {@link matmul}. */
+  pack(b: Float32Array, k: number, n: number): PackedMatrix {
+    const packed = this.gemm.pack(b, k, n);
+    this.packs.add(packed);
+    return packed;
+  }
+
+  /** Packs B given as Bᵀ[n,k] (row-major) into the shared memory, for {@link matmul}. */
+  packTransposed(bt: Float32Array, n: number, k: number): PackedMatrix {
+    const packed = this.gemm.packTransposed(bt, n, k);
+    this.packs.add(packed);
+    return packed;
+  }
+
+  /** Releases a packed matrix made by this pool. */
+  free(packed: PackedMatrix): void {
+    if (!this.packs.delete(packed)) {
+      throw new InputError("NodeGemmPool.free: not a live packed matrix of this pool", "foreign_buffer");
+    }
+    this.gemm.free(packed.buffer);
+  }
+
+  /** True if `packed` was made by this pool's pack()/packTransposed() and not freed. */
+  owns(packed: PackedMatrix): boolean {
+    return this.packs.has(packed);
+  }
+
+  /**
+   * out[m,n] = a[m,k] · B (+ bias[n]); with `accumulate`, out += a · B (+ bias). Same contract as
+   * {@link WasmGemm.matmul}: `a`, `out`, `bias` may be ordinary Float32Arrays (staged through the
+   * shared memory) or current views of it (used in place).
+   */
+  matmul(a: Float32Array, m: number, b: PackedMatrix, out: Float32Array, bias?: Float32Array, accumulate = false): void {
+    const where = "NodeGemmPool.matmul";
+    if (!this.packs.has(b)) {
+      throw new InputError(`${where}: b must be a live PackedMatrix made by this pool's pack()/packTransposed()`, "foreign_buffer");
+    }
+    if (this.closed) throw new InputError(`${where}: the pool was closed`, "pool_closed");
+    const { k, n } = b;
+    const workers = 2 * m * n * k >= this.minParallelFlops ? this.readyWorkers() : [];
+    // Small products (and a pool without workers) take the single-threaded path unchanged.
+    if (workers.length === 0 || !Number.isInteger(m) || m < 0) {
+      this.gemm.matmul(a, m, b, out, bias, accumulate);
+      return;
+    }
+    checkLength(where, "a", a, m * k, `m·k = ${m}·${k}`);
+    checkLength(where, "out", out, m * n, `m·n = ${m}·${n}`);
+    if (bias !== undefined) checkLength(where, "bias", bias, n, `n = ${n}`);
+
+    // Use views of the shared memory in place (unless `a`/`bias` overlap `out`). A view from
+    // before a growth has a different buffer object: it is valid but simply staged like any array.
+    const memBuffer = this.memory.buffer;
+    const inMemory = (x: Float32Array): boolean => x.buffer === memBuffer && x.byteLength > 0;
+    const overlaps = (x: Float32Array, y: Float32Array): boolean =>
+      x.byteOffset < y.byteOffset + y.byteLength && y.byteOffset < x.byteOffset + x.byteLength;
+    const outIn = inMemory(out);
+    const aIn = inMemory(a) && !(outIn && overlaps(a, out));
+    const biasIn = bias !== undefined && inMemory(bias) && !(outIn && overlaps(bias, out));
+
+    // Allocations may grow the (shared) memory: pointers and existing views stay valid.
+    const threads = 1 + workers.length;
+    const scratchPtr = this.scratchFor(k, threads);
+    const aPtr = aIn ? a.byteOffset : this.stage(0, m * k).ptr;
+    const cPtr = outIn ? out.byteOffset : this.stage(1, m * n).ptr;
+    const biasPtr = bias === undefined ? 0 : biasIn ? bias.byteOffset : this.stage(2, n).ptr;
+    if (!aIn) this.staging[0]!.view().set(a);
+    if (!outIn && accumulate) this.staging[1]!.view().subarray(0, m * n).set(out);
+    if (bias !== undefined && !biasIn) this.staging[2]!.view().subarray(0, n).set(bias);
+
+    const flags = accumulate ? GEMM_FLAG_ACCUMULATE : 0;
+    const ranges = this.split(m, n, threads);
+    const stride = this.scratchStride * 4;
+    const args = [aPtr, b.buffer.ptr, cPtr, biasPtr, m, n, k, flags] as const;
+
+    // Fork: post every worker's job, then compute the main thread's share.
+    for (let w = 0; w < workers.length; w++) {
+      const r = ranges[w + 1];
+      const ctl = workers[w].control;
+      const job = [...args, scratchPtr + (w + 1) * stride, r.m0, r.m1, r.p0, r.p1];
+      for (let i = 0; i < job.length; i++) ctl[CONTROL.JOB + i] = job[i] | 0;
+      Atomics.store(ctl, CONTROL.ERROR, 0);
+      Atomics.store(ctl, CONTROL.STATE, WORKER_STATE.POSTED);
+      Atomics.notify(ctl, CONTROL.STATE);
+    }
+    const r0 = ranges[0];
+    let failure: unknown;
+    try {
+      this.gemm.exports.gemmRange(...args, scratchPtr, r0.m0, r0.m1, r0.p0, r0.p1);
+    } catch (error) {
+      failure = error;
+    }
+
+    // Join: wait for every worker (even after a failure here, so no job is left running).
+    let workerFailed = false;
+    for (let w = 0; w < workers.length; w++) {
+      const r = ranges[w + 1];
+      if (!this.join(workers[w])) {
+        // Taken back before the worker claimed it: run that share here.
+        try {
+          this.gemm.exports.gemmRange(...args, scratchPtr, r.m0, r.m1, r.p0, r.p1);
+        } catch (error) {
+          failure ??= error;
+        }
+      } else if (Atomics.load(workers[w].control, CONTROL.ERROR) !== 0) {
+        workerFailed = true;
+      }
+    }
+    if (failure !== undefined) {
+      throw new Gpt2LensError("gemm_failed", `${where}: the GEMM kernel failed: ${(failure as Error).message}`, { cause: failure });
+    }
+    if (workerFailed) throw new Gpt2LensError("gemm_failed", `${where}: the GEMM kernel failed in a worker thread`);
+
+    if (!outIn) out.set(this.staging[1]!.view().subarray(0, m * n));
+  }
+
+  /**
+   * Waits until the worker finished its posted job (true). If the worker has not claimed the job
+   * within the pickup timeout (or it died), takes the job back and stops using the worker (false).
+   */
+  private join(w: PoolWorker): boolean {
+    const ctl = w.control;
+    const { STATE } = CONTROL;
+    const { POSTED, RUNNING, DONE, IDLE } = WORKER_STATE;
+    const deadline = Date.now() + this.pickupTimeoutMs;
+    for (;;) {
+      const state = Atomics.load(ctl, STATE);
+      if (state === DONE) return true;
+      if (state === POSTED && (Date.now() >= deadline || !w.usable)) {
+        if (Atomics.compareExchange(ctl, STATE, POSTED, IDLE) === POSTED) {
+          w.usable = false;
+          void w.worker.terminate().catch(() => undefined);
+          return false;
+        }
+        continue;
+      }
+      if (state !== POSTED && state !== RUNNING) {
+        throw new Gpt2LensError("gemm_failed", `NodeGemmPool: unexpected worker state ${state}`);
+      }
+      Atomics.wait(ctl, STATE, state, 100);
+    }
+  }
+
+  /** Splits the output into `threads` disjoint ranges: by panels, or by row tiles when n is small. */
+  private split(m: number, n: number, threads: number): Range[] {
+    const panels = panelCount(n, this.nr);
+    const mr = this.gemm.layout.mr;
+    const rowTiles = Math.ceil(m / mr);
+    const ranges: Range[] = [];
+    if (panels < 4 * threads && rowTiles >= 4 * threads && rowTiles > panels) {
+      for (let t = 0; t < threads; t++) {
+        const m0 = Math.min(m, Math.floor((t * rowTiles) / threads) * mr);
+        const m1 = t + 1 === threads ? m : Math.min(m, Math.floor(((t + 1) * rowTiles) / threads) * mr);
+        ranges.push({ m0, m1, p0: 0, p1: panels });
+      }
+    } else {
+      for (let t = 0; t < threads; t++) {
+        ranges.push({ m0: 0, m1: m, p0: Math.floor((t * panels) / threads), p1: Math.floor(((t + 1) * panels) / threads) });
+      }
+    }
+    return ranges;
+  }
+
+  private readyWorkers(): PoolWorker[] {
+    return this.workers.filter((w) => w.usable && Atomics.load(w.control, CONTROL.READY) === 1);
+  }
+
+  /** Byte address of `threads` scratch blocks for inner dimension k (one per thread). */
+  private scratchFor(k: number, threads: number): number {
+    const stride = alignedScratch(scratchFloats(this.gemm.layout, k));
+    const need = stride * threads;
+    if (this.scratch === undefined || this.scratch.length < need) {
+      if (this.scratch !== undefined) this.gemm.free(this.scratch);
+      // Size for all threads the pool may ever use, so a worker becoming ready does not reallocate.
+      this.scratch = this.gemm.alloc(stride * Math.max(threads, this.threads));
+    }
+    this.scratchStride = stride;
+    return this.scratch.ptr;
+  }
+
+  /** A staging buffer with at least `floats` floats, reusing the previous one when big enough. */
+  private stage(slot: number, floats: number): WasmF32Buffer {
+    const cur = this.staging[slot];
+    if (cur !== undefined && cur.length >= floats) return cur;
+    if (cur !== undefined) this.gemm.free(cur);
+    const buf = this.gemm.alloc(floats);
+    this.staging[slot] = buf;
+    return buf;
+  }
+
+  /** Frees the cached staging buffers (of this pool and of its single-threaded path). */
+  releaseStaging(): void {
+    for (let slot = 0; slot < this.staging.length; slot++) {
+      const buf = this.staging[slot];
+      if (buf !== undefined) this.gemm.free(buf);
+      this.staging[slot] = undefined;
+    }
+    this.gemm.releaseStaging();
+  }
+
+  /**
+   * Stops and terminates the workers. The pool can no longer multiply afterwards (packed matrices
+   * and buffers in its memory stay readable). Calling close() again is harmless.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of this.workers) {
+      w.usable = false;
+      const state = Atomics.load(w.control, CONTROL.STATE);
+      if (state !== WORKER_STATE.RUNNING && state !== WORKER_STATE.POSTED) {
+        Atomics.store(w.control, CONTROL.STATE, WORKER_STATE.QUIT);
+        Atomics.notify(w.control, CONTROL.STATE);
+      }
+    }
+    await Promise.all(this.workers.map((w) => w.worker.terminate().catch(() => undefined)));
+  }
+}
+
+function checkLength(where: string, name: string, arr: Float32Array, expected: number, shape: string): void {
+  if (arr.length !== expected) {
+    throw new InputError(`${where}: ${name} has ${arr.length} elements, expected ${shape} = ${expected}`);
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * The multi-threaded WebAssembly SIMD matmul backend (Node ≥ 20 and Deno): weights are packed into
+ * a NodeGemmPool's shared memory once, and every large matmul is split across the pool's threads.
+ * Results are bit-identical to the single-threaded "wasm-simd" backend.
+ */
+import { InputError } from "../../errors.ts";
+import type { MatmulBackend, PreparedWeight } from "../matmul.ts";
+import { NodeGemmPool, type NodeGemmPoolOptions } from "./node-gemm-pool.ts";
+import type { PackedMatrix } from "./wasm-gemm.ts";
+
+export type ParallelWasmBackendOptions = NodeGemmPoolOptions;
+
+/** A MatmulBackend named "wasm-simd×N" (N = threads) that owns a worker pool. */
+export interface ParallelWasmBackend extends MatmulBackend {
+  readonly pool: NodeGemmPool;
+  /** Terminates the pool's workers (optional: they never keep a process alive). */
+  close(): Promise<void>;
+}
+
+interface PoolPreparedWeight extends PreparedWeight {
+  readonly packed: PackedMatrix;
+}
+
+/**
+ * Creates a worker pool (`threads` defaults to os.availableParallelism()) and a backend on it.
+ * Returns null where WebAssembly SIMD or shared WebAssembly memory is unavailable.
+ */
+export function createParallelWasmBackend(options: ParallelWasmBackendOptions = {}): ParallelWasmBackend | null {
+  const pool = NodeGemmPool.create(options);
+  if (pool === null) return null;
+  return {
+    name: `wasm-simd×${pool.threads}`,
+    pool,
+    prepare(w, inDim, outDim): PoolPreparedWeight {
+      return { inDim, outDim, rowMajor: w, transposed: null, packed: pool.pack(w, inDim, outDim) };
+    },
+    prepareTransposed(wt, outDim, inDim): PoolPreparedWeight {
+      return { inDim, outDim, rowMajor: null, transposed: wt, packed: pool.packTransposed(wt, outDim, inDim) };
+    },
+    matmul(a, m, w, out, bias) {
+      const packed = (w as Partial<PoolPreparedWeight>).packed;
+      if (!packed || !pool.owns(packed)) {
+        throw new InputError(`${this.name} backend: weight was prepared by another backend`, "foreign_weight");
+      }
+      pool.matmul(a, m, packed, out, bias ?? undefined);
+    },
+    close: () => pool.close(),
+  };
+}

@@ -1,0 +1,331 @@
+/**
+ * The worker-pool GEMM (NodeGemmPool / createParallelWasmBackend) against the single-threaded
+ * WasmGemm (bit-for-bit: every output element is computed by the same operations however the work
+ * is split) and the plain-TS reference; panel and row splits, remainders, bias, accumulate,
+ * transposed packing, in-place views, memory growth between calls, threads=1, pool reuse, and that a
+ * process which never closes its pool still exits (Node on a private tsc build, Deno on src/).
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Gpt2LensError, InputError } from "../../src/errors.ts";
+import { createWasmBackend, parseBackendChoice } from "../../src/tensor/backends.ts";
+import { NodeGemmPool, type NodeGemmPoolOptions } from "../../src/tensor/wasm/node-gemm-pool.ts";
+import { createParallelWasmBackend } from "../../src/tensor/wasm/node-parallel-backend.ts";
+import { matmulReference } from "../../src/tensor/wasm/reference-matmul.ts";
+import { WasmGemm } from "../../src/tensor/wasm/wasm-gemm.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/** Deterministic data in [-1, 1) from a seed (xorshift32). */
+function data(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+
+function transpose(b: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(b.length);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = b[i * cols + j];
+  return t;
+}
+
+/** max |x - y| / max |y|; NaN anywhere → Infinity. */
+function relErr(x: Float32Array, y: Float32Array): number {
+  expect(x.length).toBe(y.length);
+  let err = 0;
+  let scale = 0;
+  for (let i = 0; i < x.length; i++) {
+    const d = Math.abs(x[i] - y[i]);
+    if (Number.isNaN(d)) return Infinity;
+    err = Math.max(err, d);
+    scale = Math.max(scale, Math.abs(y[i]));
+  }
+  return scale > 0 ? err / scale : err;
+}
+
+/** Index of the first element whose bits differ (-1 if none). */
+function firstBitDifference(x: Float32Array, y: Float32Array): number {
+  const xb = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  const yb = new Uint32Array(y.buffer, y.byteOffset, y.length);
+  for (let i = 0; i < xb.length; i++) if (xb[i] !== yb[i]) return i;
+  return -1;
+}
+
+interface Case {
+  m: number;
+  k: number;
+  n: number;
+  seed: number;
+  bias: boolean;
+  accumulate: boolean;
+  transposed: boolean;
+}
+
+const pools: NodeGemmPool[] = [];
+function mustPool(options: NodeGemmPoolOptions): NodeGemmPool {
+  const pool = NodeGemmPool.create(options);
+  if (pool === null) throw new Error("NodeGemmPool.create() returned null");
+  pools.push(pool);
+  return pool;
+}
+
+let single: WasmGemm;
+let pool2: NodeGemmPool;
+let pool3: NodeGemmPool;
+
+beforeAll(() => {
+  single = WasmGemm.create()!;
+  // minParallelFlops 0: every product, however small, is split across the threads.
+  pool2 = mustPool({ threads: 2, minParallelFlops: 0 });
+  pool3 = mustPool({ threads: 3, minParallelFlops: 0 });
+  expect(pool2.waitUntilReady()).toBe(true);
+  expect(pool3.waitUntilReady()).toBe(true);
+});
+
+afterAll(async () => {
+  await Promise.all(pools.map((p) => p.close()));
+});
+
+/** Runs a case on the pool, the single-threaded kernel and the reference; checks all three. */
+function checkCase(pool: NodeGemmPool, c: Case): void {
+  const a = data(c.m * c.k, c.seed);
+  const b = data(c.k * c.n, c.seed + 1);
+  const bias = c.bias ? data(c.n, c.seed + 2) : undefined;
+  const initial = data(c.m * c.n, c.seed + 3);
+
+  const expected = new Float32Array(c.m * c.n);
+  matmulReference(a, c.m, c.k, b, c.n, expected, bias);
+  if (c.accumulate) for (let i = 0; i < expected.length; i++) expected[i] += initial[i];
+
+  const bt = c.transposed ? transpose(b, c.k, c.n) : b;
+  const packedPool = c.transposed ? pool.packTransposed(bt, c.n, c.k) : pool.pack(b, c.k, c.n);
+  const packedSingle = c.transposed ? single.packTransposed(bt, c.n, c.k) : single.pack(b, c.k, c.n);
+  const fresh = (): Float32Array => (c.accumulate ? initial.slice() : new Float32Array(c.m * c.n).fill(Number.NaN));
+  const outPool = fresh();
+  const outSingle = fresh();
+  pool.matmul(a, c.m, packedPool, outPool, bias, c.accumulate);
+  single.matmul(a, c.m, packedSingle, outSingle, bias, c.accumulate);
+  pool.free(packedPool);
+  single.free(packedSingle.buffer);
+
+  expect(firstBitDifference(outPool, outSingle), JSON.stringify(c)).toBe(-1);
+  expect(relErr(outPool, expected), JSON.stringify(c)).toBeLessThan(1e-5);
+}
+
+const caseArb = (maxM: number, maxK: number, maxN: number): fc.Arbitrary<Case> =>
+  fc.record({
+    m: fc.integer({ min: 1, max: maxM }),
+    k: fc.integer({ min: 1, max: maxK }),
+    n: fc.integer({ min: 1, max: maxN }),
+    seed: fc.integer({ min: 1, max: 1 << 30 }),
+    bias: fc.boolean(),
+    accumulate: fc.boolean(),
+    transposed: fc.boolean(),
+  });
+
+describe("NodeGemmPool", () => {
+  it("starts its workers", () => {
+    expect(pool2.threads).toBe(2);
+    expect(pool2.activeThreads).toBe(2);
+    expect(pool3.activeThreads).toBe(3);
+  });
+
+  it("equals the single-threaded kernel bit for bit on random shapes (panel and row splits)", () => {
+    fc.assert(fc.property(caseArb(90, 90, 90), (c) => checkCase(pool2, c)), { numRuns: 120 });
+    // Few panels, many rows: the row split.
+    fc.assert(fc.property(caseArb(300, 40, 24), (c) => checkCase(pool3, c)), { numRuns: 60 });
+  });
+
+  it("equals the single-threaded kernel on larger shapes (remainders in every dimension)", () => {
+    const shapes: [number, number, number][] = [
+      [130, 300, 257],
+      [13, 768, 1001],
+      [416, 64, 768],
+      [517, 33, 9], // row split with a partial panel
+      [3, 700, 2305],
+      [49, 4200, 19], // k above the kernel's k block (4096)
+    ];
+    let seed = 11;
+    for (const [m, k, n] of shapes) {
+      for (const pool of [pool2, pool3]) {
+        checkCase(pool, { m, k, n, seed: seed++, bias: seed % 2 === 0, accumulate: seed % 3 === 0, transposed: seed % 5 === 0 });
+      }
+    }
+  });
+
+  it("reuses the pool for matmuls in sequence and survives memory growth between them", () => {
+    const k = 96;
+    const n = 200;
+    const m = 150;
+    const packed = pool2.pack(data(k * n, 5), k, n);
+    const ref = single.pack(data(k * n, 5), k, n);
+    for (let round = 0; round < 5; round++) {
+      const a = data(m * k, 100 + round);
+      const got = new Float32Array(m * n);
+      const want = new Float32Array(m * n);
+      pool2.matmul(a, m, packed, got);
+      single.matmul(a, m, ref, want);
+      expect(firstBitDifference(got, want)).toBe(-1);
+      // Grow the shared memory by ~8 MiB: the workers must keep working on the larger memory.
+      pool2.gemm.alloc(2_000_000 + round);
+    }
+  });
+
+  it("uses views of the shared memory in place, and stages overlapping ones", () => {
+    const m = 64;
+    const k = 48;
+    const n = 72;
+    const packed = pool2.pack(data(k * n, 9), k, n);
+    const ref = single.pack(data(k * n, 9), k, n);
+    const aBuf = pool2.gemm.alloc(m * k);
+    const outBuf = pool2.gemm.alloc(m * n);
+    const biasBuf = pool2.gemm.alloc(n);
+    aBuf.view().set(data(m * k, 10));
+    biasBuf.view().set(data(n, 11));
+    outBuf.view().set(data(m * n, 12));
+    const want = data(m * n, 12);
+    single.matmul(aBuf.view().slice(), m, ref, want, biasBuf.view().slice(), true);
+    pool2.matmul(aBuf.view(), m, packed, outBuf.view(), biasBuf.view(), true);
+    expect(firstBitDifference(outBuf.view(), want)).toBe(-1);
+
+    // a overlapping out (k = n so the shapes line up): a is copied before anything is written.
+    const sq = 40;
+    const p2 = pool2.pack(data(sq * sq, 13), sq, sq);
+    const r2 = single.pack(data(sq * sq, 13), sq, sq);
+    const buf = pool2.gemm.alloc(sq * sq);
+    buf.view().set(data(sq * sq, 14));
+    const want2 = new Float32Array(sq * sq);
+    single.matmul(data(sq * sq, 14), sq, r2, want2);
+    pool2.matmul(buf.view(), sq, p2, buf.view());
+    expect(firstBitDifference(buf.view(), want2)).toBe(-1);
+  });
+
+  it("works with threads=1 (no workers)", () => {
+    const pool1 = mustPool({ threads: 1, minParallelFlops: 0 });
+    expect(pool1.threads).toBe(1);
+    expect(pool1.activeThreads).toBe(1);
+    expect(pool1.waitUntilReady(10)).toBe(true);
+    fc.assert(fc.property(caseArb(50, 50, 50), (c) => checkCase(pool1, c)), { numRuns: 30 });
+  });
+
+  it("runs small products on the main thread by default and large ones split", () => {
+    const pool = mustPool({ threads: 2 });
+    expect(pool.minParallelFlops).toBe(4e6);
+    expect(pool.waitUntilReady()).toBe(true);
+    checkCase(pool, { m: 8, k: 16, n: 24, seed: 1, bias: true, accumulate: false, transposed: false });
+    checkCase(pool, { m: 200, k: 160, n: 300, seed: 2, bias: true, accumulate: true, transposed: true });
+  });
+
+  it("rejects foreign or freed packed matrices, bad shapes, and use after close", async () => {
+    const pool = mustPool({ threads: 2, minParallelFlops: 0 });
+    const foreign = single.pack(data(12, 1), 3, 4);
+    expect(() => pool.matmul(data(6, 2), 2, foreign, new Float32Array(8))).toThrow(InputError);
+    const packed = pool.pack(data(12, 1), 3, 4);
+    expect(() => pool.matmul(data(5, 2), 2, packed, new Float32Array(8))).toThrow(/a has 5 elements/);
+    expect(() => pool.matmul(data(6, 2), 2, packed, new Float32Array(7))).toThrow(/out has 7 elements/);
+    pool.free(packed);
+    expect(() => pool.matmul(data(6, 2), 2, packed, new Float32Array(8))).toThrow(InputError);
+    expect(() => pool.free(packed)).toThrow(InputError);
+    const live = pool.pack(data(12, 1), 3, 4);
+    await pool.close();
+    await pool.close();
+    expect(() => pool.matmul(data(6, 2), 2, live, new Float32Array(8))).toThrow(/closed/);
+    expect(() => NodeGemmPool.create({ threads: 0 })).toThrow(InputError);
+    expect(new Gpt2LensError("x", "y")).toBeInstanceOf(Error);
+  });
+});
+
+describe("createParallelWasmBackend", () => {
+  it("matches the single-threaded wasm backend bit for bit (prepare, prepareTransposed, bias)", async () => {
+    const backend = createParallelWasmBackend({ threads: 2 })!;
+    expect(backend).not.toBeNull();
+    expect(backend.name).toBe("wasm-simd×2");
+    expect(backend.pool.waitUntilReady()).toBe(true);
+    const wasm = createWasmBackend()!;
+    const [m, d, dOut] = [52, 768, 2304];
+    const w = data(d * dOut, 21);
+    const bias = data(dOut, 22);
+    const a = data(m * d, 23);
+    for (const transposed of [false, true]) {
+      const pw = transposed ? backend.prepareTransposed(transpose(w, d, dOut), dOut, d) : backend.prepare(w, d, dOut);
+      const rw = transposed ? wasm.prepareTransposed(transpose(w, d, dOut), dOut, d) : wasm.prepare(w, d, dOut);
+      const got = new Float32Array(m * dOut);
+      const want = new Float32Array(m * dOut);
+      backend.matmul(a, m, pw, got, bias);
+      wasm.matmul(a, m, rw, want, bias);
+      expect(firstBitDifference(got, want)).toBe(-1);
+      expect(() => backend.matmul(a, m, rw, got, bias)).toThrow(InputError);
+    }
+    await backend.close();
+  });
+
+  it("is a backend choice", () => {
+    expect(parseBackendChoice("wasm-threads")).toBe("wasm-threads");
+    expect(() => parseBackendChoice("threads")).toThrow(/wasm-threads/);
+  });
+});
+
+// ---- a process that never closes its pool still exits ----
+
+const SCRIPT = (poolModule: string): string => `
+import { NodeGemmPool } from ${JSON.stringify(poolModule)};
+const pool = NodeGemmPool.create({ threads: 2 });
+if (!pool.waitUntilReady()) throw new Error("workers did not start");
+const m = 256, k = 256, n = 256;
+const packed = pool.pack(new Float32Array(k * n).fill(1), k, n);
+const out = new Float32Array(m * n);
+pool.matmul(new Float32Array(m * k).fill(0.5), m, packed, out);
+console.log(JSON.stringify({ active: pool.activeThreads, value: out[m * n - 1] }));
+`;
+
+describe("process exit without close()", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "gemm-pool-exit-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  function expectPromptExit(command: string, args: string[]): void {
+    const started = Date.now();
+    const run = spawnSync(command, args, { cwd: ROOT, encoding: "utf8", timeout: 30_000, env: { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" } });
+    const seconds = (Date.now() - started) / 1000;
+    expect(run.error, run.stderr).toBeUndefined();
+    expect(run.status, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout.trim().split("\n").pop()!)).toEqual({ active: 2, value: 128 });
+    expect(seconds).toBeLessThan(10);
+  }
+
+  it("Node (compiled with tsc)", () => {
+    const out = join(dir, "build");
+    const tsc = spawnSync(process.execPath, [
+      join(ROOT, "node_modules/typescript/bin/tsc"), join(ROOT, "src/tensor/wasm/node-gemm-pool.ts"),
+      "--outDir", out, "--rootDir", join(ROOT, "src"), "--module", "nodenext", "--moduleResolution", "nodenext",
+      "--target", "es2022", "--types", "node", "--strict", "--skipLibCheck",
+      "--allowImportingTsExtensions", "--rewriteRelativeImportExtensions",
+    ], { cwd: ROOT, encoding: "utf8" });
+    expect(tsc.status, tsc.stdout + tsc.stderr).toBe(0);
+    writeFileSync(join(out, "package.json"), '{"type":"module"}');
+    const script = join(out, "exit-check.mjs");
+    writeFileSync(script, SCRIPT("./tensor/wasm/node-gemm-pool.js"));
+    expectPromptExit(process.execPath, [script]);
+  });
+
+  const DENO = join(ROOT, "node_modules/.bin/deno");
+  it.skipIf(!existsSync(DENO))("Deno (TypeScript sources)", () => {
+    const script = join(ROOT, "src/tensor/wasm/node-gemm-pool.ts");
+    const file = join(dir, "exit-check.ts");
+    writeFileSync(file, SCRIPT(new URL(`file://${script}`).href));
+    expectPromptExit(DENO, ["run", "-A", "--cached-only", "--no-lock", file]);
+  });
+});
