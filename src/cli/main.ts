@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Gpt2LensError } from "../errors.ts";
+import { BENCH_USAGE, benchCommand } from "./commands/bench.ts";
 import { CACHE_USAGE, cacheCommand } from "./commands/cache.ts";
 import { FETCH_USAGE, fetchCommand } from "./commands/fetch.ts";
 import { GREATER_THAN_USAGE, greaterThanCommand } from "./commands/greater-than.ts";
@@ -14,6 +15,7 @@ const COMMANDS: Record<string, Command> = {
   "greater-than": { usage: GREATER_THAN_USAGE, run: greaterThanCommand },
   cache: { usage: CACHE_USAGE, run: cacheCommand },
   fetch: { usage: FETCH_USAGE, run: fetchCommand },
+  bench: { usage: BENCH_USAGE, run: benchCommand },
 };
 
 const HELP = `gpt2-lens — mechanistic interpretability of GPT-2 in TypeScript

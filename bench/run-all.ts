@@ -1,0 +1,378 @@
+/**
+ * `npm run bench`: gpt2-lens next to PyTorch (CPU) on a GPT-2-small-shaped model with random weights.
+ *
+ *   npm run bench [-- --repeat 5 --shapes 1x13,32x13,8x128 --no-setup --skip-greater-than]
+ *   (runs as: deno run -A bench/run-all.ts; Deno runs the TypeScript directly)
+ *
+ * 1. machine load (uptime), runtimes; dist/ is rebuilt with tsc when src/ is newer;
+ * 2. the random model (.bench-cache/gpt2-small-random/, written once by bench/random-gpt2.ts);
+ * 3. PyTorch: Debian's python3-torch for /usr/bin/python3; when missing, .bench/setup-torch.sh
+ *    (apt-get) is tried unless --no-setup; if that fails our side is still measured;
+ * 4. correctness: bench/torch_gpt2.py's logits vs ours (`gpt2-lens cache`) on test/fixtures/tiny-gpt2;
+ * 5. forward, full logits at every position: ours = `gpt2-lens bench` (Node, one process per shape:
+ *    load, one warm-up, median of R) with the default backend (auto: the worker pool on ≥ 2 cores)
+ *    and with GPT2_LENS_BACKEND=wasm (one thread), vs bench/torch_gpt2.py (torch.no_grad) on 2
+ *    threads and on 1 (OMP_WAIT_POLICY=PASSIVE: spinning OpenMP threads otherwise starve the BLAS
+ *    threads on a busy 2-core machine);
+ * 6. GEMM 768×768·768×2304 GFLOP/s on one thread (our WebAssembly SIMD kernel; PyTorch's for scale);
+ * 7. peak RSS of our loading + running process vs the float32 weight bytes;
+ * 8. bench/greater-than.ts --n 490 (pipeline stage times), when that file exists.
+ */
+import { spawnSync, type SpawnSyncOptions } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { parseSafetensors } from "../src/io/safetensors.ts";
+import { WasmGemm } from "../src/tensor/wasm/wasm-gemm.ts";
+import { ensureRandomGpt2 } from "./random-gpt2.ts";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const CLI = join(ROOT, "dist/cli/main.js");
+const TINY = join(ROOT, "test/fixtures/tiny-gpt2");
+const PYTHON = "/usr/bin/python3";
+const TORCH_SCRIPT = join(ROOT, "bench/torch_gpt2.py");
+const SETUP_SCRIPT = join(ROOT, ".bench/setup-torch.sh");
+const CHECK_TOLERANCE = 1e-4;
+
+// ---- options ----
+
+const argv = process.argv.slice(2);
+function option(name: string): string | undefined {
+  const at = argv.indexOf(`--${name}`);
+  return at >= 0 ? argv[at + 1] : argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+}
+const repeatRaw = option("repeat") ?? "5";
+if (!/^\d+$/.test(repeatRaw) || Number(repeatRaw) < 1) throw new Error(`--repeat must be a positive integer, got ${repeatRaw}`);
+const REPEAT = Number(repeatRaw);
+const SHAPES = (option("shapes") ?? "1x13,32x13,8x128").split(",").map((s) => {
+  const [batch, seq] = s.split(/[x×]/).map(Number);
+  if (!(Number.isInteger(batch) && Number.isInteger(seq) && batch >= 1 && seq >= 1 && seq <= 1024)) throw new Error(`bad shape "${s}" (want BATCHxSEQ)`);
+  return { batch, seq, label: `${batch}×${seq}` };
+});
+const NO_SETUP = argv.includes("--no-setup");
+const SKIP_GREATER_THAN = argv.includes("--skip-greater-than");
+
+// ---- helpers ----
+
+const log = (line = "") => console.log(line);
+const section = (title: string) => log(`\n== ${title}`);
+const indent = (text: string) => text.trimEnd().split("\n").filter(Boolean).map((l) => `   ${l}`).join("\n");
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+function run(command: string, args: string[], options: SpawnSyncOptions = {}): Run {
+  const t0 = performance.now();
+  const result = spawnSync(command, args, { cwd: ROOT, encoding: "utf8", maxBuffer: 64 << 20, ...options });
+  const seconds = (performance.now() - t0) / 1000;
+  if (result.error) return { status: null, stdout: "", stderr: String(result.error.message), seconds };
+  return { status: result.status, stdout: String(result.stdout ?? ""), stderr: String(result.stderr ?? ""), seconds };
+}
+
+function results(stdout: string): Record<string, unknown>[] {
+  return stdout.split("\n").filter((l) => l.startsWith("RESULT ")).map((l) => JSON.parse(l.slice(7)) as Record<string, unknown>);
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+const ms = (value: number | undefined) => (value === undefined ? "—" : value >= 100 ? value.toFixed(0) : value.toFixed(1));
+const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? "—" : `${(a / b).toFixed(2)}×`);
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
+
+function uptime(): string {
+  const r = run("uptime", []);
+  if (r.status === 0) return r.stdout.trim();
+  return `load average: ${loadavg().map((l) => l.toFixed(2)).join(", ")}`;
+}
+
+// ---- 1. machine, dist ----
+
+function newestSourceMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSourceMtime(path));
+    else if (entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+function ensureDist(): void {
+  const fresh = () => existsSync(CLI) && statSync(CLI).mtimeMs >= newestSourceMtime(join(ROOT, "src"));
+  if (fresh()) return;
+  log("dist/ is older than src/: building with tsc -p tsconfig.json");
+  const r = run("node", [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"]);
+  if (r.status !== 0) {
+    if (!existsSync(CLI)) throw new Error(`tsc failed and there is no dist/cli/main.js:\n${r.stdout}${r.stderr}`);
+    log(`tsc reported errors (emitted anyway; using dist/):\n${indent(r.stdout.split("\n").slice(0, 5).join("\n"))}`);
+  }
+}
+
+const denoVersion = (globalThis as { Deno?: { version: { deno: string; v8: string } } }).Deno?.version;
+log("gpt2-lens benchmark: ours (TypeScript + WebAssembly SIMD) vs PyTorch on the CPU");
+log(`started ${new Date().toISOString()}`);
+log(`machine: ${cpus().length} CPU(s) ${cpus()[0]?.model ?? ""}, ${mb(totalmem())} RAM`);
+log(`uptime before: ${uptime()}`);
+const nodeVersion = run("node", ["--version"]).stdout.trim();
+log(`runtimes: Node ${nodeVersion} (our forward, via dist/cli/main.js); ${denoVersion ? `Deno ${denoVersion.deno}, V8 ${denoVersion.v8}` : `Node ${process.version}`} (this script, GEMM)`);
+ensureDist();
+
+// ---- 2. model ----
+
+const { dir: MODEL, written } = await ensureRandomGpt2();
+if (written) log(`wrote random GPT-2-small-shaped weights (${mb(written.bytes)}) to ${MODEL} in ${written.seconds.toFixed(1)} s`);
+const modelBytes = statSync(join(MODEL, "model.safetensors")).size;
+
+// ---- 3. PyTorch ----
+
+interface TorchStatus {
+  ok: boolean;
+  version?: string;
+  note: string;
+}
+
+function probeTorch(): TorchStatus {
+  const r = run(PYTHON, ["-c", "import numpy, torch; print(torch.__version__)"]);
+  if (r.status === 0) return { ok: true, version: r.stdout.trim(), note: `PyTorch ${r.stdout.trim()} (${PYTHON})` };
+  const why = r.status === null ? `${PYTHON} not found` : (r.stderr.trim().split("\n").at(-1) ?? "import failed");
+  return { ok: false, note: why };
+}
+
+function ensureTorch(): TorchStatus {
+  const first = probeTorch();
+  if (first.ok) return first;
+  if (NO_SETUP) return { ok: false, note: `${first.note}; --no-setup given, not installing` };
+  log(`PyTorch missing (${first.note}); running .bench/setup-torch.sh (apt-get install python3-torch), log in .bench-cache/setup-torch.log`);
+  const r = run("bash", [SETUP_SCRIPT], { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  writeFileSync(join(ROOT, ".bench-cache/setup-torch.log"), `${r.stdout}\n${r.stderr}`);
+  const second = probeTorch();
+  if (second.ok) return second;
+  const tail = (r.stderr.trim() || r.stdout.trim()).split("\n").slice(-3).join(" | ");
+  return { ok: false, note: `setup-torch.sh exited ${r.status}: ${tail}; ${second.note}` };
+}
+
+section("PyTorch");
+const torch = ensureTorch();
+if (torch.ok) log(torch.note);
+else log(`COULD NOT INSTALL / IMPORT PYTORCH: ${torch.note}\n   Only our side is measured below.`);
+
+// ---- 4. correctness on the tiny fixture ----
+
+let checkLine = "skipped (no PyTorch)";
+if (torch.ok) {
+  section(`logits check: bench/torch_gpt2.py vs ours on test/fixtures/tiny-gpt2 (tolerance ${CHECK_TOLERANCE})`);
+  const golden = join(TINY, "golden.safetensors");
+  const prompts = JSON.parse(parseSafetensors(new Uint8Array(readFileSync(golden))).metadata.clean ?? "[]") as string[];
+  const work = mkdtempSync(join(tmpdir(), "gpt2-lens-bench-"));
+  try {
+    const expect = join(work, "ours.safetensors");
+    const ours = run("node", [CLI, "cache", "--model", TINY, ...prompts.flatMap((p) => ["--prompt", p]), "--names", "hook_embed", "--out", expect]);
+    if (ours.status !== 0) throw new Error(`gpt2-lens cache failed: ${ours.stderr}`);
+    const py = run(PYTHON, [TORCH_SCRIPT, "check", "--model", TINY, "--expect", expect, "--golden", golden]);
+    const check = results(py.stdout).find((r) => r.kind === "check");
+    if (py.status !== 0 || !check) {
+      checkLine = `FAILED to run: ${py.stderr.trim().split("\n").at(-1)}`;
+    } else {
+      const diff = check.max_abs_diff as number;
+      const hf = check.max_abs_diff_hf_golden as number | undefined;
+      checkLine =
+        `${diff <= CHECK_TOLERANCE ? "OK" : "MISMATCH"}: ${check.batch}×${check.seq} tokens, max |PyTorch − ours| = ${diff.toExponential(2)}` +
+        ` (logits up to ${(check.max_abs_logit as number).toFixed(2)})` +
+        (hf === undefined ? "" : `; max |PyTorch − HF transformers golden| = ${hf.toExponential(2)}`);
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  log(checkLine);
+}
+
+// ---- 5. forward ----
+
+interface OursForward {
+  medianMs?: number;
+  runs: number[];
+  peakRss?: number;
+  params?: number;
+  backend?: string;
+  error?: string;
+}
+
+/** Our two configurations: the default backend, and single-threaded SIMD for a per-thread comparison. */
+const OURS = [
+  { key: "auto", env: { GPT2_LENS_BACKEND: "auto" } },
+  { key: "wasm", env: { GPT2_LENS_BACKEND: "wasm" } },
+] as const;
+
+section(`forward, full logits at every position: 1 warm-up, median of ${REPEAT}`);
+const ours = new Map<string, Map<string, OursForward>>();
+for (const config of OURS) {
+  const byShape = new Map<string, OursForward>();
+  for (const shape of SHAPES) {
+    const args = [CLI, "bench", "--model", MODEL, "--batch", String(shape.batch), "--seq", String(shape.seq), "--repeat", String(REPEAT)];
+    const r = run("node", args, { env: { ...process.env, ...config.env } });
+    const out: OursForward = { runs: [] };
+    if (r.status !== 0) out.error = (r.stderr.trim().split("\n")[0] ?? `exit ${r.status}`).slice(0, 200);
+    out.medianMs = Number(/^forward_ms_median=([\d.]+)$/m.exec(r.stdout)?.[1] ?? Number.NaN);
+    if (!Number.isFinite(out.medianMs)) out.medianMs = undefined;
+    out.runs = [...r.stdout.matchAll(/^run \d+: ([\d.]+) ms$/gm)].map((m) => Number(m[1]));
+    out.peakRss = Number(/^peak_rss_bytes=(\d+)/m.exec(r.stdout)?.[1] ?? Number.NaN);
+    out.params = Number(/^parameters (\d+)/m.exec(r.stdout)?.[1] ?? Number.NaN);
+    out.backend = /^backend (\S+);/m.exec(r.stdout)?.[1];
+    byShape.set(shape.label, out);
+    const what = out.error ?? `${out.runs.map((t) => t.toFixed(0)).join(", ")} ms → median ${ms(out.medianMs)} ms`;
+    log(`ours ${out.backend ?? config.key} ${shape.label}: ${what} (process ${r.seconds.toFixed(1)} s incl. load)`);
+  }
+  ours.set(config.key, byShape);
+}
+const backendOf = (key: string) => [...(ours.get(key)?.values() ?? [])].find((o) => o.backend)?.backend ?? key;
+
+interface TorchForward {
+  medianMs: number;
+  samples: number[];
+}
+const torchByThreads = new Map<number, Map<string, TorchForward>>();
+let torchPeakRss: number | undefined;
+if (torch.ok) {
+  for (const threads of [2, 1]) {
+    const n = String(threads);
+    const env = { ...process.env, OMP_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, MKL_NUM_THREADS: n, OMP_WAIT_POLICY: "PASSIVE" };
+    const shapes = SHAPES.map((s) => `${s.batch}x${s.seq}`).join(",");
+    const r = run(PYTHON, [TORCH_SCRIPT, "time", "--model", MODEL, "--shapes", shapes, "--repeat", String(REPEAT), "--threads", String(threads)], { env });
+    const byShape = new Map<string, TorchForward>();
+    for (const res of results(r.stdout)) {
+      if (res.kind === "forward") byShape.set(`${res.batch}×${res.seq}`, { medianMs: res.median_ms as number, samples: res.samples_ms as number[] });
+      if (res.kind === "process" && threads === 2) torchPeakRss = res.peak_rss_bytes as number;
+    }
+    if (r.status !== 0) log(`PyTorch (${threads} thread(s)) failed: ${r.stderr.trim().split("\n").at(-1)}`);
+    for (const [label, t] of byShape) log(`PyTorch ${threads} thr ${label}: ${t.samples.map((x) => x.toFixed(0)).join(", ")} ms → median ${ms(t.medianMs)} ms`);
+    torchByThreads.set(threads, byShape);
+  }
+}
+
+// ---- 6. GEMM ----
+
+section("GEMM 768×768 · 768×2304 (+bias), one thread");
+const cpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+function randomMatrix(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+let oursGflops: { median: number; best: number; perCpu: number } | undefined;
+const gemm = WasmGemm.create();
+if (!gemm) {
+  log("ours: WebAssembly SIMD unavailable in this engine");
+} else {
+  const [m, k, n] = [768, 768, 2304];
+  const flops = 2 * m * k * n;
+  const a = randomMatrix(m * k, 1);
+  const packed = gemm.pack(randomMatrix(k * n, 2), k, n);
+  const bias = randomMatrix(n, 3);
+  const out = new Float32Array(m * n);
+  for (let i = 0; i < 3; i++) gemm.matmul(a, m, packed, out, bias);
+  const wall: number[] = [];
+  let bestCpu = Infinity;
+  const start = performance.now();
+  for (let i = 0; i < 30 && (i < 5 || performance.now() - start < 4000); i++) {
+    const c0 = cpuSeconds();
+    const t0 = performance.now();
+    gemm.matmul(a, m, packed, out, bias);
+    wall.push((performance.now() - t0) / 1000);
+    bestCpu = Math.min(bestCpu, cpuSeconds() - c0);
+  }
+  gemm.free(packed.buffer);
+  oursGflops = { median: flops / median(wall) / 1e9, best: flops / Math.min(...wall) / 1e9, perCpu: flops / bestCpu / 1e9 };
+  log(
+    `ours (wasm SIMD ${gemm.layout.mr}x${gemm.layout.nr} tile, ${wall.length} calls): ${oursGflops.median.toFixed(1)} GFLOP/s median, ` +
+      `${oursGflops.best.toFixed(1)} best, ${oursGflops.perCpu.toFixed(1)} per CPU-second (${(median(wall) * 1000).toFixed(1)} ms)`,
+  );
+}
+let torchGflops: number | undefined;
+if (torch.ok) {
+  const env = { ...process.env, OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "1", MKL_NUM_THREADS: "1", OMP_WAIT_POLICY: "PASSIVE" };
+  const r = run(PYTHON, [TORCH_SCRIPT, "gemm", "--m", "768", "--k", "768", "--n", "2304", "--threads", "1"], { env });
+  const res = results(r.stdout).find((x) => x.kind === "gemm");
+  torchGflops = res?.gflops as number | undefined;
+  log(res ? `PyTorch addmm, 1 thread: ${torchGflops!.toFixed(1)} GFLOP/s median (${(res.median_ms as number).toFixed(1)} ms)` : `PyTorch GEMM failed: ${r.stderr.trim().split("\n").at(-1)}`);
+}
+
+// ---- 8. greater-than ----
+
+section("greater-than pipeline, N = 490");
+const greaterThan = join(ROOT, "bench/greater-than.ts");
+let greaterThanLine: string;
+if (SKIP_GREATER_THAN) {
+  greaterThanLine = "skipped (--skip-greater-than)";
+} else if (!existsSync(greaterThan)) {
+  greaterThanLine = "skipped: bench/greater-than.ts does not exist (yet)";
+} else {
+  const r = run(process.execPath, ["run", "-A", greaterThan, "--n", "490"]);
+  log(indent(r.stdout));
+  if (r.status !== 0) log(indent(r.stderr.split("\n").slice(-5).join("\n")));
+  greaterThanLine = r.status === 0 ? `ran in ${r.seconds.toFixed(1)} s (stage times above)` : `bench/greater-than.ts exited ${r.status}`;
+}
+log(greaterThanLine);
+
+// ---- summary ----
+
+const all = [...ours.values()].flatMap((m) => [...m.values()]);
+const params = all.find((o) => o.params !== undefined && Number.isFinite(o.params))?.params;
+const weightBytes = params ? params * 4 : modelBytes;
+const torchName = torch.ok ? `PyTorch ${torch.version}` : "PyTorch";
+const t2 = torchByThreads.get(2);
+const t1 = torchByThreads.get(1);
+const [autoName, wasmName] = [backendOf("auto"), backendOf("wasm")];
+
+section("summary");
+log(`machine: ${cpus().length} CPU(s); uptime after: ${uptime()}`);
+log(`ours: Node ${nodeVersion}, default backend ${autoName}, one-thread backend ${wasmName}; ${torchName}: CPU, torch.no_grad(), OMP_WAIT_POLICY=PASSIVE`);
+log(`PyTorch vs ours logits (tiny-gpt2): ${checkLine}`);
+log("");
+const cols = [`ours ${autoName}`, "PyTorch 2 thr", "ours/PyTorch", `ours ${wasmName}`, "PyTorch 1 thr", "ours/PyTorch"];
+const widths = cols.map((c) => Math.max(c.length, 9));
+const row = (first: string, cells: string[]) => `${first.padEnd(21)} ${cells.map((c, i) => c.padStart(widths[i])).join("   ")}`;
+log(row("forward, full logits", cols));
+for (const shape of SHAPES) {
+  const oa = ours.get("auto")?.get(shape.label)?.medianMs;
+  const o1 = ours.get("wasm")?.get(shape.label)?.medianMs;
+  const p2 = t2?.get(shape.label)?.medianMs;
+  const p1 = t1?.get(shape.label)?.medianMs;
+  log(row(`${shape.label} (ms)`, [ms(oa), ms(p2), ratio(oa, p2), ms(o1), ms(p1), ratio(o1, p1)]));
+}
+log("");
+log(
+  `GEMM 768×768·768×2304, GFLOP/s per thread: ours ${oursGflops ? `${oursGflops.median.toFixed(1)} (median; ${oursGflops.perCpu.toFixed(1)} per CPU-s)` : "—"}` +
+    `; ${torchName} ${torchGflops?.toFixed(1) ?? "—"}; ours/PyTorch ${ratio(oursGflops?.median, torchGflops)}`,
+);
+for (const config of OURS) {
+  const rss = SHAPES.map((s) => ({ label: s.label, rss: ours.get(config.key)?.get(s.label)?.peakRss })).filter(
+    (x): x is { label: string; rss: number } => x.rss !== undefined && Number.isFinite(x.rss),
+  );
+  if (rss.length === 0) continue;
+  const max = Math.max(...rss.map((x) => x.rss));
+  log(
+    `peak RSS, load + run, ours ${backendOf(config.key)} (${rss.map((x) => `${x.label} ${mb(x.rss)}`).join(", ")}): ` +
+      `max ${mb(max)} vs float32 weights ${mb(weightBytes)} = ${(max / weightBytes).toFixed(2)}×`,
+  );
+}
+if (torchPeakRss) log(`peak RSS, PyTorch process (load + all shapes, 2 threads): ${mb(torchPeakRss)} = ${(torchPeakRss / weightBytes).toFixed(2)}× the float32 weights`);
+log(`greater-than N=490: ${greaterThanLine}`);

@@ -1,0 +1,114 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseHfConfig } from "../../gpt2/config.ts";
+import { loadGpt2FromDir } from "../../gpt2/node-load.ts";
+import { BUNDLED_MODEL_DIR } from "../../gpt2/node-bundled-model.ts";
+import type { Gpt2Model } from "../../gpt2/model.ts";
+import type { TokenBatch } from "../../gpt2/tokens.ts";
+import { HookedGpt2 } from "../../hooks/hooked-gpt2.ts";
+import { optionalString, parseCommandArgs, parsePositiveInt } from "../args.ts";
+import { UsageError } from "../usage-error.ts";
+
+export const BENCH_USAGE = `gpt2-lens bench [--model DIR] [--batch 1] [--seq 13] [--repeat 5] [--seed 1]
+
+Times the full forward pass (logits at every position) on seeded random tokens: one untimed
+warm-up, then --repeat timed runs. Prints the kernel backend, the model's size, each run's time,
+the process's peak RSS, and last a line "forward_ms_median=<ms>".
+--model defaults to the bundled greater-than model; --seq must be at most the model's n_ctx.`;
+
+/** Seeded xorshift32 token ids in [0, vocab). */
+export function randomTokenBatch(batch: number, seq: number, vocab: number, seed: number): TokenBatch {
+  const ids = new Int32Array(batch * seq);
+  let s = (seed >>> 0) || 0x9e3779b9;
+  for (let i = 0; i < ids.length; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    ids[i] = Math.floor(((s >>> 0) / 4294967296) * vocab);
+  }
+  return { batch, pos: seq, ids };
+}
+
+/** Parameter count, each distinct array once (tied embeddings are one matrix). */
+export function parameterCount(model: Gpt2Model): number {
+  const w = model.weights;
+  const arrays = new Set<Float32Array>([w.tokenEmbedding, w.positionEmbedding, w.lnFinalWeight, w.lnFinalBias, w.unembedTransposed]);
+  for (const block of w.blocks) for (const array of Object.values(block)) arrays.add(array as Float32Array);
+  let count = 0;
+  for (const array of arrays) count += array.length;
+  return count;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Peak resident set size of this process in bytes (getrusage ru_maxrss, KiB on Linux). */
+function peakRssBytes(): number {
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+/** n_ctx from config.json, read before the weights so a bad --seq fails fast; null when unreadable (the loader reports it). */
+async function contextLength(dir: string): Promise<number | null> {
+  try {
+    return parseHfConfig(JSON.parse(await readFile(join(dir, "config.json"), "utf8"))).nCtx;
+  } catch {
+    return null;
+  }
+}
+
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+
+export async function benchCommand(argv: readonly string[], log: (line: string) => void): Promise<void> {
+  const { values, positionals } = parseCommandArgs("bench", argv, {
+    model: { type: "string" },
+    batch: { type: "string" },
+    seq: { type: "string" },
+    repeat: { type: "string" },
+    seed: { type: "string" },
+  });
+  if (positionals.length) throw new UsageError(`bench: unexpected argument "${positionals[0]}"`);
+  const batch = parsePositiveInt("bench", values.batch, "batch", 1);
+  const seq = parsePositiveInt("bench", values.seq, "seq", 13);
+  const repeat = parsePositiveInt("bench", values.repeat, "repeat", 5);
+  const seed = parsePositiveInt("bench", values.seed, "seed", 1);
+  const modelDir = optionalString(values, "model") ?? BUNDLED_MODEL_DIR;
+  const tooLong = (nCtx: number | null) => {
+    if (nCtx !== null && seq > nCtx) throw new UsageError(`bench: --seq ${seq} exceeds the model's n_ctx ${nCtx}`);
+  };
+  tooLong(await contextLength(modelDir));
+
+  const loadStart = performance.now();
+  const gpt2 = await loadGpt2FromDir(modelDir);
+  const loadMs = performance.now() - loadStart;
+  const model = new HookedGpt2(gpt2);
+  const { config } = model;
+  tooLong(config.nCtx);
+
+  const params = parameterCount(gpt2);
+  log(`model ${modelDir}: ${config.nLayers} layers, d_model ${config.dModel}, ${config.nHeads} heads, d_mlp ${config.dMlp}, n_ctx ${config.nCtx}, vocab ${config.dVocab}`);
+  log(`parameters ${params} (${mb(params * 4)} as float32); loaded in ${loadMs.toFixed(0)} ms`);
+  log(`backend ${gpt2.backend.name}; Node ${process.version}`);
+  log(`forward ${batch}×${seq} (full logits, all positions), random tokens seed ${seed}: 1 warm-up, ${repeat} timed run(s)`);
+
+  const tokens = randomTokenBatch(batch, seq, config.dVocab, seed);
+  const expected = batch * seq * config.dVocab;
+  const check = (size: number) => {
+    if (size !== expected) throw new Error(`bench: logits have ${size} values, expected ${expected}`);
+  };
+  check(model.run(tokens).logits.size);
+  const samples: number[] = [];
+  for (let run = 1; run <= repeat; run++) {
+    const t0 = performance.now();
+    const { logits } = model.run(tokens);
+    const ms = performance.now() - t0;
+    check(logits.size);
+    samples.push(ms);
+    log(`run ${run}: ${ms.toFixed(1)} ms`);
+  }
+  const peak = peakRssBytes();
+  log(`peak_rss_bytes=${peak} (${mb(peak)}, ${(peak / (params * 4)).toFixed(2)}× the float32 weights)`);
+  log(`forward_ms_median=${median(samples).toFixed(3)}`);
+}

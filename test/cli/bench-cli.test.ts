@@ -1,0 +1,164 @@
+/**
+ * `gpt2-lens bench` as shipped: the compiled dist/cli/main.js run by Node in a child process, on the
+ * tiny fixture model. dist is rebuilt (tsc -p tsconfig.json) in beforeAll when any src file is newer.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { beforeAll, describe, expect, it } from "vitest";
+import { TINY_DIR } from "../helpers/fixtures.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const CLI = join(ROOT, "dist/cli/main.js");
+
+// ---- building dist once (shared with the other CLI tests through the same lock directory) ----
+
+function newestSourceMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSourceMtime(path));
+    else if (entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+function distIsFresh(): boolean {
+  return existsSync(CLI) && statSync(CLI).mtimeMs >= newestSourceMtime(join(ROOT, "src"));
+}
+
+async function ensureDistBuilt(): Promise<void> {
+  const lock = join(tmpdir(), `gpt2-lens-build-${createHash("sha256").update(ROOT).digest("hex").slice(0, 12)}.lock`);
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if ((error as { code?: string }).code !== "EEXIST") throw error;
+      if (Date.now() - statSync(lock, { throwIfNoEntry: false })!.mtimeMs > 120_000) rmSync(lock, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error(`timed out waiting for the build lock ${lock}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+  try {
+    if (distIsFresh()) return;
+    try {
+      execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], { cwd: ROOT, stdio: "pipe" });
+    } catch (error) {
+      // tsc still emits on type errors (e.g. someone's half-written file elsewhere in src); the CLI may be fine.
+      if (!distIsFresh()) throw error;
+      console.warn(`tsc reported errors, using the emitted dist anyway:\n${String((error as { stdout?: unknown }).stdout)}`);
+    }
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+beforeAll(ensureDistBuilt, 200_000);
+
+// ---- running the CLI ----
+
+interface CliRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], extraEnv: Record<string, string> = {}): CliRun {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv };
+  delete env.GPT2_LENS_DEBUG;
+  const result = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, env, encoding: "utf8", timeout: 60_000 });
+  if (result.error) throw result.error;
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function parseMedian(stdout: string): number {
+  const lines = stdout.trimEnd().split("\n");
+  const match = /^forward_ms_median=(\d+(?:\.\d+)?)$/.exec(lines.at(-1)!);
+  expect(match, `last line of:\n${stdout}`).not.toBeNull();
+  return Number(match![1]);
+}
+
+const runTimes = (stdout: string): number[] =>
+  [...stdout.matchAll(/^run (\d+): (\d+(?:\.\d+)?) ms$/gm)].map((m) => Number(m[2]));
+
+// tiny-gpt2: vocab 50257 × 32 + n_ctx 64 × 32 + 2 × (LNs 128 + c_attn 3168 + c_proj 1056 + c_fc 4224 + mlp c_proj 4128) + ln_f 64.
+const TINY_PARAMETERS = 50257 * 32 + 64 * 32 + 2 * (128 + 3168 + 1056 + 4224 + 4128) + 64;
+
+describe("gpt2-lens bench", () => {
+  it("times R full forwards after a warm-up and ends with forward_ms_median=<ms>", () => {
+    const run = cli(["bench", "--model", TINY_DIR, "--batch", "2", "--seq", "8", "--repeat", "3"]);
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    const median = parseMedian(run.stdout);
+    expect(Number.isFinite(median)).toBe(true);
+    expect(median).toBeGreaterThan(0);
+    const times = runTimes(run.stdout);
+    expect(times).toHaveLength(3);
+    const sorted = [...times].sort((a, b) => a - b);
+    // Run lines are rounded to 0.1 ms, the median to 0.001 ms.
+    expect(Math.abs(median - sorted[1]!)).toBeLessThanOrEqual(0.05 + 1e-9);
+    expect(run.stdout).toMatch(/^backend (wasm-simd|reference)\b/m);
+    expect(run.stdout).toContain(`parameters ${TINY_PARAMETERS} (${((TINY_PARAMETERS * 4) / 1e6).toFixed(1)} MB as float32)`);
+    expect(run.stdout).toMatch(/forward 2×8 \(full logits, all positions\)/);
+    expect(run.stdout).toMatch(/^peak_rss_bytes=\d+ /m);
+  });
+
+  it("defaults to one batch row of 13 tokens and five runs; seq may equal n_ctx", () => {
+    const defaults = cli(["bench", "--model", TINY_DIR]);
+    expect(defaults.status, defaults.stderr).toBe(0);
+    expect(defaults.stdout).toMatch(/forward 1×13 /);
+    expect(runTimes(defaults.stdout)).toHaveLength(5);
+    parseMedian(defaults.stdout);
+    const full = cli(["bench", "--model", TINY_DIR, "--seq", "64", "--repeat", "1"]);
+    expect(full.status, full.stderr).toBe(0);
+    expect(runTimes(full.stdout)).toHaveLength(1);
+    parseMedian(full.stdout);
+  });
+
+  it("names the backend GPT2_LENS_BACKEND chose", () => {
+    const run = cli(["bench", "--model", TINY_DIR, "--repeat", "1"], { GPT2_LENS_BACKEND: "reference" });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^backend reference;/m);
+    parseMedian(run.stdout);
+  });
+});
+
+describe("gpt2-lens bench errors: one gpt2-lens: line, no stack, nothing on stdout", () => {
+  const USAGE_HINT = 'Run "gpt2-lens --help" for usage.';
+  const cases: [string, string[], number, RegExp][] = [
+    ["--batch 0", ["--batch", "0"], 2, /--batch must be a positive integer, got "0"/],
+    ["a negative --seq", ["--seq=-3"], 2, /--seq must be a positive integer/],
+    ["a fractional --repeat", ["--repeat", "1.5"], 2, /--repeat must be a positive integer, got "1\.5"/],
+    ["a non-numeric --batch", ["--batch", "two"], 2, /--batch must be a positive integer, got "two"/],
+    ["--seq beyond n_ctx", ["--seq", "65"], 2, /--seq 65 exceeds the model's n_ctx 64/],
+    ["--seed 0", ["--seed", "0"], 2, /--seed must be a positive integer/],
+    ["an unknown flag", ["--bogus"], 2, /--bogus/],
+    ["a stray argument", ["extra"], 2, /unexpected argument "extra"/],
+    ["a flag without its value", ["--batch"], 2, /--batch/],
+  ];
+
+  it.each(cases)("%s", (_, flags, status, culprit) => {
+    const run = cli(["bench", "--model", TINY_DIR, ...flags]);
+    expect(run.status, run.stderr).toBe(status);
+    expect(run.stdout).toBe("");
+    const lines = run.stderr.split("\n").filter((line) => line !== "");
+    expect(lines[0], run.stderr).toMatch(/^gpt2-lens: bench: /);
+    expect(lines[0]).toMatch(culprit);
+    expect(lines.slice(1).every((line) => line === USAGE_HINT), run.stderr).toBe(true);
+    expect(run.stderr).not.toContain("    at ");
+  });
+
+  it("a missing model directory is a one-line error with exit 1", () => {
+    const run = cli(["bench", "--model", join(ROOT, "no-such-model"), "--repeat", "1"]);
+    expect(run.status).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(run.stderr.trimEnd().split("\n")).toHaveLength(1);
+    expect(run.stderr).toMatch(/^gpt2-lens: error: .*no-such-model/);
+    expect(run.stderr).not.toContain("    at ");
+  });
+});
