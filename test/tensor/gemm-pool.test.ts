@@ -80,15 +80,19 @@ function mustPool(options: NodeGemmPoolOptions): NodeGemmPool {
   return pool;
 }
 
+/** The single-threaded kernels to compare with: default tiling, and row blocks of 8 (mc = 8). */
 let single: WasmGemm;
+let singleMc8: WasmGemm;
 let pool2: NodeGemmPool;
 let pool3: NodeGemmPool;
 
 beforeAll(() => {
   single = WasmGemm.create()!;
-  // minParallelFlops 0: every product, however small, is split across the threads.
-  pool2 = mustPool({ threads: 2, minParallelFlops: 0 });
-  pool3 = mustPool({ threads: 3, minParallelFlops: 0 });
+  singleMc8 = WasmGemm.create({ kernel: { mc: 8 } })!;
+  // minParallelFlops 0: every product, however small, is split across the threads; chunks of
+  // one panel group × 48 rows (default) or 8 rows (pool3), panel groups down to one panel.
+  pool2 = mustPool({ threads: 2, minParallelFlops: 0, minChunkPanels: 1 });
+  pool3 = mustPool({ threads: 3, minParallelFlops: 0, minChunkPanels: 1, kernel: { mc: 8 } });
   expect(pool2.waitUntilReady()).toBe(true);
   expect(pool3.waitUntilReady()).toBe(true);
 });
@@ -99,6 +103,7 @@ afterAll(async () => {
 
 /** Runs a case on the pool, the single-threaded kernel and the reference; checks all three. */
 function checkCase(pool: NodeGemmPool, c: Case): void {
+  const ref = pool === pool3 ? singleMc8 : single;
   const a = data(c.m * c.k, c.seed);
   const b = data(c.k * c.n, c.seed + 1);
   const bias = c.bias ? data(c.n, c.seed + 2) : undefined;
@@ -110,14 +115,14 @@ function checkCase(pool: NodeGemmPool, c: Case): void {
 
   const bt = c.transposed ? transpose(b, c.k, c.n) : b;
   const packedPool = c.transposed ? pool.packTransposed(bt, c.n, c.k) : pool.pack(b, c.k, c.n);
-  const packedSingle = c.transposed ? single.packTransposed(bt, c.n, c.k) : single.pack(b, c.k, c.n);
+  const packedSingle = c.transposed ? ref.packTransposed(bt, c.n, c.k) : ref.pack(b, c.k, c.n);
   const fresh = (): Float32Array => (c.accumulate ? initial.slice() : new Float32Array(c.m * c.n).fill(Number.NaN));
   const outPool = fresh();
   const outSingle = fresh();
   pool.matmul(a, c.m, packedPool, outPool, bias, c.accumulate);
-  single.matmul(a, c.m, packedSingle, outSingle, bias, c.accumulate);
+  ref.matmul(a, c.m, packedSingle, outSingle, bias, c.accumulate);
   pool.free(packedPool);
-  single.free(packedSingle.buffer);
+  ref.free(packedSingle.buffer);
 
   expect(firstBitDifference(outPool, outSingle), JSON.stringify(c)).toBe(-1);
   expect(relErr(outPool, expected), JSON.stringify(c)).toBeLessThan(1e-5);
@@ -142,9 +147,22 @@ describe("NodeGemmPool", () => {
   });
 
   it("equals the single-threaded kernel bit for bit on random shapes (panel and row splits)", () => {
-    fc.assert(fc.property(caseArb(90, 90, 90), (c) => checkCase(pool2, c)), { numRuns: 120 });
-    // Few panels, many rows: the row split.
-    fc.assert(fc.property(caseArb(300, 40, 24), (c) => checkCase(pool3, c)), { numRuns: 60 });
+    fc.assert(fc.property(caseArb(90, 90, 90), (c) => checkCase(pool2, c)), { numRuns: 100 });
+    fc.assert(fc.property(caseArb(90, 90, 90), (c) => checkCase(pool3, c)), { numRuns: 100 });
+    // Few panels, many rows: mostly row chunks.
+    fc.assert(fc.property(caseArb(300, 40, 24), (c) => checkCase(pool3, c)), { numRuns: 40 });
+  });
+
+  it("really runs chunks on the workers", () => {
+    const [m, k, n] = [480, 256, 512];
+    const before = [pool2.workerChunks, pool3.workerChunks];
+    // A descheduled worker may miss a job (the main thread then does it all), but not every one.
+    for (let i = 0; i < 50 && (pool2.workerChunks === before[0] || pool3.workerChunks === before[1]); i++) {
+      checkCase(pool2, { m, k, n, seed: i + 1, bias: true, accumulate: false, transposed: false });
+      checkCase(pool3, { m, k, n, seed: i + 1, bias: false, accumulate: true, transposed: true });
+    }
+    expect(pool2.workerChunks).toBeGreaterThan(before[0]);
+    expect(pool3.workerChunks).toBeGreaterThan(before[1]);
   });
 
   it("equals the single-threaded kernel on larger shapes (remainders in every dimension)", () => {

@@ -4,14 +4,18 @@
  * thread; each thread runs the same generated SIMD kernel (`gemmRange`) on its own slice of the
  * output. Works in Node ≥ 20 and Deno (through its node:worker_threads / node:os compatibility).
  *
- * Fork-join without messages: each worker has a small Int32Array control block on a
- * SharedArrayBuffer (protocol in node-gemm-worker.ts). matmul writes each worker's job into its
- * block, stores POSTED and `Atomics.notify`s, computes its own share on the main thread, then
- * `Atomics.wait`s for the workers' DONE. The output is split by column panels — thread t gets
- * panels [t·P/T, (t+1)·P/T) — or by row tiles when there are too few panels to balance (large m,
- * small n). Every output element is computed by the same sequence of operations however the work
- * is split, so results are bit-identical to the single-threaded WasmGemm. Matmuls below
- * `minParallelFlops` (2·m·n·k, default 4e6) run on the main thread only.
+ * Fork-join without messages (protocol in node-gemm-worker.ts): matmul writes the job into a
+ * small Int32Array block on a SharedArrayBuffer, stores POSTED in each worker's control block and
+ * `Atomics.notify`s; then the main thread and the workers that wake up take chunks of the output
+ * from a shared counter. The output is split by column panels — one panel group per thread
+ * (T groups of P/T panels) — and each group further by row blocks (the kernel's MC rows), so
+ * there are several chunks per thread; with few panels (large m, small n) by rows only, with few
+ * rows by more, narrower panel groups. Taking chunks dynamically keeps both cores busy even when
+ * one thread is descheduled (a machine shared with other jobs): the main thread never waits for
+ * a worker that has not started, it withdraws the job and finishes alone. Every output element is
+ * computed by the same sequence of operations however the work is split, so results are
+ * bit-identical to the single-threaded WasmGemm. Matmuls below `minParallelFlops` (2·m·n·k,
+ * default 4e6) run on the main thread only.
  *
  * Lifetime: workers are unref()ed, so a process that never calls {@link NodeGemmPool.close} still
  * exits; close() stops and terminates them. Workers start in the background: the pool only hands
@@ -27,7 +31,7 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { Gpt2LensError, InputError } from "../../errors.ts";
 import { GEMM_FLAG_ACCUMULATE, generateGemmModule, panelCount, scratchFloats } from "./gemm-kernel.ts";
-import { CONTROL, CONTROL_INTS, GEMM_WORKER_SOURCE, type GemmWorkerData, WORKER_STATE } from "./node-gemm-worker.ts";
+import { CONTROL, CONTROL_INTS, GEMM_WORKER_SOURCE, type GemmWorkerData, JOB, JOB_INTS, WORKER_STATE } from "./node-gemm-worker.ts";
 import { type PackedMatrix, type WasmF32Buffer, WasmGemm, type WasmGemmOptions, type WasmMemory } from "./wasm-gemm.ts";
 
 export interface NodeGemmPoolOptions {
@@ -43,11 +47,8 @@ export interface NodeGemmPoolOptions {
   maximumPages?: number;
   /** Matmuls with 2·m·n·k below this run on the main thread only (default 4e6). */
   minParallelFlops?: number;
-  /**
-   * How long (ms) the main thread waits for a ready worker to pick up a posted job before taking
-   * the job back and running it itself, then no longer using that worker (default 5000).
-   */
-  pickupTimeoutMs?: number;
+  /** Narrowest panel group a chunk may have, in panels (default 16 = 128 columns). */
+  minChunkPanels?: number;
 }
 
 /** Upper bound on threads (keeps the per-thread scratch and control blocks bounded). */
@@ -60,15 +61,17 @@ interface WebAssemblyApi {
 interface PoolWorker {
   readonly worker: Worker;
   readonly control: Int32Array;
-  /** False once the worker exited, failed or missed a pickup deadline. */
+  /** False once the worker exited or failed. */
   usable: boolean;
 }
 
-interface Range {
-  m0: number;
-  m1: number;
-  p0: number;
-  p1: number;
+/** How a matmul is cut into chunks (see node-gemm-worker.ts). */
+interface ChunkPlan {
+  chunkRows: number;
+  rowChunks: number;
+  groupPanels: number;
+  panels: number;
+  chunks: number;
 }
 
 /** Floats of scratch per thread, rounded up to a 64-byte multiple so every block stays aligned. */
@@ -108,7 +111,8 @@ export class NodeGemmPool {
   readonly minParallelFlops: number;
 
   private readonly workers: PoolWorker[];
-  private readonly pickupTimeoutMs: number;
+  private readonly job: Int32Array;
+  private readonly minChunkPanels: number;
   private readonly packs = new WeakSet<PackedMatrix>();
   /** Staging buffers for A, C and bias, kept between calls. */
   private readonly staging: (WasmF32Buffer | undefined)[] = [undefined, undefined, undefined];
@@ -117,13 +121,14 @@ export class NodeGemmPool {
   private scratchStride = 0;
   private closed = false;
 
-  private constructor(gemm: WasmGemm, threads: number, workers: PoolWorker[], options: NodeGemmPoolOptions) {
+  private constructor(gemm: WasmGemm, threads: number, job: Int32Array, workers: PoolWorker[], options: NodeGemmPoolOptions) {
     this.gemm = gemm;
     this.memory = gemm.memory;
     this.threads = threads;
+    this.job = job;
     this.workers = workers;
     this.minParallelFlops = options.minParallelFlops ?? 4e6;
-    this.pickupTimeoutMs = options.pickupTimeoutMs ?? 5000;
+    this.minChunkPanels = Math.max(1, Math.floor(options.minChunkPanels ?? 16));
   }
 
   /**
@@ -142,12 +147,13 @@ export class NodeGemmPool {
     const gemm = WasmGemm.create({ memory, relaxedSimd: options.relaxedSimd, kernel: options.kernel });
     if (gemm === null) return null;
 
+    const jobBuffer = new SharedArrayBuffer(JOB_INTS * 4);
     const workers: PoolWorker[] = [];
     if (threads > 1) {
       const { bytes } = generateGemmModule({ ...gemm.kernelOptions, sharedMemory: true });
       for (let t = 1; t < threads; t++) {
         const controlBuffer = new SharedArrayBuffer(CONTROL_INTS * 4);
-        const workerData: GemmWorkerData = { bytes, memory, control: controlBuffer };
+        const workerData: GemmWorkerData = { bytes, memory, job: jobBuffer, control: controlBuffer };
         let worker: Worker;
         try {
           worker = new Worker(GEMM_WORKER_SOURCE, { eval: true, workerData, name: `gpt2-lens gemm ${t}` });
@@ -162,7 +168,7 @@ export class NodeGemmPool {
         workers.push(entry);
       }
     }
-    return new NodeGemmPool(gemm, threads, workers, options);
+    return new NodeGemmPool(gemm, threads, new Int32Array(jobBuffer), workers, options);
   }
 
   /** Panel width of packed matrices. */
@@ -173,6 +179,13 @@ export class NodeGemmPool {
   /** Threads a large matmul uses right now: the main thread plus the ready, usable workers. */
   get activeThreads(): number {
     return 1 + this.readyWorkers().length;
+  }
+
+  /** Chunks the workers have computed so far (the rest ran on the main thread). */
+  get workerChunks(): number {
+    let total = 0;
+    for (const w of this.workers) total += Atomics.load(w.control, CONTROL.CHUNKS);
+    return total;
   }
 
   /**
@@ -230,9 +243,10 @@ export class NodeGemmPool {
     }
     if (this.closed) throw new InputError(`${where}: the pool was closed`, "pool_closed");
     const { k, n } = b;
-    const workers = 2 * m * n * k >= this.minParallelFlops ? this.readyWorkers() : [];
-    // Small products (and a pool without workers) take the single-threaded path unchanged.
-    if (workers.length === 0 || !Number.isInteger(m) || m < 0) {
+    const large = Number.isInteger(m) && m > 0 && n > 0 && 2 * m * n * k >= this.minParallelFlops;
+    const workers = large ? this.readyWorkers() : [];
+    // Small products (and a pool without ready workers) take the single-threaded path unchanged.
+    if (workers.length === 0) {
       this.gemm.matmul(a, m, b, out, bias, accumulate);
       return;
     }
@@ -261,42 +275,45 @@ export class NodeGemmPool {
     if (bias !== undefined && !biasIn) this.staging[2]!.view().subarray(0, n).set(bias);
 
     const flags = accumulate ? GEMM_FLAG_ACCUMULATE : 0;
-    const ranges = this.split(m, n, threads);
+    const plan = this.plan(m, n, threads);
     const stride = this.scratchStride * 4;
+    const job = this.job;
     const args = [aPtr, b.buffer.ptr, cPtr, biasPtr, m, n, k, flags] as const;
+    for (let i = 0; i < args.length; i++) job[JOB.ARGS + i] = args[i] | 0;
+    job[JOB.CHUNK_ROWS] = plan.chunkRows;
+    job[JOB.ROW_CHUNKS] = plan.rowChunks;
+    job[JOB.GROUP_PANELS] = plan.groupPanels;
+    job[JOB.PANELS] = plan.panels;
+    job[JOB.CHUNKS] = plan.chunks;
+    Atomics.store(job, JOB.NEXT, 0);
 
-    // Fork: post every worker's job, then compute the main thread's share.
+    // Fork: offer the job to every ready worker, then take chunks here too.
     for (let w = 0; w < workers.length; w++) {
-      const r = ranges[w + 1];
       const ctl = workers[w].control;
-      const job = [...args, scratchPtr + (w + 1) * stride, r.m0, r.m1, r.p0, r.p1];
-      for (let i = 0; i < job.length; i++) ctl[CONTROL.JOB + i] = job[i] | 0;
+      ctl[CONTROL.SCRATCH] = (scratchPtr + (w + 1) * stride) | 0;
       Atomics.store(ctl, CONTROL.ERROR, 0);
       Atomics.store(ctl, CONTROL.STATE, WORKER_STATE.POSTED);
       Atomics.notify(ctl, CONTROL.STATE);
     }
-    const r0 = ranges[0];
     let failure: unknown;
-    try {
-      this.gemm.exports.gemmRange(...args, scratchPtr, r0.m0, r0.m1, r0.p0, r0.p1);
-    } catch (error) {
-      failure = error;
+    const { chunkRows, rowChunks, groupPanels, panels, chunks } = plan;
+    for (;;) {
+      const chunk = Atomics.add(job, JOB.NEXT, 1);
+      if (chunk >= chunks) break;
+      const g = Math.floor(chunk / rowChunks);
+      const m0 = (chunk - g * rowChunks) * chunkRows;
+      const p0 = g * groupPanels;
+      try {
+        this.gemm.exports.gemmRange(...args, scratchPtr, m0, Math.min(m, m0 + chunkRows), p0, Math.min(panels, p0 + groupPanels));
+      } catch (error) {
+        failure ??= error;
+      }
     }
 
-    // Join: wait for every worker (even after a failure here, so no job is left running).
+    // Join: withdraw the job from workers that have not started on it; wait for the others.
     let workerFailed = false;
-    for (let w = 0; w < workers.length; w++) {
-      const r = ranges[w + 1];
-      if (!this.join(workers[w])) {
-        // Taken back before the worker claimed it: run that share here.
-        try {
-          this.gemm.exports.gemmRange(...args, scratchPtr, r.m0, r.m1, r.p0, r.p1);
-        } catch (error) {
-          failure ??= error;
-        }
-      } else if (Atomics.load(workers[w].control, CONTROL.ERROR) !== 0) {
-        workerFailed = true;
-      }
+    for (const w of workers) {
+      if (this.join(w) && Atomics.load(w.control, CONTROL.ERROR) !== 0) workerFailed = true;
     }
     if (failure !== undefined) {
       throw new Gpt2LensError("gemm_failed", `${where}: the GEMM kernel failed: ${(failure as Error).message}`, { cause: failure });
@@ -307,50 +324,38 @@ export class NodeGemmPool {
   }
 
   /**
-   * Waits until the worker finished its posted job (true). If the worker has not claimed the job
-   * within the pickup timeout (or it died), takes the job back and stops using the worker (false).
+   * Called once no chunks are left. Withdraws the job if the worker has not joined it (false);
+   * otherwise waits until the worker has finished its last chunk (true).
    */
   private join(w: PoolWorker): boolean {
     const ctl = w.control;
     const { STATE } = CONTROL;
     const { POSTED, RUNNING, DONE, IDLE } = WORKER_STATE;
-    const deadline = Date.now() + this.pickupTimeoutMs;
+    if (Atomics.compareExchange(ctl, STATE, POSTED, IDLE) === POSTED) return false;
     for (;;) {
       const state = Atomics.load(ctl, STATE);
       if (state === DONE) return true;
-      if (state === POSTED && (Date.now() >= deadline || !w.usable)) {
-        if (Atomics.compareExchange(ctl, STATE, POSTED, IDLE) === POSTED) {
-          w.usable = false;
-          void w.worker.terminate().catch(() => undefined);
-          return false;
-        }
-        continue;
-      }
-      if (state !== POSTED && state !== RUNNING) {
-        throw new Gpt2LensError("gemm_failed", `NodeGemmPool: unexpected worker state ${state}`);
-      }
-      Atomics.wait(ctl, STATE, state, 100);
+      if (state !== RUNNING) throw new Gpt2LensError("gemm_failed", `NodeGemmPool: unexpected worker state ${state}`);
+      Atomics.wait(ctl, STATE, RUNNING, 1000);
     }
   }
 
-  /** Splits the output into `threads` disjoint ranges: by panels, or by row tiles when n is small. */
-  private split(m: number, n: number, threads: number): Range[] {
+  /**
+   * Cuts the output into chunks: `threads` panel groups (each at least minChunkPanels wide, else
+   * one group) × row blocks of MC rows; when that gives fewer than 4 chunks per thread (few rows),
+   * narrower panel groups.
+   */
+  private plan(m: number, n: number, threads: number): ChunkPlan {
     const panels = panelCount(n, this.nr);
-    const mr = this.gemm.layout.mr;
-    const rowTiles = Math.ceil(m / mr);
-    const ranges: Range[] = [];
-    if (panels < 4 * threads && rowTiles >= 4 * threads && rowTiles > panels) {
-      for (let t = 0; t < threads; t++) {
-        const m0 = Math.min(m, Math.floor((t * rowTiles) / threads) * mr);
-        const m1 = t + 1 === threads ? m : Math.min(m, Math.floor(((t + 1) * rowTiles) / threads) * mr);
-        ranges.push({ m0, m1, p0: 0, p1: panels });
-      }
-    } else {
-      for (let t = 0; t < threads; t++) {
-        ranges.push({ m0: 0, m1: m, p0: Math.floor((t * panels) / threads), p1: Math.floor(((t + 1) * panels) / threads) });
-      }
-    }
-    return ranges;
+    const chunkRows = this.gemm.layout.mc;
+    const rowChunks = Math.ceil(m / chunkRows);
+    const maxGroups = Math.max(1, Math.floor(panels / this.minChunkPanels));
+    let groups = Math.min(threads, maxGroups);
+    const target = 4 * threads;
+    if (rowChunks * groups < target) groups = Math.min(maxGroups, Math.ceil(target / rowChunks));
+    const groupPanels = Math.ceil(panels / groups);
+    groups = Math.ceil(panels / groupPanels);
+    return { chunkRows, rowChunks, groupPanels, panels, chunks: rowChunks * groups };
   }
 
   private readyWorkers(): PoolWorker[] {

@@ -1,6 +1,6 @@
 /**
- * The worker side of the GEMM pool (node-gemm-pool.ts), and the control-block protocol both sides
- * share.
+ * The worker side of the GEMM pool (node-gemm-pool.ts), and the shared-memory protocol both sides
+ * use.
  *
  * The worker is not a file: it is the self-contained script {@link GEMM_WORKER_SOURCE}, started with
  * `new Worker(GEMM_WORKER_SOURCE, { eval: true, workerData })`. That sidesteps resolving a worker
@@ -9,32 +9,57 @@
  * in Node (evaluated as a CommonJS script) and Deno (evaluated as an ES module): the script uses
  * only `import("node:worker_threads")`, WebAssembly and Atomics.
  *
- * workerData: `{ bytes, memory, control }` — the generated GEMM module bytes (compiled for a shared
- * memory), the pool's shared WebAssembly.Memory, and this worker's control block (a
- * SharedArrayBuffer of {@link CONTROL_INTS} int32s).
+ * workerData: `{ bytes, memory, job, control }` — the generated GEMM module bytes (compiled for a
+ * shared memory), the pool's shared WebAssembly.Memory, the pool's job block (shared by all
+ * threads, {@link JOB_INTS} int32s) and this worker's control block ({@link CONTROL_INTS} int32s).
  *
- * Protocol (no message per operation). `control[STATE]` drives everything:
+ * A job is one matmul cut into chunks: chunk c covers panel group g = ⌊c / rowChunks⌋ (panels
+ * [g·groupPanels, min(P, (g+1)·groupPanels))) × row chunk r = c mod rowChunks (rows
+ * [r·chunkRows, min(m, (r+1)·chunkRows))). Every thread — the main thread and each worker that
+ * joins — takes the next chunk with Atomics.add(job, NEXT, 1) until they run out, so a thread that
+ * the OS does not schedule simply does fewer chunks.
+ *
+ * Protocol (no message per operation). `control[STATE]` drives each worker:
  *   IDLE/DONE → the worker sleeps in Atomics.wait(control, STATE, state).
- *   The main thread writes a job (JOB_* slots), stores POSTED and notifies.
- *   The worker claims the job with compareExchange(POSTED → RUNNING), runs `gemmRange`, stores
- *   ERROR (0/1), then DONE, and notifies; the main thread waits for DONE.
- *   A main thread that gives up on a job nobody claimed takes it back with compareExchange
- *   (POSTED → IDLE) — exactly one side ever runs a job.
+ *   The main thread writes the job block, stores POSTED in every control block and notifies.
+ *   A worker joins with compareExchange(POSTED → RUNNING), takes chunks until none are left,
+ *   adds the chunks it ran to CHUNKS, stores ERROR (0/1), then DONE, and notifies.
+ *   When the main thread runs out of chunks it withdraws the job from every worker that has not
+ *   joined yet with compareExchange(POSTED → IDLE) — no waiting for threads that never woke up — and
+ *   waits for DONE from those that did.
  *   QUIT makes the worker's loop return; with nothing else scheduled the worker then exits.
  * `control[READY]` is 0 while starting, 1 once the kernel is instantiated, -1 if that failed.
  */
 
-/** Int32 slots of a control block. */
+/** Int32 slots of a worker's control block. */
 export const CONTROL = {
   STATE: 0,
   READY: 1,
   ERROR: 2,
-  /** gemmRange arguments a, b, c, bias, m, n, k, flags, scratch, m0, m1, p0, p1 (13 slots). */
-  JOB: 4,
+  /** Chunks this worker has run so far (statistics). */
+  CHUNKS: 3,
+  /** Byte address of this worker's kernel scratch. */
+  SCRATCH: 4,
 } as const;
 
-/** Int32s per control block (128 bytes: the job plus padding to a cache-line multiple). */
-export const CONTROL_INTS = 32;
+/** Int32s per control block (64 bytes: one cache line per worker). */
+export const CONTROL_INTS = 16;
+
+/** Int32 slots of the pool's job block. */
+export const JOB = {
+  /** The next chunk to take (Atomics.add). */
+  NEXT: 0,
+  /** gemmRange arguments a, b, c, bias, m, n, k, flags at ARGS..ARGS+7. */
+  ARGS: 1,
+  CHUNK_ROWS: 9,
+  ROW_CHUNKS: 10,
+  GROUP_PANELS: 11,
+  PANELS: 12,
+  CHUNKS: 13,
+} as const;
+
+/** Int32s in the job block. */
+export const JOB_INTS = 16;
 
 /** Values of control[STATE]. */
 export const WORKER_STATE = {
@@ -51,18 +76,22 @@ export interface GemmWorkerData {
   readonly bytes: Uint8Array;
   /** The shared WebAssembly.Memory all threads work in. */
   readonly memory: unknown;
+  /** The pool's job block. */
+  readonly job: SharedArrayBuffer;
   /** This worker's control block. */
   readonly control: SharedArrayBuffer;
 }
 
-const { STATE, READY, ERROR, JOB } = CONTROL;
+const { STATE, READY, ERROR, CHUNKS, SCRATCH } = CONTROL;
 const { POSTED, RUNNING, DONE, QUIT } = WORKER_STATE;
+const J = JOB;
 
 /** The worker script (plain JavaScript, valid both as a CommonJS script and as an ES module). */
 export const GEMM_WORKER_SOURCE = `"use strict";
 (async () => {
   const { workerData } = await import("node:worker_threads");
   const control = new Int32Array(workerData.control);
+  const job = new Int32Array(workerData.job);
   let gemmRange;
   try {
     const module = new WebAssembly.Module(workerData.bytes);
@@ -74,20 +103,32 @@ export const GEMM_WORKER_SOURCE = `"use strict";
   }
   Atomics.store(control, ${READY}, 1);
   Atomics.notify(control, ${READY});
-  const j = ${JOB};
   for (;;) {
     const state = Atomics.load(control, ${STATE});
     if (state === ${POSTED}) {
       if (Atomics.compareExchange(control, ${STATE}, ${POSTED}, ${RUNNING}) !== ${POSTED}) continue;
+      const a = job[${J.ARGS}], b = job[${J.ARGS + 1}], c = job[${J.ARGS + 2}], bias = job[${J.ARGS + 3}];
+      const m = job[${J.ARGS + 4}], n = job[${J.ARGS + 5}], k = job[${J.ARGS + 6}], flags = job[${J.ARGS + 7}];
+      const chunkRows = job[${J.CHUNK_ROWS}], rowChunks = job[${J.ROW_CHUNKS}];
+      const groupPanels = job[${J.GROUP_PANELS}], panels = job[${J.PANELS}], chunks = job[${J.CHUNKS}];
+      const scratch = control[${SCRATCH}];
       let failed = 0;
-      try {
-        gemmRange(
-          control[j], control[j + 1], control[j + 2], control[j + 3], control[j + 4], control[j + 5], control[j + 6],
-          control[j + 7], control[j + 8], control[j + 9], control[j + 10], control[j + 11], control[j + 12],
-        );
-      } catch (error) {
-        failed = 1;
+      let ran = 0;
+      for (;;) {
+        const chunk = Atomics.add(job, ${J.NEXT}, 1);
+        if (chunk >= chunks) break;
+        const g = Math.floor(chunk / rowChunks);
+        const r = chunk - g * rowChunks;
+        const m0 = r * chunkRows;
+        const p0 = g * groupPanels;
+        try {
+          gemmRange(a, b, c, bias, m, n, k, flags, scratch, m0, Math.min(m, m0 + chunkRows), p0, Math.min(panels, p0 + groupPanels));
+          ran++;
+        } catch (error) {
+          failed = 1;
+        }
       }
+      control[${CHUNKS}] += ran;
       Atomics.store(control, ${ERROR}, failed);
       Atomics.store(control, ${STATE}, ${DONE});
       Atomics.notify(control, ${STATE});
