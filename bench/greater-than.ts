@@ -1,0 +1,216 @@
+/**
+ * Time of each stage of the greater-than pipeline (`runGreaterThanPipeline`, what `gpt2-lens
+ * greater-than` runs) on the bundled greater-than model and on a GPT-2-small-shaped model with random
+ * weights (bench/random-gpt2.ts, written once to .bench-cache/gpt2-small-random/, ~500 MB).
+ *
+ *   npx deno run -A bench/greater-than.ts        (or: npm run bench:greater-than)
+ *
+ * --n N                    prompts (default 490, the paper's set size) for both models
+ * --seed S                 dataset seed (default 0)
+ * --only bundled|small     run one model only
+ * --probe-n N              GPT-2-small probe size (default 8; a second probe runs at 4 × N)
+ * --budget-min M           run the full GPT-2-small pipeline by default only if its estimate is at most
+ *                          M minutes (default 10); `--only small` skips the probes and always runs it
+ *
+ * Stage boundaries are timestamped through the pipeline's onProgress callback: a stage lasts from its
+ * first progress report to its last, sub-steps from one report to the next. "between stages" is the
+ * pipeline time outside any stage (baseline metrics, circuit selection). The GPT-2-small run is first
+ * probed at two small N; each stage is fitted as a + b·N and extrapolated to N, and those numbers are
+ * printed as "estimated". The full run follows only within the budget (or with --only small).
+ * On a loaded 2-core machine the bundled model takes ~40 s at N = 490; GPT-2-small was estimated at
+ * ~35 min (random weights; ~47 min with the head-input sweeps real weights add), far over the budget.
+ * Only Node built-ins that Deno provides are used.
+ */
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { loadGpt2FromDir } from "../src/gpt2/node-load.ts";
+import { HookedGpt2 } from "../src/hooks/hooked-gpt2.ts";
+import { makeGreaterThanDataset } from "../src/tasks/greater-than/dataset.ts";
+import type { GreaterThanPrompts } from "../src/tasks/greater-than/dataset-file.ts";
+import { runGreaterThanPipeline, type GreaterThanReport } from "../src/tasks/greater-than/pipeline.ts";
+import { greaterThanFigures, greaterThanReportHtml } from "../src/viz/greater-than-figures.ts";
+import { ensureRandomGpt2 } from "./random-gpt2.ts";
+
+const BUNDLED_DIR = fileURLToPath(new URL("../models/greater-than-gpt2/", import.meta.url));
+const args = process.argv.slice(2);
+
+function option(name: string): string | undefined {
+  const at = args.indexOf(`--${name}`);
+  return at >= 0 ? args[at + 1] : args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+}
+
+function intOption(name: string, fallback: number, min = 1): number {
+  const raw = option(name);
+  const value = raw === undefined ? fallback : Number(raw);
+  if (!Number.isInteger(value) || value < min) throw new Error(`--${name} must be an integer >= ${min}, got ${raw}`);
+  return value;
+}
+
+const n = intOption("n", 490);
+const seed = intOption("seed", 0, 0);
+const probeN = intOption("probe-n", 8);
+const budgetSeconds = 60 * intOption("budget-min", 10);
+const only = option("only");
+if (only !== undefined && only !== "bundled" && only !== "small") throw new Error(`--only must be "bundled" or "small", got ${only}`);
+
+const runtime = "Deno" in globalThis
+  ? `Deno ${(globalThis as { Deno?: { version: { deno: string } } }).Deno!.version.deno}`
+  : `Node ${process.version}`;
+const now = () => performance.now() / 1000;
+const fmt = (seconds: number) => (seconds >= 100 ? `${seconds.toFixed(0)} s` : seconds >= 10 ? `${seconds.toFixed(1)} s` : `${seconds.toFixed(2)} s`);
+const minutes = (seconds: number) => (seconds >= 90 ? ` (${(seconds / 60).toFixed(1)} min)` : "");
+
+/** Sub-step names of the stages that report several steps. */
+const SUB_STEPS: Record<string, readonly string[]> = {
+  "clean and corrupted runs": ["clean run", "corrupted run"],
+  "attention, logit lens, neurons": ["attention END → YY", "MLP logit lens", "top neurons"],
+};
+
+interface StageTiming {
+  stage: string;
+  seconds: number;
+  steps: { label: string; seconds: number }[];
+}
+
+interface PipelineTiming {
+  n: number;
+  dataset: number;
+  stages: StageTiming[];
+  between: number;
+  pipeline: number;
+  render: number;
+  report: GreaterThanReport;
+}
+
+function makePrompts(count: number): GreaterThanPrompts {
+  const dataset = makeGreaterThanDataset({ n: count, seed });
+  return { tokens: dataset.tokens, corruptedTokens: dataset.corruptedTokens, yy: dataset.yy, prompts: dataset.prompts };
+}
+
+function timePipeline(model: HookedGpt2, count: number): PipelineTiming {
+  const t0 = now();
+  const data = makePrompts(count);
+  const datasetSeconds = now() - t0;
+
+  const calls: { stage: string; at: number }[] = [];
+  const started = now();
+  const report = runGreaterThanPipeline({ model, data, onProgress: (stage) => calls.push({ stage, at: now() }) });
+  const pipelineSeconds = now() - started;
+
+  const stages: StageTiming[] = [];
+  for (let i = 0; i < calls.length; ) {
+    let j = i;
+    while (j + 1 < calls.length && calls[j + 1]!.stage === calls[i]!.stage) j++;
+    const stage = calls[i]!.stage;
+    const names = SUB_STEPS[stage];
+    const steps = names && j - i === names.length
+      ? names.map((label, k) => ({ label, seconds: calls[i + k + 1]!.at - calls[i + k]!.at }))
+      : [];
+    stages.push({ stage, seconds: calls[j]!.at - calls[i]!.at, steps });
+    i = j + 1;
+  }
+  const between = pipelineSeconds - stages.reduce((sum, s) => sum + s.seconds, 0);
+
+  const r0 = now();
+  const figures = greaterThanFigures(report);
+  greaterThanReportHtml(report, figures, "bench");
+  JSON.stringify(report, null, 1);
+  const render = now() - r0;
+  return { n: count, dataset: datasetSeconds, stages, between, pipeline: pipelineSeconds, render, report };
+}
+
+function printTiming(timing: PipelineTiming, label = ""): void {
+  const row = (name: string, seconds: number, note = "") =>
+    console.log(`  ${name.padEnd(46)} ${fmt(seconds).padStart(9)}${note}`);
+  row("dataset (tokenize prompts)", timing.dataset);
+  for (const stage of timing.stages) {
+    row(stage.stage, stage.seconds, minutes(stage.seconds));
+    for (const step of stage.steps) row(`  ${step.label}`, step.seconds);
+  }
+  row("between stages (baselines, selection)", timing.between);
+  row(`pipeline total${label}`, timing.pipeline, minutes(timing.pipeline));
+  row("figures, index.html, report.json (in memory)", timing.render);
+  const { baseline, circuit } = timing.report;
+  console.log(
+    `  PD ${baseline.prob_diff.toFixed(4)}  CS ${baseline.cutoff_sharpness.toFixed(4)}  corrupted PD ${baseline.corrupted_prob_diff.toFixed(4)}` +
+      `  circuit: ${circuit.heads.length} heads, ${circuit.mlps.length} MLPs, ${(100 * circuit.fraction_of_baseline).toFixed(1)} % of PD`,
+  );
+}
+
+/** Per-stage a + b·N through the two probes, evaluated at N (never below the larger probe's time). */
+function extrapolate(small: PipelineTiming, large: PipelineTiming, target: number): { stage: string; seconds: number }[] {
+  const fit = (a: number, b: number) => {
+    const slope = Math.max(0, (b - a) / (large.n - small.n));
+    return Math.max(b, b + slope * (target - large.n));
+  };
+  const rows = large.stages.map((stage, i) => ({ stage: stage.stage, seconds: fit(small.stages[i]?.seconds ?? 0, stage.seconds) }));
+  rows.push({ stage: "between stages (baselines, selection)", seconds: fit(small.between, large.between) });
+  rows.push({ stage: "figures, index.html, report.json (in memory)", seconds: fit(small.render, large.render) });
+  return rows;
+}
+
+async function loadModel(dir: string): Promise<{ model: HookedGpt2; seconds: number }> {
+  const t0 = now();
+  const gpt2 = await loadGpt2FromDir(dir);
+  return { model: new HookedGpt2(gpt2), seconds: now() - t0 };
+}
+
+function describeModel(model: HookedGpt2): string {
+  const c = model.config;
+  return `${c.nLayers} layers × ${c.nHeads} heads, d_model ${c.dModel}, d_mlp ${c.dMlp}, n_ctx ${c.nCtx}, vocab ${c.dVocab}; backend "${model.model.backend.name}"`;
+}
+
+console.log(`greater-than pipeline stages; ${runtime}; N = ${n} prompts, seed ${seed}`);
+
+if (only !== "small") {
+  const { model, seconds } = await loadModel(BUNDLED_DIR);
+  console.log(`\nbundled model (models/greater-than-gpt2): ${describeModel(model)}`);
+  console.log(`  ${"load (read + parse + prepare)".padEnd(46)} ${fmt(seconds).padStart(9)}`);
+  printTiming(timePipeline(model, n));
+}
+
+if (only !== "bundled") {
+  const { dir, written } = await ensureRandomGpt2();
+  if (written) console.log(`\nwrote random GPT-2-small weights (${(written.bytes / 1e6).toFixed(0)} MB) to ${dir} in ${fmt(written.seconds)}`);
+  const { model, seconds } = await loadModel(dir);
+  console.log(`\nGPT-2-small shape, random weights (${dir}): ${describeModel(model)}`);
+  console.log(`  ${"load (read + parse + prepare)".padEnd(46)} ${fmt(seconds).padStart(9)}`);
+  console.log("  note: random weights show no greater-than behaviour; only the timings mean anything.");
+
+  // --only small asks for the full run: no probes, just measure it.
+  const probes = only === "small" ? [] : [probeN, 4 * probeN].filter((count) => count < n);
+  let estimate: number | undefined;
+  if (probes.length === 2) {
+    const timings = probes.map((count) => {
+      const timing = timePipeline(model, count);
+      console.log(`  probe at N = ${count}: pipeline ${fmt(timing.pipeline)}`);
+      return timing;
+    });
+    const rows = extrapolate(timings[0]!, timings[1]!, n);
+    estimate = rows.reduce((sum, row) => sum + row.seconds, 0);
+    console.log(`  ESTIMATED for N = ${n} (a + b·N per stage through the probes at N = ${probes.join(" and ")}; not measured):`);
+    for (const row of rows) console.log(`  ${`estimated ${row.stage}`.padEnd(56)} ${fmt(row.seconds).padStart(9)}${minutes(row.seconds)}`);
+    console.log(`  ${"estimated total".padEnd(56)} ${fmt(estimate).padStart(9)}${minutes(estimate)}`);
+    const headSweeps = rows.filter((row) => row.stage.includes("circuit heads'"));
+    if (timings[1]!.report.circuit.heads.length === 0 && headSweeps.length > 0) {
+      // Random weights select no circuit heads, so the two head-input sweeps have nothing to do here.
+      const mlpSweeps = rows.filter((row) => /senders → MLP \d+$/.test(row.stage));
+      const perSweep = mlpSweeps.reduce((sum, row) => sum + row.seconds, 0) / Math.max(1, mlpSweeps.length);
+      const withHeads = estimate + 2 * perSweep - headSweeps.reduce((sum, row) => sum + row.seconds, 0);
+      console.log(
+        `  note: no circuit heads with random weights, so the two head-input sweeps are empty; with GPT-2's real weights\n` +
+          `  each costs about one MLP sweep: ${"estimated total with real weights".padEnd(33)} ${fmt(withHeads).padStart(9)}${minutes(withHeads)}`,
+      );
+    }
+  }
+
+  if (estimate === undefined || estimate <= budgetSeconds) {
+    console.log(`  measured at N = ${n}:`);
+    printTiming(timePipeline(model, n));
+  } else {
+    console.log(
+      `  NOTE: the full GPT-2-small run at N = ${n} is skipped: estimated ${(estimate! / 60).toFixed(1)} min > ${budgetSeconds / 60} min budget.\n` +
+        `  Measure it with: npx deno run -A bench/greater-than.ts --only small [--n ${n}]  (or raise --budget-min).`,
+    );
+  }
+}
