@@ -345,6 +345,7 @@ const [autoName, wasmName] = [backendOf("auto"), backendOf("wasm")];
 section("summary");
 log(`machine: ${cpus().length} CPU(s); uptime after: ${uptime()}`);
 log(`ours: Node ${nodeVersion}, default backend ${autoName}, one-thread backend ${wasmName}; ${torchName}: CPU, torch.no_grad(), OMP_WAIT_POLICY=PASSIVE`);
+if (!torch.ok) log(`PyTorch: NOT AVAILABLE (${torch.note}); only our side was measured`);
 log(`PyTorch vs ours logits (tiny-gpt2): ${checkLine}`);
 log("");
 const cols = [`ours ${autoName}`, "PyTorch 2 thr", "ours/PyTorch", `ours ${wasmName}`, "PyTorch 1 thr", "ours/PyTorch"];
