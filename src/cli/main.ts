@@ -50,7 +50,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 function reportError(error: unknown): number {
   if (error instanceof UsageError) {
-    process.stderr.write(`gpt2-lens: ${error.message}\nRun "gpt2-lens --help" for usage.\n`);
+    process.stderr.write(`gpt2-lens: ${error.message} (see "gpt2-lens --help")\n`);
     return 2;
   }
   if (error instanceof Gpt2LensError) {

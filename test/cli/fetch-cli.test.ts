@@ -13,11 +13,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CliRun, CLI, ROOT, runCli, runCliSync } from "../helpers/cli.ts";
 import { parseSafetensors } from "../../src/io/safetensors.ts";
 import { TINY_DIR } from "../helpers/fixtures.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const CLI = join(ROOT, "dist/cli/main.js");
 const REPO = "openai-community/gpt2";
 const MODEL = new Uint8Array(readFileSync(join(TINY_DIR, "model.safetensors")));
 const CONFIG = new Uint8Array(readFileSync(join(TINY_DIR, "config.json")));
@@ -26,50 +25,6 @@ const MODEL_SHA256 = sha256(MODEL);
 const CONFIG_GIT_SHA1 = createHash("sha1").update(`blob ${CONFIG.length}\0`).update(CONFIG).digest("hex");
 const CLI_TIMEOUT_MS = 60_000;
 const TEST_TIMEOUT = { timeout: 90_000 };
-
-// ---- building dist once (shared with the other CLI tests through the same lock directory) ----
-
-function newestSourceMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSourceMtime(path));
-    else if (entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-function distIsFresh(): boolean {
-  return existsSync(CLI) && statSync(CLI).mtimeMs >= newestSourceMtime(join(ROOT, "src"));
-}
-
-async function ensureDistBuilt(): Promise<void> {
-  const lock = join(tmpdir(), `gpt2-lens-build-${createHash("sha256").update(ROOT).digest("hex").slice(0, 12)}.lock`);
-  const deadline = Date.now() + 180_000;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch (error) {
-      if ((error as { code?: string }).code !== "EEXIST") throw error;
-      const mtime = statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
-      if (Date.now() - mtime > 120_000) rmSync(lock, { recursive: true, force: true });
-      if (Date.now() > deadline) throw new Error(`timed out waiting for the build lock ${lock}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-  try {
-    if (distIsFresh()) return;
-    try {
-      execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], { cwd: ROOT, stdio: "pipe" });
-    } catch (error) {
-      if (!distIsFresh()) throw error;
-      console.warn(`tsc reported errors, using the emitted dist anyway:\n${String((error as { stdout?: unknown }).stdout)}`);
-    }
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
 
 // ---- a local hub ----
 
@@ -141,35 +96,8 @@ class FakeHub {
 
 // ---- running the CLI asynchronously ----
 
-interface CliRun {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
 function cli(args: readonly string[], endpoint?: string): Promise<CliRun> {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_PROXY: "127.0.0.1", no_proxy: "127.0.0.1" };
-  delete env.GPT2_LENS_DEBUG;
-  delete env.HF_TOKEN;
-  if (endpoint === undefined) delete env.HF_ENDPOINT;
-  else env.HF_ENDPOINT = endpoint;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill("SIGKILL"), CLI_TIMEOUT_MS);
-    child.on("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on("close", (status, signal) => {
-      clearTimeout(timer);
-      resolve({ status, signal, stdout, stderr });
-    });
-  });
+  return runCli(args, { NO_PROXY: "127.0.0.1", no_proxy: "127.0.0.1", HF_TOKEN: undefined, HF_ENDPOINT: endpoint }, CLI_TIMEOUT_MS);
 }
 
 function errorLines(run: CliRun): string[] {
@@ -192,7 +120,6 @@ async function startHub(options: { flipModelByteAt?: number } = {}): Promise<Fak
 }
 
 beforeAll(async () => {
-  await ensureDistBuilt();
   work = mkdtempSync(join(tmpdir(), "gpt2-lens-fetch-cli-"));
 }, 240_000);
 
@@ -268,7 +195,6 @@ describe("gpt2-lens fetch gpt2 from a local hub", () => {
 });
 
 describe("gpt2-lens fetch usage errors (exit 2)", () => {
-  const USAGE_HINT = 'Run "gpt2-lens --help" for usage.';
   const cases: [string, (to: string) => string[], RegExp][] = [
     ["an unknown model", (to) => ["fetch", "gpt3", "--to", to], /unknown model "gpt3" \(available: gpt2\)/],
     ["a missing --to", () => ["fetch", "gpt2"], /missing --to/],
@@ -284,10 +210,9 @@ describe("gpt2-lens fetch usage errors (exit 2)", () => {
     expect(run.status).toBe(2);
     expect(run.stdout).toBe("");
     const lines = run.stderr.split("\n").filter((line) => line !== "");
-    expect(lines).toHaveLength(2);
+    expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^gpt2-lens: fetch: /);
     expect(lines[0]).toMatch(culprit);
-    expect(lines[1]).toBe(USAGE_HINT);
     expect(hub.seen, "no request reached the hub").toEqual([]);
     expect(readdirSync(dir)).toEqual([]);
   });

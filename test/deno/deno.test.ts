@@ -32,53 +32,6 @@ function deno(args: readonly string[]): { status: number | null; stdout: string;
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-// ---- building dist for the package entry (same lock as test/cli/cache-cli.test.ts) ----
-
-function newestSourceMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSourceMtime(path));
-    else if (entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-function distIsFresh(): boolean {
-  const entry = join(ROOT, "dist/index.js");
-  return existsSync(entry) && statSync(entry).mtimeMs >= newestSourceMtime(join(ROOT, "src"));
-}
-
-async function ensureDistBuilt(): Promise<void> {
-  const lock = join(tmpdir(), `gpt2-lens-build-${createHash("sha256").update(ROOT).digest("hex").slice(0, 12)}.lock`);
-  const deadline = Date.now() + 180_000;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch (error) {
-      if ((error as { code?: string }).code !== "EEXIST") throw error;
-      if (Date.now() - statSync(lock, { throwIfNoEntry: false })!.mtimeMs > 120_000) rmSync(lock, { recursive: true, force: true });
-      if (Date.now() > deadline) throw new Error(`timed out waiting for the build lock ${lock}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-  try {
-    if (distIsFresh()) return;
-    try {
-      execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], {
-        cwd: ROOT,
-        stdio: "pipe",
-      });
-    } catch (error) {
-      if (!distIsFresh()) throw error;
-      console.warn(`tsc reported errors, using the emitted dist anyway:\n${String((error as { stdout?: unknown }).stdout)}`);
-    }
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
-
 let work: string;
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), "gpt2-lens-deno-"));
@@ -147,8 +100,7 @@ describe("under Deno", () => {
   it.skipIf(!HAS_PACKAGE_ENTRY)(
     'the library imported through the package entry "gpt2-lens" (dist/index.js) runs the golden tokens',
     async () => {
-      await ensureDistBuilt();
-      const run = deno(["test/deno/entry-check.ts", "--package"]);
+          const run = deno(["test/deno/entry-check.ts", "--package"]);
       expect(run.status, run.stderr).toBe(0);
       const report = JSON.parse(run.stdout) as { entry: string; runtime: string; maxRelativeError: number };
       expect(report).toMatchObject({ entry: "gpt2-lens", runtime: "deno" });

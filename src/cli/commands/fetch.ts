@@ -35,6 +35,9 @@ export async function fetchCommand(argv: readonly string[], log: (line: string) 
       bar.update(received);
     },
     onFileDone: (result) => bars.get(result.file)?.finish(),
+  }).catch((error: unknown) => {
+    for (const bar of bars.values()) bar.abort();
+    throw error;
   });
   for (const result of results) {
     log(`${result.file}: ${result.outcome.replace("_", " ")} (${result.bytes} bytes, verified by ${result.verifiedBy}) → ${result.path}`);

@@ -49,19 +49,25 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
   log(`model ${modelDir}: ${model.config.nLayers} layers × ${model.config.nHeads} heads, d_model ${model.config.dModel}; ${data.tokens.batch} prompts`);
 
   const bars = new Map<string, ProgressBar>();
-  const report = runGreaterThanPipeline({
-    model,
-    data,
-    onProgress: (stage, done, total) => {
-      let bar = bars.get(stage);
-      if (!bar) {
-        bar = createProgressBar({ label: stage, total, stream: process.stderr, unit: "items" });
-        bars.set(stage, bar);
-      }
-      bar.update(done);
-      if (done >= total) bar.finish();
-    },
-  });
+  let report;
+  try {
+    report = runGreaterThanPipeline({
+      model,
+      data,
+      onProgress: (stage, done, total) => {
+        let bar = bars.get(stage);
+        if (!bar) {
+          bar = createProgressBar({ label: stage, total, stream: process.stderr, unit: "items" });
+          bars.set(stage, bar);
+        }
+        bar.update(done);
+        if (done >= total) bar.finish();
+      },
+    });
+  } catch (error) {
+    for (const bar of bars.values()) bar.abort();
+    throw error;
+  }
 
   await mkdir(out, { recursive: true });
   const figures = greaterThanFigures(report);
