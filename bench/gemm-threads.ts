@@ -35,18 +35,26 @@ function random(n: number, seed: number): Float32Array {
   return out;
 }
 
-function time(fn: () => void, warmup: number, reps: number, budgetSeconds = 3): { median: number; best: number } {
-  for (let i = 0; i < warmup; i++) fn();
-  const samples: number[] = [];
+/**
+ * Interleaved timing: each round calls every configuration once, so load from other processes
+ * hits all of them alike. Returns median and best wall seconds per configuration.
+ */
+function timeInterleaved(fns: readonly (() => void)[], warmup: number, rounds: number, budgetSeconds = 6): { median: number; best: number }[] {
+  for (let i = 0; i < warmup; i++) for (const fn of fns) fn();
+  const samples: number[][] = fns.map(() => []);
   const start = performance.now();
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    fn();
-    samples.push((performance.now() - t0) / 1000);
-    if ((performance.now() - start) / 1000 > budgetSeconds && samples.length >= 3) break;
+  for (let r = 0; r < rounds; r++) {
+    fns.forEach((fn, i) => {
+      const t0 = performance.now();
+      fn();
+      samples[i].push((performance.now() - t0) / 1000);
+    });
+    if ((performance.now() - start) / 1000 > budgetSeconds && r >= 2) break;
   }
-  samples.sort((x, y) => x - y);
-  return { median: samples[Math.floor(samples.length / 2)], best: samples[0] };
+  return samples.map((s) => {
+    s.sort((x, y) => x - y);
+    return { median: s[Math.floor(s.length / 2)], best: s[0] };
+  });
 }
 
 const gflops = (flops: number, seconds: number): string => (flops / seconds / 1e9).toFixed(1).padStart(5);
@@ -68,9 +76,8 @@ if (plain === null || pool1 === null || poolN === null) {
     const a = random(m * k, 1);
     const b = random(k * n, 2);
     const bias = random(n, 3);
-    const reps = quick ? 5 : 20;
+    const reps = quick ? 5 : 30;
     const results: string[] = [];
-    const outs: Float32Array[] = [];
     const configs: [string, (out: Float32Array) => void, () => void][] = [];
     {
       const packed = plain.pack(b, k, n);
@@ -80,15 +87,17 @@ if (plain === null || pool1 === null || poolN === null) {
       const packed = pool.pack(b, k, n);
       configs.push([name, (out) => pool.matmul(a, m, packed, out, bias), () => pool.free(packed)]);
     }
-    let base = 0;
-    for (const [name, run, release] of configs) {
-      const out = new Float32Array(m * n);
-      const t = time(() => run(out), 3, reps);
-      if (base === 0) base = t.median;
-      results.push(`${name} ${gflops(flops, t.median)} GFLOP/s median ${gflops(flops, t.best)} best (${(t.median * 1000).toFixed(1)} ms, x${(base / t.median).toFixed(2)})`);
-      outs.push(out);
+    const outs = configs.map(() => new Float32Array(m * n));
+    const chunks0 = poolN.workerChunks;
+    const times = timeInterleaved(configs.map(([, run], i) => () => run(outs[i])), 3, reps);
+    const byWorkers = poolN.workerChunks - chunks0;
+    configs.forEach(([name, , release], i) => {
+      const t = times[i];
+      const speedup = `x${(times[0].median / t.median).toFixed(2)} median, x${(times[0].best / t.best).toFixed(2)} best`;
+      results.push(`${name.padEnd(20)} ${gflops(flops, t.median)} GFLOP/s median ${gflops(flops, t.best)} best (${(t.median * 1000).toFixed(1)} ms; ${speedup})`);
       release();
-    }
+    });
+    results.push(`chunks run by workers: ${byWorkers}`);
     const same = outs.every((o) => o.every((v, i) => Object.is(v, outs[0][i])));
     console.log(`${label}:\n  ${results.join("\n  ")}\n  results identical: ${same}`);
   }

@@ -12,7 +12,9 @@
  * there are several chunks per thread; with few panels (large m, small n) by rows only, with few
  * rows by more, narrower panel groups. Taking chunks dynamically keeps both cores busy even when
  * one thread is descheduled (a machine shared with other jobs): the main thread never waits for
- * a worker that has not started, it withdraws the job and finishes alone. Every output element is
+ * a worker that has not started, it withdraws the job and finishes alone. While workers compute,
+ * the main thread copies finished chunks from the shared staging buffer into the caller's `out`
+ * (the copy-out would otherwise be a serial tail). Every output element is
  * computed by the same sequence of operations however the work is split, so results are
  * bit-identical to the single-threaded WasmGemm. Matmuls below `minParallelFlops` (2·m·n·k,
  * default 4e6) run on the main thread only.
@@ -119,6 +121,8 @@ export class NodeGemmPool {
   /** One scratch block per thread (`threads` × scratchStride floats). */
   private scratch: WasmF32Buffer | undefined;
   private scratchStride = 0;
+  /** Per-chunk completion flags (int32s) for overlapping the copy-out. */
+  private flagsBuffer: WasmF32Buffer | undefined;
   private closed = false;
 
   private constructor(gemm: WasmGemm, threads: number, job: Int32Array, workers: PoolWorker[], options: NodeGemmPoolOptions) {
@@ -276,15 +280,32 @@ export class NodeGemmPool {
 
     const flags = accumulate ? GEMM_FLAG_ACCUMULATE : 0;
     const plan = this.plan(m, n, threads);
+    const { chunkRows, rowChunks, groupPanels, panels, chunks } = plan;
+    // Copying the result out is serial work: overlap it with the workers' computing by copying
+    // each chunk as soon as it is finished (workers flag theirs in `chunkFlags`).
+    const chunkFlags = outIn ? null : this.chunkFlags(chunks);
+    const staged = outIn ? null : this.staging[1]!.view();
+    const nr = this.nr;
+    const copyChunk = (chunk: number): void => {
+      const g = Math.floor(chunk / rowChunks);
+      const m0 = (chunk - g * rowChunks) * chunkRows;
+      const m1 = Math.min(m, m0 + chunkRows);
+      const j0 = g * groupPanels * nr;
+      const j1 = Math.min(n, j0 + groupPanels * nr);
+      if (j0 === 0 && j1 === n) out.set(staged!.subarray(m0 * n, m1 * n), m0 * n);
+      else for (let i = m0; i < m1; i++) out.set(staged!.subarray(i * n + j0, i * n + j1), i * n + j0);
+    };
+
     const stride = this.scratchStride * 4;
     const job = this.job;
     const args = [aPtr, b.buffer.ptr, cPtr, biasPtr, m, n, k, flags] as const;
     for (let i = 0; i < args.length; i++) job[JOB.ARGS + i] = args[i] | 0;
-    job[JOB.CHUNK_ROWS] = plan.chunkRows;
-    job[JOB.ROW_CHUNKS] = plan.rowChunks;
-    job[JOB.GROUP_PANELS] = plan.groupPanels;
-    job[JOB.PANELS] = plan.panels;
-    job[JOB.CHUNKS] = plan.chunks;
+    job[JOB.CHUNK_ROWS] = chunkRows;
+    job[JOB.ROW_CHUNKS] = rowChunks;
+    job[JOB.GROUP_PANELS] = groupPanels;
+    job[JOB.PANELS] = panels;
+    job[JOB.CHUNKS] = chunks;
+    job[JOB.CHUNK_FLAGS] = chunkFlags === null ? 0 : chunkFlags.byteOffset | 0;
     Atomics.store(job, JOB.NEXT, 0);
 
     // Fork: offer the job to every ready worker, then take chunks here too.
@@ -296,7 +317,7 @@ export class NodeGemmPool {
       Atomics.notify(ctl, CONTROL.STATE);
     }
     let failure: unknown;
-    const { chunkRows, rowChunks, groupPanels, panels, chunks } = plan;
+    const copied = chunkFlags === null ? null : new Uint8Array(chunks);
     for (;;) {
       const chunk = Atomics.add(job, JOB.NEXT, 1);
       if (chunk >= chunks) break;
@@ -308,36 +329,62 @@ export class NodeGemmPool {
       } catch (error) {
         failure ??= error;
       }
+      if (copied !== null) {
+        copyChunk(chunk);
+        copied[chunk] = 1;
+      }
     }
 
-    // Join: withdraw the job from workers that have not started on it; wait for the others.
+    // Join: withdraw the job from workers that have not started on it (they took no chunks),
+    // copy out the chunks the others finish as they finish them, then wait for them to be done.
+    const joined = workers.filter((w) => this.claimed(w));
+    if (chunkFlags !== null && copied !== null) {
+      for (let chunk = 0; chunk < chunks; chunk++) {
+        if (copied[chunk]) continue;
+        while (Atomics.load(chunkFlags, chunk) === 0) Atomics.wait(chunkFlags, chunk, 0, 1000);
+        copyChunk(chunk);
+      }
+    }
     let workerFailed = false;
-    for (const w of workers) {
-      if (this.join(w) && Atomics.load(w.control, CONTROL.ERROR) !== 0) workerFailed = true;
+    for (const w of joined) {
+      this.waitDone(w);
+      if (Atomics.load(w.control, CONTROL.ERROR) !== 0) workerFailed = true;
     }
     if (failure !== undefined) {
       throw new Gpt2LensError("gemm_failed", `${where}: the GEMM kernel failed: ${(failure as Error).message}`, { cause: failure });
     }
     if (workerFailed) throw new Gpt2LensError("gemm_failed", `${where}: the GEMM kernel failed in a worker thread`);
-
-    if (!outIn) out.set(this.staging[1]!.view().subarray(0, m * n));
   }
 
   /**
-   * Called once no chunks are left. Withdraws the job if the worker has not joined it (false);
-   * otherwise waits until the worker has finished its last chunk (true).
+   * Called once no chunks are left: withdraws the job if the worker has not joined it yet (false:
+   * it took no chunks), else true (it is running or done).
    */
-  private join(w: PoolWorker): boolean {
+  private claimed(w: PoolWorker): boolean {
+    return Atomics.compareExchange(w.control, CONTROL.STATE, WORKER_STATE.POSTED, WORKER_STATE.IDLE) !== WORKER_STATE.POSTED;
+  }
+
+  /** Waits until a worker that joined the job has finished its last chunk. */
+  private waitDone(w: PoolWorker): void {
     const ctl = w.control;
-    const { STATE } = CONTROL;
-    const { POSTED, RUNNING, DONE, IDLE } = WORKER_STATE;
-    if (Atomics.compareExchange(ctl, STATE, POSTED, IDLE) === POSTED) return false;
     for (;;) {
-      const state = Atomics.load(ctl, STATE);
-      if (state === DONE) return true;
-      if (state !== RUNNING) throw new Gpt2LensError("gemm_failed", `NodeGemmPool: unexpected worker state ${state}`);
-      Atomics.wait(ctl, STATE, RUNNING, 1000);
+      const state = Atomics.load(ctl, CONTROL.STATE);
+      if (state === WORKER_STATE.DONE) return;
+      if (state !== WORKER_STATE.RUNNING) throw new Gpt2LensError("gemm_failed", `NodeGemmPool: unexpected worker state ${state}`);
+      Atomics.wait(ctl, CONTROL.STATE, WORKER_STATE.RUNNING, 1000);
     }
+  }
+
+  /** `chunks` zeroed int32 chunk flags in the shared memory (reused between calls). */
+  private chunkFlags(chunks: number): Int32Array {
+    if (this.flagsBuffer === undefined || this.flagsBuffer.length < chunks) {
+      if (this.flagsBuffer !== undefined) this.gemm.free(this.flagsBuffer);
+      this.flagsBuffer = this.gemm.alloc(Math.max(chunks, 256));
+    }
+    const view = this.flagsBuffer.view();
+    const flags = new Int32Array(view.buffer, view.byteOffset, chunks);
+    flags.fill(0);
+    return flags;
   }
 
   /**

@@ -17,7 +17,8 @@
  * [g·groupPanels, min(P, (g+1)·groupPanels))) × row chunk r = c mod rowChunks (rows
  * [r·chunkRows, min(m, (r+1)·chunkRows))). Every thread — the main thread and each worker that
  * joins — takes the next chunk with Atomics.add(job, NEXT, 1) until they run out, so a thread that
- * the OS does not schedule simply does fewer chunks.
+ * the OS does not schedule simply does fewer chunks. With JOB.CHUNK_FLAGS set, a worker marks
+ * each chunk it finished, and the main thread copies finished chunks out meanwhile.
  *
  * Protocol (no message per operation). `control[STATE]` drives each worker:
  *   IDLE/DONE → the worker sleeps in Atomics.wait(control, STATE, state).
@@ -56,6 +57,12 @@ export const JOB = {
   GROUP_PANELS: 11,
   PANELS: 12,
   CHUNKS: 13,
+  /**
+   * Byte address in the shared memory of one int32 per chunk (0 = none): a worker stores 1 there
+   * (2 if the kernel threw) and notifies once it finished that chunk, so the main thread can copy
+   * finished parts of the output out while the rest is still being computed.
+   */
+  CHUNK_FLAGS: 14,
 } as const;
 
 /** Int32s in the job block. */
@@ -108,10 +115,12 @@ export const GEMM_WORKER_SOURCE = `"use strict";
     if (state === ${POSTED}) {
       if (Atomics.compareExchange(control, ${STATE}, ${POSTED}, ${RUNNING}) !== ${POSTED}) continue;
       const a = job[${J.ARGS}], b = job[${J.ARGS + 1}], c = job[${J.ARGS + 2}], bias = job[${J.ARGS + 3}];
-      const m = job[${J.ARGS + 4}], n = job[${J.ARGS + 5}], k = job[${J.ARGS + 6}], flags = job[${J.ARGS + 7}];
+      const m = job[${J.ARGS + 4}], n = job[${J.ARGS + 5}], k = job[${J.ARGS + 6}], gemmFlags = job[${J.ARGS + 7}];
       const chunkRows = job[${J.CHUNK_ROWS}], rowChunks = job[${J.ROW_CHUNKS}];
       const groupPanels = job[${J.GROUP_PANELS}], panels = job[${J.PANELS}], chunks = job[${J.CHUNKS}];
       const scratch = control[${SCRATCH}];
+      const flagsPtr = job[${J.CHUNK_FLAGS}];
+      const flags = flagsPtr === 0 ? null : new Int32Array(workerData.memory.buffer, flagsPtr, chunks);
       let failed = 0;
       let ran = 0;
       for (;;) {
@@ -121,11 +130,17 @@ export const GEMM_WORKER_SOURCE = `"use strict";
         const r = chunk - g * rowChunks;
         const m0 = r * chunkRows;
         const p0 = g * groupPanels;
+        let status = 1;
         try {
-          gemmRange(a, b, c, bias, m, n, k, flags, scratch, m0, Math.min(m, m0 + chunkRows), p0, Math.min(panels, p0 + groupPanels));
+          gemmRange(a, b, c, bias, m, n, k, gemmFlags, scratch, m0, Math.min(m, m0 + chunkRows), p0, Math.min(panels, p0 + groupPanels));
           ran++;
         } catch (error) {
           failed = 1;
+          status = 2;
+        }
+        if (flags !== null) {
+          Atomics.store(flags, chunk, status);
+          Atomics.notify(flags, chunk);
         }
       }
       control[${CHUNKS}] += ran;
