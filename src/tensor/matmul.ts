@@ -18,6 +18,12 @@ export interface PreparedWeight {
 /** The matrix-multiply kernels the model runs on. Backends are objects, never global state. */
 export interface MatmulBackend {
   readonly name: string;
+  /**
+   * True when prepare()/prepareTransposed() copy the weight into the backend's own storage (e.g.
+   * packed panels in WebAssembly memory) and matmul() never reads `rowMajor`/`transposed`: callers
+   * may then drop the plain arrays (Gpt2Model does, to hold only one copy of the weights).
+   */
+  readonly ownsPreparedCopy?: boolean;
   /** W given as [inDim, outDim] row-major. */
   prepare(w: Float32Array, inDim: number, outDim: number): PreparedWeight;
   /** W given as Wᵀ [outDim, inDim] row-major (e.g. the tied unembedding W_U = W_Eᵀ). */
@@ -58,4 +64,30 @@ export function linear(backend: MatmulBackend, x: Tensor, w: PreparedWeight, bia
   const out = new Float32Array(rows * w.outDim);
   backend.matmul(x.data, rows, w, out, bias);
   return new Tensor(out, [...x.shape.slice(0, -1), w.outDim]);
+}
+
+/**
+ * Batched matrix product over matching leading axes: a [..., m, k] · b [..., k, n] → [..., m, n]
+ * (e.g. attention scores q·kᵀ per batch and head after a permute).
+ */
+export function batchedMatmul(a: Tensor, b: Tensor): Tensor {
+  if (a.rank < 2 || b.rank !== a.rank || a.shape.slice(0, -2).some((d, i) => d !== b.shape[i])) {
+    throw new InputError(
+      `batchedMatmul: shapes ${shapeToString(a.shape)} and ${shapeToString(b.shape)} need equal leading axes and rank ≥ 2`,
+      "shape_mismatch",
+    );
+  }
+  const m = a.shape[a.rank - 2]!, k = a.shape[a.rank - 1]!, n = b.shape[b.rank - 1]!;
+  if (b.shape[b.rank - 2] !== k) {
+    throw new InputError(`batchedMatmul: inner sizes differ, ${shapeToString(a.shape)} · ${shapeToString(b.shape)}`, "shape_mismatch");
+  }
+  const batches = a.size / (m * k || 1);
+  const out = new Float32Array(batches * m * n);
+  for (let i = 0; i < batches; i++) {
+    matmulRowMajor(
+      a.data.subarray(i * m * k, (i + 1) * m * k), m, k, b.data.subarray(i * k * n, (i + 1) * k * n), n,
+      out.subarray(i * m * n, (i + 1) * m * n), null,
+    );
+  }
+  return new Tensor(out, [...a.shape.slice(0, -1), n]);
 }
