@@ -81,10 +81,33 @@ export function patchedFinalResidual(
  * which makes the logits linear in the residual stream.
  */
 export function unembedRows(model: Gpt2Model, residual: Float32Array, frozenScale?: Float32Array): Tensor {
+  return linear(model.backend, finalLayerNorm(model, residual, frozenScale), model.prepared.unembed);
+}
+
+/** Like unembedRows for a few tokens only → [rows, tokens.length]: d_model·T work per row, not d_model·d_vocab. */
+export function unembedTokens(model: Gpt2Model, residual: Float32Array, tokens: readonly number[], frozenScale?: Float32Array): Tensor {
+  const { dModel: d, dVocab } = model.config;
+  const normalized = finalLayerNorm(model, residual, frozenScale).data;
+  const rows = normalized.length / d;
+  const out = new Float32Array(rows * tokens.length);
+  tokens.forEach((token, t) => {
+    if (!Number.isInteger(token) || token < 0 || token >= dVocab) {
+      throw new PatchingError("bad_token", `metric token ${token} is outside the vocabulary [0, ${dVocab})`);
+    }
+    const direction = model.weights.unembedTransposed.subarray(token * d, (token + 1) * d);
+    for (let r = 0; r < rows; r++) {
+      let acc = 0;
+      for (let j = 0; j < d; j++) acc += normalized[r * d + j]! * direction[j]!;
+      out[r * tokens.length + t] = acc;
+    }
+  });
+  return new Tensor(out, [rows, tokens.length]);
+}
+
+function finalLayerNorm(model: Gpt2Model, residual: Float32Array, frozenScale?: Float32Array): Tensor {
   const { dModel: d, layerNormEps } = model.config;
   const rows = residual.length / d;
   const x = new Tensor(residual, [rows, d]);
   const scale = frozenScale ? new Tensor(frozenScale, [rows, 1]) : layerNormScale(x, layerNormEps);
-  const normalized = layerNormAffine(layerNormNormalize(x, scale), model.weights.lnFinalWeight, model.weights.lnFinalBias);
-  return linear(model.backend, normalized, model.prepared.unembed);
+  return layerNormAffine(layerNormNormalize(x, scale), model.weights.lnFinalWeight, model.weights.lnFinalBias);
 }

@@ -6,7 +6,7 @@ import {
 } from "./nodes.ts";
 import { htmlGrid, JUPYTER_DISPLAY_SYMBOL } from "./html-grid.ts";
 import type { PathActivations } from "./path-activations.ts";
-import { type PathGraph, patchedFinalResidual, unembedRows } from "./path-engine.ts";
+import { type PathGraph, patchedFinalResidual, unembedRows, unembedTokens } from "./path-engine.ts";
 import { PatchingError } from "./patching-error.ts";
 import { rowsAt } from "./recompute.ts";
 
@@ -17,8 +17,16 @@ export interface PathPatchingContext {
   readonly corrupted: PathActivations;
   /** The position whose logits the metric reads (END). */
   readonly logitPosition: number;
-  /** A scalar of the logits at `logitPosition`, [batch, d_vocab] (e.g. the mean probability difference). */
+  /**
+   * A scalar of the logits at `logitPosition`: [batch, d_vocab] (e.g. the mean probability
+   * difference), or [batch, metricTokens.length] when `metricTokens` is set.
+   */
   readonly metric: (logits: Tensor) => number;
+  /**
+   * Compute only these tokens' logits for the metric (e.g. a logit difference). The full-vocabulary
+   * unembedding dominates a sweep's cost; without it a sweep costs a fraction of a forward pass.
+   */
+  readonly metricTokens?: readonly number[];
   /** Divide by the base run's ln_final scale instead of recomputing it (makes sender→logits linear). */
   readonly freezeFinalScale?: boolean;
 }
@@ -95,7 +103,10 @@ export function evaluatePaths(
   const frozen = context.freezeFinalScale
     ? rowsAt(base.finalScale, base.batch, base.pos, 1, context.logitPosition)
     : undefined;
-  return context.metric(unembedRows(model, final, frozen));
+  const logits = context.metricTokens
+    ? unembedTokens(model, final, context.metricTokens, frozen)
+    : unembedRows(model, final, frozen);
+  return context.metric(logits);
 }
 
 /** The metric of an unpatched cached run. */

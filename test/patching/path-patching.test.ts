@@ -145,4 +145,28 @@ describe("path patching on the tiny model", () => {
     expect(() => parseComponent("L7H0", model.config)).toThrow(/layer 7 is outside/);
     expect(() => parseComponent("attn5", model.config)).toThrow(/unknown component "attn5"/);
   });
+
+  it("metricTokens computes only the tokens' logits and gives the same sweep", () => {
+    const tokenMetric = (logits: Tensor) => {
+      const [rows, count] = logits.shape as [number, number];
+      let total = 0;
+      for (let r = 0; r < rows; r++) for (let y = 0; y < count; y++) total += (y >= 50 ? 1 : -1) * logits.data[r * count + y]!;
+      return total / rows / 50;
+    };
+    const receivers = [{ node: { kind: "mlp" as const, layer: 1, pos: END }, channels: ["in" as const] }];
+    const full = pathPatchingSweep(context(), { senderPosition: END, receivers });
+    const restricted = pathPatchingSweep(context({ metric: tokenMetric, metricTokens: Array.from(yearTokens) }), {
+      senderPosition: END,
+      receivers,
+    });
+    expect(restricted.baseline).toBeCloseTo(full.baseline, 4);
+    full.grid.flat().forEach((v, i) => {
+      const r = restricted.grid.flat()[i];
+      if (v === null) expect(r).toBeNull();
+      else expect(r!).toBeCloseTo(v, 5);
+    });
+    expect(() => pathPatchingSweep(context({ metricTokens: [60000] }), { senderPosition: END, receivers: "logits" })).toThrow(
+      /outside the vocabulary/,
+    );
+  });
 });
