@@ -113,12 +113,14 @@ describe("gpt2-lens greater-than on the golden dataset (acceptance)", () => {
       expect(Number.isFinite(report.baseline[key]), key).toBe(true);
     }
 
-    // path patching: logits, then the last four MLPs in descending order, each via the later MLPs
+    // path patching: logits, then the last four MLPs in descending order, each via the later circuit MLPs
     const lastMlps = Array.from({ length: Math.min(4, nLayers) }, (_, i) => nLayers - 1 - i);
     expect(report.path_patching.map((p) => p.receiver)).toEqual(["logits", ...lastMlps.map((l) => `blocks.${l}.mlp`)]);
     expect(report.path_patching[0]!.continuation).toEqual([]);
+    const layerOf = (name: string) => Number(/^blocks\.(\d+)\.mlp$/.exec(name)![1]);
     lastMlps.forEach((layer, i) => {
-      expect(report.path_patching[i + 1]!.continuation).toEqual(lastMlps.filter((l) => l > layer).map((l) => `blocks.${l}.mlp`));
+      const expected = report.circuit.mlps.filter((name) => layerOf(name) > layer).sort((a, b) => layerOf(b) - layerOf(a));
+      expect(report.path_patching[i + 1]!.continuation).toEqual(expected);
     });
     for (const { receiver, grid } of report.path_patching) {
       expect(grid, receiver).toHaveLength(nLayers);

@@ -150,7 +150,8 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   const circuitMlpLayers = importantMlps(logitsGrid, nHeads, lastMlps, minEffect);
   const mlpGrids: PathPatchingGrid[] = [];
   for (const layer of lastMlps) {
-    const continuation: NodeAt[] = lastMlps.filter((l) => l > layer).map((l) => ({ kind: "mlp", layer: l, pos: END }));
+    // "The MLPs found so far": the later ones among the last four whose direct path matters.
+    const continuation: NodeAt[] = circuitMlpLayers.filter((l) => l > layer).map((l) => ({ kind: "mlp", layer: l, pos: END }));
     mlpGrids.push(
       sweep(`senders → MLP ${layer}`, () =>
         pathPatchingSweep(context, {
