@@ -16,43 +16,10 @@ import { Gpt2LensError, InputError } from "../../src/errors.ts";
 import { createWasmBackend, parseBackendChoice } from "../../src/tensor/backends.ts";
 import { NodeGemmPool, type NodeGemmPoolOptions } from "../../src/tensor/wasm/node-gemm-pool.ts";
 import { createParallelWasmBackend } from "../../src/tensor/wasm/node-parallel-backend.ts";
-import { matmulReference } from "../../src/tensor/wasm/reference-matmul.ts";
 import { WasmGemm } from "../../src/tensor/wasm/wasm-gemm.ts";
+import { type Case, caseArb, caseOperands, data, relErr, transpose } from "../helpers/gemm.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-
-/** Deterministic data in [-1, 1) from a seed (xorshift32). */
-function data(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = ((s >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
-
-function transpose(b: Float32Array, rows: number, cols: number): Float32Array {
-  const t = new Float32Array(b.length);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = b[i * cols + j];
-  return t;
-}
-
-/** max |x - y| / max |y|; NaN anywhere → Infinity. */
-function relErr(x: Float32Array, y: Float32Array): number {
-  expect(x.length).toBe(y.length);
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < x.length; i++) {
-    const d = Math.abs(x[i] - y[i]);
-    if (Number.isNaN(d)) return Infinity;
-    err = Math.max(err, d);
-    scale = Math.max(scale, Math.abs(y[i]));
-  }
-  return scale > 0 ? err / scale : err;
-}
 
 /** Index of the first element whose bits differ (-1 if none). */
 function firstBitDifference(x: Float32Array, y: Float32Array): number {
@@ -60,16 +27,6 @@ function firstBitDifference(x: Float32Array, y: Float32Array): number {
   const yb = new Uint32Array(y.buffer, y.byteOffset, y.length);
   for (let i = 0; i < xb.length; i++) if (xb[i] !== yb[i]) return i;
   return -1;
-}
-
-interface Case {
-  m: number;
-  k: number;
-  n: number;
-  seed: number;
-  bias: boolean;
-  accumulate: boolean;
-  transposed: boolean;
 }
 
 const pools: NodeGemmPool[] = [];
@@ -104,14 +61,7 @@ afterAll(async () => {
 /** Runs a case on the pool, the single-threaded kernel and the reference; checks all three. */
 function checkCase(pool: NodeGemmPool, c: Case): void {
   const ref = pool === pool3 ? singleMc8 : single;
-  const a = data(c.m * c.k, c.seed);
-  const b = data(c.k * c.n, c.seed + 1);
-  const bias = c.bias ? data(c.n, c.seed + 2) : undefined;
-  const initial = data(c.m * c.n, c.seed + 3);
-
-  const expected = new Float32Array(c.m * c.n);
-  matmulReference(a, c.m, c.k, b, c.n, expected, bias);
-  if (c.accumulate) for (let i = 0; i < expected.length; i++) expected[i] += initial[i];
+  const { a, b, bias, initial, expected } = caseOperands(c);
 
   const bt = c.transposed ? transpose(b, c.k, c.n) : b;
   const packedPool = c.transposed ? pool.packTransposed(bt, c.n, c.k) : pool.pack(b, c.k, c.n);
@@ -127,17 +77,6 @@ function checkCase(pool: NodeGemmPool, c: Case): void {
   expect(firstBitDifference(outPool, outSingle), JSON.stringify(c)).toBe(-1);
   expect(relErr(outPool, expected), JSON.stringify(c)).toBeLessThan(1e-5);
 }
-
-const caseArb = (maxM: number, maxK: number, maxN: number): fc.Arbitrary<Case> =>
-  fc.record({
-    m: fc.integer({ min: 1, max: maxM }),
-    k: fc.integer({ min: 1, max: maxK }),
-    n: fc.integer({ min: 1, max: maxN }),
-    seed: fc.integer({ min: 1, max: 1 << 30 }),
-    bias: fc.boolean(),
-    accumulate: fc.boolean(),
-    transposed: fc.boolean(),
-  });
 
 describe("NodeGemmPool", () => {
   it("starts its workers", () => {

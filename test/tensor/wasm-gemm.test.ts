@@ -11,6 +11,7 @@ import { GEMM_FLAG_ACCUMULATE, generateGemmModule, packedLength, panelCount, scr
 import { matmulReference } from "../../src/tensor/wasm/reference-matmul.ts";
 import { instantiateGemmKernel, type WasmMemory, WasmGemm, type WasmGemmOptions } from "../../src/tensor/wasm/wasm-gemm.ts";
 import { FunctionBuilder, ValType, encodeModule, sleb, uleb } from "../../src/tensor/wasm/wasm-writer.ts";
+import { type Case, caseArb, caseOperands, data, relErr, transpose } from "../helpers/gemm.ts";
 
 /** The WebAssembly JS API, typed locally (the project builds without DOM lib types). */
 const WA = (globalThis as unknown as {
@@ -28,59 +29,9 @@ function mustCreate(options?: WasmGemmOptions): WasmGemm {
   return g;
 }
 
-/** Deterministic data in [-1, 1) from a seed (xorshift32). */
-function data(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = ((s >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
-
-function transpose(b: Float32Array, rows: number, cols: number): Float32Array {
-  const t = new Float32Array(b.length);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = b[i * cols + j];
-  return t;
-}
-
-/** max |x - y| / max |y| (or the absolute error when y is all zeros); NaN anywhere → Infinity. */
-function relErr(x: Float32Array, y: Float32Array): number {
-  expect(x.length).toBe(y.length);
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < x.length; i++) {
-    const d = Math.abs(x[i] - y[i]);
-    if (Number.isNaN(d)) return Infinity;
-    err = Math.max(err, d);
-    scale = Math.max(scale, Math.abs(y[i]));
-  }
-  return scale > 0 ? err / scale : err;
-}
-
-interface Case {
-  m: number;
-  k: number;
-  n: number;
-  seed: number;
-  bias: boolean;
-  accumulate: boolean;
-  transposed: boolean;
-}
-
 /** Runs one case through `gemm` and the reference; returns the relative error. */
 function runCase(gemm: WasmGemm, c: Case): number {
-  const a = data(c.m * c.k, c.seed);
-  const b = data(c.k * c.n, c.seed + 1);
-  const bias = c.bias ? data(c.n, c.seed + 2) : undefined;
-  const initial = data(c.m * c.n, c.seed + 3);
-
-  const expected = new Float32Array(c.m * c.n);
-  matmulReference(a, c.m, c.k, b, c.n, expected, bias);
-  if (c.accumulate) for (let i = 0; i < expected.length; i++) expected[i] += initial[i];
+  const { a, b, bias, initial, expected } = caseOperands(c);
 
   const packed = c.transposed ? gemm.packTransposed(transpose(b, c.k, c.n), c.n, c.k) : gemm.pack(b, c.k, c.n);
   const out = c.accumulate ? initial.slice() : new Float32Array(c.m * c.n).fill(Number.NaN);
@@ -88,17 +39,6 @@ function runCase(gemm: WasmGemm, c: Case): number {
   gemm.free(packed.buffer);
   return relErr(out, expected);
 }
-
-const caseArb = (maxDim: number): fc.Arbitrary<Case> =>
-  fc.record({
-    m: fc.integer({ min: 1, max: maxDim }),
-    k: fc.integer({ min: 1, max: maxDim }),
-    n: fc.integer({ min: 1, max: maxDim }),
-    seed: fc.integer({ min: 1, max: 1 << 30 }),
-    bias: fc.boolean(),
-    accumulate: fc.boolean(),
-    transposed: fc.boolean(),
-  });
 
 describe("WasmGemm", () => {
   it("is available in this engine", () => {

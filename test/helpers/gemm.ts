@@ -1,0 +1,73 @@
+/** Shared by the GEMM tests (WasmGemm, NodeGemmPool): seeded operands, cases, and comparisons. */
+import fc from "fast-check";
+import { expect } from "vitest";
+import { matmulReference } from "../../src/tensor/wasm/reference-matmul.ts";
+
+/** Deterministic data in [-1, 1) from a seed (xorshift32). */
+export function data(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+
+export function transpose(b: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(b.length);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = b[i * cols + j];
+  return t;
+}
+
+/** max |x - y| / max |y| (or the absolute error when y is all zeros); NaN anywhere → Infinity. */
+export function relErr(x: Float32Array, y: Float32Array): number {
+  expect(x.length).toBe(y.length);
+  let err = 0;
+  let scale = 0;
+  for (let i = 0; i < x.length; i++) {
+    const d = Math.abs(x[i] - y[i]);
+    if (Number.isNaN(d)) return Infinity;
+    err = Math.max(err, d);
+    scale = Math.max(scale, Math.abs(y[i]));
+  }
+  return scale > 0 ? err / scale : err;
+}
+
+/** One product out = a[m×k] · b[k×n] (+ bias) (+ out when accumulating), b packed as is or transposed. */
+export interface Case {
+  m: number;
+  k: number;
+  n: number;
+  seed: number;
+  bias: boolean;
+  accumulate: boolean;
+  transposed: boolean;
+}
+
+/** Random cases with each dimension in 1..max (maxK and maxN default to maxM). */
+export const caseArb = (maxM: number, maxK = maxM, maxN = maxM): fc.Arbitrary<Case> =>
+  fc.record({
+    m: fc.integer({ min: 1, max: maxM }),
+    k: fc.integer({ min: 1, max: maxK }),
+    n: fc.integer({ min: 1, max: maxN }),
+    seed: fc.integer({ min: 1, max: 1 << 30 }),
+    bias: fc.boolean(),
+    accumulate: fc.boolean(),
+    transposed: fc.boolean(),
+  });
+
+/** A case's operands (seeds seed .. seed + 3), the initial out for accumulation, and the reference result. */
+export function caseOperands(c: Case): { a: Float32Array; b: Float32Array; bias: Float32Array | undefined; initial: Float32Array; expected: Float32Array } {
+  const a = data(c.m * c.k, c.seed);
+  const b = data(c.k * c.n, c.seed + 1);
+  const bias = c.bias ? data(c.n, c.seed + 2) : undefined;
+  const initial = data(c.m * c.n, c.seed + 3);
+
+  const expected = new Float32Array(c.m * c.n);
+  matmulReference(a, c.m, c.k, b, c.n, expected, bias);
+  if (c.accumulate) for (let i = 0; i < expected.length; i++) expected[i] += initial[i];
+  return { a, b, bias, initial, expected };
+}
