@@ -17,23 +17,12 @@ import { availableParallelism } from "node:os";
 import process from "node:process";
 import { NodeGemmPool } from "../src/tensor/wasm/node-gemm-pool.ts";
 import { WasmGemm } from "../src/tensor/wasm/wasm-gemm.ts";
+import { gflops, randomMatrix } from "./gemm-timing.ts";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const threadsArg = args.indexOf("--threads");
 const threads = threadsArg >= 0 ? Number(args[threadsArg + 1]) : availableParallelism();
-
-function random(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = ((s >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
 
 /**
  * Interleaved timing: each round calls every configuration once, so load from other processes
@@ -57,8 +46,6 @@ function timeInterleaved(fns: readonly (() => void)[], warmup: number, rounds: n
   });
 }
 
-const gflops = (flops: number, seconds: number): string => (flops / seconds / 1e9).toFixed(1).padStart(5);
-
 const plain = WasmGemm.create();
 const pool1 = NodeGemmPool.create({ threads: 1 });
 const poolN = NodeGemmPool.create({ threads });
@@ -73,9 +60,9 @@ if (plain === null || pool1 === null || poolN === null) {
   ];
   for (const [label, m, k, n] of shapes) {
     const flops = 2 * m * k * n;
-    const a = random(m * k, 1);
-    const b = random(k * n, 2);
-    const bias = random(n, 3);
+    const a = randomMatrix(m * k, 1);
+    const b = randomMatrix(k * n, 2);
+    const bias = randomMatrix(n, 3);
     const reps = quick ? 5 : 30;
     const results: string[] = [];
     const configs: [string, (out: Float32Array) => void, () => void][] = [];

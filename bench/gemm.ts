@@ -17,6 +17,7 @@
  */
 import { matmulReference } from "../src/tensor/wasm/reference-matmul.ts";
 import { WasmGemm } from "../src/tensor/wasm/wasm-gemm.ts";
+import { cpuSeconds, gflops, randomMatrix } from "./gemm-timing.ts";
 
 const args: readonly string[] =
   (globalThis as unknown as { Deno?: { args: string[] } }).Deno?.args ??
@@ -24,26 +25,6 @@ const args: readonly string[] =
   [];
 const quick = args.includes("--quick");
 const relaxed = args.includes("--relaxed");
-
-function random(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = ((s >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
-
-/** Process CPU seconds so far, when the runtime exposes process.cpuUsage (Node; Deno's compat layer). */
-const cpuUsage = (globalThis as unknown as { process?: { cpuUsage?: () => { user: number; system: number } } }).process?.cpuUsage;
-const cpuSeconds = (): number => {
-  if (cpuUsage === undefined) return Number.NaN;
-  const u = cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
 
 /**
  * Median and best wall seconds per call over up to `reps` calls (within a time budget) after
@@ -67,8 +48,6 @@ function time(fn: () => void, warmup: number, reps: number, budgetSeconds = 3): 
   return { median: samples[Math.floor(samples.length / 2)], best: samples[0], bestCpu };
 }
 
-const gflops = (flops: number, seconds: number): string => (flops / seconds / 1e9).toFixed(1).padStart(5);
-
 const gemm = WasmGemm.create({ relaxedSimd: relaxed });
 if (gemm === null) {
   console.log("WebAssembly SIMD unavailable: nothing to benchmark");
@@ -81,9 +60,9 @@ if (gemm === null) {
   ];
   for (const [label, m, k, n] of shapes) {
     const flops = 2 * m * k * n;
-    const a = random(m * k, 1);
-    const b = random(k * n, 2);
-    const bias = random(n, 3);
+    const a = randomMatrix(m * k, 1);
+    const b = randomMatrix(k * n, 2);
+    const bias = randomMatrix(n, 3);
     const out = new Float32Array(m * n);
     const packed = gemm.pack(b, k, n);
     const tw = time(() => gemm.matmul(a, m, packed, out, bias), 3, quick ? 5 : 20);

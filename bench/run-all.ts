@@ -26,6 +26,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { parseSafetensors } from "../src/io/safetensors.ts";
 import { WasmGemm } from "../src/tensor/wasm/wasm-gemm.ts";
+import { cpuSeconds, randomMatrix } from "./gemm-timing.ts";
 import { ensureRandomGpt2 } from "./random-gpt2.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -262,21 +263,6 @@ if (torch.ok) {
 // ---- 6. GEMM ----
 
 section("GEMM 768×768 · 768×2304 (+bias), one thread");
-const cpuSeconds = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
-function randomMatrix(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = ((s >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
 let oursGflops: { median: number; best: number; perCpu: number } | undefined;
 const gemm = WasmGemm.create();
 if (!gemm) {
