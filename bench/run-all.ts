@@ -19,11 +19,12 @@
  * 8. bench/greater-than.ts --n 490 (pipeline stage times), when that file exists.
  */
 import { spawnSync, type SpawnSyncOptions } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { newestSourceMtime } from "../scripts/newest-source-mtime.ts";
 import { parseSafetensors } from "../src/io/safetensors.ts";
 import { WasmGemm } from "../src/tensor/wasm/wasm-gemm.ts";
 import { cpuSeconds, randomMatrix } from "./gemm-timing.ts";
@@ -97,16 +98,6 @@ function uptime(): string {
 }
 
 // ---- 1. machine, dist ----
-
-function newestSourceMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSourceMtime(path));
-    else if (entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
 
 function ensureDist(): void {
   const fresh = () => existsSync(CLI) && statSync(CLI).mtimeMs >= newestSourceMtime(join(ROOT, "src"));
