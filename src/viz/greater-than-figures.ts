@@ -20,6 +20,20 @@ function fileStem(text: string): string {
 
 const fmt = (value: number) => value.toFixed(3);
 
+/** A path-patching grid as a heatmap: layers (rows) × senders (each head, then the MLP), Δ PD on a diverging scale. */
+function senderHeatmap(title: string, grid: readonly (readonly (number | null)[])[], nLayers: number, nHeads: number): string {
+  return heatmap({
+    title,
+    values: grid,
+    rowLabels: layerRows(nLayers),
+    colLabels: senderColumns(nHeads),
+    xLabel: "sender",
+    yLabel: "layer",
+    colorScale: "diverging",
+    valueLabel: "Δ PD",
+  });
+}
+
 /** The figures of a greater-than report, in reading order. */
 export function greaterThanFigures(report: GreaterThanReport): Figure[] {
   const { n_layers: nLayers, n_heads: nHeads } = report.model;
@@ -50,16 +64,7 @@ export function greaterThanFigures(report: GreaterThanReport): Figure[] {
         caption:
           `Path patching senders at END → ${entry.receiver}${via}: mean change of PD when the path from the sender carries its corrupted (XX01) value. ` +
           "Blue cells are components whose path supports greater-than; grey cells are not upstream of the receiver.",
-        svg: heatmap({
-          title: `Senders → ${entry.receiver}${via}`,
-          values: entry.grid,
-          rowLabels: layerRows(nLayers),
-          colLabels: senderColumns(nHeads),
-          xLabel: "sender",
-          yLabel: "layer",
-          colorScale: "diverging",
-          valueLabel: "Δ PD",
-        }),
+        svg: senderHeatmap(`Senders → ${entry.receiver}${via}`, entry.grid, nLayers, nHeads),
       }),
     );
   }
@@ -71,16 +76,7 @@ export function greaterThanFigures(report: GreaterThanReport): Figure[] {
         caption:
           `Path patching senders at ${entry.channel === "q" ? "END" : "YY"} → the circuit heads' ${where} (${entry.receivers.join(", ") || "no circuit heads"})` +
           `${entry.continuation.length ? `, continuing through ${entry.continuation.join(", ")}` : ""}: mean change of PD.`,
-        svg: heatmap({
-          title: `Senders → circuit heads' ${where}`,
-          values: entry.grid,
-          rowLabels: layerRows(nLayers),
-          colLabels: senderColumns(nHeads),
-          xLabel: "sender",
-          yLabel: "layer",
-          colorScale: "diverging",
-          valueLabel: "Δ PD",
-        }),
+        svg: senderHeatmap(`Senders → circuit heads' ${where}`, entry.grid, nLayers, nHeads),
       }),
     );
   }
