@@ -2,13 +2,18 @@ import { Tensor } from "./tensor.ts";
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
-/** GPT-2's `gelu_new`: the tanh approximation 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
+/**
+ * GPT-2's `gelu_new`: the tanh approximation 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), computed as
+ * x·e/(e + 1) with e = e^{2u} — the same function (0.5·(1 + tanh u) = e/(e + 1)), free of
+ * cancellation, and Math.exp is markedly faster than Math.tanh in V8. e = ∞ gives x.
+ */
 export function geluNew(x: Tensor): Tensor {
   const out = new Float32Array(x.size);
   const src = x.data;
   for (let i = 0; i < out.length; i++) {
     const v = src[i]!;
-    out[i] = 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)));
+    const e = Math.exp(2 * SQRT_2_OVER_PI * (v + 0.044715 * v * v * v));
+    out[i] = e === Infinity ? v : (v * e) / (e + 1);
   }
   return new Tensor(out, x.shape);
 }
