@@ -75,7 +75,8 @@ export function greaterThanFigures(report: GreaterThanReport): Figure[] {
         name: `head-inputs-${entry.channel}`,
         caption:
           `Path patching senders at ${entry.channel === "q" ? "END" : "YY"} → the circuit heads' ${where} (${entry.receivers.join(", ") || "no circuit heads"})` +
-          `${entry.continuation.length ? `, continuing through ${entry.continuation.join(", ")}` : ""}: mean change of PD.`,
+          `${entry.continuation.length ? `, continuing through ${entry.continuation.join(", ")}` : ""}: mean change of PD` +
+          (entry.embed === null ? "." : `; the embedding at the same position (not in the grid): ${entry.embed.toFixed(3)}.`),
         svg: senderHeatmap(`Senders → circuit heads' ${where}`, entry.grid, nLayers, nHeads),
       }),
     );

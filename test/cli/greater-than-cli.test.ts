@@ -146,6 +146,12 @@ describe("gpt2-lens greater-than on the golden dataset (acceptance)", () => {
     expect(Number.isFinite(circuit.prob_diff)).toBe(true);
     expect(circuit.fraction_of_baseline).toBeCloseTo(circuit.prob_diff / report.baseline.prob_diff, 10);
     expect(circuit.fraction_of_baseline).toBeGreaterThan(0.5);
+
+    // The circuit heads' inputs: queries at END, keys/values at YY; the YY embedding carries the start year.
+    expect(report.head_input_patching.map((h) => [h.channel, h.sender_position])).toEqual([["q", 12], ["kv", 8]]);
+    const kv = report.head_input_patching[1]!;
+    expect(kv.receivers).toEqual(circuit.heads.map((h) => `${h}.kv`));
+    expect(kv.embed!).toBeLessThan(-0.1);
   });
 
   it("writes index.html, report.json and one SVG per figure, the page showing every figure and caption", () => {

@@ -4,7 +4,7 @@ import { componentLabel, componentName } from "../../patching/nodes.ts";
 import { collectPathActivations, type PathActivations } from "../../patching/path-activations.ts";
 import { unembedRows } from "../../patching/path-engine.ts";
 import {
-  evaluateCircuit, pathPatchingSweep, type PathPatchingContext, type PathPatchingGrid, type ReceiverInput,
+  evaluateCircuit, pathPatch, pathPatchingSweep, type PathPatchingContext, type PathPatchingGrid, type ReceiverInput,
 } from "../../patching/path-patching.ts";
 import { cachedAttentionFrom, rowsAt } from "../../patching/recompute.ts";
 import { importantHeads, importantMlps, mergeHeads, type SelectedHead } from "./circuit-selection.ts";
@@ -30,6 +30,8 @@ export interface GreaterThanPipelineOptions {
 export interface HeadInputPatching {
   readonly channel: "q" | "kv";
   readonly sender_position: number;
+  /** The same path from the embedding (token + position) at the sender position; null without circuit heads. */
+  readonly embed: number | null;
   readonly receivers: string[];
   readonly continuation: string[];
   readonly grid: (number | null)[][];
@@ -177,9 +179,17 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
         ? pathPatchingSweep(context, { senderPosition, receivers: headReceivers([...channels]), continuation: circuitMlps })
         : emptyGrid(nLayers, nHeads),
     );
+    const embed = heads.length
+      ? pathPatch(context, {
+          sender: { kind: "embed", pos: senderPosition },
+          receivers: headReceivers([...channels]),
+          continuation: circuitMlps,
+        })
+      : null;
     headInputs.push({
       channel,
       sender_position: senderPosition,
+      embed,
       receivers: heads.map((h) => `${componentLabel({ kind: "head", ...h })}.${channel}`),
       continuation: circuitMlps.map(componentName),
       grid: grid.grid,
