@@ -10,7 +10,7 @@ export { type Gpt2Config, ModelLoadError, parseHfConfig } from "./gpt2/config.ts
 export type { BlockWeights, Gpt2Weights } from "./gpt2/weights.ts";
 export { Gpt2Model } from "./gpt2/model.ts";
 export { loadGpt2FromBytes, type Gpt2Sources } from "./gpt2/load.ts";
-export { loadGpt2FromDir, selectNodeBackend } from "./gpt2/node-load.ts";
+export { loadGpt2FromDir, type LoadGpt2FromDirOptions, selectNodeBackend } from "./gpt2/node-load.ts";
 export { createParallelWasmBackend } from "./tensor/wasm/node-parallel-backend.ts";
 export { BUNDLED_MODEL_DIR } from "./gpt2/node-bundled-model.ts";
 export { runForward, type ActivationVisitor, type ForwardOptions } from "./gpt2/forward.ts";

@@ -79,7 +79,7 @@ function forwardFrom(
   } else {
     if (!tokens) throw new InputError("a forward pass from the embedding needs tokens", "bad_input");
     const { ids, batch, pos } = tokens;
-    const embed = visit("hook_embed", gatherRows(weights.tokenEmbedding, config.dModel, ids, [batch, pos]), null);
+    const embed = visit("hook_embed", model.embedTokens(ids, [batch, pos]), null);
     const positions = Int32Array.from({ length: batch * pos }, (_, i) => i % pos);
     const posEmbed = visit("hook_pos_embed", gatherRows(weights.positionEmbedding, config.dModel, positions, [batch, pos]), null);
     residual = add(embed, posEmbed);

@@ -1,7 +1,7 @@
-import { parseSafetensors } from "../io/safetensors.ts";
+import { type Float32TensorSource, parseSafetensors } from "../io/safetensors.ts";
 import { selectBackend } from "../tensor/backends.ts";
 import type { MatmulBackend } from "../tensor/matmul.ts";
-import { ModelLoadError, parseHfConfig } from "./config.ts";
+import { type Gpt2Config, ModelLoadError, parseHfConfig } from "./config.ts";
 import { loadGpt2Weights } from "./load-weights.ts";
 import { Gpt2Model } from "./model.ts";
 
@@ -12,12 +12,9 @@ export interface Gpt2Sources {
   readonly weights: Uint8Array;
 }
 
-/**
- * Builds a model from a HuggingFace `config.json` and `model.safetensors` held in memory. The
- * default backend is WebAssembly SIMD where available, else the plain TypeScript kernels.
- */
-export function loadGpt2FromBytes(sources: Gpt2Sources, backend?: MatmulBackend): Gpt2Model {
-  let json = sources.config;
+/** Parses an HF config.json given as text or already parsed. */
+export function parseConfigSource(config: string | unknown): Gpt2Config {
+  let json = config;
   if (typeof json === "string") {
     try {
       json = JSON.parse(json);
@@ -25,7 +22,23 @@ export function loadGpt2FromBytes(sources: Gpt2Sources, backend?: MatmulBackend)
       throw new ModelLoadError("bad_config", `config.json is not valid JSON: ${(error as Error).message}`);
     }
   }
-  const config = parseHfConfig(json);
-  const weights = loadGpt2Weights(parseSafetensors(sources.weights), config);
-  return new Gpt2Model(config, weights, backend ?? selectBackend());
+  return parseHfConfig(json);
+}
+
+/**
+ * Builds a model from a parsed config and a source of its tensors (an in-memory SafetensorsFile, or
+ * a file read on demand). The large matrices are read while the backend prepares them; see
+ * loadGpt2Weights and Gpt2Model for what stays resident.
+ */
+export function loadGpt2FromTensors(config: Gpt2Config, tensors: Float32TensorSource, backend?: MatmulBackend): Gpt2Model {
+  return new Gpt2Model(config, loadGpt2Weights(tensors, config), backend ?? selectBackend());
+}
+
+/**
+ * Builds a model from a HuggingFace `config.json` and `model.safetensors` held in memory. The
+ * default backend is WebAssembly SIMD where available, else the plain TypeScript kernels.
+ */
+export function loadGpt2FromBytes(sources: Gpt2Sources, backend?: MatmulBackend): Gpt2Model {
+  const config = parseConfigSource(sources.config);
+  return loadGpt2FromTensors(config, parseSafetensors(sources.weights), backend);
 }

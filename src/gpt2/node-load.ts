@@ -1,24 +1,32 @@
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { join } from "node:path";
 import { InputError } from "../errors.ts";
 import { type BackendChoice, parseBackendChoice, selectBackend } from "../tensor/backends.ts";
 import type { MatmulBackend } from "../tensor/matmul.ts";
 import { createParallelWasmBackend } from "../tensor/wasm/node-parallel-backend.ts";
+import { SafetensorsFileSource } from "../io/node-safetensors-source.ts";
 import { SafetensorsError } from "../io/safetensors.ts";
 import { ModelLoadError } from "./config.ts";
-import { loadGpt2FromBytes } from "./load.ts";
+import { loadGpt2FromTensors, parseConfigSource } from "./load.ts";
 import type { Gpt2Model } from "./model.ts";
+
+function fileError(error: unknown, dir: string, file: string): unknown {
+  const code = (error as { code?: string }).code;
+  if (code === "ENOENT" || code === "ENOTDIR") {
+    return new ModelLoadError("missing_file", `model directory "${dir}" has no ${file}`);
+  }
+  if (error instanceof SafetensorsError || error instanceof ModelLoadError) return error;
+  return new ModelLoadError("read_failed", `cannot read ${join(dir, file)}: ${(error as Error).message}`);
+}
 
 async function readRequired(dir: string, file: string): Promise<Uint8Array> {
   try {
     return await readFile(join(dir, file));
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === "ENOENT" || code === "ENOTDIR") {
-      throw new ModelLoadError("missing_file", `model directory "${dir}" has no ${file}`);
-    }
-    throw new ModelLoadError("read_failed", `cannot read ${join(dir, file)}: ${(error as Error).message}`);
+    throw fileError(error, dir, file);
   }
 }
 
@@ -29,6 +37,34 @@ function withFileName(error: unknown, dir: string): unknown {
   }
   if (error instanceof ModelLoadError) return new ModelLoadError(error.code, `${dir}: ${error.message}`);
   return error;
+}
+
+/** Tensors at least this large are worth a garbage collection once dropped (see collectGarbage). */
+const LARGE_TENSOR_BYTES = 64 << 20;
+
+let gcFunction: (() => void) | null | undefined;
+
+/**
+ * Runs a full garbage collection where the engine allows it (Node: the same --expose-gc route
+ * Jest's leak detector takes), else does nothing. The loader calls it once after a backend has
+ * packed the largest matrix (W_E, 154 MB for GPT-2 small) and dropped its plain copy: V8 otherwise
+ * tends to keep that dead buffer until long after all the other packed copies exist.
+ */
+function collectGarbage(): void {
+  if (gcFunction === undefined) {
+    try {
+      setFlagsFromString("--expose-gc");
+      const gc: unknown = runInNewContext("gc");
+      gcFunction = typeof gc === "function" ? (gc as () => void) : null;
+    } catch {
+      gcFunction = null;
+    }
+  }
+  try {
+    gcFunction?.();
+  } catch {
+    gcFunction = null;
+  }
 }
 
 let sharedParallel: MatmulBackend | null | undefined;
@@ -50,7 +86,11 @@ function cores(): number {
  */
 export function selectNodeBackend(choice: BackendChoice = "auto"): MatmulBackend {
   if (choice === "wasm-threads" || (choice === "auto" && cores() >= 2)) {
-    if (sharedParallel === undefined) sharedParallel = createParallelWasmBackend();
+    if (sharedParallel === undefined) {
+      // The pool packs every weight into its shared memory and never reads the plain arrays.
+      const created = createParallelWasmBackend();
+      sharedParallel = created && created.ownsPreparedCopy === undefined ? Object.assign(created, { ownsPreparedCopy: true }) : created;
+    }
     if (sharedParallel) return sharedParallel;
     if (choice === "wasm-threads") {
       throw new InputError("WebAssembly SIMD with shared memory is not available in this JavaScript engine", "no_wasm_threads");
@@ -59,18 +99,65 @@ export function selectNodeBackend(choice: BackendChoice = "auto"): MatmulBackend
   return selectBackend(choice);
 }
 
+export interface LoadGpt2FromDirOptions {
+  /**
+   * Called as model.safetensors is read (synchronously, between reads), with the bytes done and the
+   * file's size; the last call reports (size, size).
+   */
+  onProgress?: (bytesDone: number, bytesTotal: number) => void;
+}
+
 /**
  * Loads `config.json` + `model.safetensors` from a HuggingFace-style model directory. Without an
  * explicit backend, GPT2_LENS_BACKEND (auto | wasm | wasm-threads | reference) chooses the kernels
  * (see {@link selectNodeBackend}).
+ *
+ * The weight file is streamed: its header is read and validated first, then each tensor is read
+ * into its own buffer as the model needs it, so the whole file is never in memory at once. With a
+ * backend that packs its own copy (the WebAssembly ones), the large matrices are dropped once
+ * packed and re-read from the file if something later asks for them (`model.weights.blocks[i].qkvWeight`
+ * etc.): the file must then still be there, unchanged.
  */
-export async function loadGpt2FromDir(dir: string, backend?: MatmulBackend): Promise<Gpt2Model> {
-  const config = new TextDecoder().decode(await readRequired(dir, "config.json"));
-  const weights = await readRequired(dir, "model.safetensors");
-  const chosen = backend ?? selectNodeBackend(parseBackendChoice(process.env.GPT2_LENS_BACKEND));
+export async function loadGpt2FromDir(
+  dir: string,
+  backend?: MatmulBackend,
+  options: LoadGpt2FromDirOptions = {},
+): Promise<Gpt2Model> {
+  const configText = new TextDecoder().decode(await readRequired(dir, "config.json"));
+  const weightsPath = join(dir, "model.safetensors");
   try {
-    return loadGpt2FromBytes({ config, weights }, chosen);
+    await stat(weightsPath);
+  } catch (error) {
+    throw fileError(error, dir, "model.safetensors");
+  }
+  const chosen = backend ?? selectNodeBackend(parseBackendChoice(process.env.GPT2_LENS_BACKEND));
+  const { onProgress } = options;
+  let loading = true;
+  let source: SafetensorsFileSource | undefined;
+  try {
+    const config = parseConfigSource(configText);
+    try {
+      const packs = chosen.ownsPreparedCopy === true;
+      let droppedLarge = false;
+      source = SafetensorsFileSource.open(weightsPath, {
+        onRead: onProgress && ((done, total) => loading && onProgress(Math.min(done, total), total)),
+        // A large tensor read for packing is dead once the next read starts.
+        beforeRead: (byteLength) => {
+          if (droppedLarge && loading) collectGarbage();
+          droppedLarge = packs && byteLength >= LARGE_TENSOR_BYTES;
+        },
+      });
+    } catch (error) {
+      throw fileError(error, dir, "model.safetensors");
+    }
+    const model = loadGpt2FromTensors(config, source, chosen);
+    loading = false;
+    onProgress?.(source.size, source.size);
+    return model;
   } catch (error) {
     throw withFileName(error, dir);
+  } finally {
+    loading = false;
+    source?.close();
   }
 }

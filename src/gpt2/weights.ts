@@ -32,3 +32,58 @@ export interface Gpt2Weights {
   /** lm_head: [d_vocab, d_model] (W_Uᵀ); the token embedding itself when tied. */
   readonly unembedTransposed: Float32Array;
 }
+
+const lazyCells = new WeakMap<object, Map<string, LazyWeight>>();
+
+/** A lazily loaded array; pass the same one to several {@link defineLazyWeight} calls to share it. */
+export interface LazyWeight {
+  value: Float32Array | null;
+  readonly load: () => Float32Array;
+  /** A transient load for {@link peekWeight}: may reuse the buffer of the previous peek. */
+  readonly peek: () => Float32Array;
+}
+
+export function lazyWeight(load: () => Float32Array, peek: () => Float32Array = load): LazyWeight {
+  return { value: null, load, peek };
+}
+
+/**
+ * Defines `target[key]` as an enumerable getter that loads the array on first access and keeps it
+ * (a "lazily materialized" weight: e.g. re-read from the weight file once a backend has packed it).
+ */
+export function defineLazyWeight(target: object, key: string, lazy: LazyWeight): void {
+  let cells = lazyCells.get(target);
+  if (cells === undefined) lazyCells.set(target, (cells = new Map()));
+  cells.set(key, lazy);
+  Object.defineProperty(target, key, {
+    enumerable: true,
+    configurable: false,
+    get: () => (lazy.value ??= lazy.load()),
+  });
+}
+
+/**
+ * `owner[key]`, but a lazily materialized weight that nobody has accessed yet is loaded without
+ * being kept, possibly into a buffer that the next peek reuses: for a caller that copies it at
+ * once (a backend packing it) and then drops it.
+ */
+export function peekWeight<T extends object, K extends keyof T & string>(owner: T, key: K): T[K] {
+  const cell = lazyCells.get(owner)?.get(key);
+  if (cell === undefined) return owner[key];
+  return (cell.value ?? cell.peek()) as T[K];
+}
+
+/** False for a lazily materialized weight not loaded yet; true for any other property. */
+export function isWeightResident(owner: object, key: string): boolean {
+  const cell = lazyCells.get(owner)?.get(key);
+  return cell === undefined || cell.value !== null;
+}
+
+/** True when `owner[a]` and `owner[b]` are the same array (tied), without loading lazy weights. */
+export function sameWeight(owner: object, a: string, b: string): boolean {
+  const cells = lazyCells.get(owner);
+  const cellA = cells?.get(a);
+  const cellB = cells?.get(b);
+  if (cellA !== undefined || cellB !== undefined) return cellA === cellB;
+  return (owner as Record<string, unknown>)[a] === (owner as Record<string, unknown>)[b];
+}

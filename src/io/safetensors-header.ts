@@ -26,13 +26,20 @@ const TENSOR_FIELDS = ["dtype", "shape", "data_offsets"] as const;
  * end of the file, with no overlap, hole or trailing byte, and each byte range must match shape × dtype.
  * It is stricter in a few places: duplicate keys, unknown entry fields and non-integer numbers are errors.
  */
-export function decodeHeader(bytes: Uint8Array, maxHeaderBytes = DEFAULT_MAX_HEADER_BYTES): DecodedHeader {
-  if (!Number.isSafeInteger(maxHeaderBytes) || maxHeaderBytes < 0) {
-    throw new SafetensorsError("invalid_option", `maxHeaderBytes must be a non-negative integer, got ${maxHeaderBytes}`);
+export function decodeHeader(
+  bytes: Uint8Array,
+  maxHeaderBytes = DEFAULT_MAX_HEADER_BYTES,
+  fileSize = bytes.length,
+): DecodedHeader {
+  const headerLength = decodeHeaderLength(bytes, maxHeaderBytes, fileSize);
+  if (bytes.length < 8 + headerLength) {
+    throw new SafetensorsError(
+      "invalid_argument",
+      `the header needs ${8 + headerLength} bytes from the start of the file, but only ${bytes.length} were given`,
+    );
   }
-  const headerLength = readHeaderLength(bytes, maxHeaderBytes);
   const root = parseHeaderJson(bytes.subarray(8, 8 + headerLength));
-  const dataLength = bytes.length - 8 - headerLength;
+  const dataLength = fileSize - 8 - headerLength;
   let metadata: Readonly<Record<string, string>> = Object.freeze(Object.create(null) as Record<string, string>);
   const tensors: TensorInfo[] = [];
   for (const [key, value] of root) {
@@ -43,12 +50,29 @@ export function decodeHeader(bytes: Uint8Array, maxHeaderBytes = DEFAULT_MAX_HEA
   return { headerLength, metadata, tensors };
 }
 
-function readHeaderLength(bytes: Uint8Array, maxHeaderBytes: number): number {
-  if (bytes.length < 8) {
+/**
+ * The JSON header's byte length from the first bytes of a file of `fileSize` bytes (`bytes` holds at
+ * least min(8, fileSize) of them), checked against the limit and the file size.
+ */
+export function decodeHeaderLength(
+  bytes: Uint8Array,
+  maxHeaderBytes = DEFAULT_MAX_HEADER_BYTES,
+  fileSize = bytes.length,
+): number {
+  if (!Number.isSafeInteger(maxHeaderBytes) || maxHeaderBytes < 0) {
+    throw new SafetensorsError("invalid_option", `maxHeaderBytes must be a non-negative integer, got ${maxHeaderBytes}`);
+  }
+  if (!Number.isSafeInteger(fileSize) || fileSize < bytes.length) {
+    throw new SafetensorsError("invalid_argument", `file size ${fileSize} is smaller than the ${bytes.length} bytes given`);
+  }
+  if (fileSize < 8) {
     throw new SafetensorsError(
       "header_too_small",
-      `file is ${bytes.length} bytes long; a safetensors file starts with an 8-byte header length`,
+      `file is ${fileSize} bytes long; a safetensors file starts with an 8-byte header length`,
     );
+  }
+  if (bytes.length < 8) {
+    throw new SafetensorsError("invalid_argument", `the first 8 bytes of the file are needed, but only ${bytes.length} were given`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, 8);
   const low = view.getUint32(0, true);
@@ -60,10 +84,10 @@ function readHeaderLength(bytes: Uint8Array, maxHeaderBytes: number): number {
   if (length > maxHeaderBytes) {
     throw new SafetensorsError("header_too_large", `header length ${length} exceeds the limit of ${maxHeaderBytes} bytes`);
   }
-  if (8 + length > bytes.length) {
+  if (8 + length > fileSize) {
     throw new SafetensorsError(
       "header_length_out_of_range",
-      `header length ${length} runs past the end of the file (${bytes.length} bytes, so at most ${bytes.length - 8})`,
+      `header length ${length} runs past the end of the file (${fileSize} bytes, so at most ${fileSize - 8})`,
     );
   }
   return length;

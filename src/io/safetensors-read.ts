@@ -6,14 +6,28 @@ import {
   swapBytes,
   type TensorInfo,
 } from "./safetensors-format.ts";
-import { decodeHeader } from "./safetensors-header.ts";
+import { decodeHeader, decodeHeaderLength } from "./safetensors-header.ts";
 
-export interface SafetensorsFile {
-  readonly metadata: Readonly<Record<string, string>>;
+/**
+ * Float tensors by name: what a model loader needs. Both an in-memory {@link SafetensorsFile} and a
+ * file read on demand (io/node-safetensors-source.ts) provide it.
+ */
+export interface Float32TensorSource {
   /** Tensor names in data-area (offset) order. */
   readonly names: readonly string[];
   has(name: string): boolean;
   info(name: string): TensorInfo;
+  /** F32, or F16/BF16 widened exactly. */
+  getFloat32(name: string): Float32Array;
+  /**
+   * Optional: like getFloat32, but the result may live in a buffer that the next call reuses. For
+   * a caller that copies the values right away.
+   */
+  getFloat32Transient?(name: string): Float32Array;
+}
+
+export interface SafetensorsFile extends Float32TensorSource {
+  readonly metadata: Readonly<Record<string, string>>;
   /** F32 (a zero-copy view when 4-byte aligned), or F16/BF16 widened exactly. */
   getFloat32(name: string): Float32Array;
   /** I32 (a view when aligned), I64 narrowed with a range check, U8/BOOL widened. */
@@ -34,6 +48,66 @@ export function parseSafetensors(bytes: Uint8Array, options: ParseSafetensorsOpt
   const plain = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const header = decodeHeader(plain, options.maxHeaderBytes);
   return new ParsedSafetensors(plain.subarray(8 + header.headerLength), header.metadata, header.tensors);
+}
+
+export interface SafetensorsHeader {
+  /** Where the data area starts: 8 + the JSON header's length. */
+  readonly dataStart: number;
+  readonly metadata: Readonly<Record<string, string>>;
+  /** In data-area order; each `byteOffset` is relative to `dataStart`. */
+  readonly tensors: readonly TensorInfo[];
+}
+
+/**
+ * How many bytes from the start of a `fileSize`-byte safetensors file {@link parseSafetensorsHeader}
+ * needs (8 + the header length), given its first min(8, fileSize) bytes. Throws the same
+ * SafetensorsErrors as parseSafetensors for a too-short file or a bad header length.
+ */
+export function safetensorsHeaderSize(first: Uint8Array, fileSize: number, options: ParseSafetensorsOptions = {}): number {
+  return 8 + decodeHeaderLength(first, options.maxHeaderBytes, fileSize);
+}
+
+/**
+ * Validates a safetensors header exactly as {@link parseSafetensors} does for a whole file of
+ * `fileSize` bytes, from only its first bytes (at least {@link safetensorsHeaderSize} of them): the
+ * data area need not be in memory.
+ */
+export function parseSafetensorsHeader(
+  bytes: Uint8Array,
+  fileSize: number,
+  options: ParseSafetensorsOptions = {},
+): SafetensorsHeader {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new SafetensorsError("invalid_argument", "parseSafetensorsHeader expects a Uint8Array");
+  }
+  const plain = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const header = decodeHeader(plain, options.maxHeaderBytes, fileSize);
+  return { dataStart: 8 + header.headerLength, metadata: header.metadata, tensors: header.tensors };
+}
+
+/**
+ * A float tensor's values from its little-endian bytes `raw`: F32 as a view when `raw` is 4-byte
+ * aligned (and the host little-endian), else a copy; F16/BF16 widened exactly.
+ */
+export function decodeFloat32Tensor(t: TensorInfo, raw: Uint8Array): Float32Array {
+  switch (t.dtype) {
+    case "F32":
+      return new Float32Array(...alignedElements(raw, 4));
+    case "F16":
+      return halfToFloat32Array(new Uint16Array(...alignedElements(raw, 2)));
+    case "BF16":
+      return bfloat16ToFloat32Array(new Uint16Array(...alignedElements(raw, 2)));
+    default:
+      throw wrongDtype(t, "getFloat32", "F32, F16 or BF16", "getInt32");
+  }
+}
+
+/** Typed-array constructor arguments over the elements in host byte order: a view when aligned, else a copy. */
+function alignedElements(raw: Uint8Array, width: number): [buffer: ArrayBufferLike, byteOffset: number, length: number] {
+  const length = raw.byteLength / width;
+  if (HOST_IS_LITTLE_ENDIAN && raw.byteOffset % width === 0) return [raw.buffer, raw.byteOffset, length];
+  const copy = HOST_IS_LITTLE_ENDIAN ? new Uint8Array(raw) : swapBytes(raw, width);
+  return [copy.buffer, 0, length];
 }
 
 class ParsedSafetensors implements SafetensorsFile {
@@ -65,23 +139,14 @@ class ParsedSafetensors implements SafetensorsFile {
 
   getFloat32(name: string): Float32Array {
     const t = this.#lookup(name);
-    switch (t.dtype) {
-      case "F32":
-        return new Float32Array(...this.#aligned(t, 4));
-      case "F16":
-        return halfToFloat32Array(new Uint16Array(...this.#aligned(t, 2)));
-      case "BF16":
-        return bfloat16ToFloat32Array(new Uint16Array(...this.#aligned(t, 2)));
-      default:
-        throw wrongDtype(t, "getFloat32", "F32, F16 or BF16", "getInt32");
-    }
+    return decodeFloat32Tensor(t, this.#data.subarray(t.byteOffset, t.byteOffset + t.byteLength));
   }
 
   getInt32(name: string): Int32Array {
     const t = this.#lookup(name);
     switch (t.dtype) {
       case "I32":
-        return new Int32Array(...this.#aligned(t, 4));
+        return new Int32Array(...alignedElements(this.getRaw(name), 4));
       case "I64":
         return narrowInt64(t, this.getRaw(name));
       case "U8":
@@ -103,15 +168,6 @@ class ParsedSafetensors implements SafetensorsFile {
       );
     }
     return t;
-  }
-
-  /** Typed-array constructor arguments over the elements in host byte order: a view when aligned, else a copy. */
-  #aligned(t: TensorInfo, width: number): [buffer: ArrayBufferLike, byteOffset: number, length: number] {
-    const raw = this.#data.subarray(t.byteOffset, t.byteOffset + t.byteLength);
-    const length = t.byteLength / width;
-    if (HOST_IS_LITTLE_ENDIAN && raw.byteOffset % width === 0) return [raw.buffer, raw.byteOffset, length];
-    const copy = HOST_IS_LITTLE_ENDIAN ? new Uint8Array(raw) : swapBytes(raw, width);
-    return [copy.buffer, 0, length];
   }
 }
 

@@ -19,6 +19,7 @@ export function createWasmBackend(): MatmulBackend | null {
   if (!gemm) return null;
   return {
     name: "wasm-simd",
+    ownsPreparedCopy: true,
     prepare(w, inDim, outDim): WasmPreparedWeight {
       return { inDim, outDim, rowMajor: w, transposed: null, packed: gemm.pack(w, inDim, outDim) };
     },
@@ -31,6 +32,18 @@ export function createWasmBackend(): MatmulBackend | null {
       gemm.matmul(a, m, packed, out, bias ?? undefined);
     },
   };
+}
+
+/**
+ * The packed matrix behind a weight prepared by a WebAssembly backend (single-threaded or pool):
+ * laid out as WasmGemm.pack makes it. Null for weights of other backends.
+ */
+export function packedMatrixOf(w: PreparedWeight): PackedMatrix | null {
+  const packed = (w as Partial<WasmPreparedWeight>).packed;
+  if (packed === undefined || packed === null || typeof packed !== "object") return null;
+  const { k, n, panelWidth, buffer } = packed;
+  if (k !== w.inDim || n !== w.outDim || !Number.isInteger(panelWidth) || typeof buffer?.view !== "function") return null;
+  return packed;
 }
 
 let sharedWasm: MatmulBackend | null | undefined;

@@ -1,11 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseHfConfig } from "../../gpt2/config.ts";
-import { loadGpt2FromDir } from "../../gpt2/node-load.ts";
 import { BUNDLED_MODEL_DIR } from "../../gpt2/node-bundled-model.ts";
 import type { Gpt2Model } from "../../gpt2/model.ts";
 import type { TokenBatch } from "../../gpt2/tokens.ts";
 import { HookedGpt2 } from "../../hooks/hooked-gpt2.ts";
+import { loadWithProgress } from "../load-model.ts";
 import { optionalString, parseCommandArgs, parsePositiveInt } from "../args.ts";
 import { UsageError } from "../usage-error.ts";
 
@@ -29,14 +29,15 @@ export function randomTokenBatch(batch: number, seq: number, vocab: number, seed
   return { batch, pos: seq, ids };
 }
 
-/** Parameter count, each distinct array once (tied embeddings are one matrix). */
+/**
+ * Parameter count, each distinct matrix once (tied embeddings are one matrix), from the config's
+ * shapes: reading the arrays would re-load the matrices a packing backend has dropped.
+ */
 export function parameterCount(model: Gpt2Model): number {
-  const w = model.weights;
-  const arrays = new Set<Float32Array>([w.tokenEmbedding, w.positionEmbedding, w.lnFinalWeight, w.lnFinalBias, w.unembedTransposed]);
-  for (const block of w.blocks) for (const array of Object.values(block)) arrays.add(array as Float32Array);
-  let count = 0;
-  for (const array of arrays) count += array.length;
-  return count;
+  const { dModel: d, dMlp, dVocab, nCtx, nLayers } = model.config;
+  const perBlock = 4 * d + (3 * d * d + 3 * d) + (d * d + d) + (d * dMlp + dMlp) + (dMlp * d + d);
+  const unembed = model.config.tiedEmbeddings ? 0 : dVocab * d;
+  return dVocab * d + nCtx * d + 2 * d + nLayers * perBlock + unembed;
 }
 
 function median(values: readonly number[]): number {
@@ -81,7 +82,7 @@ export async function benchCommand(argv: readonly string[], log: (line: string) 
   tooLong(await contextLength(modelDir));
 
   const loadStart = performance.now();
-  const gpt2 = await loadGpt2FromDir(modelDir);
+  const gpt2 = await loadWithProgress(modelDir);
   const loadMs = performance.now() - loadStart;
   const model = new HookedGpt2(gpt2);
   const { config } = model;

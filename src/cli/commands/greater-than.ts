@@ -1,6 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
-import { loadGpt2FromDir } from "../../gpt2/node-load.ts";
+import { loadWithProgress } from "../load-model.ts";
 import { HookedGpt2 } from "../../hooks/hooked-gpt2.ts";
 import { readFileBytes, writeFileAtomic } from "../../io/node-files.ts";
 import { makeGreaterThanDataset } from "../../tasks/greater-than/dataset.ts";
@@ -44,7 +44,7 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
   }
   const modelDir = optionalString(values, "model") ?? BUNDLED_MODEL_DIR;
   const started = performance.now();
-  const model = new HookedGpt2(await loadGpt2FromDir(modelDir));
+  const model = new HookedGpt2(await loadWithProgress(modelDir));
   const data = await loadPrompts(datasetPath, n, seed);
   log(`model ${modelDir}: ${model.config.nLayers} layers × ${model.config.nHeads} heads, d_model ${model.config.dModel}; ${data.tokens.batch} prompts`);
 
