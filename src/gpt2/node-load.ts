@@ -86,11 +86,7 @@ function cores(): number {
  */
 export function selectNodeBackend(choice: BackendChoice = "auto"): MatmulBackend {
   if (choice === "wasm-threads" || (choice === "auto" && cores() >= 2)) {
-    if (sharedParallel === undefined) {
-      // The pool packs every weight into its shared memory and never reads the plain arrays.
-      const created = createParallelWasmBackend();
-      sharedParallel = created && created.ownsPreparedCopy === undefined ? Object.assign(created, { ownsPreparedCopy: true }) : created;
-    }
+    if (sharedParallel === undefined) sharedParallel = createParallelWasmBackend();
     if (sharedParallel) return sharedParallel;
     if (choice === "wasm-threads") {
       throw new InputError("WebAssembly SIMD with shared memory is not available in this JavaScript engine", "no_wasm_threads");

@@ -78,9 +78,13 @@ export function hookOrderViolations(model: HookedGpt2, tokens: TokenInput): Viol
   return violations;
 }
 
-/** A hook returning its input unchanged (or a copy of the cached value) must leave logits bit-identical. */
+/**
+ * A hook returning its input unchanged (or a copy of the cached value) must leave logits
+ * bit-identical to a run with a hook that only looks (a hook on `attn.hook_result` makes attn_out
+ * the per-head sum, so the baseline carries a hook on the same name).
+ */
 export function identityHookViolations(model: HookedGpt2, tokens: TokenInput, name: HookName): Violation[] {
-  const plain = model.run(tokens, { cache: [name] });
+  const plain = model.run(tokens, { cache: [name], hooks: [[name, () => undefined]] });
   const cached = plain.cache.get(name);
   const variants: [string, () => Tensor][] = [
     ["identity", () => model.run(tokens, { hooks: [[name, (x) => x]] }).logits],

@@ -30,6 +30,7 @@ export function createParallelWasmBackend(options: ParallelWasmBackendOptions = 
   if (pool === null) return null;
   return {
     name: `wasm-simd×${pool.threads}`,
+    ownsPreparedCopy: true,
     pool,
     prepare(w, inDim, outDim): PoolPreparedWeight {
       return { inDim, outDim, rowMajor: w, transposed: null, packed: pool.pack(w, inDim, outDim) };
