@@ -56,6 +56,11 @@ describe("nice ticks", () => {
     );
   });
 
+  it("falls back to the endpoints when the range is too small for the magnitude to hold a whole step", () => {
+    const ticks = niceTicks(-9.999999999999974e299, -9.999999999999972e299);
+    expect(ticks.values).toEqual([-9.999999999999974e299, -9.999999999999972e299]);
+  });
+
   it("chooses label strides from 1, 2, 5, 10, ...", () => {
     expect(labelStride(44, 20)).toBe(1);
     expect(labelStride(6, 21)).toBe(5);
