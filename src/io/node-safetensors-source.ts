@@ -6,7 +6,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { Gpt2LensError } from "../errors.ts";
-import { HOST_IS_LITTLE_ENDIAN, SafetensorsError, describeTensor, type TensorInfo } from "./safetensors-format.ts";
+import { HOST_IS_LITTLE_ENDIAN, lookupTensor, SafetensorsError, type TensorInfo } from "./safetensors-format.ts";
 import {
   decodeFloat32Tensor,
   parseSafetensorsHeader,
@@ -172,15 +172,7 @@ export class SafetensorsFileSource implements Float32TensorSource {
   }
 
   #lookup(name: string): TensorInfo {
-    const t = this.#tensors.get(name);
-    if (t === undefined) {
-      throw new SafetensorsError(
-        "missing_tensor",
-        `${describeTensor(name)} is not in this safetensors file (it has ${this.#tensors.size} tensors)`,
-        name,
-      );
-    }
-    return t;
+    return lookupTensor(this.#tensors, name);
   }
 }
 

@@ -75,3 +75,16 @@ export function swapBytes(bytes: Uint8Array, width: number): Uint8Array {
 export function describeTensor(name: string): string {
   return `tensor ${JSON.stringify(name)}`;
 }
+
+/** The tensor `name` of a file's header, or a "missing_tensor" error naming it. */
+export function lookupTensor(tensors: ReadonlyMap<string, TensorInfo>, name: string): TensorInfo {
+  const t = tensors.get(name);
+  if (t === undefined) {
+    throw new SafetensorsError(
+      "missing_tensor",
+      `${describeTensor(name)} is not in this safetensors file (it has ${tensors.size} tensors)`,
+      name,
+    );
+  }
+  return t;
+}

@@ -1,6 +1,7 @@
 import { bfloat16ToFloat32Array, halfToFloat32Array } from "./float16.ts";
 import {
   HOST_IS_LITTLE_ENDIAN,
+  lookupTensor,
   SafetensorsError,
   describeTensor,
   swapBytes,
@@ -159,15 +160,7 @@ class ParsedSafetensors implements SafetensorsFile {
   }
 
   #lookup(name: string): TensorInfo {
-    const t = this.#tensors.get(name);
-    if (t === undefined) {
-      throw new SafetensorsError(
-        "missing_tensor",
-        `${describeTensor(name)} is not in this safetensors file (it has ${this.#tensors.size} tensors)`,
-        name,
-      );
-    }
-    return t;
+    return lookupTensor(this.#tensors, name);
   }
 }
 
