@@ -9,7 +9,9 @@ fi
 if ! command -v apt-get >/dev/null 2>&1; then echo "setup-torch: apt-get not found (not Debian/Ubuntu)" >&2; exit 1; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update
-if ! apt-cache policy python3-torch | grep -q 'Candidate: [0-9]'; then
+# (not `apt-cache … | grep -q`: with pipefail, grep closing the pipe early can fail the check)
+policy="$(apt-cache policy python3-torch)"
+if ! grep -q 'Candidate: [0-9]' <<<"$policy"; then
   echo "setup-torch: no python3-torch package in this distribution's apt sources" >&2
   exit 1
 fi
