@@ -16,7 +16,7 @@
  *    threads on a busy 2-core machine);
  * 6. GEMM 768×768·768×2304 GFLOP/s on one thread (our WebAssembly SIMD kernel; PyTorch's for scale);
  * 7. peak RSS of our loading + running process vs the float32 weight bytes;
- * 8. bench/greater-than.ts --n 490 (pipeline stage times), when that file exists.
+ * 8. bench/greater-than.ts --n 490 (pipeline stage times) under Node (compiled by bench/node-compile.ts).
  */
 import { spawnSync, type SpawnSyncOptions } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -28,6 +28,7 @@ import { newestSourceMtime } from "../scripts/newest-source-mtime.ts";
 import { parseSafetensors } from "../src/io/safetensors.ts";
 import { WasmGemm } from "../src/tensor/wasm/wasm-gemm.ts";
 import { cpuSeconds, randomMatrix } from "./gemm-timing.ts";
+import { compileForNode } from "./node-compile.ts";
 import { ensureRandomGpt2 } from "./random-gpt2.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -302,7 +303,8 @@ if (SKIP_GREATER_THAN) {
 } else if (!existsSync(greaterThan)) {
   greaterThanLine = "skipped: bench/greater-than.ts does not exist (yet)";
 } else {
-  const r = run(process.execPath, ["run", "-A", greaterThan, "--n", "490"]);
+  // Under Node (compiled with tsc), like our forward: Deno's wasm memory accesses are bounds-checked.
+  const r = run("node", [compileForNode("bench/greater-than.ts"), "--n", "490"]);
   log(indent(r.stdout));
   if (r.status !== 0) log(indent(r.stderr.split("\n").slice(-5).join("\n")));
   greaterThanLine = r.status === 0 ? `ran in ${r.seconds.toFixed(1)} s (stage times above)` : `bench/greater-than.ts exited ${r.status}`;
