@@ -22,7 +22,7 @@
  * Only Node built-ins that Deno provides are used.
  */
 import process from "node:process";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { loadGpt2FromDir } from "../src/gpt2/node-load.ts";
 import { HookedGpt2 } from "../src/hooks/hooked-gpt2.ts";
 import { makeGreaterThanDataset } from "../src/tasks/greater-than/dataset.ts";
@@ -30,8 +30,9 @@ import type { GreaterThanPrompts } from "../src/tasks/greater-than/dataset-file.
 import { runGreaterThanPipeline, type GreaterThanReport } from "../src/tasks/greater-than/pipeline.ts";
 import { greaterThanFigures, greaterThanReportHtml } from "../src/viz/greater-than-figures.ts";
 import { ensureRandomGpt2 } from "./random-gpt2.ts";
+import { repoRoot } from "./repo-root.ts";
 
-const BUNDLED_DIR = fileURLToPath(new URL("../models/greater-than-gpt2/", import.meta.url));
+const BUNDLED_DIR = join(repoRoot(), "models/greater-than-gpt2/");
 const args = process.argv.slice(2);
 
 function option(name: string): string | undefined {

@@ -5,12 +5,13 @@
  * bench/run-all.ts (`npm run bench`), which also feeds the same file to bench/torch_gpt2.py.
  */
 import { mkdir } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { fileExists, writeFileAtomic } from "../src/io/node-files.ts";
 import { serializeSafetensors, type TensorToWrite } from "../src/io/safetensors.ts";
+import { repoRoot } from "./repo-root.ts";
 
 export const GPT2_SMALL_SHAPE = { nLayer: 12, nEmbd: 768, nHead: 12, nInner: 3072, nPositions: 1024, vocab: 50257 } as const;
-export const RANDOM_GPT2_DIR = fileURLToPath(new URL("../.bench-cache/gpt2-small-random/", import.meta.url));
+export const RANDOM_GPT2_DIR = join(repoRoot(), ".bench-cache/gpt2-small-random/");
 export const RANDOM_GPT2_SEED = 0x5eed;
 
 /** xorshift32 → uniform floats in [-scale, scale). */
