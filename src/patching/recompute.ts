@@ -128,13 +128,21 @@ export function cachedAttentionFrom(model: Gpt2Model, acts: PathActivations, lay
   return attentionWeights(query, keys, acts.batch, dHead);
 }
 
+/** MLP `layer`'s neuron activations (hook_post) at `pos` in a cached run, from its cached input, [batch, d_mlp]. */
+export function cachedMlpNeurons(model: Gpt2Model, acts: PathActivations, layer: number, pos: number): Float32Array {
+  return mlpNeurons(model, rowsAt(acts.residMid[layer]!, acts.batch, acts.pos, model.config.dModel, pos), layer).data;
+}
+
+function mlpNeurons(model: Gpt2Model, input: Float32Array, layer: number): Tensor {
+  const block = model.weights.blocks[layer]!;
+  const rows = input.length / model.config.dModel;
+  const normalized = layerNorm(new Tensor(input, [rows, model.config.dModel]), block.ln2Weight, block.ln2Bias, model.config.layerNormEps);
+  return geluNew(linear(model.backend, normalized, model.prepared.blocks[layer]!.mlpIn, block.mlpInBias));
+}
+
 /** Recomputes MLP `layer` at `pos` from its cached input plus `delta` (ln2 recomputed), [batch, d_model]. */
 export function recomputeMlpOutput(model: Gpt2Model, base: PathActivations, layer: number, pos: number, delta: Float32Array): Float32Array {
-  const { dModel: d, layerNormEps } = model.config;
+  const input = addRows(rowsAt(base.residMid[layer]!, base.batch, base.pos, model.config.dModel, pos), delta);
   const block = model.weights.blocks[layer]!;
-  const prepared = model.prepared.blocks[layer]!;
-  const input = addRows(rowsAt(base.residMid[layer]!, base.batch, base.pos, d, pos), delta);
-  const normalized = layerNorm(new Tensor(input, [base.batch, d]), block.ln2Weight, block.ln2Bias, layerNormEps);
-  const hidden = geluNew(linear(model.backend, normalized, prepared.mlpIn, block.mlpInBias));
-  return linear(model.backend, hidden, prepared.mlpOut, block.mlpOutBias).data;
+  return linear(model.backend, mlpNeurons(model, input, layer), model.prepared.blocks[layer]!.mlpOut, block.mlpOutBias).data;
 }

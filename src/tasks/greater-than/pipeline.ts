@@ -223,7 +223,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   const topNeurons =
     mostImportantMlp === null
       ? null
-      : topNeuronsOfMlp(model, data, mostImportantMlp, END, yearTokens, options.topNeuronCount ?? 10);
+      : topNeuronsOfMlp(model.model, clean, corrupted, data.yy, mostImportantMlp, END, yearTokens, options.topNeuronCount ?? 10);
   progress("attention, logit lens, neurons", 3, 3);
 
   return {

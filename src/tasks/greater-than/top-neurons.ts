@@ -1,7 +1,7 @@
-import type { HookedGpt2 } from "../../hooks/hooked-gpt2.ts";
-import { blockHook } from "../../hooks/hook-names.ts";
+import type { Gpt2Model } from "../../gpt2/model.ts";
 import { componentName } from "../../patching/nodes.ts";
-import type { GreaterThanPrompts } from "./dataset-file.ts";
+import type { PathActivations } from "../../patching/path-activations.ts";
+import { cachedMlpNeurons } from "../../patching/recompute.ts";
 import { yearContributions, yearReadDirections } from "./year-unembedding.ts";
 
 export interface NeuronRanking {
@@ -15,34 +15,39 @@ export interface NeuronRanking {
  * Neuron-level direct-path patching: each neuron of MLP `layer` at `pos` takes its corrupted
  * activation; its change reaches the logits only through the direct path (ln_final scale frozen).
  * Score: mean change of the year-logit difference (mean logit of years > YY minus years ≤ YY).
+ * The neuron activations are recomputed at `pos` from the cached runs' MLP inputs.
  */
 export function topNeuronsOfMlp(
-  model: HookedGpt2, data: GreaterThanPrompts, layer: number, pos: number, yearTokens: readonly number[], count: number,
+  model: Gpt2Model, clean: PathActivations, corrupted: PathActivations, yy: ArrayLike<number>,
+  layer: number, pos: number, yearTokens: readonly number[], count: number,
 ): NeuronRanking {
   const { dMlp, dModel: d } = model.config;
-  const name = blockHook(layer, "mlp.hook_post");
-  const names = [name, "ln_final.hook_scale"] as const;
-  const cleanCache = model.runUntil(data.tokens, "ln_final.hook_scale", { cache: [...names] });
-  const corruptedPost = model.runUntil(data.corruptedTokens, name, { cache: [name] }).get(name).data;
-  const cleanPost = cleanCache.get(name).data;
-  const scales = cleanCache.get("ln_final.hook_scale").data;
-  const { batch, pos: length } = data.tokens;
-  const directions = yearReadDirections(model.model, yearTokens);
-  const wOut = model.model.weights.blocks[layer]!.mlpOutWeight;
-  const neuronYearEffect = Array.from({ length: dMlp }, (_, n) => yearContributions(wOut.subarray(n * d, (n + 1) * d), 1, directions));
+  const { batch } = clean;
+  const cleanPost = cachedMlpNeurons(model, clean, layer, pos);
+  const corruptedPost = cachedMlpNeurons(model, corrupted, layer, pos);
+  const directions = yearReadDirections(model, yearTokens);
+  const years = yearTokens.length;
+  const wOut = model.weights.blocks[layer]!.mlpOutWeight;
+  // prefix[n][y] = Σ_{y' < y} of neuron n's contribution to year y': the year-logit difference
+  // for any YY is then two lookups.
+  const prefix = Array.from({ length: dMlp }, (_, n) => {
+    const effect = yearContributions(wOut.subarray(n * d, (n + 1) * d), 1, directions);
+    const sums = new Float64Array(years + 1);
+    for (let y = 0; y < years; y++) sums[y + 1] = sums[y]! + effect[y]!;
+    return sums;
+  });
   const scores = new Float64Array(dMlp);
   for (let b = 0; b < batch; b++) {
-    const yy = data.yy[b]!;
-    const scale = scales[b * length + pos]!;
-    const offset = (b * length + pos) * dMlp;
+    const cut = yy[b]!;
+    const scale = clean.finalScale[b * clean.pos + pos]!;
+    const aboveCount = years - 1 - cut;
     for (let n = 0; n < dMlp; n++) {
-      const change = (corruptedPost[offset + n]! - cleanPost[offset + n]!) / scale;
+      const change = (corruptedPost[b * dMlp + n]! - cleanPost[b * dMlp + n]!) / scale;
       if (change === 0) continue;
-      const effect = neuronYearEffect[n]!;
-      let above = 0, below = 0;
-      for (let y = 0; y < effect.length; y++) (y > yy ? (above += effect[y]!) : (below += effect[y]!));
-      const aboveCount = effect.length - 1 - yy;
-      const difference = (aboveCount > 0 ? above / aboveCount : 0) - below / (yy + 1);
+      const sums = prefix[n]!;
+      const below = sums[cut + 1]!;
+      const above = sums[years]! - below;
+      const difference = (aboveCount > 0 ? above / aboveCount : 0) - below / (cut + 1);
       scores[n]! += (change * difference) / batch;
     }
   }
