@@ -21,14 +21,17 @@
  * accumulated rounding error stays at the f32-partial level (≲ log2(unroll)·2^−24 relative), far
  * below 1e-6 for 50257 terms.
  *
- * exp (Cephes expf scheme): k = round(x·log2 e) by the 1.5·2^23 "magic number" addition (whose
- * low mantissa bits are then k, so 2^k's bits are (t << 23) + 127 << 23 with no float→int
+ * exp (simd-exp.ts, shared with other kernels; Cephes expf scheme): k = round(x·log2 e) by the
+ * 1.5·2^23 "magic number" addition (whose low mantissa bits are then k, so 2^k's bits are (t << 23) + 127 << 23 with no float→int
  * conversion), r = x − k·C1 − k·C2 (Cody–Waite split of ln 2, |r| ≤ ln2/2), e^r = 1 + r + r²·P(r)
  * with the degree-5 Cephes minimax P (approximation error 2.3e-9). Measured relative error vs
  * Math.exp over [−87, 88]: ≤ 1e-7 (about 1 ulp). Lanes with x < −87 (including −∞) are masked to 0
  * (e^−87 ≈ 1.6e-38, negligible next to the row max's e^0 = 1).
  */
 import { FunctionBuilder, ValType, encodeModule, type Local } from "./wasm-writer.ts";
+import { emitExp, expConsts, expTemps, splatF32 } from "./simd-exp.ts";
+
+export { EXP_UNDERFLOW } from "./simd-exp.ts";
 
 const { i32, v128, f32 } = ValType;
 
@@ -51,83 +54,6 @@ export interface LogSumExpKernelOptions {
 export interface LogSumExpExports {
   rowStats(src: number, rows: number, cols: number, out: number): void;
   exp(src: number, dst: number, n: number): void;
-}
-
-// Cephes expf constants (all exactly representable in f32 after rounding).
-const LOG2E = 1.4426950408889634;
-/** 1.5·2^23: adding it rounds a |v| < 2^22 to an integer held in the low mantissa bits. */
-const MAGIC = 12582912;
-/** ln 2 = C1 + C2; C1 has 9 significant bits so k·C1 is exact for |k| < 2^15. */
-const LN2_HI = 0.693359375;
-const LN2_LO = -2.12194440e-4;
-const EXP_POLY = [1.98756915e-4, 1.3981999507e-3, 8.3333519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
-/** Inputs below this give exactly 0 (keeps 2^k a normal number). */
-export const EXP_UNDERFLOW = -87;
-const ONE_BITS = 0x3f800000;
-
-const splatF32 = (v: number): [number, number, number, number] => [v, v, v, v];
-
-/** Constants held in locals (set once per call) so loops don't rematerialize them. */
-interface ExpConsts {
-  log2e: Local;
-  magic: Local;
-  ln2hi: Local;
-  ln2lo: Local;
-  poly: Local[];
-  one: Local;
-  oneBits: Local;
-  underflow: Local;
-}
-
-function expConsts(f: FunctionBuilder): ExpConsts {
-  const mk = (v: number): Local => {
-    const l = f.local(v128);
-    f.v128ConstF32x4(splatF32(v)).set(l);
-    return l;
-  };
-  const c: ExpConsts = {
-    log2e: mk(LOG2E),
-    magic: mk(MAGIC),
-    ln2hi: mk(LN2_HI),
-    ln2lo: mk(LN2_LO),
-    poly: EXP_POLY.map(mk),
-    one: mk(1),
-    oneBits: f.local(v128),
-    underflow: mk(EXP_UNDERFLOW),
-  };
-  f.v128ConstI32x4([ONE_BITS, ONE_BITS, ONE_BITS, ONE_BITS]).set(c.oneBits);
-  return c;
-}
-
-/** Scratch locals for one in-flight exp. */
-interface ExpTemps {
-  t: Local;
-  k: Local;
-  r: Local;
-  p: Local;
-}
-
-function expTemps(f: FunctionBuilder): ExpTemps {
-  return { t: f.local(v128), k: f.local(v128), r: f.local(v128), p: f.local(v128) };
-}
-
-/** Pushes e^x (lane-wise) for the f32x4 in local `x`. */
-function emitExp(f: FunctionBuilder, c: ExpConsts, x: Local, tmp: ExpTemps): void {
-  const { t, k, r, p } = tmp;
-  // t = x·log2e + 1.5·2^23 (rounds to nearest integer), k = t − 1.5·2^23.
-  f.get(x).get(c.log2e).f32x4Mul().get(c.magic).f32x4Add().tee(t).get(c.magic).f32x4Sub().set(k);
-  // r = (x − k·C1) − k·C2
-  f.get(x).get(k).get(c.ln2hi).f32x4Mul().f32x4Sub().get(k).get(c.ln2lo).f32x4Mul().f32x4Sub().set(r);
-  // p = P(r) by Horner.
-  f.get(c.poly[0]!);
-  for (let i = 1; i < c.poly.length; i++) f.get(r).f32x4Mul().get(c.poly[i]!).f32x4Add();
-  f.set(p);
-  // y = (p·r² + r) + 1
-  f.get(p).get(r).get(r).f32x4Mul().f32x4Mul().get(r).f32x4Add().get(c.one).f32x4Add();
-  // · 2^k, bits (t << 23) + (127 << 23)
-  f.get(t).i32Const(23).i32x4Shl().get(c.oneBits).i32x4Add().f32x4Mul();
-  // & ~(x < −87)
-  f.get(x).get(c.underflow).f32x4Lt().v128Andnot();
 }
 
 function checkPow2(name: string, v: number): void {
