@@ -125,3 +125,34 @@ export function concatRows(tensors: readonly Tensor[]): Tensor {
   }
   return new Tensor(out, [rows, ...rest]);
 }
+
+/** Concatenates along `axis`; every other axis must match. */
+export function concatAxis(tensors: readonly Tensor[], axis: number): Tensor {
+  if (tensors.length === 0) throw new InputError("concat of no tensors", "bad_shape");
+  const first = tensors[0]!;
+  checkAxis(first, axis);
+  let total = 0;
+  for (const [i, t] of tensors.entries()) {
+    if (t.rank !== first.rank || t.shape.some((d, j) => j !== axis && d !== first.shape[j])) {
+      throw new InputError(
+        `concat along axis ${axis}: tensor ${i} has shape ${shapeToString(t.shape)}, tensor 0 has ${shapeToString(first.shape)}`,
+        "shape_mismatch",
+      );
+    }
+    total += t.shape[axis]!;
+  }
+  const outer = shapeSize(first.shape.slice(0, axis));
+  const inner = shapeSize(first.shape.slice(axis + 1));
+  const out = new Float32Array(outer * total * inner);
+  for (let o = 0; o < outer; o++) {
+    let at = o * total * inner;
+    for (const t of tensors) {
+      const block = t.shape[axis]! * inner;
+      out.set(t.data.subarray(o * block, (o + 1) * block), at);
+      at += block;
+    }
+  }
+  const shape = [...first.shape];
+  shape[axis] = total;
+  return new Tensor(out, shape);
+}

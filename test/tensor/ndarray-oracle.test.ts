@@ -8,7 +8,7 @@ import ops from "ndarray-ops";
 import { describe, expect, it } from "vitest";
 import { geluNew } from "../../src/tensor/activation.ts";
 import { add, addBias, addInPlace, mul, scale, sub } from "../../src/tensor/elementwise.ts";
-import { permute, selectAxis, sliceAxis } from "../../src/tensor/indexing.ts";
+import { concatAxis, permute, selectAxis, sliceAxis } from "../../src/tensor/indexing.ts";
 import { shapeSize, Tensor } from "../../src/tensor/tensor.ts";
 
 const RUNS = { numRuns: 200 } as const;
@@ -185,6 +185,34 @@ describe("index shuffles agree with ndarray views", () => {
       }),
       RUNS,
     );
+  });
+
+  it("concatAxis equals ops.assign of each part into its .lo().hi() window", () => {
+    const parts = shapes.chain((shape) =>
+      fc.integer({ min: 0, max: shape.length - 1 }).chain((axis) =>
+        fc
+          .array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 3 })
+          .chain((sizes) => fc.tuple(...sizes.map((size) => tensorOf(shape.map((d, i) => (i === axis ? size : d))))))
+          .map((tensors) => [tensors, axis] as const),
+      ),
+    );
+    fc.assert(
+      fc.property(parts, ([tensors, axis]) => {
+        const result = concatAxis(tensors, axis);
+        const expected = zeros(result.shape);
+        let at = 0;
+        for (const t of tensors) {
+          const window = expected
+            .lo(...t.shape.map((_, i) => (i === axis ? at : -1)))
+            .hi(...t.shape.map((d, i) => (i === axis ? d : -1)));
+          if (t.size > 0) ops.assign(window, t.toNdarray());
+          at += t.shape[axis]!;
+        }
+        expectSameFloats(result.data, expected.data, `concat along ${axis} of ${tensors.map((t) => `[${t.shape}]`).join(", ")}`);
+      }),
+      RUNS,
+    );
+    expect(() => concatAxis([new Tensor(new Float32Array(6), [2, 3]), new Tensor(new Float32Array(4), [2, 2])], 0)).toThrow(/axis 0.*tensor 1/);
   });
 
   it("selectAxis equals .pick() on that axis", () => {
