@@ -22,11 +22,11 @@
  * (|true value| < 2e-36 there). NaN propagates (the clamps use NaN-propagating min/max, and the
  * final x·s carries the NaN).
  *
- * The writer has no f32x4.div / f32x4.demote_f64x2_zero / f64x2 magic helpers yet, so the two
- * missing opcodes are emitted through {@link rawSimd}.
+ * f32x4.div and f32x4.demote_f64x2_zero come from writer-extras.ts (not yet in wasm-writer.ts).
  */
 import { emitExpPoly, emitPow2Scale, expConsts, splatF32 } from "./simd-exp.ts";
 import { FunctionBuilder, ValType, encodeModule, type Local } from "./wasm-writer.ts";
+import { f32x4DemoteF64x2Zero, f32x4Div } from "./writer-extras.ts";
 
 const { i32, v128 } = ValType;
 
@@ -54,20 +54,6 @@ export const GELU_X_HI = 9;
 /** Inputs below this give −0 (2u(−9.9) ≈ −85.0, so |gelu| < 2e-36 below). */
 export const GELU_X_LO = -9.9;
 const NEG_ZERO_BITS = 0x80000000;
-
-// SIMD opcodes wasm-writer.ts has no method for (yet).
-const F32X4_DEMOTE_F64X2_ZERO = 0x5e;
-const F32X4_DIV = 0xe7;
-
-/**
- * Emits a SIMD opcode without immediates through the builder's (TypeScript-private) `simd`
- * emitter. Replace by a real FunctionBuilder method once wasm-writer.ts has one.
- */
-function rawSimd(f: FunctionBuilder, opcode: number): void {
-  const emitter = (f as unknown as { simd?: (op: number) => unknown }).simd;
-  if (typeof emitter !== "function") throw new Error("wasm-writer FunctionBuilder has no simd emitter");
-  emitter.call(f, opcode);
-}
 
 /** v128.const with two f64 lanes. */
 function v128ConstF64x2(f: FunctionBuilder, v: number): void {
@@ -168,7 +154,7 @@ function geluFunction(U: number): FunctionBuilder {
         // y = t·log2e + 1.5·2^52 (low word = k); kf = y − 1.5·2^52; r = kf·(−ln2) + t
         f.get(tm.t).get(k.log2e).f64x2Mul().get(k.magic).f64x2Add().tee(tm.y[j]);
         f.get(k.negMagic).f64x2Add().get(k.negLn2).f64x2Mul().get(tm.t).f64x2Add();
-        rawSimd(f, F32X4_DEMOTE_F64X2_ZERO);
+        f32x4DemoteF64x2Zero(f);
         f.set(tm.rf[j]);
       }
       f.get(tm.rf[0]).get(tm.rf[1]).i8x16Shuffle(LOW_PAIRS).set(tm.r);
@@ -181,7 +167,7 @@ function geluFunction(U: number): FunctionBuilder {
       emitExpPoly(f, ec, tm.r, tm.p);
       emitPow2Scale(f, ec, tm.k);
       f.tee(tm.e).get(tm.e).get(ec.one).f32x4Add();
-      rawSimd(f, F32X4_DIV);
+      f32x4Div(f);
       f.f32x4Mul();
       f.get(tm.x).get(k.xLo).f32x4Lt().v128Bitselect();
       f.v128Store(off, 2);
