@@ -13,7 +13,8 @@ export function geluNew(x: Tensor): Tensor {
   for (let i = 0; i < out.length; i++) {
     const v = src[i]!;
     const e = Math.exp(2 * SQRT_2_OVER_PI * (v + 0.044715 * v * v * v));
-    out[i] = e === Infinity ? v : (v * e) / (e + 1);
+    // v·(e/(e+1)), not (v·e)/(e+1): the product overflows for v ≈ 21.13…21.16 while e is still finite.
+    out[i] = e === Infinity ? v : v * (e / (e + 1));
   }
   return new Tensor(out, x.shape);
 }
