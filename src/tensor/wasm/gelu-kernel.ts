@@ -21,12 +21,9 @@
  * e > 1e28 and s = 1 exactly in f32 (result x, +∞ → +∞); below X_LO (incl. −∞) the result is −0
  * (|true value| < 2e-36 there). NaN propagates (the clamps use NaN-propagating min/max, and the
  * final x·s carries the NaN).
- *
- * f32x4.div and f32x4.demote_f64x2_zero come from writer-extras.ts (not yet in wasm-writer.ts).
  */
 import { emitExpPoly, emitPow2Scale, expConsts, splatF32 } from "./simd-exp.ts";
 import { FunctionBuilder, ValType, encodeModule, type Local } from "./wasm-writer.ts";
-import { f32x4DemoteF64x2Zero, f32x4Div } from "./writer-extras.ts";
 
 const { i32, v128 } = ValType;
 
@@ -154,7 +151,7 @@ function geluFunction(U: number): FunctionBuilder {
         // y = t·log2e + 1.5·2^52 (low word = k); kf = y − 1.5·2^52; r = kf·(−ln2) + t
         f.get(tm.t).get(k.log2e).f64x2Mul().get(k.magic).f64x2Add().tee(tm.y[j]);
         f.get(k.negMagic).f64x2Add().get(k.negLn2).f64x2Mul().get(tm.t).f64x2Add();
-        f32x4DemoteF64x2Zero(f);
+        f.f32x4DemoteF64x2Zero();
         f.set(tm.rf[j]);
       }
       f.get(tm.rf[0]).get(tm.rf[1]).i8x16Shuffle(LOW_PAIRS).set(tm.r);
@@ -167,7 +164,7 @@ function geluFunction(U: number): FunctionBuilder {
       emitExpPoly(f, ec, tm.r, tm.p);
       emitPow2Scale(f, ec, tm.k);
       f.tee(tm.e).get(tm.e).get(ec.one).f32x4Add();
-      f32x4Div(f);
+      f.f32x4Div();
       f.f32x4Mul();
       f.get(tm.x).get(k.xLo).f32x4Lt().v128Bitselect();
       f.v128Store(off, 2);

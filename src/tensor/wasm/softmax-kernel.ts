@@ -17,7 +17,6 @@
  */
 import { emitExp, expConsts, expTemps, splatF32 } from "./simd-exp.ts";
 import { FunctionBuilder, ValType, encodeModule } from "./wasm-writer.ts";
-import { f32DemoteF64, f64Div } from "./writer-extras.ts";
 
 const { i32, f32, f64, v128 } = ValType;
 
@@ -147,8 +146,8 @@ function softmaxFunction(): FunctionBuilder {
         f.get(accLo).get(accHi).f64x2Add().set(accLo);
         f.get(accLo).f64x2ExtractLane(0).get(accLo).f64x2ExtractLane(1).f64Add().set(sum);
         f.f64Const(1).get(sum);
-        f64Div(f);
-        f32DemoteF64(f);
+        f.f64Div();
+        f.f32DemoteF64();
         f.set(inv);
 
         // ---- dst ·= 1/sum

@@ -82,6 +82,8 @@ const Op = {
   f64_add: 0xa0,
   f64_sub: 0xa1,
   f64_mul: 0xa2,
+  f64_div: 0xa3,
+  f32_demote_f64: 0xb6,
   f64_promote_f32: 0xbb,
 } as const;
 
@@ -97,6 +99,8 @@ const SimdOp = {
   f32x4_add: 0xe4,
   f32x4_sub: 0xe5,
   f32x4_mul: 0xe6,
+  f32x4_div: 0xe7,
+  f32x4_demote_f64x2_zero: 0x5e,
   /** Relaxed-SIMD proposal: a*b+c, fused or not at the engine's choice. */
   f32x4_relaxed_madd: 0x105,
   i8x16_shuffle: 0x0d,
@@ -438,6 +442,12 @@ export class FunctionBuilder {
   f64Mul(): this {
     return this.op(Op.f64_mul);
   }
+  f64Div(): this {
+    return this.op(Op.f64_div);
+  }
+  f32DemoteF64(): this {
+    return this.op(Op.f32_demote_f64);
+  }
   f64PromoteF32(): this {
     return this.op(Op.f64_promote_f32);
   }
@@ -476,6 +486,13 @@ export class FunctionBuilder {
   }
   f32x4Mul(): this {
     return this.simd(SimdOp.f32x4_mul);
+  }
+  f32x4Div(): this {
+    return this.simd(SimdOp.f32x4_div);
+  }
+  /** [f32(a0), f32(a1), 0, 0] from an f64x2. */
+  f32x4DemoteF64x2Zero(): this {
+    return this.simd(SimdOp.f32x4_demote_f64x2_zero);
   }
   /** Relaxed SIMD: pops a, b, c; pushes a*b+c (possibly fused). Only valid if the engine supports it. */
   f32x4RelaxedMadd(): this {
