@@ -1,3 +1,4 @@
+import type { ForwardKernels } from "../tensor/forward-kernels.ts";
 import type { MatmulBackend, PreparedWeight } from "../tensor/matmul.ts";
 import { Tensor } from "../tensor/tensor.ts";
 
@@ -17,12 +18,31 @@ export function splitQkv(qkv: Tensor, nHeads: number): { q: Tensor; k: Tensor; v
   return { q: new Tensor(parts[0]!, shape), k: new Tensor(parts[1]!, shape), v: new Tensor(parts[2]!, shape) };
 }
 
-/** q·kᵀ/√d_head as [b, head, query, key], −∞ above the diagonal. */
-export function attentionScores(q: Tensor, k: Tensor): Tensor {
+/**
+ * True when a kernel may take over: both operands are rank 4 and every size is positive (the
+ * callers also check that the operands' sizes agree; anything else keeps the plain loops'
+ * behaviour).
+ */
+function kernelShapesOk(a: Tensor, b: Tensor, dims: readonly number[]): boolean {
+  return a.rank === 4 && b.rank === 4 && dims.every((d) => d > 0);
+}
+
+/**
+ * q·kᵀ/√d_head as [b, head, query, key], −∞ above the diagonal. `kernels.attentionScores`, when
+ * given, computes it instead (same result within float32 rounding).
+ */
+export function attentionScores(q: Tensor, k: Tensor, kernels?: ForwardKernels): Tensor {
   const [batch, pos, nHeads, dHead] = q.shape as [number, number, number, number];
   const keys = k.shape[1]!;
   const scale = 1 / Math.sqrt(dHead);
   const out = new Float32Array(batch * nHeads * pos * keys);
+  if (
+    kernels?.attentionScores && kernelShapesOk(q, k, [batch, pos, keys, nHeads, dHead]) &&
+    k.shape[0] === batch && k.shape[2] === nHeads && k.shape[3] === dHead
+  ) {
+    kernels.attentionScores(q.data, k.data, batch, pos, keys, nHeads, dHead, out);
+    return new Tensor(out, [batch, nHeads, pos, keys]);
+  }
   const qd = q.data, kd = k.data;
   const rowStride = nHeads * dHead;
   const offset = keys - pos;
@@ -48,12 +68,23 @@ export function attentionScores(q: Tensor, k: Tensor): Tensor {
   return new Tensor(out, [batch, nHeads, pos, keys]);
 }
 
-/** z[b, q, head] = Σ_k pattern[b, head, q, k] · v[b, k, head] → [b, p, head, d_head]. */
-export function mixValues(pattern: Tensor, v: Tensor): Tensor {
+/**
+ * z[b, q, head] = Σ_k pattern[b, head, q, k] · v[b, k, head] → [b, p, head, d_head]. Zero weights
+ * are skipped. `kernels.mixValues`, when given, computes it instead (same result within float32
+ * rounding).
+ */
+export function mixValues(pattern: Tensor, v: Tensor, kernels?: ForwardKernels): Tensor {
   const [batch, nHeads, pos, keys] = pattern.shape as [number, number, number, number];
   const dHead = v.shape[3]!;
   const rowStride = nHeads * dHead;
   const out = new Float32Array(batch * pos * rowStride);
+  if (
+    kernels?.mixValues && kernelShapesOk(pattern, v, [batch, pos, keys, nHeads, dHead]) &&
+    v.shape[0] === batch && v.shape[1] === keys && v.shape[2] === nHeads
+  ) {
+    kernels.mixValues(pattern.data, v.data, batch, pos, keys, nHeads, dHead, out);
+    return new Tensor(out, [batch, pos, nHeads, dHead]);
+  }
   const pd = pattern.data, vd = v.data;
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < nHeads; h++) {

@@ -109,9 +109,9 @@ function runBlock(model: Gpt2Model, layer: number, residPreIn: Tensor, visit: Vi
   const q = visit(`${p}attn.hook_q`, split.q, layer);
   const k = visit(`${p}attn.hook_k`, split.k, layer);
   const v = visit(`${p}attn.hook_v`, split.v, layer);
-  const scores = visit(`${p}attn.hook_attn_scores`, attentionScores(q, k), layer);
+  const scores = visit(`${p}attn.hook_attn_scores`, attentionScores(q, k, backend.kernels), layer);
   const pattern = visit(`${p}attn.hook_pattern`, softmaxLastAxis(scores), layer);
-  const z = visit(`${p}attn.hook_z`, mixValues(pattern, v), layer);
+  const z = visit(`${p}attn.hook_z`, mixValues(pattern, v, backend.kernels), layer);
   // Per-head results are summed into attn_out only when a hook may edit them; otherwise attn_out
   // takes the usual z·W_O route, so merely caching hook_result leaves the logits bit-identical.
   const resultName = `${p}attn.hook_result`;

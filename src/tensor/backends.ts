@@ -1,5 +1,6 @@
 import { InputError } from "../errors.ts";
 import { type MatmulBackend, type PreparedWeight, referenceBackend } from "./matmul.ts";
+import { createWasmForwardKernels } from "./wasm/wasm-forward-kernels.ts";
 import { type PackedMatrix, WasmGemm } from "./wasm/wasm-gemm.ts";
 
 /**
@@ -20,6 +21,7 @@ export function createWasmBackend(): MatmulBackend | null {
   return {
     name: "wasm-simd",
     ownsPreparedCopy: true,
+    kernels: createWasmForwardKernels() ?? undefined,
     prepare(w, inDim, outDim): WasmPreparedWeight {
       return { inDim, outDim, rowMajor: w, transposed: null, packed: gemm.pack(w, inDim, outDim) };
     },

@@ -1,4 +1,5 @@
 import { InputError } from "../errors.ts";
+import type { ForwardKernels } from "./forward-kernels.ts";
 import { matmulRowMajor, matmulTransposed } from "./reference-kernels.ts";
 import { shapeToString, Tensor } from "./tensor.ts";
 
@@ -24,6 +25,8 @@ export interface MatmulBackend {
    * may then drop the plain arrays (Gpt2Model does, to hold only one copy of the weights).
    */
   readonly ownsPreparedCopy?: boolean;
+  /** Fast kernels for the forward pass's non-GEMM work (attention, ...); absent = plain TypeScript. */
+  readonly kernels?: ForwardKernels;
   /** W given as [inDim, outDim] row-major. */
   prepare(w: Float32Array, inDim: number, outDim: number): PreparedWeight;
   /** W given as Wᵀ [outDim, inDim] row-major (e.g. the tied unembedding W_U = W_Eᵀ). */

@@ -6,6 +6,7 @@
 import { InputError } from "../../errors.ts";
 import type { MatmulBackend, PreparedWeight } from "../matmul.ts";
 import { NodeGemmPool, type NodeGemmPoolOptions } from "./node-gemm-pool.ts";
+import { createWasmForwardKernels } from "./wasm-forward-kernels.ts";
 import type { PackedMatrix } from "./wasm-gemm.ts";
 
 export type ParallelWasmBackendOptions = NodeGemmPoolOptions;
@@ -31,6 +32,7 @@ export function createParallelWasmBackend(options: ParallelWasmBackendOptions = 
   return {
     name: `wasm-simd×${pool.threads}`,
     ownsPreparedCopy: true,
+    kernels: createWasmForwardKernels() ?? undefined,
     pool,
     prepare(w, inDim, outDim): PoolPreparedWeight {
       return { inDim, outDim, rowMajor: w, transposed: null, packed: pool.pack(w, inDim, outDim) };

@@ -1,0 +1,135 @@
+/**
+ * Attention scores (q·kᵀ/√d_head, causal mask) and value mixing (pattern · v) at GPT-2-small
+ * sizes: the plain-TypeScript loops of src/gpt2/attention.ts vs the WebAssembly SIMD kernels
+ * (src/tensor/wasm/wasm-attention.ts). Timings include the wasm path's copies in and out of wasm
+ * memory.
+ *
+ * Run under Deno (runs TypeScript directly):
+ *   npx deno run -A bench/attention.ts [--batch 8] [--seq 128] [--quick]
+ * The loops are copied here on raw arrays (same code as attention.ts) so the bench needs no npm
+ * dependency.
+ */
+import { WasmAttention } from "../src/tensor/wasm/wasm-attention.ts";
+
+const args: readonly string[] =
+  (globalThis as unknown as { Deno?: { args: string[] } }).Deno?.args ??
+  (globalThis as unknown as { process?: { argv: string[] } }).process?.argv.slice(2) ??
+  [];
+const flag = (name: string, fallback: number): number => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const quick = args.includes("--quick");
+const BATCH = flag("--batch", 8);
+const POS = flag("--seq", 128);
+const HEADS = 12;
+const D_HEAD = 64;
+
+function scoresJs(qd: Float32Array, kd: Float32Array, batch: number, pos: number, keys: number, nHeads: number, dHead: number): Float32Array {
+  const scale = 1 / Math.sqrt(dHead);
+  const out = new Float32Array(batch * nHeads * pos * keys);
+  const rowStride = nHeads * dHead;
+  const offset = keys - pos;
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < nHeads; h++) {
+      const plane = (b * nHeads + h) * pos * keys;
+      for (let i = 0; i < pos; i++) {
+        const qBase = (b * pos + i) * rowStride + h * dHead;
+        const row = plane + i * keys;
+        for (let j = 0; j < keys; j++) {
+          if (j > i + offset) {
+            out[row + j] = -Infinity;
+            continue;
+          }
+          const kBase = (b * keys + j) * rowStride + h * dHead;
+          let acc = 0;
+          for (let e = 0; e < dHead; e++) acc += qd[qBase + e] * kd[kBase + e];
+          out[row + j] = acc * scale;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function mixJs(pd: Float32Array, vd: Float32Array, batch: number, pos: number, keys: number, nHeads: number, dHead: number): Float32Array {
+  const rowStride = nHeads * dHead;
+  const out = new Float32Array(batch * pos * rowStride);
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < nHeads; h++) {
+      const plane = (b * nHeads + h) * pos * keys;
+      for (let i = 0; i < pos; i++) {
+        const zBase = (b * pos + i) * rowStride + h * dHead;
+        for (let j = 0; j < keys; j++) {
+          const weight = pd[plane + i * keys + j];
+          if (weight === 0) continue;
+          const vBase = (b * keys + j) * rowStride + h * dHead;
+          for (let e = 0; e < dHead; e++) out[zBase + e] += weight * vd[vBase + e];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function random(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = (s >>> 0) / 2147483648 - 1;
+  }
+  return out;
+}
+
+function time(fn: () => void, reps: number): { median: number; best: number } {
+  fn();
+  const samples: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    fn();
+    samples.push(performance.now() - t0);
+  }
+  samples.sort((x, y) => x - y);
+  return { median: samples[Math.floor(samples.length / 2)], best: samples[0] };
+}
+
+const wasm = WasmAttention.create();
+if (wasm === null) {
+  console.log("WebAssembly SIMD unavailable");
+} else {
+  const n = BATCH * POS * HEADS * D_HEAD;
+  const q = random(n, 1), k = random(n, 2), v = random(n, 3);
+  const scores = scoresJs(q, k, BATCH, POS, POS, HEADS, D_HEAD);
+  // Softmax of the scores: the pattern mixValues sees in a forward pass.
+  const pattern = new Float32Array(scores.length);
+  for (let r = 0; r < BATCH * HEADS * POS; r++) {
+    let max = -Infinity, sum = 0;
+    for (let j = 0; j < POS; j++) max = Math.max(max, scores[r * POS + j]);
+    for (let j = 0; j < POS; j++) sum += pattern[r * POS + j] = Math.exp(scores[r * POS + j] - max);
+    for (let j = 0; j < POS; j++) pattern[r * POS + j] /= sum;
+  }
+  const reps = quick ? 3 : 7;
+  const wScores = new Float32Array(scores.length);
+  const wZ = new Float32Array(n);
+  let zRef: Float32Array = new Float32Array(0);
+  const results = [
+    ["attentionScores", time(() => void scoresJs(q, k, BATCH, POS, POS, HEADS, D_HEAD), reps),
+      time(() => wasm.attentionScores(q, k, BATCH, POS, POS, HEADS, D_HEAD, wScores), reps)],
+    ["mixValues", time(() => void (zRef = mixJs(pattern, v, BATCH, POS, POS, HEADS, D_HEAD)), reps),
+      time(() => wasm.mixValues(pattern, v, BATCH, POS, POS, HEADS, D_HEAD, wZ), reps)],
+  ] as const;
+  console.log(`batch ${BATCH} × ${POS} positions, ${HEADS} heads × d_head ${D_HEAD} (per layer)`);
+  for (const [name, js, w] of results) {
+    console.log(
+      `${name.padEnd(16)} TypeScript ${js.median.toFixed(1).padStart(7)} ms median (${js.best.toFixed(1)} best); ` +
+        `wasm SIMD ${w.median.toFixed(2).padStart(6)} ms median (${w.best.toFixed(2)} best); speed-up ${(js.median / w.median).toFixed(1)}x`,
+    );
+  }
+  let dScores = 0, dZ = 0;
+  for (let i = 0; i < scores.length; i++) if (Number.isFinite(scores[i])) dScores = Math.max(dScores, Math.abs(scores[i] - wScores[i]));
+  for (let i = 0; i < n; i++) dZ = Math.max(dZ, Math.abs(zRef[i] - wZ[i]));
+  console.log(`max |Δ| scores ${dScores.toExponential(2)}, z ${dZ.toExponential(2)}`);
+}
