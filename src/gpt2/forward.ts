@@ -1,7 +1,7 @@
 import { InputError } from "../errors.ts";
 import { geluNew } from "../tensor/activation.ts";
 import { add } from "../tensor/elementwise.ts";
-import { gatherRows, takeAxis } from "../tensor/indexing.ts";
+import { concatAxis, gatherRows, takeAxis } from "../tensor/indexing.ts";
 import { layerNormAffine, layerNormNormalize, layerNormScale } from "../tensor/layer-norm.ts";
 import { linear } from "../tensor/matmul.ts";
 import { softmaxLastAxis } from "../tensor/softmax.ts";
@@ -27,6 +27,17 @@ export interface ForwardOptions {
   readonly stopAfter?: string;
   /** Unembed only these positions (logits become [batch, positions.length, d_vocab]). */
   readonly logitPositions?: readonly number[];
+  /** Keys and values of earlier positions: the tokens continue them (positions start after them). */
+  readonly past?: PastKeysValues;
+}
+
+/**
+ * Per layer, the keys and values [batch, pastPos, head, d_head] of positions before the tokens of a
+ * run (like a TransformerLens key-value cache): the run's queries attend to them as well.
+ */
+export interface PastKeysValues {
+  readonly keys: readonly Tensor[];
+  readonly values: readonly Tensor[];
 }
 
 export interface ForwardOutput {
@@ -65,6 +76,7 @@ function forwardFrom(
   options: ForwardOptions,
 ): Tensor {
   const { config, weights } = model;
+  const pastPos = options.past ? checkPast(model, options.past, tokens, options.start?.residual ?? null) : 0;
   let residual: Tensor;
   let firstLayer = 0;
   if (options.start) {
@@ -80,12 +92,12 @@ function forwardFrom(
     if (!tokens) throw new InputError("a forward pass from the embedding needs tokens", "bad_input");
     const { ids, batch, pos } = tokens;
     const embed = visit("hook_embed", model.embedTokens(ids, [batch, pos]), null);
-    const positions = Int32Array.from({ length: batch * pos }, (_, i) => i % pos);
+    const positions = Int32Array.from({ length: batch * pos }, (_, i) => pastPos + (i % pos));
     const posEmbed = visit("hook_pos_embed", gatherRows(weights.positionEmbedding, config.dModel, positions, [batch, pos]), null);
     residual = add(embed, posEmbed);
   }
   for (let layer = firstLayer; layer < config.nLayers; layer++) {
-    residual = runBlock(model, layer, residual, visit, visitor);
+    residual = runBlock(model, layer, residual, visit, visitor, options.past);
   }
   const scale = visit("ln_final.hook_scale", layerNormScale(residual, config.layerNormEps), null);
   const normalized = visit("ln_final.hook_normalized", layerNormNormalize(residual, scale), null);
@@ -94,7 +106,35 @@ function forwardFrom(
   return visit("logits", linear(model.backend, finalResidual, model.prepared.unembed), null);
 }
 
-function runBlock(model: Gpt2Model, layer: number, residPreIn: Tensor, visit: Visit, visitor: ActivationVisitor): Tensor {
+function checkPast(model: Gpt2Model, past: PastKeysValues, tokens: TokenBatch | null, start: Tensor | null): number {
+  const { nLayers, nHeads, dHead, nCtx } = model.config;
+  const batch = tokens?.batch ?? start?.shape[0] ?? 0;
+  const pos = tokens?.pos ?? start?.shape[1] ?? 0;
+  if (past.keys?.length !== nLayers || past.values?.length !== nLayers) {
+    throw new InputError(`past keys and values must hold one tensor per layer (${nLayers}), got ${past.keys?.length} and ${past.values?.length}`, "bad_past");
+  }
+  const pastPos = past.keys[0]!.shape[1] ?? 0;
+  const expected = [batch, pastPos, nHeads, dHead];
+  for (const [what, list] of [["keys", past.keys], ["values", past.values]] as const) {
+    list.forEach((t, layer) => {
+      if (!sameShapeAs(t.shape, expected)) {
+        throw new InputError(`past ${what} of layer ${layer} have shape ${shapeToString(t.shape)}, expected ${shapeToString(expected)}`, "bad_past");
+      }
+    });
+  }
+  if (pastPos + pos > nCtx) {
+    throw new InputError(`${pastPos} past positions plus ${pos} new ones exceed the model's context of ${nCtx}`, "prompt_too_long");
+  }
+  return pastPos;
+}
+
+function sameShapeAs(shape: readonly number[], expected: readonly number[]): boolean {
+  return shape.length === expected.length && shape.every((d, i) => d === expected[i]);
+}
+
+function runBlock(
+  model: Gpt2Model, layer: number, residPreIn: Tensor, visit: Visit, visitor: ActivationVisitor, past: PastKeysValues | undefined,
+): Tensor {
   const { config, backend } = model;
   const weights = model.weights.blocks[layer]!;
   const prepared = model.prepared.blocks[layer]!;
@@ -109,9 +149,12 @@ function runBlock(model: Gpt2Model, layer: number, residPreIn: Tensor, visit: Vi
   const q = visit(`${p}attn.hook_q`, split.q, layer);
   const k = visit(`${p}attn.hook_k`, split.k, layer);
   const v = visit(`${p}attn.hook_v`, split.v, layer);
-  const scores = visit(`${p}attn.hook_attn_scores`, attentionScores(q, k, backend.kernels), layer);
+  // hook_k / hook_v hold the new positions only; attention reads the past ones too.
+  const keys = past ? concatAxis([past.keys[layer]!, k], 1) : k;
+  const values = past ? concatAxis([past.values[layer]!, v], 1) : v;
+  const scores = visit(`${p}attn.hook_attn_scores`, attentionScores(q, keys, backend.kernels), layer);
   const pattern = visit(`${p}attn.hook_pattern`, softmaxLastAxis(scores), layer);
-  const z = visit(`${p}attn.hook_z`, mixValues(pattern, v, backend.kernels), layer);
+  const z = visit(`${p}attn.hook_z`, mixValues(pattern, values, backend.kernels), layer);
   // Per-head results are summed into attn_out only when a hook may edit them; otherwise attn_out
   // takes the usual z·W_O route, so merely caching hook_result leaves the logits bit-identical.
   const resultName = `${p}attn.hook_result`;

@@ -33,6 +33,13 @@ export interface RunOptions {
   readonly logitPositions?: readonly number[];
   /** Start at `blocks.{layer}.hook_resid_pre` with a given residual stream instead of the embedding. */
   readonly start?: ForwardOptions["start"];
+  /**
+   * Keys and values of earlier positions per layer, [batch, pastPos, head, d_head] (e.g. a shared
+   * prefix's `attn.hook_k` / `attn.hook_v`): the tokens continue after them, at positions pastPos…,
+   * and attend to them. hook_k / hook_v then show the new positions only; attention scores and
+   * patterns are [batch, head, query, pastPos + pos].
+   */
+  readonly past?: ForwardOptions["past"];
 }
 
 export interface RunResult {
@@ -110,7 +117,7 @@ export class HookedGpt2 {
         return current;
       },
     };
-    const forwardOptions: ForwardOptions = { start, stopAfter, logitPositions: options.logitPositions };
+    const forwardOptions: ForwardOptions = { start, stopAfter, logitPositions: options.logitPositions, past: options.past };
     const { logits } = runForward(this.model, tokens, visitor, forwardOptions);
     return { logits, cache };
   }

@@ -116,7 +116,8 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   progress("clean and corrupted runs", 0, 2);
   const clean = collectPathActivations(model, data.tokens);
   progress("clean and corrupted runs", 1, 2);
-  const corrupted = collectPathActivations(model, data.corruptedTokens);
+  // The corrupted prompts share "<|endoftext|> The {noun} lasted from the year XX" with the clean ones.
+  const corrupted = collectPathActivations(model, data.corruptedTokens, { reuse: { run: clean, tokens: data.tokens } });
   progress("clean and corrupted runs", 2, 2);
 
   const endLogits = (acts: PathActivations) => unembedRows(model.model, rowsAt(acts.finalResid, acts.batch, acts.pos, dModel, END));
