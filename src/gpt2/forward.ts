@@ -153,7 +153,7 @@ function runBlock(
   const keys = past ? concatAxis([past.keys[layer]!, k], 1) : k;
   const values = past ? concatAxis([past.values[layer]!, v], 1) : v;
   const scores = visit(`${p}attn.hook_attn_scores`, attentionScores(q, keys, backend.kernels), layer);
-  const pattern = visit(`${p}attn.hook_pattern`, softmaxLastAxis(scores), layer);
+  const pattern = visit(`${p}attn.hook_pattern`, softmaxLastAxis(scores, backend.kernels), layer);
   const z = visit(`${p}attn.hook_z`, mixValues(pattern, values, backend.kernels), layer);
   // Per-head results are summed into attn_out only when a hook may edit them; otherwise attn_out
   // takes the usual z·W_O route, so merely caching hook_result leaves the logits bit-identical.
@@ -173,7 +173,7 @@ function runBlock(
   const normalized2 = visit(`${p}ln2.hook_normalized`, layerNormNormalize(residMid, scale2), layer);
   const ln2Out = layerNormAffine(normalized2, weights.ln2Weight, weights.ln2Bias);
   const pre = visit(`${p}mlp.hook_pre`, linear(backend, ln2Out, prepared.mlpIn, weights.mlpInBias), layer);
-  const post = visit(`${p}mlp.hook_post`, geluNew(pre), layer);
+  const post = visit(`${p}mlp.hook_post`, geluNew(pre, backend.kernels), layer);
   const mlpOut = visit(`${p}hook_mlp_out`, linear(backend, post, prepared.mlpOut, weights.mlpOutBias), layer);
   return visit(`${p}hook_resid_post`, add(residMid, mlpOut), layer);
 }

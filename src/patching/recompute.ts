@@ -137,7 +137,7 @@ function mlpNeurons(model: Gpt2Model, input: Float32Array, layer: number): Tenso
   const block = model.weights.blocks[layer]!;
   const rows = input.length / model.config.dModel;
   const normalized = layerNorm(new Tensor(input, [rows, model.config.dModel]), block.ln2Weight, block.ln2Bias, model.config.layerNormEps);
-  return geluNew(linear(model.backend, normalized, model.prepared.blocks[layer]!.mlpIn, block.mlpInBias));
+  return geluNew(linear(model.backend, normalized, model.prepared.blocks[layer]!.mlpIn, block.mlpInBias), model.backend.kernels);
 }
 
 /** Recomputes MLP `layer` at `pos` from its cached input plus `delta` (ln2 recomputed), [batch, d_model]. */

@@ -1,3 +1,4 @@
+import type { ForwardKernels } from "./forward-kernels.ts";
 import { Tensor } from "./tensor.ts";
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
@@ -7,8 +8,12 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
  * x·e/(e + 1) with e = e^{2u} — the same function (0.5·(1 + tanh u) = e/(e + 1)), free of
  * cancellation, and Math.exp is markedly faster than Math.tanh in V8. e = ∞ gives x.
  */
-export function geluNew(x: Tensor): Tensor {
+export function geluNew(x: Tensor, kernels?: ForwardKernels): Tensor {
   const out = new Float32Array(x.size);
+  if (kernels?.geluNew) {
+    kernels.geluNew(x.data, out);
+    return new Tensor(out, x.shape);
+  }
   const src = x.data;
   for (let i = 0; i < out.length; i++) {
     const v = src[i]!;

@@ -1,11 +1,16 @@
 import { InputError } from "../errors.ts";
+import type { ForwardKernels } from "./forward-kernels.ts";
 import { Tensor } from "./tensor.ts";
 
 /** Softmax over the last axis. Entries of −∞ get probability 0; a row that is all −∞ is an error. */
-export function softmaxLastAxis(x: Tensor): Tensor {
+export function softmaxLastAxis(x: Tensor, kernels?: ForwardKernels): Tensor {
   const width = x.shape[x.rank - 1] ?? 0;
   const out = new Float32Array(x.size);
   const src = x.data;
+  if (kernels?.softmaxRows && width > 0) {
+    if (!kernels.softmaxRows(src, width, out)) throw new InputError("softmax over a row that is entirely -Infinity", "bad_scores");
+    return new Tensor(out, x.shape);
+  }
   for (let base = 0; base < out.length; base += width) {
     let max = -Infinity;
     for (let j = 0; j < width; j++) if (src[base + j]! > max) max = src[base + j]!;

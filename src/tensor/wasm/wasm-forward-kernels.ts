@@ -1,14 +1,24 @@
 /**
  * The WebAssembly SIMD {@link ForwardKernels}: attention scores and value mixing on one
- * module-level {@link WasmAttention}, created on first use (it keeps nothing between calls but its
- * scratch memory, so every wasm backend can share it).
+ * module-level {@link WasmAttention}, gelu_new and row softmax on their own modules, each created
+ * on first use (they keep nothing between calls but scratch memory, so every wasm backend can
+ * share them).
  */
 import { InputError } from "../../errors.ts";
 import type { ForwardKernels } from "../forward-kernels.ts";
 import { WasmAttention } from "./wasm-attention.ts";
 import { wasmSimdSupported } from "./wasm-gemm.ts";
+import { createWasmGelu, type WasmGelu } from "./wasm-gelu.ts";
+import { createWasmSoftmaxRows, type WasmSoftmaxRows } from "./wasm-softmax.ts";
 
 let shared: WasmAttention | null | undefined;
+let gelu: WasmGelu | null | undefined;
+let softmax: WasmSoftmaxRows | null | undefined;
+
+function required<T>(kernel: T | null): T {
+  if (kernel === null) throw new InputError("WebAssembly SIMD is not available in this JavaScript engine", "no_wasm_simd");
+  return kernel;
+}
 
 function attention(): WasmAttention {
   if (shared === undefined) shared = WasmAttention.create();
@@ -23,5 +33,7 @@ export function createWasmForwardKernels(): ForwardKernels | null {
     name: "wasm-simd",
     attentionScores: (q, k, batch, pos, keys, nHeads, dHead, out) => attention().attentionScores(q, k, batch, pos, keys, nHeads, dHead, out),
     mixValues: (pattern, v, batch, pos, keys, nHeads, dHead, out) => attention().mixValues(pattern, v, batch, pos, keys, nHeads, dHead, out),
+    geluNew: (x, out) => required(gelu === undefined ? (gelu = createWasmGelu()) : gelu)(x, out),
+    softmaxRows: (x, width, out) => required(softmax === undefined ? (softmax = createWasmSoftmaxRows()) : softmax)(x, width, out),
   };
 }

@@ -1,0 +1,54 @@
+/**
+ * The WebAssembly ForwardKernels behind geluNew / softmaxLastAxis equal the plain TypeScript
+ * definitions (fast-check), and report an all −∞ softmax row with the same typed error.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { InputError } from "../../src/errors.ts";
+import { geluNew } from "../../src/tensor/activation.ts";
+import { softmaxLastAxis } from "../../src/tensor/softmax.ts";
+import { Tensor } from "../../src/tensor/tensor.ts";
+import { createWasmForwardKernels } from "../../src/tensor/wasm/wasm-forward-kernels.ts";
+import { expectClose } from "../helpers/compare.ts";
+
+const kernels = createWasmForwardKernels()!;
+
+describe("wasm ForwardKernels through the tensor ops", () => {
+  it("exist where WebAssembly SIMD does", () => {
+    expect(kernels).not.toBeNull();
+    expect(typeof kernels.geluNew).toBe("function");
+    expect(typeof kernels.softmaxRows).toBe("function");
+  });
+
+  it("geluNew(x, kernels) equals geluNew(x)", () => {
+    fc.assert(
+      fc.property(fc.array(fc.float({ min: -30, max: 30, noNaN: true }), { minLength: 1, maxLength: 300 }), (values) => {
+        const x = Tensor.from(values, [values.length]);
+        expectClose(geluNew(x, kernels).data, geluNew(x).data, 1e-6, "gelu_new");
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it("softmaxLastAxis(x, kernels) equals softmaxLastAxis(x), −∞ entries exactly 0", () => {
+    const rows = fc.integer({ min: 1, max: 40 }).chain((width) =>
+      fc.array(
+        fc.array(fc.oneof(fc.float({ min: -50, max: 50, noNaN: true }), fc.constant(-Infinity)), { minLength: width, maxLength: width })
+          .filter((row) => row.some((v) => v !== -Infinity)),
+        { minLength: 1, maxLength: 6 },
+      ).map((list) => ({ width, list })),
+    );
+    fc.assert(
+      fc.property(rows, ({ width, list }) => {
+        const x = Tensor.from(list.flat(), [list.length, width]);
+        const fast = softmaxLastAxis(x, kernels).data;
+        expectClose(fast, softmaxLastAxis(x).data, 2e-6, "softmax");
+        x.data.forEach((v, i) => v === -Infinity && expect(fast[i]).toBe(0));
+      }),
+      { numRuns: 100 },
+    );
+    const dead = Tensor.from([0, 1, -Infinity, -Infinity], [2, 2]);
+    expect(() => softmaxLastAxis(dead, kernels)).toThrow(InputError);
+    expect(() => softmaxLastAxis(dead, kernels)).toThrow(/entirely -Infinity/);
+  });
+});
