@@ -1,6 +1,7 @@
 import type { Gpt2Model } from "../gpt2/model.ts";
 import { layerNormAffine, layerNormNormalize, layerNormScale } from "../tensor/layer-norm.ts";
 import { linear } from "../tensor/matmul.ts";
+import { productLogSumExp } from "../tensor/product-log-sum-exp.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { type Channel, entersThrough, type NodeAt, computeOrder } from "./nodes.ts";
 import type { PathActivations } from "./path-activations.ts";
@@ -102,6 +103,25 @@ export function unembedTokens(model: Gpt2Model, residual: Float32Array, tokens: 
     }
   });
   return new Tensor(out, [rows, tokens.length]);
+}
+
+/**
+ * ln_final and the unembedding on final residual rows, reduced to what a softmax metric needs: each
+ * row's log-sum-exp over the whole vocabulary and the logits of `tokens` ([rows, tokens.length]).
+ * The [rows, d_vocab] logits are never held at once.
+ */
+export function unembedLogSumExp(
+  model: Gpt2Model, residual: Float32Array, tokens: readonly number[], frozenScale?: Float32Array,
+): { logSumExp: Float64Array; tokenLogits: Tensor } {
+  const normalized = finalLayerNorm(model, residual, frozenScale);
+  const rows = normalized.shape[0]!;
+  tokens.forEach((token) => {
+    if (!Number.isInteger(token) || token < 0 || token >= model.config.dVocab) {
+      throw new PatchingError("bad_token", `metric token ${token} is outside the vocabulary [0, ${model.config.dVocab})`);
+    }
+  });
+  const { logSumExp, picked } = productLogSumExp(model.backend, normalized.data, rows, model.prepared.unembed, tokens);
+  return { logSumExp, tokenLogits: new Tensor(picked, [rows, tokens.length]) };
 }
 
 function finalLayerNorm(model: Gpt2Model, residual: Float32Array, frozenScale?: Float32Array): Tensor {

@@ -6,7 +6,7 @@ import {
 } from "./nodes.ts";
 import { htmlGrid, JUPYTER_DISPLAY_SYMBOL } from "./html-grid.ts";
 import type { PathActivations } from "./path-activations.ts";
-import { type PathGraph, patchedFinalResidual, unembedRows, unembedTokens } from "./path-engine.ts";
+import { type PathGraph, patchedFinalResidual, unembedLogSumExp, unembedRows, unembedTokens } from "./path-engine.ts";
 import { PatchingError } from "./patching-error.ts";
 import { rowsAt } from "./recompute.ts";
 
@@ -27,8 +27,19 @@ export interface PathPatchingContext {
    * unembedding dominates a sweep's cost; without it a sweep costs a fraction of a forward pass.
    */
   readonly metricTokens?: readonly number[];
+  /**
+   * The metric from each row's full-vocabulary log-sum-exp and the logits of a few tokens
+   * ([batch, tokens.length]), e.g. probabilities of the year tokens. Used instead of `metric` when
+   * given (and `metricTokens` is not): the same numbers, without holding [batch, d_vocab] logits.
+   */
+  readonly softmaxMetric?: SoftmaxMetric;
   /** Divide by the base run's ln_final scale instead of recomputing it (makes sender→logits linear). */
   readonly freezeFinalScale?: boolean;
+}
+
+export interface SoftmaxMetric {
+  readonly tokens: readonly number[];
+  readonly fromLogSumExp: (logSumExp: Float64Array, tokenLogits: Tensor) => number;
 }
 
 /** A node whose input on the given channels receives the senders' changes. */
@@ -103,10 +114,12 @@ export function evaluatePaths(
   const frozen = context.freezeFinalScale
     ? rowsAt(base.finalScale, base.batch, base.pos, 1, context.logitPosition)
     : undefined;
-  const logits = context.metricTokens
-    ? unembedTokens(model, final, context.metricTokens, frozen)
-    : unembedRows(model, final, frozen);
-  return context.metric(logits);
+  if (context.metricTokens) return context.metric(unembedTokens(model, final, context.metricTokens, frozen));
+  if (context.softmaxMetric) {
+    const { logSumExp, tokenLogits } = unembedLogSumExp(model, final, context.softmaxMetric.tokens, frozen);
+    return context.softmaxMetric.fromLogSumExp(logSumExp, tokenLogits);
+  }
+  return context.metric(unembedRows(model, final, frozen));
 }
 
 /** The metric of an unpatched cached run. */

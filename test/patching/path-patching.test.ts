@@ -12,6 +12,7 @@ import type { Tensor } from "../../src/tensor/tensor.ts";
 import { TINY_DIR, tinyGolden } from "../helpers/fixtures.ts";
 import { expectClose } from "../helpers/compare.ts";
 import { patchedFinalResidual } from "../../src/patching/path-engine.ts";
+import { probabilityDifferenceMetric, probabilityDifferenceSoftmaxMetric } from "../../src/tasks/greater-than/pd-metric.ts";
 
 const END = 12;
 let model: HookedGpt2;
@@ -168,5 +169,22 @@ describe("path patching on the tiny model", () => {
     expect(() => pathPatchingSweep(context({ metricTokens: [60000] }), { senderPosition: END, receivers: "logits" })).toThrow(
       /outside the vocabulary/,
     );
+  });
+
+  it("softmaxMetric (log-sum-exp + year logits, no full logits held) gives the PD sweep of the full logits", () => {
+    const yy = [30, 71];
+    const years = Array.from(yearTokens);
+    const full = context({ metric: probabilityDifferenceMetric(years, yy) });
+    const streamed = context({ metric: () => Number.NaN, softmaxMetric: probabilityDifferenceSoftmaxMetric(years, yy) });
+    for (const receivers of ["logits", [{ node: { kind: "mlp" as const, layer: 1, pos: END }, channels: ["in" as const] }]] as const) {
+      const a = pathPatchingSweep(full, { senderPosition: END, receivers });
+      const b = pathPatchingSweep(streamed, { senderPosition: END, receivers });
+      expect(b.baseline).toBe(a.baseline);
+      expect(b.grid).toEqual(a.grid);
+      expect(a.grid.flat().some((v) => v !== null && v !== 0)).toBe(true);
+    }
+    expect(() =>
+      pathPatchingSweep(context({ softmaxMetric: { tokens: [-1], fromLogSumExp: () => 0 } }), { senderPosition: END, receivers: "logits" }),
+    ).toThrow(/outside the vocabulary/);
   });
 });

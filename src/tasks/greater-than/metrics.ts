@@ -8,58 +8,11 @@
  * log-sum-exp can use `yearProbabilitiesFromLogSumExp`; both routes give the same numbers.
  */
 import { InputError } from "../../errors.ts";
-import { createLogSumExp, type LogSumExpRows } from "../../tensor/wasm/wasm-logsumexp.ts";
+import { logSumExpRows } from "../../tensor/log-sum-exp.ts";
+
+export { logSumExpRows };
 
 export const YEAR_COUNT = 100;
-
-/** The WebAssembly SIMD kernel, created on first use; null when wasm SIMD is unavailable. */
-let wasmLogSumExp: LogSumExpRows | null | undefined;
-
-function wasmKernel(): LogSumExpRows | null {
-  if (wasmLogSumExp === undefined) {
-    try {
-      wasmLogSumExp = createLogSumExp();
-    } catch {
-      wasmLogSumExp = null;
-    }
-  }
-  return wasmLogSumExp;
-}
-
-/**
- * log Σ exp over each row of `logits` `[batch, vocab]` → `[batch]`. A Float32Array goes through
- * the WebAssembly SIMD kernel (f32 exps with ≈1e-7 relative error, f64 sums: |error| ≲ 1e-6)
- * where available; anything else, or no wasm SIMD, takes the float64 Math.exp loop. A row with a
- * NaN gives NaN, else a row with +∞ gives +∞, a row of only −∞ gives −∞.
- */
-export function logSumExpRows(logits: ArrayLike<number>, vocab: number): Float64Array {
-  const batch = rowCount(logits.length, vocab, "logits");
-  if (logits instanceof Float32Array) {
-    const kernel = wasmKernel();
-    if (kernel !== null) return kernel(logits, batch, vocab);
-  }
-  const result = new Float64Array(batch);
-  for (let row = 0; row < batch; row++) {
-    const start = row * vocab;
-    let max = -Infinity;
-    for (let i = start; i < start + vocab; i++) {
-      const v = logits[i];
-      if (v > max) max = v;
-      else if (v !== v) {
-        max = NaN;
-        break;
-      }
-    }
-    if (!Number.isFinite(max)) {
-      result[row] = max;
-      continue;
-    }
-    let sum = 0;
-    for (let i = start; i < start + vocab; i++) sum += Math.exp(logits[i] - max);
-    result[row] = max + Math.log(sum);
-  }
-  return result;
-}
 
 /** The END logits `[batch, vocab]` of the 100 year tokens → `[batch, 100]`. */
 export function gatherYearLogits(endLogits: ArrayLike<number>, vocab: number, yearTokens: ArrayLike<number>): Float64Array {

@@ -1,5 +1,6 @@
 import type { Tensor } from "../../tensor/tensor.ts";
-import { cutoffSharpness, probabilityDifference, yearProbabilities } from "./metrics.ts";
+import type { SoftmaxMetric } from "../../patching/path-patching.ts";
+import { cutoffSharpness, probabilityDifference, yearProbabilities, yearProbabilitiesFromLogSumExp } from "./metrics.ts";
 
 function mean(values: ArrayLike<number>): number {
   let total = 0;
@@ -20,4 +21,16 @@ export function probabilityDifferenceMetric(yearTokens: readonly number[], yy: A
 
 export function cutoffSharpnessMetric(yearTokens: readonly number[], yy: ArrayLike<number>) {
   return (endLogits: Tensor): number => mean(cutoffSharpness(endYearProbabilities(endLogits, yearTokens), yy));
+}
+
+/**
+ * The mean probability difference from each row's full-vocabulary log-sum-exp and the year
+ * tokens' logits: the same numbers as probabilityDifferenceMetric, for path patching's
+ * `softmaxMetric` (no [batch, d_vocab] logits held).
+ */
+export function probabilityDifferenceSoftmaxMetric(yearTokens: readonly number[], yy: ArrayLike<number>): SoftmaxMetric {
+  return {
+    tokens: yearTokens,
+    fromLogSumExp: (logSumExp, yearLogits) => mean(probabilityDifference(yearProbabilitiesFromLogSumExp(yearLogits.data, logSumExp), yy)),
+  };
 }

@@ -11,7 +11,7 @@ import { importantHeads, importantMlps, mergeHeads, type SelectedHead } from "./
 import { GT_POSITIONS } from "./dataset.ts";
 import { DatasetError, type GreaterThanPrompts } from "./dataset-file.ts";
 import { cutoffSharpness, probabilityDifference } from "./metrics.ts";
-import { endYearProbabilities, probabilityDifferenceMetric } from "./pd-metric.ts";
+import { endYearProbabilities, probabilityDifferenceMetric, probabilityDifferenceSoftmaxMetric } from "./pd-metric.ts";
 import { mlpLogitLens, type MlpLogitLens } from "./mlp-logit-lens.ts";
 import { topNeuronsOfMlp, type NeuronRanking } from "./top-neurons.ts";
 import { yearTokenIds } from "./years.ts";
@@ -134,6 +134,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
     corrupted,
     logitPosition: END,
     metric: probabilityDifferenceMetric(yearTokens, data.yy),
+    softmaxMetric: probabilityDifferenceSoftmaxMetric(yearTokens, data.yy),
   };
   const minEffect = 0.01 * Math.abs(baseline.prob_diff);
   const headFraction = options.headFraction ?? 0.2;
