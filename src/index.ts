@@ -13,7 +13,7 @@ export { loadGpt2FromBytes, type Gpt2Sources } from "./gpt2/load.ts";
 export { loadGpt2FromDir, type LoadGpt2FromDirOptions, selectNodeBackend } from "./gpt2/node-load.ts";
 export { createParallelWasmBackend } from "./tensor/wasm/node-parallel-backend.ts";
 export { BUNDLED_MODEL_DIR } from "./gpt2/node-bundled-model.ts";
-export { runForward, type ActivationVisitor, type ForwardOptions } from "./gpt2/forward.ts";
+export { runForward, type ActivationVisitor, type ForwardOptions, type PastKeysValues } from "./gpt2/forward.ts";
 export { normalizeTokens, type TokenBatch, type TokenInput } from "./gpt2/tokens.ts";
 export { BOS_TOKEN_ID, decodeTokens, GPT2_VOCAB_SIZE, toStrTokens, toTokenBatch, toTokens } from "./gpt2/tokenizer.ts";
 
@@ -35,8 +35,10 @@ export { PatchingError } from "./patching/patching-error.ts";
 export {
   allComponents, type Channel, type Component, componentLabel, componentName, isUpstream, type NodeAt, parseComponent,
 } from "./patching/nodes.ts";
-export { collectPathActivations, type PathActivations } from "./patching/path-activations.ts";
-export { type PathGraph, patchedFinalResidual, unembedRows } from "./patching/path-engine.ts";
+export {
+  collectPathActivations, type CollectPathActivationsOptions, type PathActivations, sharedPrefixLength,
+} from "./patching/path-activations.ts";
+export { type PathGraph, patchedFinalResidual, unembedLogSumExp, unembedRows } from "./patching/path-engine.ts";
 export * from "./patching/path-patching.ts";
 
 export { GREATER_THAN_NOUNS } from "./tasks/greater-than/nouns.ts";
@@ -44,9 +46,11 @@ export { validYears, yearTokenIds } from "./tasks/greater-than/years.ts";
 export { GT_POSITIONS, makeGreaterThanDataset, type GreaterThanDataset } from "./tasks/greater-than/dataset.ts";
 export { DatasetError, readGreaterThanDataset, type GreaterThanPrompts } from "./tasks/greater-than/dataset-file.ts";
 export {
-  cutoffSharpness, logSumExpRows, probabilityDifference, yearProbabilities, yearProbabilitiesFromLogSumExp,
+  cutoffSharpness, probabilityDifference, yearProbabilities, yearProbabilitiesFromLogSumExp,
 } from "./tasks/greater-than/metrics.ts";
-export { cutoffSharpnessMetric, endYearProbabilities, probabilityDifferenceMetric } from "./tasks/greater-than/pd-metric.ts";
+export {
+  cutoffSharpnessMetric, endYearProbabilities, probabilityDifferenceMetric, probabilityDifferenceSoftmaxMetric,
+} from "./tasks/greater-than/pd-metric.ts";
 export { type GreaterThanReport, runGreaterThanPipeline } from "./tasks/greater-than/pipeline.ts";
 
 export * from "./viz/index.ts";

@@ -4,4 +4,7 @@ export { geluNew } from "./activation.ts";
 export { layerNorm, layerNormScale, layerNormNormalize, layerNormAffine } from "./layer-norm.ts";
 export { softmaxLastAxis, applyCausalMaskInPlace } from "./softmax.ts";
 export { batchedMatmul, referenceBackend, linear, type MatmulBackend, type PreparedWeight } from "./matmul.ts";
-export { gatherRows, sliceAxis, selectAxis, takeAxis, permute, stack, concatRows } from "./indexing.ts";
+export { gatherRows, sliceAxis, selectAxis, takeAxis, permute, stack, concatRows, concatAxis } from "./indexing.ts";
+export { logSumExpRows } from "./log-sum-exp.ts";
+export { productLogSumExp, type ProductLogSumExp } from "./product-log-sum-exp.ts";
+export type { ForwardKernels } from "./forward-kernels.ts";
