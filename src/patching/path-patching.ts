@@ -4,6 +4,7 @@ import {
   allComponents, type Channel, checkComponent, type Component, componentLabel, componentName, entersThrough, isUpstream,
   type NodeAt, nodeLabel, sameNode,
 } from "./nodes.ts";
+import { headToLogitsMetrics } from "./head-logits-sweep.ts";
 import { htmlGrid, JUPYTER_DISPLAY_SYMBOL } from "./html-grid.ts";
 import type { PathActivations } from "./path-activations.ts";
 import { type PathGraph, patchedFinalResidual, unembedLogSumExp, unembedRows, unembedTokens } from "./path-engine.ts";
@@ -149,13 +150,19 @@ export function pathPatchingSweep(context: PathPatchingContext, options: PathPat
   const receiverNodes = receivers === "logits" ? [] : receivers.map((r) => r.node);
   for (const node of [...receiverNodes, ...continuation]) checkPosition(componentLabel(node), node.pos, clean.pos);
   const senders = options.senders ?? allComponents(config);
+  for (const component of senders) checkComponent(component, config);
   const baseline = baselineMetric(context, clean);
   const grid: (number | null)[][] = Array.from({ length: config.nLayers }, () => new Array(config.nHeads + 1).fill(null));
   const senderLabels = grid.map((row, layer) =>
     row.map((_, h) => componentLabel(h === config.nHeads ? { kind: "mlp", layer } : { kind: "head", layer, head: h })),
   );
+  const viaHeadSpace = headSpaceValues(context, options, senders);
   for (const component of senders) {
     if (component.kind === "embed") throw new PatchingError("unsupported_sender", "the sweep grid has no cell for the embedding");
+    if (component.kind === "head" && viaHeadSpace) {
+      grid[component.layer]![component.head] = viaHeadSpace.get(`${component.layer}.${component.head}`)! - baseline;
+      continue;
+    }
     const sender: NodeAt = { ...component, pos: options.senderPosition };
     const reachesReceiver =
       receivers === "logits" || receivers.some((r) => isUpstream(sender, r.node));
@@ -171,6 +178,26 @@ export function pathPatchingSweep(context: PathPatchingContext, options: PathPat
     baseline,
     senderLabels,
   });
+}
+
+/**
+ * Head senders straight into the logits under a softmax metric go through each head's d_head-wide
+ * output space (headToLogitsMetrics: same values, a fraction of the FLOPs). Null when that route
+ * does not apply (other receivers, token metrics, frozen ln_final, senders off the logit position).
+ */
+function headSpaceValues(
+  context: PathPatchingContext, options: PathPatchingSweepOptions, senders: readonly Component[],
+): Map<string, number> | null {
+  const { softmaxMetric } = context;
+  if (options.receivers !== "logits" || !softmaxMetric || context.metricTokens || context.freezeFinalScale) return null;
+  if (options.senderPosition !== context.logitPosition) return null;
+  const heads = senders.flatMap((c) => (c.kind === "head" ? [{ layer: c.layer, head: c.head }] : []));
+  if (heads.length === 0) return null;
+  const values = headToLogitsMetrics({
+    model: context.model.model, clean: context.clean, corrupted: context.corrupted, position: context.logitPosition,
+    heads, tokens: softmaxMetric.tokens, metric: softmaxMetric.fromLogSumExp,
+  });
+  return new Map(heads.map((h, i) => [`${h.layer}.${h.head}`, values[i]!]));
 }
 
 function sweepGraph(sender: NodeAt, receivers: PathPatchingSweepOptions["receivers"], continuation: readonly NodeAt[]): PathGraph {

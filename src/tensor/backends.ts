@@ -33,6 +33,11 @@ export function createWasmBackend(): MatmulBackend | null {
       if (!packed) throw new InputError("wasm backend: weight was prepared by another backend", "foreign_weight");
       gemm.matmul(a, m, packed, out, bias ?? undefined);
     },
+    release(w) {
+      const packed = (w as Partial<WasmPreparedWeight>).packed;
+      if (!packed) throw new InputError("wasm backend: weight was prepared by another backend", "foreign_weight");
+      gemm.free(packed.buffer);
+    },
   };
 }
 

@@ -31,6 +31,11 @@ export interface MatmulBackend {
   prepare(w: Float32Array, inDim: number, outDim: number): PreparedWeight;
   /** W given as Wᵀ [outDim, inDim] row-major (e.g. the tied unembedding W_U = W_Eᵀ). */
   prepareTransposed(wt: Float32Array, outDim: number, inDim: number): PreparedWeight;
+  /**
+   * Frees the backend's copy of a weight prepared by this backend (e.g. a temporary product packed
+   * for a few matmuls); the weight must not be used afterwards. Absent: nothing to free.
+   */
+  release?(w: PreparedWeight): void;
   /** out[m, outDim] = a[m, inDim] · W (+ bias). `out` is overwritten. */
   matmul(a: Float32Array, m: number, w: PreparedWeight, out: Float32Array, bias?: Float32Array | null): void;
 }

@@ -47,6 +47,13 @@ export function createParallelWasmBackend(options: ParallelWasmBackendOptions = 
       }
       pool.matmul(a, m, packed, out, bias ?? undefined);
     },
+    release(w) {
+      const packed = (w as Partial<PoolPreparedWeight>).packed;
+      if (!packed || !pool.owns(packed)) {
+        throw new InputError(`${this.name} backend: weight was not prepared by this backend (or was released)`, "foreign_weight");
+      }
+      pool.free(packed);
+    },
     close: () => pool.close(),
   };
 }

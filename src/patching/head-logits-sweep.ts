@@ -1,0 +1,128 @@
+/**
+ * Head → logits path patching with a softmax metric, through each head's 64-dimensional output
+ * space instead of the full residual stream.
+ *
+ * With ln_final recomputed, the patched logits of prompt i for head h are
+ *   logits = ((x_c + Δ_c) / σ') ⊙ γ · W_U + β · W_U,   Δ = dz · W_O[h],  σ' = rms(x_c + Δ_c)
+ * (x the clean final residual at the logit position, _c centred, dz = z_corrupted − z_clean). Since
+ * centring and ⊙γ are linear, Δ_c ⊙ γ · W_U = dz · G_h with G_h = (C · W_O[h]ᵀ)ᵀ ⊙ γ · W_U, a
+ * [d_head, d_vocab] matrix. So each head costs a [batch, d_head]·[d_head, d_vocab] product on top of
+ * P = x_c ⊙ γ · W_U (once per sweep) and G for its layer (one [d_model, d_model]·W_U product per
+ * layer), instead of a [batch, d_model]·W_U product: ≈ 4–5× fewer FLOPs for GPT-2 small at 490
+ * prompts. The result is the same quantity as the direct route (floating-point rounding aside).
+ */
+import type { Gpt2Model } from "../gpt2/model.ts";
+import { logSumExpRows } from "../tensor/log-sum-exp.ts";
+import { linear, type PreparedWeight } from "../tensor/matmul.ts";
+import { Tensor } from "../tensor/tensor.ts";
+import type { PathActivations } from "./path-activations.ts";
+import { PatchingError } from "./patching-error.ts";
+import { rowsAt } from "./recompute.ts";
+
+/** Bytes of [rows, d_vocab] logits formed at once per head (the rest streams through in blocks). */
+const BLOCK_BYTES = 32 << 20;
+
+export interface HeadToLogitsOptions {
+  readonly model: Gpt2Model;
+  readonly clean: PathActivations;
+  readonly corrupted: PathActivations;
+  readonly position: number;
+  readonly heads: readonly { readonly layer: number; readonly head: number }[];
+  readonly tokens: readonly number[];
+  /** The metric of one head's patched run, from each row's log-sum-exp and the tokens' logits. */
+  readonly metric: (logSumExp: Float64Array, tokenLogits: Tensor) => number;
+}
+
+/** The metric after patching each head's path to the logits, in the order of `heads`. */
+export function headToLogitsMetrics(options: HeadToLogitsOptions): number[] {
+  const { model, clean, corrupted, position, heads, tokens, metric } = options;
+  const { dModel: d, dHead, nHeads, dVocab, layerNormEps } = model.config;
+  const { backend } = model;
+  const batch = clean.batch;
+  const gamma = model.weights.lnFinalWeight;
+  const unembed = model.prepared.unembed;
+  tokens.forEach((token) => {
+    if (!Number.isInteger(token) || token < 0 || token >= dVocab) {
+      throw new PatchingError("bad_token", `metric token ${token} is outside the vocabulary [0, ${dVocab})`);
+    }
+  });
+
+  const cleanFinal = centredRows(rowsAt(clean.finalResid, batch, clean.pos, d, position), d);
+  const base = linear(backend, new Tensor(scaleColumns(cleanFinal, gamma, d), [batch, d]), unembed).data;
+  const betaLogits = linear(backend, new Tensor(model.weights.lnFinalBias, [1, d]), unembed).data;
+
+  const results = new Map<string, number>();
+  const layers = [...new Set(heads.map((h) => h.layer))].sort((a, b) => a - b);
+  for (const layer of layers) {
+    // Rows of W_O for this layer (d_head rows per head), each centred over d_model and scaled by γ.
+    const readOut = new Tensor(scaleColumns(centredRows(model.weights.blocks[layer]!.outWeight, d), gamma, d), [nHeads * dHead, d]);
+    const g = linear(backend, readOut, unembed).data;
+    for (const { head } of heads.filter((h) => h.layer === layer)) {
+      const gHead = backend.prepare(g.slice(head * dHead * dVocab, (head + 1) * dHead * dVocab), dHead, dVocab);
+      try {
+        const at = position * nHeads + head;
+        const zClean = rowsAt(clean.z[layer]!, batch, clean.pos * nHeads, dHead, at);
+        const zCorrupted = rowsAt(corrupted.z[layer]!, batch, corrupted.pos * nHeads, dHead, at);
+        const dz = zCorrupted.map((v, i) => v - zClean[i]!);
+        const delta = centredRows(linear(backend, new Tensor(dz, [batch, dHead]), model.prepared.blocks[layer]!.outPerHead[head]!).data, d);
+        const inverseScale = new Float64Array(batch);
+        for (let b = 0; b < batch; b++) {
+          let sumSquares = 0;
+          for (let j = 0; j < d; j++) {
+            const x = cleanFinal[b * d + j]! + delta[b * d + j]!;
+            sumSquares += x * x;
+          }
+          inverseScale[b] = 1 / Math.sqrt(sumSquares / d + layerNormEps);
+        }
+        const { logSumExp, tokenLogits } = patchedLogitStats(model, dz, gHead, base, betaLogits, inverseScale, tokens);
+        results.set(`${layer}.${head}`, metric(logSumExp, tokenLogits));
+      } finally {
+        backend.release?.(gHead);
+      }
+    }
+  }
+  return heads.map((h) => results.get(`${h.layer}.${h.head}`)!);
+}
+
+/** Log-sum-exp and token logits of (base + dz·G)·inverseScale + betaLogits, row block by row block. */
+function patchedLogitStats(
+  model: Gpt2Model, dz: Float32Array, gHead: PreparedWeight, base: Float32Array, betaLogits: Float32Array,
+  inverseScale: Float64Array, tokens: readonly number[],
+): { logSumExp: Float64Array; tokenLogits: Tensor } {
+  const { dVocab, dHead } = model.config;
+  const batch = inverseScale.length;
+  const blockRows = Math.max(1, Math.floor(BLOCK_BYTES / (4 * dVocab)));
+  const block = new Float32Array(Math.min(batch, blockRows) * dVocab);
+  const logSumExp = new Float64Array(batch);
+  const picked = new Float32Array(batch * tokens.length);
+  for (let r0 = 0; r0 < batch; r0 += blockRows) {
+    const rows = Math.min(blockRows, batch - r0);
+    const logits = block.subarray(0, rows * dVocab);
+    model.backend.matmul(dz.subarray(r0 * dHead, (r0 + rows) * dHead), rows, gHead, logits, null);
+    for (let r = 0; r < rows; r++) {
+      const scale = inverseScale[r0 + r]!;
+      const offset = r * dVocab, baseOffset = (r0 + r) * dVocab;
+      for (let j = 0; j < dVocab; j++) logits[offset + j] = (base[baseOffset + j]! + logits[offset + j]!) * scale + betaLogits[j]!;
+      tokens.forEach((token, t) => (picked[(r0 + r) * tokens.length + t] = logits[offset + token]!));
+    }
+    logSumExp.set(logSumExpRows(logits, dVocab), r0);
+  }
+  return { logSumExp, tokenLogits: new Tensor(picked, [batch, tokens.length]) };
+}
+
+/** Each row of [rows, width] minus its mean. */
+function centredRows(values: Float32Array, width: number): Float32Array {
+  const out = new Float32Array(values.length);
+  for (let r = 0; r < values.length / width; r++) {
+    let mean = 0;
+    for (let j = 0; j < width; j++) mean += values[r * width + j]!;
+    mean /= width;
+    for (let j = 0; j < width; j++) out[r * width + j] = values[r * width + j]! - mean;
+  }
+  return out;
+}
+
+/** [rows, width] ⊙ scale (per column). */
+function scaleColumns(values: Float32Array, scale: Float32Array, width: number): Float32Array {
+  return values.map((v, i) => v * scale[i % width]!);
+}
