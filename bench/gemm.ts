@@ -8,7 +8,7 @@
  *     --allowImportingTsExtensions --rewriteRelativeImportExtensions --skipLibCheck \
  *     && node /tmp/gemm-bench/bench/gemm.js
  * Options: `--quick` (fewer repetitions, skip the reference on the big shapes), `--relaxed`
- * (use relaxed-SIMD FMA when the engine has it).
+ * (use relaxed-SIMD FMA when the engine has it), `--splat-from-vector` (A broadcast by shuffles).
  *
  * Reported per shape: wall-clock GFLOP/s (median and best call) and GFLOP per process-CPU-second
  * (best call), which stays meaningful when other jobs share the machine.
@@ -25,6 +25,7 @@ const args: readonly string[] =
   [];
 const quick = args.includes("--quick");
 const relaxed = args.includes("--relaxed");
+const splatFromVector = args.includes("--splat-from-vector");
 
 /**
  * Median and best wall seconds per call over up to `reps` calls (within a time budget) after
@@ -48,11 +49,11 @@ function time(fn: () => void, warmup: number, reps: number, budgetSeconds = 3): 
   return { median: samples[Math.floor(samples.length / 2)], best: samples[0], bestCpu };
 }
 
-const gemm = WasmGemm.create({ relaxedSimd: relaxed });
+const gemm = WasmGemm.create({ relaxedSimd: relaxed, kernel: splatFromVector ? { splatFromVector } : undefined });
 if (gemm === null) {
   console.log("WebAssembly SIMD unavailable: nothing to benchmark");
 } else {
-  console.log(`kernel: ${gemm.layout.mr}x${gemm.layout.nr} register tile${gemm.relaxedSimd ? ", relaxed-SIMD FMA" : ""}; single thread`);
+  console.log(`kernel: ${gemm.layout.mr}x${gemm.layout.nr} register tile${gemm.relaxedSimd ? ", relaxed-SIMD FMA" : ""}${splatFromVector ? ", A splats by shuffle" : ""}; single thread`);
   const shapes: [string, number, number, number][] = [
     ["qkv   416x768 . 768x2304", 416, 768, 2304],
     ["mlp  1024x768 . 768x3072", 1024, 768, 3072],

@@ -57,6 +57,9 @@ describe("WasmGemm", () => {
     ["3x12, kc=16, mc=6, unroll=3", { mr: 3, vectors: 3, kc: 16, mc: 6, unroll: 3 }],
     ["1x4, kc=5", { mr: 1, vectors: 1, kc: 5, mc: 1, prefetch: false }],
     ["6x8, unroll=2", { mr: 6, vectors: 2, unroll: 2 }],
+    ["4x8, A splats by shuffle, kc=7, mc=9", { splatFromVector: true, kc: 7, mc: 9 }],
+    ["3x12, A splats by shuffle, unroll=2", { mr: 3, vectors: 3, unroll: 2, splatFromVector: true }],
+    ["4x8, no shuffle splats", { splatFromVector: false }],
   ];
   for (const [label, kernel] of tilings) {
     it(`matches the reference on random shapes 1..70 (${label})`, () => {
