@@ -55,7 +55,7 @@ export interface GemmKernelOptions {
   kc?: number;
   /** Row block size (default 48, rounded to a multiple of mr). */
   mc?: number;
-  /** Touch the next packed panel while computing the current one (default true). */
+  /** Touch the next packed panel while computing the current one (default: true, except under Deno). */
   prefetch?: boolean;
   /** Import a shared memory (must match the memory you link against). */
   sharedMemory?: boolean;
@@ -458,7 +458,8 @@ export function generateGemmModule(options: GemmKernelOptions = {}): GemmKernelM
     if (!Number.isInteger(v) || v < lo || v > hi) throw new RangeError(`gemm kernel option ${name}=${v} not in [${lo}, ${hi}]`);
   }
   const relaxed = options.relaxedSimd ?? false;
-  const prefetch = options.prefetch ?? true;
+  // Under Deno the dropped touch-load is one more bounds check per k step: measured a wash or worse there.
+  const prefetch = options.prefetch ?? !everyAccessBoundsChecked();
   const splatFromVector = options.splatFromVector ?? everyAccessBoundsChecked();
   if (splatFromVector && MR > 4) throw new RangeError(`gemm kernel option splatFromVector needs mr ≤ 4, got ${MR}`);
 
