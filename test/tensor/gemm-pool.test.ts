@@ -168,6 +168,66 @@ describe("NodeGemmPool", () => {
     expect(firstBitDifference(buf.view(), want2)).toBe(-1);
   });
 
+  it("runs products larger than the staging budget in row blocks, bit-identical, within the budget", () => {
+    // Budgets of 2 and 16 KiB: two staging slots of half the budget, blocks of a few rows; chunks
+    // of the next block run while the main thread copies the previous one out.
+    const small = [2048, 16384].map((stagingBudgetBytes) => mustPool({ threads: 3, minParallelFlops: 0, minChunkPanels: 1, stagingBudgetBytes }));
+    const mc8 = mustPool({ threads: 2, minParallelFlops: 0, minChunkPanels: 1, kernel: { mc: 8 }, stagingBudgetBytes: 4096 });
+    for (const pool of [...small, mc8]) expect(pool.waitUntilReady()).toBe(true);
+    const within = (pool: NodeGemmPool, c: Case): void => {
+      const minRows = Math.min(c.m, pool.gemm.layout.mr);
+      expect(pool.stagingBytes, JSON.stringify(c)).toBeLessThanOrEqual(Math.max(pool.gemm.stagingBudgetBytes, 2 * 4 * minRows * (c.k + c.n) + 64));
+    };
+    const check = (pool: NodeGemmPool, c: Case): void => {
+      checkCase(pool, c);
+      within(pool, c);
+    };
+    for (const pool of small) fc.assert(fc.property(caseArb(150, 40, 60), (c) => check(pool, c)), { numRuns: 40 });
+    fc.assert(fc.property(caseArb(150, 40, 60), (c) => check(mc8, c)), { numRuns: 40 });
+    // Many blocks with accumulate and bias, remainders everywhere; k above the kernel's k block.
+    check(small[1], { m: 517, k: 61, n: 77, seed: 3, bias: true, accumulate: true, transposed: false });
+    check(mc8, { m: 301, k: 37, n: 45, seed: 4, bias: true, accumulate: true, transposed: true });
+    check(small[1], { m: 61, k: 4200, n: 9, seed: 5, bias: true, accumulate: true, transposed: false });
+    // 16 KiB budget, 4·(40 + 24) bytes per row: slots of 32 rows (not a multiple of 48: of mr).
+    check(small[1], { m: 300, k: 40, n: 24, seed: 6, bias: false, accumulate: false, transposed: false });
+    expect(small[1].stagingBytes).toBe(16384);
+
+    // Only C staged (a used in place) and only A staged (out in place).
+    const pool = small[1];
+    const [m, k, n] = [200, 30, 50];
+    const a = data(m * k, 7);
+    const b = data(k * n, 8);
+    const bias = data(n, 9);
+    const initial = data(m * n, 10);
+    const want = initial.slice();
+    single.matmul(a, m, single.pack(b, k, n), want, bias, true);
+    const packed = pool.pack(b, k, n);
+    const aBuf = pool.gemm.alloc(m * k);
+    aBuf.view().set(a);
+    const got = initial.slice();
+    pool.matmul(aBuf.view(), m, packed, got, bias, true);
+    expect(firstBitDifference(got, want)).toBe(-1);
+    expect(pool.stagingBytes).toBeLessThanOrEqual(16384);
+    const outBuf = pool.gemm.alloc(m * n);
+    outBuf.view().set(initial);
+    pool.matmul(a, m, packed, outBuf.view(), bias, true);
+    expect(firstBitDifference(outBuf.view(), want)).toBe(-1);
+    expect(pool.stagingBytes).toBeLessThanOrEqual(16384);
+    pool.releaseStaging();
+    expect(pool.stagingBytes).toBe(0);
+  });
+
+  it("works with packed matrices, staging and chunk flags above 2 GiB (addresses as unsigned int32s)", () => {
+    const pool = mustPool({ threads: 2, minParallelFlops: 0, minChunkPanels: 1, stagingBudgetBytes: 8192 });
+    expect(pool.waitUntilReady()).toBe(true);
+    // 2 GiB of untouched (so not resident) memory first: everything allocated next lies above it.
+    pool.gemm.alloc(2 ** 29);
+    for (let seed = 1; seed <= 3; seed++) {
+      checkCase(pool, { m: 150, k: 20, n: 90, seed, bias: true, accumulate: seed === 2, transposed: seed === 3 });
+    }
+    expect(pool.gemm.heapTop).toBeGreaterThan(2 ** 31);
+  });
+
   it("works with threads=1 (no workers)", () => {
     const pool1 = mustPool({ threads: 1, minParallelFlops: 0 });
     expect(pool1.threads).toBe(1);

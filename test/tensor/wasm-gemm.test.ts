@@ -40,6 +40,15 @@ function runCase(gemm: WasmGemm, c: Case): number {
   return relErr(out, expected);
 }
 
+/** True if x and y have the same length and bit patterns. */
+function bitsEqual(x: Float32Array, y: Float32Array): boolean {
+  if (x.length !== y.length) return false;
+  const xb = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  const yb = new Uint32Array(y.buffer, y.byteOffset, y.length);
+  for (let i = 0; i < xb.length; i++) if (xb[i] !== yb[i]) return false;
+  return true;
+}
+
 describe("WasmGemm", () => {
   it("is available in this engine", () => {
     expect(WasmGemm.isSupported()).toBe(true);
@@ -197,6 +206,72 @@ describe("WasmGemm", () => {
     fresh.matmul(inPlace.view(), size, bigPacked, inPlace.view());
     expect(fresh.memory.buffer.byteLength).toBeGreaterThan(before);
     expect(relErr(inPlace.view(), bigExpected)).toBeLessThan(1e-5);
+  });
+
+  it("stages large products in row blocks within the staging budget, bit-identical to one block", () => {
+    // Same kernel, staging budgets of 1, 4 and 16 KiB vs the default (every product here in one block).
+    const whole = mustCreate();
+    const budgets = [1024, 4096, 16384];
+    const blocked = budgets.map((stagingBudgetBytes) => mustCreate({ stagingBudgetBytes }));
+    expect(blocked.map((g) => g.stagingBudgetBytes)).toEqual(budgets);
+    const run = (gemm: WasmGemm, c: Case, out: Float32Array): void => {
+      const { a, b, bias } = caseOperands(c);
+      const packed = c.transposed ? gemm.packTransposed(transpose(b, c.k, c.n), c.n, c.k) : gemm.pack(b, c.k, c.n);
+      gemm.matmul(a, c.m, packed, out, bias, c.accumulate);
+      gemm.free(packed.buffer);
+    };
+    const check = (c: Case): void => {
+      const { initial, expected } = caseOperands(c);
+      const fresh = (): Float32Array => (c.accumulate ? initial.slice() : new Float32Array(c.m * c.n).fill(Number.NaN));
+      const want = fresh();
+      run(whole, c, want);
+      expect(relErr(want, expected)).toBeLessThan(1e-5);
+      for (const gemm of blocked) {
+        const got = fresh();
+        run(gemm, c, got);
+        expect(bitsEqual(got, want), JSON.stringify(c)).toBe(true);
+        // Staging holds at most the budget, unless mr rows alone exceed it.
+        const minRows = Math.min(c.m, gemm.layout.mr);
+        expect(gemm.stagingBytes).toBeLessThanOrEqual(Math.max(gemm.stagingBudgetBytes, 4 * minRows * (c.k + c.n) + 64));
+      }
+    };
+    fc.assert(fc.property(caseArb(120, 40, 40), check), { numRuns: 60 });
+    check({ m: 301, k: 70, n: 90, seed: 5, bias: true, accumulate: true, transposed: false });
+    check({ m: 97, k: 4200 >> 4, n: 33, seed: 6, bias: false, accumulate: false, transposed: true });
+    const small = blocked[1];
+    // 300 rows of 4·(30 + 40) bytes in a 4 KiB budget: blocks of 12 rows (a multiple of mr); the
+    // arena is the budget. One huge row (mr rows exceed the budget) borrows more, given back after.
+    check({ m: 300, k: 30, n: 40, seed: 7, bias: true, accumulate: false, transposed: false });
+    expect(small.stagingBytes).toBe(4096);
+    check({ m: 9, k: 300, n: 500, seed: 8, bias: true, accumulate: true, transposed: false });
+    expect(small.stagingBytes).toBe(4 * 4 * (300 + 500));
+    check({ m: 30, k: 5, n: 7, seed: 9, bias: false, accumulate: true, transposed: false });
+    expect(small.stagingBytes).toBe(4096);
+
+    // Only C staged (a used in place), only A staged (out in place), and k above the kernel's k block.
+    const [m, k, n] = [150, 4100, 20];
+    const a = data(m * k, 8);
+    const b = data(k * n, 9);
+    const bias = data(n, 10);
+    const initial = data(m * n, 11);
+    const want = initial.slice();
+    whole.matmul(a, m, whole.pack(b, k, n), want, bias, true);
+    const gemm = mustCreate({ stagingBudgetBytes: 128 * 1024 });
+    const packed = gemm.pack(b, k, n);
+    const aBuf = gemm.alloc(m * k);
+    aBuf.view().set(a);
+    const got = initial.slice();
+    gemm.matmul(aBuf.view(), m, packed, got, bias, true);
+    expect(bitsEqual(got, want)).toBe(true);
+    expect(gemm.stagingBytes).toBeLessThanOrEqual(128 * 1024);
+    const outBuf = gemm.alloc(m * n);
+    outBuf.view().set(initial);
+    gemm.matmul(a, m, packed, outBuf.view(), bias, true);
+    expect(bitsEqual(outBuf.view(), want)).toBe(true);
+    expect(gemm.stagingBytes).toBeLessThanOrEqual(128 * 1024);
+    gemm.releaseStaging();
+    expect(gemm.stagingBytes).toBe(0);
+    expect(() => WasmGemm.create({ stagingBudgetBytes: 0 })).toThrow(InputError);
   });
 
   it("works on a shared memory", () => {

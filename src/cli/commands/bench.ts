@@ -1,5 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { parseHfConfig } from "../../gpt2/config.ts";
 import { BUNDLED_MODEL_DIR } from "../../gpt2/node-bundled-model.ts";
 import type { Gpt2Model } from "../../gpt2/model.ts";
@@ -12,8 +14,10 @@ import { UsageError } from "../usage-error.ts";
 export const BENCH_USAGE = `gpt2-lens bench [--model DIR] [--batch 1] [--seq 13] [--repeat 5] [--seed 1]
 
 Times the full forward pass (logits at every position) on seeded random tokens: one untimed
-warm-up, then --repeat timed runs. Prints the kernel backend, the model's size, each run's time,
-the process's peak RSS, and last a line "forward_ms_median=<ms>".
+warm-up, then --repeat timed runs, each after a full garbage collection (untimed), so the previous
+run's logits are not still held. Prints the kernel backend, the model's size, each run's time, the
+memory in use (WebAssembly memory, array buffers, V8 heap), the process's peak RSS, and last a line
+"forward_ms_median=<ms>".
 --model defaults to the bundled greater-than model; --seq must be at most the model's n_ctx.`;
 
 /** Seeded xorshift32 token ids in [0, vocab). */
@@ -49,6 +53,39 @@ function median(values: readonly number[]): number {
 /** Peak resident set size of this process in bytes (getrusage ru_maxrss, KiB on Linux). */
 function peakRssBytes(): number {
   return process.resourceUsage().maxRSS * 1024;
+}
+
+/**
+ * A full garbage collection where Node allows it (--expose-gc set at run time, the route the
+ * loader takes too), else nothing. Returns whether it ran.
+ */
+function collectGarbage(): boolean {
+  try {
+    setFlagsFromString("--expose-gc");
+    const gc: unknown = runInNewContext("gc");
+    if (typeof gc !== "function") return false;
+    (gc as () => void)();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The WebAssembly memory behind a WebAssembly backend's packed weights, when it exposes one. */
+interface WasmMemoryInfo {
+  /** Current size of the memory (it never shrinks). */
+  bytes: number;
+  /** End of the highest allocation (packed weights, staging, scratch). */
+  inUse: number;
+  /** The GEMM's A + C staging arena. */
+  staging: number;
+}
+
+function wasmMemoryInfo(backend: unknown): WasmMemoryInfo | null {
+  const pool = (backend as { pool?: { memory?: { buffer?: ArrayBufferLike }; gemm?: { heapTop?: number; stagingBytes?: number } } }).pool;
+  const buffer = pool?.memory?.buffer;
+  if (buffer === undefined || typeof pool?.gemm?.heapTop !== "number") return null;
+  return { bytes: buffer.byteLength, inUse: pool.gemm.heapTop, staging: pool.gemm.stagingBytes ?? 0 };
 }
 
 /** n_ctx from config.json, read before the weights so a bad --seq fails fast; null when unreadable (the loader reports it). */
@@ -96,19 +133,31 @@ export async function benchCommand(argv: readonly string[], log: (line: string) 
 
   const tokens = randomTokenBatch(batch, seq, config.dVocab, seed);
   const expected = batch * seq * config.dVocab;
-  const check = (size: number) => {
+  /**
+   * One forward; returns its milliseconds. The logits live only in this function's frame: a
+   * variable of the caller's loop would keep the previous run's logits reachable (interpreter
+   * registers outlive their block) while the next run allocates its own.
+   */
+  const forward = (): number => {
+    const t0 = performance.now();
+    const size = model.run(tokens).logits.size;
+    const ms = performance.now() - t0;
     if (size !== expected) throw new Error(`bench: logits have ${size} values, expected ${expected}`);
+    return ms;
   };
-  check(model.run(tokens).logits.size);
+  forward();
   const samples: number[] = [];
   for (let run = 1; run <= repeat; run++) {
-    const t0 = performance.now();
-    const { logits } = model.run(tokens);
-    const ms = performance.now() - t0;
-    check(logits.size);
+    collectGarbage();
+    const ms = forward();
     samples.push(ms);
     log(`run ${run}: ${ms.toFixed(1)} ms`);
   }
+  const usage = process.memoryUsage();
+  const wasm = wasmMemoryInfo(gpt2.backend);
+  const wasmPart = wasm === null ? "" : `wasm memory ${mb(wasm.bytes)} (in use ${mb(wasm.inUse)}, staging ${mb(wasm.staging)}), `;
+  log(`memory after the runs: ${wasmPart}array buffers ${mb(usage.arrayBuffers)}, V8 heap ${mb(usage.heapUsed)}, RSS ${mb(usage.rss)}`);
+  if (wasm !== null) log(`wasm_memory_bytes=${wasm.bytes}`);
   const peak = peakRssBytes();
   log(`peak_rss_bytes=${peak} (${mb(peak)}, ${(peak / (params * 4)).toFixed(2)}× the float32 weights)`);
   log(`forward_ms_median=${median(samples).toFixed(3)}`);

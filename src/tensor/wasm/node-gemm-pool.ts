@@ -24,6 +24,12 @@
  * work to workers that have reported ready (until then matmuls run on the main thread), see
  * {@link NodeGemmPool.waitUntilReady}.
  *
+ * Staging: ordinary-array operands go through the WasmGemm's staging arena, bounded by its
+ * staging budget (default 32 MiB for A and C together): a larger product runs in row blocks
+ * through two slots of half the arena — while the threads compute one block the main thread
+ * copies the previous one's chunks out and the next one's rows in — so e.g. the logits are never
+ * held a second time in the memory (which never shrinks).
+ *
  * Memory: the shared memory is created with a fixed maximum (default 65536 pages = 4 GiB, the whole
  * wasm32 space; shared memories cannot grow past their maximum — creating it only reserves address
  * space). Growing a shared memory never detaches views, but views taken before a growth keep their
@@ -34,7 +40,7 @@ import { Worker } from "node:worker_threads";
 import { Gpt2LensError, InputError } from "../../errors.ts";
 import { GEMM_FLAG_ACCUMULATE, generateGemmModule, panelCount, scratchFloats } from "./gemm-kernel.ts";
 import { CONTROL, CONTROL_INTS, GEMM_WORKER_SOURCE, type GemmWorkerData, JOB, JOB_INTS, WORKER_STATE } from "./node-gemm-worker.ts";
-import { type PackedMatrix, type WasmF32Buffer, WasmGemm, type WasmGemmOptions, type WasmMemory } from "./wasm-gemm.ts";
+import { type PackedMatrix, stagingBlockRows, type WasmF32Buffer, WasmGemm, type WasmGemmOptions, type WasmMemory } from "./wasm-gemm.ts";
 
 export interface NodeGemmPoolOptions {
   /** Threads including the main thread (default: os.availableParallelism()); 1 = no workers. */
@@ -51,6 +57,8 @@ export interface NodeGemmPoolOptions {
   minParallelFlops?: number;
   /** Narrowest panel group a chunk may have, in panels (default 16 = 128 columns). */
   minChunkPanels?: number;
+  /** Bound on the A and C staging in the shared memory, see WasmGemmOptions.stagingBudgetBytes. */
+  stagingBudgetBytes?: number;
 }
 
 /** Upper bound on threads (keeps the per-thread scratch and control blocks bounded). */
@@ -116,8 +124,6 @@ export class NodeGemmPool {
   private readonly job: Int32Array;
   private readonly minChunkPanels: number;
   private readonly packs = new WeakSet<PackedMatrix>();
-  /** Staging buffers for A, C and bias, kept between calls. */
-  private readonly staging: (WasmF32Buffer | undefined)[] = [undefined, undefined, undefined];
   /** One scratch block per thread (`threads` × scratchStride floats). */
   private scratch: WasmF32Buffer | undefined;
   private scratchStride = 0;
@@ -148,7 +154,7 @@ export class NodeGemmPool {
     if (!WasmGemm.isSupported()) return null;
     const memory = createSharedMemory(options.initialPages ?? 16, options.maximumPages ?? 65536);
     if (memory === null) return null;
-    const gemm = WasmGemm.create({ memory, relaxedSimd: options.relaxedSimd, kernel: options.kernel });
+    const gemm = WasmGemm.create({ memory, relaxedSimd: options.relaxedSimd, kernel: options.kernel, stagingBudgetBytes: options.stagingBudgetBytes });
     if (gemm === null) return null;
 
     const jobBuffer = new SharedArrayBuffer(JOB_INTS * 4);
@@ -239,6 +245,11 @@ export class NodeGemmPool {
    * out[m,n] = a[m,k] · B (+ bias[n]); with `accumulate`, out += a · B (+ bias). Same contract as
    * {@link WasmGemm.matmul}: `a`, `out`, `bias` may be ordinary Float32Arrays (staged through the
    * shared memory) or current views of it (used in place).
+   *
+   * Staging: a product whose staged rows (A and C) exceed the gemm's staging budget is run in row
+   * blocks through two staging slots of half the budget each, as one job: while the threads
+   * compute one block, the main thread copies finished chunks of the previous one out and the next
+   * block's rows in (see node-gemm-worker.ts).
    */
   matmul(a: Float32Array, m: number, b: PackedMatrix, out: Float32Array, bias?: Float32Array, accumulate = false): void {
     const where = "NodeGemmPool.matmul";
@@ -263,41 +274,115 @@ export class NodeGemmPool {
     const memBuffer = this.memory.buffer;
     const inMemory = (x: Float32Array): boolean => x.buffer === memBuffer && x.byteLength > 0;
     const overlaps = (x: Float32Array, y: Float32Array): boolean =>
-      x.byteOffset < y.byteOffset + y.byteLength && y.byteOffset < x.byteOffset + x.byteLength;
+      x.buffer === y.buffer && x.byteOffset < y.byteOffset + y.byteLength && y.byteOffset < x.byteOffset + x.byteLength;
     const outIn = inMemory(out);
-    const aIn = inMemory(a) && !(outIn && overlaps(a, out));
+    const aOverlapsOut = overlaps(a, out);
+    const aIn = inMemory(a) && !(outIn && aOverlapsOut);
     const biasIn = bias !== undefined && inMemory(bias) && !(outIn && overlaps(bias, out));
+
+    // Row blocks: all rows when the staged rows fit the budget (or `a` overlaps `out`: A must
+    // then be copied whole before anything is written), else blocks through two slots of half
+    // the budget each.
+    const rowBytes = 4 * ((aIn ? 0 : k) + (outIn ? 0 : n));
+    const budget = this.gemm.stagingBudgetBytes;
+    const layout = this.gemm.layout;
+    const oneBlock = aOverlapsOut || stagingBlockRows(m, rowBytes, budget, layout) === m;
+    const blockRows = oneBlock ? m : stagingBlockRows(m, 2 * rowBytes, budget, layout);
+    const blocks = Math.ceil(m / blockRows);
+    const slots = Math.min(blocks, 2);
 
     // Allocations may grow the (shared) memory: pointers and existing views stay valid.
     const threads = 1 + workers.length;
     const scratchPtr = this.scratchFor(k, threads);
-    const aPtr = aIn ? a.byteOffset : this.stage(0, m * k).ptr;
-    const cPtr = outIn ? out.byteOffset : this.stage(1, m * n).ptr;
-    const biasPtr = bias === undefined ? 0 : biasIn ? bias.byteOffset : this.stage(2, n).ptr;
-    if (!aIn) this.staging[0]!.view().set(a);
-    if (!outIn && accumulate) this.staging[1]!.view().subarray(0, m * n).set(out);
-    if (bias !== undefined && !biasIn) this.staging[2]!.view().subarray(0, n).set(bias);
+    const [aStage, cStage, biasStage] = this.gemm.stagingBuffers(
+      aIn ? 0 : slots * blockRows * k,
+      outIn ? 0 : slots * blockRows * n,
+      bias === undefined || biasIn ? 0 : n,
+    );
+    const aPtr = aStage === undefined ? a.byteOffset : aStage.ptr;
+    const cPtr = cStage === undefined ? out.byteOffset : cStage.ptr;
+    let biasPtr = biasIn ? bias.byteOffset : 0;
+    if (bias !== undefined && biasStage !== undefined) {
+      biasStage.view().subarray(0, n).set(bias);
+      biasPtr = biasStage.ptr;
+    }
 
     const flags = accumulate ? GEMM_FLAG_ACCUMULATE : 0;
-    const plan = this.plan(m, n, threads);
-    const { chunkRows, rowChunks, groupPanels, panels, chunks } = plan;
-    // Copying the result out is serial work: overlap it with the workers' computing by copying
-    // each chunk as soon as it is finished (workers flag theirs in `chunkFlags`).
-    const chunkFlags = outIn ? null : this.chunkFlags(chunks);
-    const staged = outIn ? null : this.staging[1]!.view();
+    const { chunkRows, rowChunks, groupPanels, panels, chunks: perBlock } = this.plan(blockRows, n, threads);
+    const chunks = blocks * perBlock;
     const nr = this.nr;
-    const copyChunk = (chunk: number): void => {
-      const g = Math.floor(chunk / rowChunks);
-      const m0 = (chunk - g * rowChunks) * chunkRows;
-      const m1 = Math.min(m, m0 + chunkRows);
+    const job = this.job;
+
+    // Main-thread bookkeeping. Workers flag each chunk they finish in `chunkFlags`; the main thread
+    // "harvests" finished chunks (copies a staged C chunk out), and once every chunk of a block is
+    // harvested its slots are free for the block two further on ("publishing" it: copying its
+    // rows of A, and of C when accumulating, in and raising job[READY]).
+    const chunkFlags = this.chunkFlags(chunks);
+    const harvested = new Uint8Array(chunks);
+    const left = new Int32Array(blocks).fill(perBlock);
+    let published = 0;
+    let retired = 0;
+    let scan = 0;
+    const aStaged = aStage?.view();
+    const cStaged = cStage?.view();
+    const publish = (): void => {
+      const block = published;
+      const i0 = block * blockRows;
+      const rows = Math.min(blockRows, m - i0);
+      const slot = block % slots;
+      if (aStaged !== undefined) aStaged.set(a.subarray(i0 * k, (i0 + rows) * k), slot * blockRows * k);
+      if (cStaged !== undefined && accumulate) cStaged.set(out.subarray(i0 * n, (i0 + rows) * n), slot * blockRows * n);
+      published++;
+      Atomics.store(job, JOB.READY, published);
+      Atomics.notify(job, JOB.READY);
+    };
+    const harvest = (chunk: number): void => {
+      harvested[chunk] = 1;
+      const block = Math.floor(chunk / perBlock);
+      left[block]--;
+      if (cStaged === undefined) return;
+      const local = chunk - block * perBlock;
+      const g = Math.floor(local / rowChunks);
+      const i0 = block * blockRows;
+      const mb = Math.min(blockRows, m - i0);
+      const m0 = (local - g * rowChunks) * chunkRows;
+      const m1 = Math.min(mb, m0 + chunkRows);
+      if (m0 >= m1) return;
+      const base = (block % slots) * blockRows * n;
       const j0 = g * groupPanels * nr;
       const j1 = Math.min(n, j0 + groupPanels * nr);
-      if (j0 === 0 && j1 === n) out.set(staged!.subarray(m0 * n, m1 * n), m0 * n);
-      else for (let i = m0; i < m1; i++) out.set(staged!.subarray(i * n + j0, i * n + j1), i * n + j0);
+      if (j0 === 0 && j1 === n) out.set(cStaged.subarray(base + m0 * n, base + m1 * n), (i0 + m0) * n);
+      else {
+        for (let i = m0; i < m1; i++) out.set(cStaged.subarray(base + i * n + j0, base + i * n + j1), (i0 + i) * n + j0);
+      }
+    };
+    /** Retires fully harvested blocks in order, publishing the block that takes over each slot. */
+    const retire = (): void => {
+      while (retired < published && left[retired] === 0) {
+        retired++;
+        if (published < blocks) publish();
+      }
+    };
+    /** Harvests the chunks workers have finished so far, without waiting. */
+    const poll = (): void => {
+      const end = published * perBlock;
+      for (let chunk = scan; chunk < end; chunk++) {
+        if (harvested[chunk] === 0 && Atomics.load(chunkFlags, chunk) !== 0) harvest(chunk);
+      }
+      while (scan < chunks && harvested[scan] === 1) scan++;
+      retire();
+    };
+    /** Waits for (and harvests) the rest of the oldest unretired block; publishes its successor. */
+    const finishOldest = (): void => {
+      const end = (retired + 1) * perBlock;
+      for (let chunk = retired * perBlock; chunk < end; chunk++) {
+        if (harvested[chunk] === 1) continue;
+        while (Atomics.load(chunkFlags, chunk) === 0) Atomics.wait(chunkFlags, chunk, 0, 1000);
+        harvest(chunk);
+      }
+      retire();
     };
 
-    const stride = this.scratchStride * 4;
-    const job = this.job;
     const args = [aPtr, b.buffer.ptr, cPtr, biasPtr, m, n, k, flags] as const;
     for (let i = 0; i < args.length; i++) job[JOB.ARGS + i] = args[i] | 0;
     job[JOB.CHUNK_ROWS] = chunkRows;
@@ -305,51 +390,68 @@ export class NodeGemmPool {
     job[JOB.GROUP_PANELS] = groupPanels;
     job[JOB.PANELS] = panels;
     job[JOB.CHUNKS] = chunks;
-    job[JOB.CHUNK_FLAGS] = chunkFlags === null ? 0 : chunkFlags.byteOffset | 0;
+    job[JOB.CHUNK_FLAGS] = chunkFlags.byteOffset | 0;
+    job[JOB.BLOCK_ROWS] = blockRows;
+    job[JOB.CHUNKS_PER_BLOCK] = perBlock;
+    job[JOB.A_SLOTS] = aStage === undefined ? 0 : slots;
+    job[JOB.C_SLOTS] = cStage === undefined ? 0 : slots;
+    Atomics.store(job, JOB.READY, 0);
     Atomics.store(job, JOB.NEXT, 0);
+    // The first blocks' inputs go in before the workers are woken (the rest while they compute).
+    for (let s = 0; s < slots; s++) publish();
 
     // Fork: offer the job to every ready worker, then take chunks here too.
     for (let w = 0; w < workers.length; w++) {
       const ctl = workers[w].control;
-      ctl[CONTROL.SCRATCH] = (scratchPtr + (w + 1) * stride) | 0;
+      ctl[CONTROL.SCRATCH] = (scratchPtr + (w + 1) * this.scratchStride * 4) | 0;
       Atomics.store(ctl, CONTROL.ERROR, 0);
       Atomics.store(ctl, CONTROL.STATE, WORKER_STATE.POSTED);
       Atomics.notify(ctl, CONTROL.STATE);
     }
     let failure: unknown;
-    const copied = chunkFlags === null ? null : new Uint8Array(chunks);
-    for (;;) {
-      const chunk = Atomics.add(job, JOB.NEXT, 1);
-      if (chunk >= chunks) break;
-      const g = Math.floor(chunk / rowChunks);
-      const m0 = (chunk - g * rowChunks) * chunkRows;
-      const p0 = g * groupPanels;
-      try {
-        this.gemm.exports.gemmRange(...args, scratchPtr, m0, Math.min(m, m0 + chunkRows), p0, Math.min(panels, p0 + groupPanels));
-      } catch (error) {
-        failure ??= error;
+    let joined: PoolWorker[] = [];
+    try {
+      for (;;) {
+        const chunk = Atomics.add(job, JOB.NEXT, 1);
+        if (chunk >= chunks) break;
+        const block = Math.floor(chunk / perBlock);
+        // Every chunk before this one has been taken: the oldest blocks finish without us.
+        while (block >= published) finishOldest();
+        const local = chunk - block * perBlock;
+        const g = Math.floor(local / rowChunks);
+        const m0 = (local - g * rowChunks) * chunkRows;
+        const mb = Math.min(blockRows, m - block * blockRows);
+        const p0 = g * groupPanels;
+        const slotA = aStage === undefined ? block : block % slots;
+        const slotC = cStage === undefined ? block : block % slots;
+        try {
+          if (m0 < mb) {
+            this.gemm.exports.gemmRange(
+              aPtr + slotA * blockRows * k * 4, b.buffer.ptr, cPtr + slotC * blockRows * n * 4, biasPtr, mb, n, k, flags,
+              scratchPtr, m0, Math.min(mb, m0 + chunkRows), p0, Math.min(panels, p0 + groupPanels),
+            );
+          }
+        } catch (error) {
+          failure ??= error;
+        }
+        harvest(chunk);
+        poll();
       }
-      if (copied !== null) {
-        copyChunk(chunk);
-        copied[chunk] = 1;
+      // Join: withdraw the job from workers that have not started on it (they took no chunks),
+      // harvest the chunks the others finish as they finish them, then wait for them to be done.
+      joined = workers.filter((w) => this.claimed(w));
+      while (retired < blocks) finishOldest();
+    } finally {
+      // Never leave a worker waiting for a block (only reachable here if copying threw).
+      if (published < blocks) {
+        Atomics.store(job, JOB.READY, blocks);
+        Atomics.notify(job, JOB.READY);
+        if (joined.length === 0) joined = workers.filter((w) => this.claimed(w));
       }
-    }
-
-    // Join: withdraw the job from workers that have not started on it (they took no chunks),
-    // copy out the chunks the others finish as they finish them, then wait for them to be done.
-    const joined = workers.filter((w) => this.claimed(w));
-    if (chunkFlags !== null && copied !== null) {
-      for (let chunk = 0; chunk < chunks; chunk++) {
-        if (copied[chunk]) continue;
-        while (Atomics.load(chunkFlags, chunk) === 0) Atomics.wait(chunkFlags, chunk, 0, 1000);
-        copyChunk(chunk);
-      }
+      for (const w of joined) this.waitDone(w);
     }
     let workerFailed = false;
-    for (const w of joined) {
-      this.waitDone(w);
-      if (Atomics.load(w.control, CONTROL.ERROR) !== 0) workerFailed = true;
-    }
+    for (const w of joined) if (Atomics.load(w.control, CONTROL.ERROR) !== 0) workerFailed = true;
     if (failure !== undefined) {
       throw new Gpt2LensError("gemm_failed", `${where}: the GEMM kernel failed: ${(failure as Error).message}`, { cause: failure });
     }
@@ -422,23 +524,13 @@ export class NodeGemmPool {
     return this.scratch.ptr;
   }
 
-  /** A staging buffer with at least `floats` floats, reusing the previous one when big enough. */
-  private stage(slot: number, floats: number): WasmF32Buffer {
-    const cur = this.staging[slot];
-    if (cur !== undefined && cur.length >= floats) return cur;
-    if (cur !== undefined) this.gemm.free(cur);
-    const buf = this.gemm.alloc(floats);
-    this.staging[slot] = buf;
-    return buf;
+  /** Bytes the A and C staging buffers hold now (at most the budget; see WasmGemm.stagingBytes). */
+  get stagingBytes(): number {
+    return this.gemm.stagingBytes;
   }
 
-  /** Frees the cached staging buffers (of this pool and of its single-threaded path). */
+  /** Frees the cached staging buffers (shared with the single-threaded path). */
   releaseStaging(): void {
-    for (let slot = 0; slot < this.staging.length; slot++) {
-      const buf = this.staging[slot];
-      if (buf !== undefined) this.gemm.free(buf);
-      this.staging[slot] = undefined;
-    }
     this.gemm.releaseStaging();
   }
 

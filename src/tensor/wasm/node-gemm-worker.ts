@@ -13,12 +13,20 @@
  * shared memory), the pool's shared WebAssembly.Memory, the pool's job block (shared by all
  * threads, {@link JOB_INTS} int32s) and this worker's control block ({@link CONTROL_INTS} int32s).
  *
- * A job is one matmul cut into chunks: chunk c covers panel group g = ⌊c / rowChunks⌋ (panels
- * [g·groupPanels, min(P, (g+1)·groupPanels))) × row chunk r = c mod rowChunks (rows
- * [r·chunkRows, min(m, (r+1)·chunkRows))). Every thread — the main thread and each worker that
- * joins — takes the next chunk with Atomics.add(job, NEXT, 1) until they run out, so a thread that
- * the OS does not schedule simply does fewer chunks. With JOB.CHUNK_FLAGS set, a worker marks
- * each chunk it finished, and the main thread copies finished chunks out meanwhile.
+ * A job is one matmul cut into row blocks of BLOCK_ROWS rows (one block when nothing is staged or
+ * everything fits the staging budget), each block into CHUNKS_PER_BLOCK chunks: chunk c is in
+ * block β = ⌊c / CHUNKS_PER_BLOCK⌋; its index l = c mod CHUNKS_PER_BLOCK in the block covers panel
+ * group g = ⌊l / rowChunks⌋ (panels [g·groupPanels, min(P, (g+1)·groupPanels))) × row chunk
+ * r = l mod rowChunks (the block's rows [r·chunkRows, min(mβ, (r+1)·chunkRows)), none if past
+ * the block's mβ rows). Block β's A starts at a + s·BLOCK_ROWS·k·4 and its C at
+ * c + s·BLOCK_ROWS·n·4, where s = β mod A_SLOTS (resp. C_SLOTS) for a staged operand (a ring of
+ * staging slots) and s = β for one used in place (slots 0). Every thread — the main thread and
+ * each worker that joins — takes the next chunk with Atomics.add(job, NEXT, 1) until they run
+ * out, so a thread that the OS does not schedule simply does fewer chunks. A chunk of block β may
+ * only run once β < job[READY] (the main thread has copied that block's inputs into its slot,
+ * after the block that used the slot before was copied out): a worker waits on READY. A worker
+ * marks each chunk it finished in the chunk flags, and the main thread copies finished chunks out
+ * and refills free slots meanwhile.
  *
  * Protocol (no message per operation). `control[STATE]` drives each worker:
  *   IDLE/DONE → the worker sleeps in Atomics.wait(control, STATE, state).
@@ -63,10 +71,19 @@ export const JOB = {
    * finished parts of the output out while the rest is still being computed.
    */
   CHUNK_FLAGS: 14,
+  /** Rows per block (the last block may have fewer). */
+  BLOCK_ROWS: 15,
+  /** Chunks per block. */
+  CHUNKS_PER_BLOCK: 16,
+  /** Staging slots of A / of C (0 = used in place: block β at row β·BLOCK_ROWS). */
+  A_SLOTS: 17,
+  C_SLOTS: 18,
+  /** Blocks whose inputs are in place (Atomics.wait/notify on this slot); on its own cache line. */
+  READY: 32,
 } as const;
 
 /** Int32s in the job block. */
-export const JOB_INTS = 16;
+export const JOB_INTS = 48;
 
 /** Values of control[STATE]. */
 export const WORKER_STATE = {
@@ -114,34 +131,50 @@ export const GEMM_WORKER_SOURCE = `"use strict";
     const state = Atomics.load(control, ${STATE});
     if (state === ${POSTED}) {
       if (Atomics.compareExchange(control, ${STATE}, ${POSTED}, ${RUNNING}) !== ${POSTED}) continue;
-      const a = job[${J.ARGS}], b = job[${J.ARGS + 1}], c = job[${J.ARGS + 2}], bias = job[${J.ARGS + 3}];
-      const m = job[${J.ARGS + 4}], n = job[${J.ARGS + 5}], k = job[${J.ARGS + 6}], gemmFlags = job[${J.ARGS + 7}];
-      const chunkRows = job[${J.CHUNK_ROWS}], rowChunks = job[${J.ROW_CHUNKS}];
-      const groupPanels = job[${J.GROUP_PANELS}], panels = job[${J.PANELS}], chunks = job[${J.CHUNKS}];
-      const scratch = control[${SCRATCH}];
-      const flagsPtr = job[${J.CHUNK_FLAGS}];
-      const flags = flagsPtr === 0 ? null : new Int32Array(workerData.memory.buffer, flagsPtr, chunks);
       let failed = 0;
       let ran = 0;
-      for (;;) {
-        const chunk = Atomics.add(job, ${J.NEXT}, 1);
-        if (chunk >= chunks) break;
-        const g = Math.floor(chunk / rowChunks);
-        const r = chunk - g * rowChunks;
-        const m0 = r * chunkRows;
-        const p0 = g * groupPanels;
-        let status = 1;
-        try {
-          gemmRange(a, b, c, bias, m, n, k, gemmFlags, scratch, m0, Math.min(m, m0 + chunkRows), p0, Math.min(panels, p0 + groupPanels));
-          ran++;
-        } catch (error) {
-          failed = 1;
-          status = 2;
+      try {
+        // Addresses travel as int32s: read them back unsigned (memories above 2 GiB).
+        const a = job[${J.ARGS}] >>> 0, b = job[${J.ARGS + 1}], c = job[${J.ARGS + 2}] >>> 0, bias = job[${J.ARGS + 3}];
+        const m = job[${J.ARGS + 4}], n = job[${J.ARGS + 5}], k = job[${J.ARGS + 6}], gemmFlags = job[${J.ARGS + 7}];
+        const chunkRows = job[${J.CHUNK_ROWS}], rowChunks = job[${J.ROW_CHUNKS}];
+        const groupPanels = job[${J.GROUP_PANELS}], panels = job[${J.PANELS}], chunks = job[${J.CHUNKS}];
+        const blockRows = job[${J.BLOCK_ROWS}], perBlock = job[${J.CHUNKS_PER_BLOCK}];
+        const aSlots = job[${J.A_SLOTS}], cSlots = job[${J.C_SLOTS}];
+        const scratch = control[${SCRATCH}];
+        const flagsPtr = job[${J.CHUNK_FLAGS}] >>> 0;
+        const flags = flagsPtr === 0 ? null : new Int32Array(workerData.memory.buffer, flagsPtr, chunks);
+        for (;;) {
+          const chunk = Atomics.add(job, ${J.NEXT}, 1);
+          if (chunk >= chunks) break;
+          const block = Math.floor(chunk / perBlock);
+          for (let ready = Atomics.load(job, ${J.READY}); ready <= block; ready = Atomics.load(job, ${J.READY})) {
+            Atomics.wait(job, ${J.READY}, ready);
+          }
+          const l = chunk - block * perBlock;
+          const g = Math.floor(l / rowChunks);
+          const m0 = (l - g * rowChunks) * chunkRows;
+          const p0 = g * groupPanels;
+          const mb = Math.min(blockRows, m - block * blockRows);
+          const aBlock = a + (aSlots === 0 ? block : block % aSlots) * blockRows * k * 4;
+          const cBlock = c + (cSlots === 0 ? block : block % cSlots) * blockRows * n * 4;
+          let status = 1;
+          try {
+            if (m0 < mb) {
+              gemmRange(aBlock, b, cBlock, bias, mb, n, k, gemmFlags, scratch, m0, Math.min(mb, m0 + chunkRows), p0, Math.min(panels, p0 + groupPanels));
+              ran++;
+            }
+          } catch (error) {
+            failed = 1;
+            status = 2;
+          }
+          if (flags !== null) {
+            Atomics.store(flags, chunk, status);
+            Atomics.notify(flags, chunk);
+          }
         }
-        if (flags !== null) {
-          Atomics.store(flags, chunk, status);
-          Atomics.notify(flags, chunk);
-        }
+      } catch (error) {
+        failed = 1; // never leave the main thread waiting for a worker that died
       }
       control[${CHUNKS}] += ran;
       Atomics.store(control, ${ERROR}, failed);

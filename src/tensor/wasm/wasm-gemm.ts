@@ -141,6 +141,30 @@ export interface WasmGemmOptions {
   kernel?: Omit<GemmKernelOptions, "sharedMemory" | "relaxedSimd">;
   /** Initial memory size in 64 KiB pages when WasmGemm creates the memory (default 16). */
   initialPages?: number;
+  /**
+   * Upper bound in bytes on matmul's staging buffers for A and C together (default
+   * {@link DEFAULT_STAGING_BUDGET_BYTES}). Products whose staged rows do not fit are computed in
+   * row blocks; the memory never shrinks, so this bounds what staging adds to it for good. At
+   * least {@link GemmKernelLayout.mr} rows are staged at a time, even if they exceed the budget.
+   */
+  stagingBudgetBytes?: number;
+}
+
+/** Default {@link WasmGemmOptions.stagingBudgetBytes}: 32 MiB for the A and C staging together. */
+export const DEFAULT_STAGING_BUDGET_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Rows per staged row block: all `m` rows when `m` rows of `rowBytes` staged bytes fit in
+ * `budget` (less 64 bytes for aligning C after A), else the most that fit (a multiple of `mc` when
+ * at least `mc`, else of `mr`, at least `mr`). The k summation order of every output element does
+ * not depend on the row blocking.
+ */
+export function stagingBlockRows(m: number, rowBytes: number, budget: number, layout: Pick<GemmKernelLayout, "mr" | "mc">): number {
+  const room = budget - ALIGN;
+  if (rowBytes <= 0 || m * rowBytes <= room) return m;
+  const fit = Math.floor(room / rowBytes);
+  const rows = fit >= layout.mc ? fit - (fit % layout.mc) : Math.max(layout.mr, fit - (fit % layout.mr));
+  return Math.min(m, rows);
 }
 
 class Block implements WasmF32Buffer {
@@ -163,6 +187,22 @@ class Block implements WasmF32Buffer {
   }
 }
 
+/** Part of a staging arena (valid until the next stagingBuffers call). */
+class Slice implements WasmF32Buffer {
+  readonly ptr: number;
+  constructor(
+    private readonly arena: Block,
+    private readonly offset: number,
+    readonly length: number,
+  ) {
+    this.ptr = arena.ptr + offset * 4;
+  }
+  view(): Float32Array {
+    const whole = this.arena.view();
+    return new Float32Array(whole.buffer, whole.byteOffset + this.offset * 4, this.length);
+  }
+}
+
 class Packed implements PackedMatrix {
   constructor(
     readonly k: number,
@@ -174,6 +214,11 @@ class Packed implements PackedMatrix {
 
 function isShared(buffer: ArrayBuffer | SharedArrayBuffer): boolean {
   return typeof SharedArrayBuffer !== "undefined" && buffer instanceof SharedArrayBuffer;
+}
+
+/** True if two arrays share a buffer and their byte ranges intersect. */
+function overlaps(x: Float32Array, y: Float32Array): boolean {
+  return x.buffer === y.buffer && x.byteOffset < y.byteOffset + y.byteLength && y.byteOffset < x.byteOffset + x.byteLength;
 }
 
 function checkDim(where: string, name: string, v: number): void {
@@ -203,14 +248,17 @@ export class WasmGemm {
   private readonly freeList: { ptr: number; size: number }[] = [];
   /** Per-call kernel scratch (edge tile + packed A block), grown on demand. */
   private scratch: Block | undefined;
-  /** Reusable staging buffers for matmul copy-in/out: A, C, bias. */
+  /** Reusable staging for matmul copy-in/out: the A + C arena (slot 0; slot 1 unused) and bias. */
   private readonly staging: (Block | undefined)[] = [undefined, undefined, undefined];
+  /** Bound on the A and C staging together, in bytes (see WasmGemmOptions.stagingBudgetBytes). */
+  readonly stagingBudgetBytes: number;
 
-  private constructor(memory: WasmMemory, exports: GemmExports, layout: GemmKernelLayout, kernelOptions: GemmKernelConfig) {
+  private constructor(memory: WasmMemory, exports: GemmExports, layout: GemmKernelLayout, kernelOptions: GemmKernelConfig, stagingBudgetBytes: number) {
     this.memory = memory;
     this.exports = exports;
     this.layout = layout;
     this.kernelOptions = kernelOptions;
+    this.stagingBudgetBytes = stagingBudgetBytes;
   }
 
   /** True if the engine validates WebAssembly SIMD128 code. */
@@ -224,13 +272,17 @@ export class WasmGemm {
    * SIMD when the engine lacks it; check {@link relaxedSimd}.
    */
   static create(options: WasmGemmOptions = {}): WasmGemm | null {
+    const budget = options.stagingBudgetBytes ?? DEFAULT_STAGING_BUDGET_BYTES;
+    if (!(budget > 0) || !Number.isFinite(budget)) {
+      throw new InputError(`WasmGemm: stagingBudgetBytes=${budget} must be a positive number`, "bad_staging_budget");
+    }
     const wa = webAssembly();
     if (wa === undefined || !wasmSimdSupported()) return null;
     const kernelOptions: GemmKernelConfig = { ...options.kernel, relaxedSimd: options.relaxedSimd === true && wasmRelaxedSimdSupported() };
     const memory = options.memory ?? new wa.Memory({ initial: options.initialPages ?? 16 });
     const kernel = instantiateGemmKernel(memory, kernelOptions);
     if (kernel === null) return null;
-    return new WasmGemm(memory, kernel.exports, kernel.layout, kernelOptions);
+    return new WasmGemm(memory, kernel.exports, kernel.layout, kernelOptions, budget);
   }
 
   /** Whether the kernel uses relaxed-SIMD multiply-add (FMA on most CPUs). */
@@ -264,6 +316,16 @@ export class WasmGemm {
   /** The bump pointer: end (in bytes) of the highest block ever handed out and not yet returned. */
   get heapTop(): number {
     return this.top;
+  }
+
+  /**
+   * Bytes held by matmul's A + C staging arena: 0 before anything was staged, then
+   * {@link stagingBudgetBytes} (more only while a product needs more than the budget for its
+   * minimum of mr rows). The bias staging, n floats, comes on top. Includes a NodeGemmPool's
+   * staging, which uses the same arena.
+   */
+  get stagingBytes(): number {
+    return 4 * (this.staging[0]?.length ?? 0);
   }
 
   private allocBuffer(floats: number): Block {
@@ -402,6 +464,10 @@ export class WasmGemm {
    * buffers) or views of this.memory (used in place; `a`/`bias` overlapping `out` are copied
    * first). Note the staging copies can grow the memory, which detaches views of a non-shared
    * memory: if `out` is such a view, read the result through your buffer's view() afterwards.
+   *
+   * Staged products are computed in row blocks whose A and C staging fits
+   * {@link stagingBudgetBytes} (bit-identical to one block: each output element's k summation
+   * does not depend on the rows around it), so a large `out` (e.g. logits) is never held twice.
    */
   matmul(a: Float32Array, m: number, b: PackedMatrix, out: Float32Array, bias?: Float32Array, accumulate = false): void {
     const where = "WasmGemm.matmul";
@@ -419,34 +485,71 @@ export class WasmGemm {
     // Resolve in-memory pointers before anything can grow (and so detach) the memory.
     const memBuffer = this.memory.buffer;
     const inMemory = (x: Float32Array): boolean => x.buffer === memBuffer && x.byteLength > 0;
-    const range = (x: Float32Array): [number, number] => [x.byteOffset, x.byteOffset + x.byteLength];
-    const overlaps = (x: Float32Array, y: Float32Array): boolean => {
-      const [x0, x1] = range(x);
-      const [y0, y1] = range(y);
-      return x0 < y1 && y0 < x1;
-    };
     const outIn = inMemory(out);
-    const aIn = inMemory(a) && !(outIn && overlaps(a, out));
+    const aOverlapsOut = overlaps(a, out);
+    const aIn = inMemory(a) && !(outIn && aOverlapsOut);
     const biasIn = bias !== undefined && inMemory(bias) && !(outIn && overlaps(bias, out));
-    let aPtr = aIn ? a.byteOffset : 0;
-    let cPtr = outIn ? out.byteOffset : 0;
+    const aPtr = aIn ? a.byteOffset : 0;
+    const cPtr = outIn ? out.byteOffset : 0;
     let biasPtr = biasIn ? bias.byteOffset : 0;
 
-    // Stage whatever is not used in place. The allocations may grow (and so detach) the memory;
-    // pointers stay valid, and sources inside the memory are re-viewed afterwards.
+    // Whatever is not used in place is staged, in row blocks that keep the A and C staging within
+    // the budget — unless `a` overlaps `out` (writing out block by block would overwrite rows of
+    // `a` still to be read): then A is staged whole, before anything is written.
+    const rows = aOverlapsOut ? m : stagingBlockRows(m, 4 * ((aIn ? 0 : k) + (outIn ? 0 : n)), this.stagingBudgetBytes, this.layout);
+
+    // The allocations may grow (and so detach) the memory; pointers stay valid, and sources inside
+    // the memory are re-viewed afterwards.
     const aSource = this.survivesGrowth(a);
     const biasSource = bias === undefined ? undefined : this.survivesGrowth(bias);
     const scratchPtr = this.scratchFor(k).ptr;
-    if (!aIn) aPtr = this.stage(0, m * k).ptr;
-    if (!outIn) cPtr = this.stage(1, m * n).ptr;
-    if (biasSource !== undefined && !biasIn) biasPtr = this.stage(2, n).ptr;
-    if (!aIn) this.staging[0]!.view().set(aSource());
-    if (!outIn && accumulate) this.staging[1]!.view().subarray(0, m * n).set(out);
-    if (biasSource !== undefined && !biasIn) this.staging[2]!.view().set(biasSource());
+    const [aStage, cStage, biasStage] = this.stagingBuffers(aIn ? 0 : rows * k, outIn ? 0 : rows * n, bias === undefined || biasIn ? 0 : n);
+    if (biasSource !== undefined && biasStage !== undefined) {
+      biasPtr = biasStage.ptr;
+      biasStage.view().subarray(0, n).set(biasSource());
+    }
+    const aAll = aIn ? a : aSource();
+    const flags = accumulate ? GEMM_FLAG_ACCUMULATE : 0;
+    for (let i0 = 0; i0 < m; i0 += rows) {
+      const r = Math.min(rows, m - i0);
+      if (aStage !== undefined) aStage.view().set(aAll.subarray(i0 * k, (i0 + r) * k));
+      if (cStage !== undefined && accumulate) cStage.view().set(out.subarray(i0 * n, (i0 + r) * n));
+      const aBlock = aStage === undefined ? aPtr + i0 * k * 4 : aStage.ptr;
+      const cBlock = cStage === undefined ? cPtr + i0 * n * 4 : cStage.ptr;
+      this.exports.gemm(aBlock, b.buffer.ptr, cBlock, biasPtr, r, n, k, flags, scratchPtr);
+      if (cStage !== undefined) out.set(cStage.view().subarray(0, r * n), i0 * n);
+    }
+  }
 
-    this.exports.gemm(aPtr, b.buffer.ptr, cPtr, biasPtr, m, n, k, accumulate ? GEMM_FLAG_ACCUMULATE : 0, scratchPtr);
-
-    if (!outIn) out.set(this.staging[1]!.view().subarray(0, m * n));
+  /**
+   * Staging space for {@link matmul} (and NodeGemmPool, so {@link stagingBytes} covers both): A
+   * (`aFloats`) and C (`cFloats`) in one reusable arena of max(budget, both) floats, and a separate
+   * bias buffer; undefined for 0 floats. The arena is allocated once at the budget (only the pages
+   * actually written become resident), so alternating product shapes never fragment the heap with
+   * ever larger staging buffers; one larger than the budget (at least mr rows of a huge row) is
+   * cut back on the next call that needs less. Contents are unspecified. May grow the memory.
+   */
+  stagingBuffers(aFloats: number, cFloats: number, biasFloats: number): [WasmF32Buffer | undefined, WasmF32Buffer | undefined, WasmF32Buffer | undefined] {
+    const aReserved = Math.ceil(aFloats / (ALIGN / 4)) * (ALIGN / 4);
+    const need = aReserved + cFloats;
+    const budgetFloats = Math.floor(this.stagingBudgetBytes / 4);
+    const size = Math.max(need, budgetFloats);
+    let arena = this.staging[0];
+    if (need > 0 && (arena === undefined || arena.length < need || arena.length > size)) {
+      if (arena !== undefined) this.free(arena);
+      try {
+        arena = this.allocBuffer(size);
+      } catch (error) {
+        if (size === need) throw error;
+        arena = this.allocBuffer(need); // a budget too large for the memory: just what is needed
+      }
+      this.staging[0] = arena;
+      this.staging[1] = undefined;
+    }
+    const at = (offset: number, floats: number): WasmF32Buffer | undefined =>
+      floats > 0 ? new Slice(arena!, offset, floats) : undefined;
+    const bias = biasFloats > 0 ? this.stage(2, biasFloats) : undefined;
+    return [at(0, aFloats), at(aReserved, cFloats), bias];
   }
 
   /**
