@@ -52,14 +52,23 @@ export class Gpt2Model {
     const unembed = prepareUnembed(weights, backend, ownsCopy, dVocab, d);
     const blocks = weights.blocks.map((block) => {
       const qkv = prepare(get(block, "qkvWeight"), d, 3 * d);
-      const outWeight = get(block, "outWeight");
-      const out = prepare(outWeight, d, d);
-      const outPerHead = Array.from({ length: nHeads }, (_, h) =>
-        prepare(outWeight.subarray(h * dHead * d, (h + 1) * dHead * d), dHead, d),
-      );
+      const out = prepare(get(block, "outWeight"), d, d);
       const mlpIn = prepare(get(block, "mlpInWeight"), d, dMlp);
       const mlpOut = prepare(get(block, "mlpOutWeight"), dMlp, d);
-      return { qkv, out, outPerHead, mlpIn, mlpOut };
+      // Per-head W_O copies are prepared on first use (hook_result, path patching, attribution):
+      // a plain forward never needs them.
+      let outPerHead: PreparedWeight[] | null = null;
+      const prepared: PreparedBlock = {
+        qkv, out, mlpIn, mlpOut,
+        get outPerHead() {
+          if (outPerHead === null) {
+            const outWeight = get(block, "outWeight");
+            outPerHead = Array.from({ length: nHeads }, (_, h) => prepare(outWeight.subarray(h * dHead * d, (h + 1) * dHead * d), dHead, d));
+          }
+          return outPerHead;
+        },
+      };
+      return prepared;
     });
     this.prepared = { blocks, unembed };
     const tied = sameWeight(weights, "unembedTransposed", "tokenEmbedding");
