@@ -14,7 +14,8 @@
  *    and with GPT2_LENS_BACKEND=wasm (one thread), vs bench/torch_gpt2.py (torch.no_grad) on 2
  *    threads and on 1 (OMP_WAIT_POLICY=PASSIVE: spinning OpenMP threads otherwise starve the BLAS
  *    threads on a busy 2-core machine);
- * 6. GEMM 768×768·768×2304 GFLOP/s on one thread (our WebAssembly SIMD kernel; PyTorch's for scale);
+ * 6. GEMM 768×768·768×2304 GFLOP/s on one thread (our WebAssembly SIMD kernel under Node, and under
+ *    Deno for scale; PyTorch's);
  * 7. peak RSS of our loading + running process vs the float32 weight bytes;
  * 8. bench/greater-than.ts --n 490 (pipeline stage times) under Node (compiled by bench/node-compile.ts).
  */
@@ -26,8 +27,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { newestSourceMtime } from "../scripts/newest-source-mtime.ts";
 import { parseSafetensors } from "../src/io/safetensors.ts";
-import { WasmGemm } from "../src/tensor/wasm/wasm-gemm.ts";
-import { cpuSeconds, randomMatrix } from "./gemm-timing.ts";
+import { type Gemm768, measureGemm768 } from "./gemm-768.ts";
 import { compileForNode } from "./node-compile.ts";
 import { ensureRandomGpt2 } from "./random-gpt2.ts";
 
@@ -255,34 +255,21 @@ if (torch.ok) {
 // ---- 6. GEMM ----
 
 section("GEMM 768×768 · 768×2304 (+bias), one thread");
-let oursGflops: { median: number; best: number; perCpu: number } | undefined;
-const gemm = WasmGemm.create();
-if (!gemm) {
-  log("ours: WebAssembly SIMD unavailable in this engine");
-} else {
-  const [m, k, n] = [768, 768, 2304];
-  const flops = 2 * m * k * n;
-  const a = randomMatrix(m * k, 1);
-  const packed = gemm.pack(randomMatrix(k * n, 2), k, n);
-  const bias = randomMatrix(n, 3);
-  const out = new Float32Array(m * n);
-  for (let i = 0; i < 3; i++) gemm.matmul(a, m, packed, out, bias);
-  const wall: number[] = [];
-  let bestCpu = Infinity;
-  const start = performance.now();
-  for (let i = 0; i < 30 && (i < 5 || performance.now() - start < 4000); i++) {
-    const c0 = cpuSeconds();
-    const t0 = performance.now();
-    gemm.matmul(a, m, packed, out, bias);
-    wall.push((performance.now() - t0) / 1000);
-    bestCpu = Math.min(bestCpu, cpuSeconds() - c0);
+// Under Node, where our forward runs (Deno's V8 bounds-checks every wasm access; shown for scale).
+let oursGflops: Gemm768 | undefined;
+{
+  const r = run("node", [compileForNode("bench/gemm-768.ts")]);
+  const res = results(r.stdout).find((x) => x.kind === "gemm768") as unknown as Gemm768 | undefined;
+  if (r.status !== 0 || !res || res.median === undefined) log(`ours under Node: failed (${r.stderr.trim().split("\n").at(-1) ?? "no result"})`);
+  else oursGflops = res;
+  const inDeno = measureGemm768();
+  for (const g of [oursGflops, inDeno]) {
+    if (!g) continue;
+    log(
+      `ours, ${g.runtime} (wasm SIMD ${g.tile} tile, ${g.calls} calls): ${g.median.toFixed(1)} GFLOP/s median, ` +
+        `${g.best.toFixed(1)} best, ${g.perCpu.toFixed(1)} per CPU-second (${g.medianMs.toFixed(1)} ms)`,
+    );
   }
-  gemm.free(packed.buffer);
-  oursGflops = { median: flops / median(wall) / 1e9, best: flops / Math.min(...wall) / 1e9, perCpu: flops / bestCpu / 1e9 };
-  log(
-    `ours (wasm SIMD ${gemm.layout.mr}x${gemm.layout.nr} tile, ${wall.length} calls): ${oursGflops.median.toFixed(1)} GFLOP/s median, ` +
-      `${oursGflops.best.toFixed(1)} best, ${oursGflops.perCpu.toFixed(1)} per CPU-second (${(median(wall) * 1000).toFixed(1)} ms)`,
-  );
 }
 let torchGflops: number | undefined;
 if (torch.ok) {
@@ -340,7 +327,7 @@ for (const shape of SHAPES) {
 }
 log("");
 log(
-  `GEMM 768×768·768×2304, GFLOP/s per thread: ours ${oursGflops ? `${oursGflops.median.toFixed(1)} (median; ${oursGflops.perCpu.toFixed(1)} per CPU-s)` : "—"}` +
+  `GEMM 768×768·768×2304, GFLOP/s per thread: ours ${oursGflops ? `${oursGflops.median.toFixed(1)} (median, ${oursGflops.runtime}; ${oursGflops.perCpu.toFixed(1)} per CPU-s)` : "—"}` +
     `; ${torchName} ${torchGflops?.toFixed(1) ?? "—"}; ours/PyTorch ${ratio(oursGflops?.median, torchGflops)}`,
 );
 for (const config of OURS) {
