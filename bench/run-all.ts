@@ -330,15 +330,30 @@ log(
   `GEMM 768×768·768×2304, GFLOP/s per thread: ours ${oursGflops ? `${oursGflops.median.toFixed(1)} (median, ${oursGflops.runtime}; ${oursGflops.perCpu.toFixed(1)} per CPU-s)` : "—"}` +
     `; ${torchName} ${torchGflops?.toFixed(1) ?? "—"}; ours/PyTorch ${ratio(oursGflops?.median, torchGflops)}`,
 );
+/**
+ * The issue's bound: 1.3× the float32 weights plus activations. Activations of a forward with full
+ * logits, GPT-2-small shape: the logits plus one block's intermediates (residual, q/k/v, z, scores
+ * and pattern, MLP hidden in and out), which a forward holds at once.
+ */
+function rssBound(shape: { batch: number; seq: number }): number {
+  const [d, dMlp, heads, vocab] = [768, 3072, 12, 50257];
+  const tokens = shape.batch * shape.seq;
+  const block = tokens * (6 * d + 2 * dMlp) + 2 * shape.batch * heads * shape.seq * shape.seq;
+  return 1.3 * weightBytes + 4 * (tokens * vocab + block);
+}
 for (const config of OURS) {
-  const rss = SHAPES.map((s) => ({ label: s.label, rss: ours.get(config.key)?.get(s.label)?.peakRss })).filter(
-    (x): x is { label: string; rss: number } => x.rss !== undefined && Number.isFinite(x.rss),
+  const rss = SHAPES.map((s) => ({ shape: s, rss: ours.get(config.key)?.get(s.label)?.peakRss })).filter(
+    (x): x is { shape: (typeof SHAPES)[number]; rss: number } => x.rss !== undefined && Number.isFinite(x.rss),
   );
   if (rss.length === 0) continue;
   const max = Math.max(...rss.map((x) => x.rss));
   log(
-    `peak RSS, load + run, ours ${backendOf(config.key)} (${rss.map((x) => `${x.label} ${mb(x.rss)}`).join(", ")}): ` +
+    `peak RSS, load + run, ours ${backendOf(config.key)} (${rss.map((x) => `${x.shape.label} ${mb(x.rss)}`).join(", ")}): ` +
       `max ${mb(max)} vs float32 weights ${mb(weightBytes)} = ${(max / weightBytes).toFixed(2)}×`,
+  );
+  log(
+    `   bound 1.3× weights + activations (logits + one block): ` +
+      rss.map((x) => `${x.shape.label} ${mb(rssBound(x.shape))} (${x.rss <= rssBound(x.shape) ? "within" : `over by ${mb(x.rss - rssBound(x.shape))}`})`).join(", "),
   );
 }
 if (torchPeakRss) log(`peak RSS, PyTorch process (load + all shapes, 2 threads): ${mb(torchPeakRss)} = ${(torchPeakRss / weightBytes).toFixed(2)}× the float32 weights`);

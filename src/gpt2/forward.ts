@@ -12,7 +12,11 @@ import type { TokenBatch } from "./tokens.ts";
 
 /** Receives every activation of a forward pass, in order, under its TransformerLens hook name. */
 export interface ActivationVisitor {
-  /** Whether an activation the pass would otherwise skip (per-head `attn.hook_result`) is needed. */
+  /**
+   * Whether the visitor needs this activation beyond its visit (a hook or cache keeps it). When
+   * false, the pass may skip computing it if it is optional (per-head `attn.hook_result`) and may
+   * overwrite its buffer after the visit (e.g. gelu in place over `mlp.hook_pre`).
+   */
   wants(name: string): boolean;
   /** Whether a hook may change this activation (then what follows must be computed from it). */
   mayModify(name: string): boolean;
@@ -101,7 +105,7 @@ function forwardFrom(
   }
   const scale = visit("ln_final.hook_scale", layerNormScale(residual, config.layerNormEps), null);
   const normalized = visit("ln_final.hook_normalized", layerNormNormalize(residual, scale), null);
-  let finalResidual = layerNormAffine(normalized, weights.lnFinalWeight, weights.lnFinalBias);
+  let finalResidual = layerNormAffine(normalized, weights.lnFinalWeight, weights.lnFinalBias, !visitor.wants("ln_final.hook_normalized"));
   if (options.logitPositions) finalResidual = takeAxis(finalResidual, 1, options.logitPositions);
   return visit("logits", linear(model.backend, finalResidual, model.prepared.unembed), null);
 }
@@ -144,7 +148,9 @@ function runBlock(
 
   const scale1 = visit(`${p}ln1.hook_scale`, layerNormScale(residPre, eps), layer);
   const normalized1 = visit(`${p}ln1.hook_normalized`, layerNormNormalize(residPre, scale1), layer);
-  const ln1Out = layerNormAffine(normalized1, weights.ln1Weight, weights.ln1Bias);
+  // Buffers no hook or cache holds are reused in place (less garbage per layer, lower peak memory).
+  const free = (name: string) => !visitor.wants(`${p}${name}`);
+  const ln1Out = layerNormAffine(normalized1, weights.ln1Weight, weights.ln1Bias, free("ln1.hook_normalized"));
   const split = splitQkv(linear(backend, ln1Out, prepared.qkv, weights.qkvBias), config.nHeads);
   const q = visit(`${p}attn.hook_q`, split.q, layer);
   const k = visit(`${p}attn.hook_k`, split.k, layer);
@@ -153,7 +159,7 @@ function runBlock(
   const keys = past ? concatAxis([past.keys[layer]!, k], 1) : k;
   const values = past ? concatAxis([past.values[layer]!, v], 1) : v;
   const scores = visit(`${p}attn.hook_attn_scores`, attentionScores(q, keys, backend.kernels), layer);
-  const pattern = visit(`${p}attn.hook_pattern`, softmaxLastAxis(scores, backend.kernels), layer);
+  const pattern = visit(`${p}attn.hook_pattern`, softmaxLastAxis(scores, backend.kernels, free("attn.hook_attn_scores")), layer);
   const z = visit(`${p}attn.hook_z`, mixValues(pattern, values, backend.kernels), layer);
   // Per-head results are summed into attn_out only when a hook may edit them; otherwise attn_out
   // takes the usual z·W_O route, so merely caching hook_result leaves the logits bit-identical.
@@ -171,9 +177,9 @@ function runBlock(
 
   const scale2 = visit(`${p}ln2.hook_scale`, layerNormScale(residMid, eps), layer);
   const normalized2 = visit(`${p}ln2.hook_normalized`, layerNormNormalize(residMid, scale2), layer);
-  const ln2Out = layerNormAffine(normalized2, weights.ln2Weight, weights.ln2Bias);
+  const ln2Out = layerNormAffine(normalized2, weights.ln2Weight, weights.ln2Bias, free("ln2.hook_normalized"));
   const pre = visit(`${p}mlp.hook_pre`, linear(backend, ln2Out, prepared.mlpIn, weights.mlpInBias), layer);
-  const post = visit(`${p}mlp.hook_post`, geluNew(pre, backend.kernels), layer);
+  const post = visit(`${p}mlp.hook_post`, geluNew(pre, backend.kernels, free("mlp.hook_pre")), layer);
   const mlpOut = visit(`${p}hook_mlp_out`, linear(backend, post, prepared.mlpOut, weights.mlpOutBias), layer);
   return visit(`${p}hook_resid_post`, add(residMid, mlpOut), layer);
 }

@@ -42,13 +42,13 @@ export function layerNormNormalize(x: Tensor, scale: Tensor): Tensor {
   return new Tensor(out, x.shape);
 }
 
-/** normalized · weight + bias, broadcast over the last axis. */
-export function layerNormAffine(normalized: Tensor, weight: Float32Array, bias: Float32Array): Tensor {
+/** normalized · weight + bias, broadcast over the last axis; `inPlace` overwrites `normalized`. */
+export function layerNormAffine(normalized: Tensor, weight: Float32Array, bias: Float32Array, inPlace = false): Tensor {
   const width = lastDim(normalized);
   if (weight.length !== width || bias.length !== width) {
     throw new InputError(`LayerNorm weight/bias of length ${weight.length}/${bias.length} for width ${width}`, "shape_mismatch");
   }
-  const out = new Float32Array(normalized.size);
+  const out = inPlace ? normalized.data : new Float32Array(normalized.size);
   const src = normalized.data;
   for (let base = 0; base < out.length; base += width) {
     for (let j = 0; j < width; j++) out[base + j] = src[base + j]! * weight[j]! + bias[j]!;

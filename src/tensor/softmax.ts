@@ -2,10 +2,13 @@ import { InputError } from "../errors.ts";
 import type { ForwardKernels } from "./forward-kernels.ts";
 import { Tensor } from "./tensor.ts";
 
-/** Softmax over the last axis. Entries of −∞ get probability 0; a row that is all −∞ is an error. */
-export function softmaxLastAxis(x: Tensor, kernels?: ForwardKernels): Tensor {
+/**
+ * Softmax over the last axis. Entries of −∞ get probability 0; a row that is all −∞ is an error.
+ * `inPlace` overwrites x's data (for a caller that no longer needs x).
+ */
+export function softmaxLastAxis(x: Tensor, kernels?: ForwardKernels, inPlace = false): Tensor {
   const width = x.shape[x.rank - 1] ?? 0;
-  const out = new Float32Array(x.size);
+  const out = inPlace ? x.data : new Float32Array(x.size);
   const src = x.data;
   if (kernels?.softmaxRows && width > 0) {
     if (!kernels.softmaxRows(src, width, out)) throw new InputError("softmax over a row that is entirely -Infinity", "bad_scores");

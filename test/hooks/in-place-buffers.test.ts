@@ -1,0 +1,44 @@
+/**
+ * The forward reuses buffers of activations no hook or cache holds (gelu over mlp.hook_pre, softmax
+ * over hook_attn_scores, LayerNorm affine over hook_normalized). Whatever is cached or hooked keeps
+ * its own values, and the results do not depend on what is cached.
+ */
+import { describe, expect, it } from "vitest";
+import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
+import { blockHook, type HookName } from "../../src/hooks/hook-names.ts";
+import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
+import { geluNew } from "../../src/tensor/activation.ts";
+import { layerNormNormalize, layerNormScale } from "../../src/tensor/layer-norm.ts";
+import { softmaxLastAxis } from "../../src/tensor/softmax.ts";
+import type { Tensor } from "../../src/tensor/tensor.ts";
+import { TINY_DIR } from "../helpers/fixtures.ts";
+
+const model = new HookedGpt2(await loadGpt2FromDir(TINY_DIR));
+const prompts = [[5, 17, 300, 9, 1000, 42], [7, 7, 7, 1, 2, 3]];
+const pre = blockHook(1, "mlp.hook_pre"), post = blockHook(1, "mlp.hook_post");
+const scores = blockHook(0, "attn.hook_attn_scores"), pattern = blockHook(0, "attn.hook_pattern");
+const normalized = blockHook(1, "ln2.hook_normalized"), residMid = blockHook(1, "hook_resid_mid");
+
+describe("buffers reused in place", () => {
+  const all = model.run(prompts, { cache: true });
+
+  it("leave cached activations intact: post = gelu(pre), pattern = softmax(scores), normalized = LN(resid_mid)", () => {
+    expect(Array.from(all.cache.get(post).data)).toEqual(Array.from(geluNew(all.cache.get(pre), model.model.backend.kernels).data));
+    expect(Array.from(all.cache.get(pattern).data)).toEqual(Array.from(softmaxLastAxis(all.cache.get(scores), model.model.backend.kernels).data));
+    expect(all.cache.get(scores).data.some((v) => v === -Infinity)).toBe(true);
+    const x = all.cache.get(residMid);
+    expect(Array.from(all.cache.get(normalized).data)).toEqual(Array.from(layerNormNormalize(x, layerNormScale(x, model.config.layerNormEps)).data));
+  });
+
+  it("give the same results whatever is cached or hooked", () => {
+    for (const names of [[post], [pattern], [pre, pattern], ["ln_final.hook_normalized"]] as HookName[][]) {
+      const run = model.run(prompts, { cache: names });
+      expect(Array.from(run.logits.data)).toEqual(Array.from(all.logits.data));
+      for (const name of names) expect(Array.from(run.cache.get(name).data)).toEqual(Array.from(all.cache.get(name).data));
+    }
+    const seen: Tensor[] = [];
+    const hooked = model.run(prompts, { hooks: [[pre, (t) => void seen.push(t)]] });
+    expect(Array.from(hooked.logits.data)).toEqual(Array.from(all.logits.data));
+    expect(Array.from(seen[0]!.data)).toEqual(Array.from(all.cache.get(pre).data));
+  });
+});
