@@ -1,6 +1,6 @@
 import { InputError } from "../errors.ts";
 import { geluNew } from "../tensor/activation.ts";
-import { add } from "../tensor/elementwise.ts";
+import { add, addInPlace } from "../tensor/elementwise.ts";
 import { concatAxis, gatherRows, takeAxis } from "../tensor/indexing.ts";
 import { layerNormAffine, layerNormNormalize, layerNormScale } from "../tensor/layer-norm.ts";
 import { linear } from "../tensor/matmul.ts";
@@ -173,7 +173,8 @@ function runBlock(
     attnOut = linear(backend, z.reshape([batch, pos, config.dModel]), prepared.out, weights.outBias);
   }
   attnOut = visit(`${p}hook_attn_out`, attnOut, layer);
-  const residMid = visit(`${p}hook_resid_mid`, add(residPre, attnOut), layer);
+  // x + y = y + x exactly in floating point, so summing into attn_out's / mlp_out's buffer is bit-identical.
+  const residMid = visit(`${p}hook_resid_mid`, free("hook_attn_out") ? addInPlace(attnOut, residPre) : add(residPre, attnOut), layer);
 
   const scale2 = visit(`${p}ln2.hook_scale`, layerNormScale(residMid, eps), layer);
   const normalized2 = visit(`${p}ln2.hook_normalized`, layerNormNormalize(residMid, scale2), layer);
@@ -181,5 +182,5 @@ function runBlock(
   const pre = visit(`${p}mlp.hook_pre`, linear(backend, ln2Out, prepared.mlpIn, weights.mlpInBias), layer);
   const post = visit(`${p}mlp.hook_post`, geluNew(pre, backend.kernels, free("mlp.hook_pre")), layer);
   const mlpOut = visit(`${p}hook_mlp_out`, linear(backend, post, prepared.mlpOut, weights.mlpOutBias), layer);
-  return visit(`${p}hook_resid_post`, add(residMid, mlpOut), layer);
+  return visit(`${p}hook_resid_post`, free("hook_mlp_out") ? addInPlace(mlpOut, residMid) : add(residMid, mlpOut), layer);
 }

@@ -1,6 +1,7 @@
 /**
  * The forward reuses buffers of activations no hook or cache holds (gelu over mlp.hook_pre, softmax
- * over hook_attn_scores, LayerNorm affine over hook_normalized). Whatever is cached or hooked keeps
+ * over hook_attn_scores, LayerNorm affine over hook_normalized, the residual sums over attn_out and
+ * mlp_out). Whatever is cached or hooked keeps
  * its own values, and the results do not depend on what is cached.
  */
 import { describe, expect, it } from "vitest";
@@ -26,12 +27,14 @@ describe("buffers reused in place", () => {
     expect(Array.from(all.cache.get(post).data)).toEqual(Array.from(geluNew(all.cache.get(pre), model.model.backend.kernels).data));
     expect(Array.from(all.cache.get(pattern).data)).toEqual(Array.from(softmaxLastAxis(all.cache.get(scores), model.model.backend.kernels).data));
     expect(all.cache.get(scores).data.some((v) => v === -Infinity)).toBe(true);
+    const attnOut = all.cache.get(blockHook(1, "hook_attn_out")).data, residPre = all.cache.get(blockHook(1, "hook_resid_pre")).data;
+    expect(Array.from(all.cache.get(residMid).data)).toEqual(Array.from(attnOut, (v, i) => Math.fround(v + residPre[i]!)));
     const x = all.cache.get(residMid);
     expect(Array.from(all.cache.get(normalized).data)).toEqual(Array.from(layerNormNormalize(x, layerNormScale(x, model.config.layerNormEps)).data));
   });
 
   it("give the same results whatever is cached or hooked", () => {
-    for (const names of [[post], [pattern], [pre, pattern], ["ln_final.hook_normalized"]] as HookName[][]) {
+    for (const names of [[post], [pattern], [pre, pattern], ["ln_final.hook_normalized"], [residMid], [blockHook(0, "hook_mlp_out")]] as HookName[][]) {
       const run = model.run(prompts, { cache: names });
       expect(Array.from(run.logits.data)).toEqual(Array.from(all.logits.data));
       for (const name of names) expect(Array.from(run.cache.get(name).data)).toEqual(Array.from(all.cache.get(name).data));
