@@ -6,9 +6,10 @@
  *
  * Run under Deno (runs TypeScript directly):
  *   npx deno run -A bench/attention.ts [--batch 8] [--seq 128] [--quick]
- * The loops are copied here on raw arrays (same code as attention.ts) so the bench needs no npm
- * dependency.
  */
+import { attentionScores, mixValues } from "../src/gpt2/attention.ts";
+import { softmaxLastAxis } from "../src/tensor/softmax.ts";
+import { Tensor } from "../src/tensor/tensor.ts";
 import { WasmAttention } from "../src/tensor/wasm/wasm-attention.ts";
 
 const args: readonly string[] =
@@ -25,51 +26,14 @@ const POS = flag("--seq", 128);
 const HEADS = 12;
 const D_HEAD = 64;
 
-function scoresJs(qd: Float32Array, kd: Float32Array, batch: number, pos: number, keys: number, nHeads: number, dHead: number): Float32Array {
-  const scale = 1 / Math.sqrt(dHead);
-  const out = new Float32Array(batch * nHeads * pos * keys);
-  const rowStride = nHeads * dHead;
-  const offset = keys - pos;
-  for (let b = 0; b < batch; b++) {
-    for (let h = 0; h < nHeads; h++) {
-      const plane = (b * nHeads + h) * pos * keys;
-      for (let i = 0; i < pos; i++) {
-        const qBase = (b * pos + i) * rowStride + h * dHead;
-        const row = plane + i * keys;
-        for (let j = 0; j < keys; j++) {
-          if (j > i + offset) {
-            out[row + j] = -Infinity;
-            continue;
-          }
-          const kBase = (b * keys + j) * rowStride + h * dHead;
-          let acc = 0;
-          for (let e = 0; e < dHead; e++) acc += qd[qBase + e] * kd[kBase + e];
-          out[row + j] = acc * scale;
-        }
-      }
-    }
-  }
-  return out;
+/** The plain-TypeScript path of src/gpt2/attention.ts (no kernels passed). */
+function scoresJs(qd: Float32Array, kd: Float32Array): Float32Array {
+  const shape = [BATCH, POS, HEADS, D_HEAD];
+  return attentionScores(new Tensor(qd, shape), new Tensor(kd, shape)).data;
 }
 
-function mixJs(pd: Float32Array, vd: Float32Array, batch: number, pos: number, keys: number, nHeads: number, dHead: number): Float32Array {
-  const rowStride = nHeads * dHead;
-  const out = new Float32Array(batch * pos * rowStride);
-  for (let b = 0; b < batch; b++) {
-    for (let h = 0; h < nHeads; h++) {
-      const plane = (b * nHeads + h) * pos * keys;
-      for (let i = 0; i < pos; i++) {
-        const zBase = (b * pos + i) * rowStride + h * dHead;
-        for (let j = 0; j < keys; j++) {
-          const weight = pd[plane + i * keys + j];
-          if (weight === 0) continue;
-          const vBase = (b * keys + j) * rowStride + h * dHead;
-          for (let e = 0; e < dHead; e++) out[zBase + e] += weight * vd[vBase + e];
-        }
-      }
-    }
-  }
-  return out;
+function mixJs(pd: Float32Array, vd: Float32Array): Float32Array {
+  return mixValues(new Tensor(pd, [BATCH, HEADS, POS, POS]), new Tensor(vd, [BATCH, POS, HEADS, D_HEAD])).data;
 }
 
 function random(n: number, seed: number): Float32Array {
@@ -102,23 +66,17 @@ if (wasm === null) {
 } else {
   const n = BATCH * POS * HEADS * D_HEAD;
   const q = random(n, 1), k = random(n, 2), v = random(n, 3);
-  const scores = scoresJs(q, k, BATCH, POS, POS, HEADS, D_HEAD);
+  const scores = scoresJs(q, k);
   // Softmax of the scores: the pattern mixValues sees in a forward pass.
-  const pattern = new Float32Array(scores.length);
-  for (let r = 0; r < BATCH * HEADS * POS; r++) {
-    let max = -Infinity, sum = 0;
-    for (let j = 0; j < POS; j++) max = Math.max(max, scores[r * POS + j]);
-    for (let j = 0; j < POS; j++) sum += pattern[r * POS + j] = Math.exp(scores[r * POS + j] - max);
-    for (let j = 0; j < POS; j++) pattern[r * POS + j] /= sum;
-  }
+  const pattern = softmaxLastAxis(new Tensor(scores, [BATCH, HEADS, POS, POS])).data;
   const reps = quick ? 3 : 7;
   const wScores = new Float32Array(scores.length);
   const wZ = new Float32Array(n);
   let zRef: Float32Array = new Float32Array(0);
   const results = [
-    ["attentionScores", time(() => void scoresJs(q, k, BATCH, POS, POS, HEADS, D_HEAD), reps),
+    ["attentionScores", time(() => void scoresJs(q, k), reps),
       time(() => wasm.attentionScores(q, k, BATCH, POS, POS, HEADS, D_HEAD, wScores), reps)],
-    ["mixValues", time(() => void (zRef = mixJs(pattern, v, BATCH, POS, POS, HEADS, D_HEAD)), reps),
+    ["mixValues", time(() => void (zRef = mixJs(pattern, v)), reps),
       time(() => wasm.mixValues(pattern, v, BATCH, POS, POS, HEADS, D_HEAD, wZ), reps)],
   ] as const;
   console.log(`batch ${BATCH} × ${POS} positions, ${HEADS} heads × d_head ${D_HEAD} (per layer)`);

@@ -41,6 +41,7 @@ import { Gpt2LensError, InputError } from "../../errors.ts";
 import { GEMM_FLAG_ACCUMULATE, generateGemmModule, panelCount, scratchFloats } from "./gemm-kernel.ts";
 import { CONTROL, CONTROL_INTS, GEMM_WORKER_SOURCE, type GemmWorkerData, JOB, JOB_INTS, WORKER_STATE } from "./node-gemm-worker.ts";
 import { type PackedMatrix, stagingBlockRows, type WasmF32Buffer, WasmGemm, type WasmGemmOptions, type WasmMemory } from "./wasm-gemm.ts";
+import type { WebAssemblyApi } from "./wasm-api.ts";
 
 export interface NodeGemmPoolOptions {
   /** Threads including the main thread (default: os.availableParallelism()); 1 = no workers. */
@@ -63,10 +64,6 @@ export interface NodeGemmPoolOptions {
 
 /** Upper bound on threads (keeps the per-thread scratch and control blocks bounded). */
 const MAX_THREADS = 64;
-
-interface WebAssemblyApi {
-  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
-}
 
 interface PoolWorker {
   readonly worker: Worker;

@@ -16,16 +16,7 @@
 import { InputError } from "../../errors.ts";
 import { attentionScratchFloats, generateAttentionModule, type AttentionExports } from "./attention-kernel.ts";
 import { wasmSimdSupported, type WasmMemory } from "./wasm-gemm.ts";
-
-interface WebAssemblyApi {
-  Memory: new (descriptor: { initial: number; maximum?: number }) => WasmMemory;
-  Module: new (bytes: Uint8Array<ArrayBuffer>) => object;
-  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
-}
-
-function webAssembly(): WebAssemblyApi | undefined {
-  return (globalThis as unknown as { WebAssembly?: WebAssemblyApi }).WebAssembly;
-}
+import { webAssembly } from "./wasm-api.ts";
 
 const PAGE_BYTES = 65536;
 const MAX_PAGES = 65536;

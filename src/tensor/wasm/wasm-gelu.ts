@@ -14,20 +14,7 @@
 import { InputError } from "../../errors.ts";
 import { generateGeluModule, type GeluExports, type GeluKernelOptions } from "./gelu-kernel.ts";
 import { wasmSimdSupported, type WasmMemory } from "./wasm-gemm.ts";
-
-interface WebAssemblyApi {
-  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
-  Module: new (bytes: Uint8Array<ArrayBuffer>) => object;
-  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
-}
-
-function webAssembly(): WebAssemblyApi | undefined {
-  return (globalThis as unknown as { WebAssembly?: WebAssemblyApi }).WebAssembly;
-}
-
-function isShared(buffer: ArrayBuffer | SharedArrayBuffer): boolean {
-  return typeof SharedArrayBuffer !== "undefined" && buffer instanceof SharedArrayBuffer;
-}
+import { isSharedBuffer, webAssembly } from "./wasm-api.ts";
 
 /**
  * Generates and instantiates the gelu kernel against `memory`; null when WebAssembly SIMD is
@@ -36,7 +23,7 @@ function isShared(buffer: ArrayBuffer | SharedArrayBuffer): boolean {
 export function instantiateGeluKernel(memory: WasmMemory, options: Omit<GeluKernelOptions, "sharedMemory"> = {}): GeluExports | null {
   const wa = webAssembly();
   if (wa === undefined || !wasmSimdSupported()) return null;
-  const bytes = generateGeluModule({ ...options, sharedMemory: isShared(memory.buffer) });
+  const bytes = generateGeluModule({ ...options, sharedMemory: isSharedBuffer(memory.buffer) });
   const instance = new wa.Instance(new wa.Module(bytes), { env: { memory } });
   return instance.exports as unknown as GeluExports;
 }

@@ -32,26 +32,9 @@ import {
   type GemmKernelLayout,
   type GemmKernelOptions,
 } from "./gemm-kernel.ts";
+import { isSharedBuffer, type WasmMemory, webAssembly } from "./wasm-api.ts";
 
-// The project compiles without DOM lib types, so describe the slice of the WebAssembly JS API we
-// use structurally. A real `WebAssembly.Memory` satisfies WasmMemory.
-
-/** Structural type of `WebAssembly.Memory`. */
-export interface WasmMemory {
-  readonly buffer: ArrayBuffer | SharedArrayBuffer;
-  grow(deltaPages: number): number;
-}
-
-interface WebAssemblyApi {
-  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
-  Module: new (bytes: Uint8Array<ArrayBuffer>) => object;
-  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
-  validate(bytes: Uint8Array<ArrayBuffer>): boolean;
-}
-
-function webAssembly(): WebAssemblyApi | undefined {
-  return (globalThis as unknown as { WebAssembly?: WebAssemblyApi }).WebAssembly;
-}
+export type { WasmMemory };
 
 /** True if the engine validates WebAssembly SIMD128 code. */
 export function wasmSimdSupported(): boolean {
@@ -91,7 +74,7 @@ export function instantiateGemmKernel(
   const wa = webAssembly();
   if (wa === undefined || !wasmSimdSupported()) return null;
   if (options.relaxedSimd && !wasmRelaxedSimdSupported()) return null;
-  const kernel = generateGemmModule({ ...options, sharedMemory: isShared(memory.buffer) });
+  const kernel = generateGemmModule({ ...options, sharedMemory: isSharedBuffer(memory.buffer) });
   const instance = new wa.Instance(new wa.Module(kernel.bytes), { env: { memory } });
   const { mr, nr, kc, mc } = kernel;
   return { exports: instance.exports as unknown as GemmExports, layout: { mr, nr, kc, mc } };
@@ -210,10 +193,6 @@ class Packed implements PackedMatrix {
     readonly panelWidth: number,
     readonly buffer: Block,
   ) {}
-}
-
-function isShared(buffer: ArrayBuffer | SharedArrayBuffer): boolean {
-  return typeof SharedArrayBuffer !== "undefined" && buffer instanceof SharedArrayBuffer;
 }
 
 /** True if two arrays share a buffer and their byte ranges intersect. */

@@ -16,20 +16,7 @@
 import { InputError } from "../../errors.ts";
 import { generateLogSumExpModule, type LogSumExpExports, type LogSumExpKernelOptions } from "./logsumexp-kernel.ts";
 import { wasmSimdSupported, type WasmMemory } from "./wasm-gemm.ts";
-
-interface WebAssemblyApi {
-  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
-  Module: new (bytes: Uint8Array<ArrayBuffer>) => object;
-  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
-}
-
-function webAssembly(): WebAssemblyApi | undefined {
-  return (globalThis as unknown as { WebAssembly?: WebAssemblyApi }).WebAssembly;
-}
-
-function isShared(buffer: ArrayBuffer | SharedArrayBuffer): boolean {
-  return typeof SharedArrayBuffer !== "undefined" && buffer instanceof SharedArrayBuffer;
-}
+import { isSharedBuffer, webAssembly } from "./wasm-api.ts";
 
 /**
  * Generates and instantiates the log-sum-exp kernel against `memory`. Returns null when
@@ -42,7 +29,7 @@ export function instantiateLogSumExpKernel(
 ): LogSumExpExports | null {
   const wa = webAssembly();
   if (wa === undefined || !wasmSimdSupported()) return null;
-  const bytes = generateLogSumExpModule({ ...options, sharedMemory: isShared(memory.buffer) });
+  const bytes = generateLogSumExpModule({ ...options, sharedMemory: isSharedBuffer(memory.buffer) });
   const instance = new wa.Instance(new wa.Module(bytes), { env: { memory } });
   return instance.exports as unknown as LogSumExpExports;
 }

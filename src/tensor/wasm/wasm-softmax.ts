@@ -14,26 +14,13 @@
 import { InputError } from "../../errors.ts";
 import { generateSoftmaxModule, type SoftmaxExports } from "./softmax-kernel.ts";
 import { wasmSimdSupported, type WasmMemory } from "./wasm-gemm.ts";
-
-interface WebAssemblyApi {
-  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
-  Module: new (bytes: Uint8Array<ArrayBuffer>) => object;
-  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
-}
-
-function webAssembly(): WebAssemblyApi | undefined {
-  return (globalThis as unknown as { WebAssembly?: WebAssemblyApi }).WebAssembly;
-}
-
-function isShared(buffer: ArrayBuffer | SharedArrayBuffer): boolean {
-  return typeof SharedArrayBuffer !== "undefined" && buffer instanceof SharedArrayBuffer;
-}
+import { isSharedBuffer, webAssembly } from "./wasm-api.ts";
 
 /** Generates and instantiates the softmax kernel against `memory`; null without wasm SIMD. */
 export function instantiateSoftmaxKernel(memory: WasmMemory): SoftmaxExports | null {
   const wa = webAssembly();
   if (wa === undefined || !wasmSimdSupported()) return null;
-  const bytes = generateSoftmaxModule({ sharedMemory: isShared(memory.buffer) });
+  const bytes = generateSoftmaxModule({ sharedMemory: isSharedBuffer(memory.buffer) });
   const instance = new wa.Instance(new wa.Module(bytes), { env: { memory } });
   return instance.exports as unknown as SoftmaxExports;
 }

@@ -1,0 +1,27 @@
+/**
+ * The slice of the WebAssembly JS API the kernels use, typed structurally (the project compiles
+ * without DOM lib types). A real `WebAssembly.Memory` satisfies WasmMemory.
+ */
+
+/** Structural type of `WebAssembly.Memory`. */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  grow(deltaPages: number): number;
+}
+
+export interface WebAssemblyApi {
+  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
+  Module: new (bytes: Uint8Array<ArrayBuffer>) => object;
+  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
+  validate(bytes: Uint8Array<ArrayBuffer>): boolean;
+}
+
+/** The engine's `WebAssembly` object, or undefined where there is none. */
+export function webAssembly(): WebAssemblyApi | undefined {
+  return (globalThis as unknown as { WebAssembly?: WebAssemblyApi }).WebAssembly;
+}
+
+/** True for a SharedArrayBuffer (a shared wasm memory's buffer). */
+export function isSharedBuffer(buffer: ArrayBuffer | SharedArrayBuffer): boolean {
+  return typeof SharedArrayBuffer !== "undefined" && buffer instanceof SharedArrayBuffer;
+}
