@@ -12,6 +12,7 @@
  * prompts. The result is the same quantity as the direct route (floating-point rounding aside).
  */
 import type { Gpt2Model } from "../gpt2/model.ts";
+import { peekWeight } from "../gpt2/weights.ts";
 import { logSumExpRows } from "../tensor/log-sum-exp.ts";
 import { linear, type PreparedWeight } from "../tensor/matmul.ts";
 import { Tensor } from "../tensor/tensor.ts";
@@ -55,7 +56,9 @@ export function headToLogitsMetrics(options: HeadToLogitsOptions): number[] {
   const layers = [...new Set(heads.map((h) => h.layer))].sort((a, b) => a - b);
   for (const layer of layers) {
     // Rows of W_O for this layer (d_head rows per head), each centred over d_model and scaled by γ.
-    const readOut = new Tensor(scaleColumns(centredRows(model.weights.blocks[layer]!.outWeight, d), gamma, d), [nHeads * dHead, d]);
+    // peekWeight: a packing backend's W_O is re-read from the file without being kept.
+    const outWeight = peekWeight(model.weights.blocks[layer]!, "outWeight");
+    const readOut = new Tensor(scaleColumns(centredRows(outWeight, d), gamma, d), [nHeads * dHead, d]);
     const g = linear(backend, readOut, unembed).data;
     for (const { head } of heads.filter((h) => h.layer === layer)) {
       const gHead = backend.prepare(g.slice(head * dHead * dVocab, (head + 1) * dHead * dVocab), dHead, dVocab);
