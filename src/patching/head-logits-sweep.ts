@@ -13,15 +13,12 @@
  */
 import type { Gpt2Model } from "../gpt2/model.ts";
 import { peekWeight } from "../gpt2/weights.ts";
-import { logSumExpRows } from "../tensor/log-sum-exp.ts";
 import { linear, type PreparedWeight } from "../tensor/matmul.ts";
+import { productLogSumExp } from "../tensor/product-log-sum-exp.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import type { PathActivations } from "./path-activations.ts";
-import { PatchingError } from "./patching-error.ts";
+import { checkVocabTokens } from "./path-engine.ts";
 import { rowsAt } from "./recompute.ts";
-
-/** Bytes of [rows, d_vocab] logits formed at once per head (the rest streams through in blocks). */
-const BLOCK_BYTES = 32 << 20;
 
 export interface HeadToLogitsOptions {
   readonly model: Gpt2Model;
@@ -42,11 +39,7 @@ export function headToLogitsMetrics(options: HeadToLogitsOptions): number[] {
   const batch = clean.batch;
   const gamma = model.weights.lnFinalWeight;
   const unembed = model.prepared.unembed;
-  tokens.forEach((token) => {
-    if (!Number.isInteger(token) || token < 0 || token >= dVocab) {
-      throw new PatchingError("bad_token", `metric token ${token} is outside the vocabulary [0, ${dVocab})`);
-    }
-  });
+  checkVocabTokens(model, tokens);
 
   const cleanFinal = centredRows(rowsAt(clean.finalResid, batch, clean.pos, d, position), d);
   const base = linear(backend, new Tensor(scaleColumns(cleanFinal, gamma, d), [batch, d]), unembed).data;
@@ -92,24 +85,16 @@ function patchedLogitStats(
   model: Gpt2Model, dz: Float32Array, gHead: PreparedWeight, base: Float32Array, betaLogits: Float32Array,
   inverseScale: Float64Array, tokens: readonly number[],
 ): { logSumExp: Float64Array; tokenLogits: Tensor } {
-  const { dVocab, dHead } = model.config;
+  const { dVocab } = model.config;
   const batch = inverseScale.length;
-  const blockRows = Math.max(1, Math.floor(BLOCK_BYTES / (4 * dVocab)));
-  const block = new Float32Array(Math.min(batch, blockRows) * dVocab);
-  const logSumExp = new Float64Array(batch);
-  const picked = new Float32Array(batch * tokens.length);
-  for (let r0 = 0; r0 < batch; r0 += blockRows) {
-    const rows = Math.min(blockRows, batch - r0);
-    const logits = block.subarray(0, rows * dVocab);
-    model.backend.matmul(dz.subarray(r0 * dHead, (r0 + rows) * dHead), rows, gHead, logits, null);
+  const adjust = (logits: Float32Array, r0: number, rows: number): void => {
     for (let r = 0; r < rows; r++) {
       const scale = inverseScale[r0 + r]!;
       const offset = r * dVocab, baseOffset = (r0 + r) * dVocab;
       for (let j = 0; j < dVocab; j++) logits[offset + j] = (base[baseOffset + j]! + logits[offset + j]!) * scale + betaLogits[j]!;
-      tokens.forEach((token, t) => (picked[(r0 + r) * tokens.length + t] = logits[offset + token]!));
     }
-    logSumExp.set(logSumExpRows(logits, dVocab), r0);
-  }
+  };
+  const { logSumExp, picked } = productLogSumExp(model.backend, dz, batch, gHead, tokens, { adjust });
   return { logSumExp, tokenLogits: new Tensor(picked, [batch, tokens.length]) };
 }
 

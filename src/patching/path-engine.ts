@@ -91,10 +91,8 @@ export function unembedTokens(model: Gpt2Model, residual: Float32Array, tokens: 
   const normalized = finalLayerNorm(model, residual, frozenScale).data;
   const rows = normalized.length / d;
   const out = new Float32Array(rows * tokens.length);
+  checkVocabTokens(model, tokens);
   tokens.forEach((token, t) => {
-    if (!Number.isInteger(token) || token < 0 || token >= dVocab) {
-      throw new PatchingError("bad_token", `metric token ${token} is outside the vocabulary [0, ${dVocab})`);
-    }
     const direction = model.weights.unembedTransposed.subarray(token * d, (token + 1) * d);
     for (let r = 0; r < rows; r++) {
       let acc = 0;
@@ -115,13 +113,18 @@ export function unembedLogSumExp(
 ): { logSumExp: Float64Array; tokenLogits: Tensor } {
   const normalized = finalLayerNorm(model, residual, frozenScale);
   const rows = normalized.shape[0]!;
-  tokens.forEach((token) => {
+  checkVocabTokens(model, tokens);
+  const { logSumExp, picked } = productLogSumExp(model.backend, normalized.data, rows, model.prepared.unembed, tokens);
+  return { logSumExp, tokenLogits: new Tensor(picked, [rows, tokens.length]) };
+}
+
+/** Metric tokens must be ids of the model's vocabulary. */
+export function checkVocabTokens(model: Gpt2Model, tokens: readonly number[]): void {
+  for (const token of tokens) {
     if (!Number.isInteger(token) || token < 0 || token >= model.config.dVocab) {
       throw new PatchingError("bad_token", `metric token ${token} is outside the vocabulary [0, ${model.config.dVocab})`);
     }
-  });
-  const { logSumExp, picked } = productLogSumExp(model.backend, normalized.data, rows, model.prepared.unembed, tokens);
-  return { logSumExp, tokenLogits: new Tensor(picked, [rows, tokens.length]) };
+  }
 }
 
 function finalLayerNorm(model: Gpt2Model, residual: Float32Array, frozenScale?: Float32Array): Tensor {

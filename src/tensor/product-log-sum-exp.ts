@@ -9,6 +9,16 @@ export interface ProductLogSumExp {
   readonly picked: Float32Array;
 }
 
+export interface ProductLogSumExpOptions {
+  /** Bytes of the product held at once (default 32 MiB). */
+  readonly blockBytes?: number;
+  /**
+   * Rewrites a block of the product ([rows, outDim], starting at row firstRow) in place before it is
+   * reduced, e.g. to add a base and rescale rows: the reduction then applies to the rewritten values.
+   */
+  readonly adjust?: (block: Float32Array, firstRow: number, rows: number) => void;
+}
+
 /** Bytes of the product held at once when the rows are processed in blocks (default 32 MiB). */
 const DEFAULT_BLOCK_BYTES = 32 << 20;
 
@@ -20,7 +30,7 @@ const DEFAULT_BLOCK_BYTES = 32 << 20;
  */
 export function productLogSumExp(
   backend: MatmulBackend, a: Float32Array, m: number, w: PreparedWeight, pick: ArrayLike<number>,
-  options: { readonly blockBytes?: number } = {},
+  options: ProductLogSumExpOptions = {},
 ): ProductLogSumExp {
   const { inDim, outDim } = w;
   if (!Number.isInteger(m) || m < 0 || a.length !== m * inDim) {
@@ -40,6 +50,7 @@ export function productLogSumExp(
     const rows = Math.min(blockRows, m - r0);
     const product = block.subarray(0, rows * outDim);
     backend.matmul(a.subarray(r0 * inDim, (r0 + rows) * inDim), rows, w, product, null);
+    options.adjust?.(product, r0, rows);
     logSumExp.set(logSumExpRows(product, outDim), r0);
     for (let r = 0; r < rows; r++) {
       for (let t = 0; t < pick.length; t++) picked[(r0 + r) * pick.length + t] = product[r * outDim + pick[t]!]!;

@@ -40,6 +40,25 @@ describe.each(backends)("productLogSumExp on the %s backend", (_, backend) => {
     );
   });
 
+  it("reduces the blocks as rewritten by `adjust` (each row's place in the product given)", () => {
+    fc.assert(
+      fc.property(cases, ({ m, k, n, a, w, pick, blockRows }) => {
+        const weight = backend.prepare(Float32Array.from(w), k, n);
+        const product = new Float32Array(m * n);
+        backend.matmul(Float32Array.from(a), m, weight, product, null);
+        const rewritten = product.map((v, i) => v * 0.5 + Math.floor(i / n) - (i % n));
+        const adjust = (block: Float32Array, firstRow: number, rows: number) => {
+          for (let r = 0; r < rows; r++) for (let j = 0; j < n; j++) block[r * n + j] = block[r * n + j]! * 0.5 + (firstRow + r) - j;
+        };
+        const result = productLogSumExp(backend, Float32Array.from(a), m, weight, pick, { blockBytes: blockRows * n * 4, adjust });
+        expect(Array.from(result.logSumExp)).toEqual(Array.from(logSumExpRows(rewritten, n)));
+        const expected = Array.from({ length: m * pick.length }, (_, i) => rewritten[Math.floor(i / pick.length) * n + pick[i % pick.length]!]!);
+        expect(Array.from(result.picked)).toEqual(expected);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
   it("rejects a wrong-sized input and columns outside the product", () => {
     const weight = backend.prepare(new Float32Array(6), 2, 3);
     expect(() => productLogSumExp(backend, new Float32Array(5), 2, weight, [])).toThrow(InputError);
