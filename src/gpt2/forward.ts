@@ -5,7 +5,7 @@ import { concatAxis, gatherRows, takeAxis } from "../tensor/indexing.ts";
 import { layerNormAffine, layerNormNormalize, layerNormScale } from "../tensor/layer-norm.ts";
 import { linear } from "../tensor/matmul.ts";
 import { softmaxLastAxis } from "../tensor/softmax.ts";
-import { shapeToString, Tensor } from "../tensor/tensor.ts";
+import { sameShape, shapeToString, Tensor } from "../tensor/tensor.ts";
 import { attentionScores, headResults, mixValues, splitQkv, sumHeads } from "./attention.ts";
 import type { Gpt2Model } from "./model.ts";
 import type { TokenBatch } from "./tokens.ts";
@@ -121,7 +121,7 @@ function checkPast(model: Gpt2Model, past: PastKeysValues, tokens: TokenBatch | 
   const expected = [batch, pastPos, nHeads, dHead];
   for (const [what, list] of [["keys", past.keys], ["values", past.values]] as const) {
     list.forEach((t, layer) => {
-      if (!sameShapeAs(t.shape, expected)) {
+      if (!sameShape(t.shape, expected)) {
         throw new InputError(`past ${what} of layer ${layer} have shape ${shapeToString(t.shape)}, expected ${shapeToString(expected)}`, "bad_past");
       }
     });
@@ -130,10 +130,6 @@ function checkPast(model: Gpt2Model, past: PastKeysValues, tokens: TokenBatch | 
     throw new InputError(`${pastPos} past positions plus ${pos} new ones exceed the model's context of ${nCtx}`, "prompt_too_long");
   }
   return pastPos;
-}
-
-function sameShapeAs(shape: readonly number[], expected: readonly number[]): boolean {
-  return shape.length === expected.length && shape.every((d, i) => d === expected[i]);
 }
 
 function runBlock(
