@@ -25,3 +25,16 @@ export function webAssembly(): WebAssemblyApi | undefined {
 export function isSharedBuffer(buffer: ArrayBuffer | SharedArrayBuffer): boolean {
   return typeof SharedArrayBuffer !== "undefined" && buffer instanceof SharedArrayBuffer;
 }
+
+/**
+ * True when two views share memory but start at different bytes: copying one into the other in
+ * chunks could then overwrite input not yet read (identical views are safe for chunked in-place).
+ */
+export function overlapsPartially(x: Float32Array, y: Float32Array): boolean {
+  return (
+    (x.buffer as ArrayBufferLike) === (y.buffer as ArrayBufferLike) &&
+    x.byteOffset !== y.byteOffset &&
+    x.byteOffset < y.byteOffset + y.byteLength &&
+    y.byteOffset < x.byteOffset + x.byteLength
+  );
+}

@@ -22,8 +22,7 @@ function required<T>(kernel: T | null): T {
 
 function attention(): WasmAttention {
   if (shared === undefined) shared = WasmAttention.create();
-  if (shared === null) throw new InputError("WebAssembly SIMD is not available in this JavaScript engine", "no_wasm_simd");
-  return shared;
+  return required(shared);
 }
 
 /** Null where WebAssembly SIMD is unavailable. */

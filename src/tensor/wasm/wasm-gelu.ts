@@ -14,7 +14,7 @@
 import { InputError } from "../../errors.ts";
 import { generateGeluModule, type GeluExports, type GeluKernelOptions } from "./gelu-kernel.ts";
 import { wasmSimdSupported, type WasmMemory } from "./wasm-gemm.ts";
-import { isSharedBuffer, webAssembly } from "./wasm-api.ts";
+import { isSharedBuffer, overlapsPartially, webAssembly } from "./wasm-api.ts";
 
 /**
  * Generates and instantiates the gelu kernel against `memory`; null when WebAssembly SIMD is
@@ -74,14 +74,7 @@ export function createWasmGelu(options: WasmGeluOptions = {}): WasmGelu | null {
     let src = x;
     // Partial overlap (same buffer, different start): chunked in→out copies could clobber input
     // not yet read, so read from a copy. Identical views are fine (each chunk is read first).
-    if (
-      (x.buffer as ArrayBufferLike) === (out.buffer as ArrayBufferLike) &&
-      x.byteOffset !== out.byteOffset &&
-      x.byteOffset < out.byteOffset + out.byteLength &&
-      out.byteOffset < x.byteOffset + x.byteLength
-    ) {
-      src = x.slice();
-    }
+    if (overlapsPartially(x, out)) src = x.slice();
     const chunk = Math.min(chunkFloats, Math.ceil(n / 4) * 4);
     const h = ensure(chunk);
     const k = kernel!;

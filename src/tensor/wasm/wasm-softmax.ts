@@ -14,7 +14,7 @@
 import { InputError } from "../../errors.ts";
 import { generateSoftmaxModule, type SoftmaxExports } from "./softmax-kernel.ts";
 import { wasmSimdSupported, type WasmMemory } from "./wasm-gemm.ts";
-import { isSharedBuffer, webAssembly } from "./wasm-api.ts";
+import { isSharedBuffer, overlapsPartially, webAssembly } from "./wasm-api.ts";
 
 /** Generates and instantiates the softmax kernel against `memory`; null without wasm SIMD. */
 export function instantiateSoftmaxKernel(memory: WasmMemory): SoftmaxExports | null {
@@ -65,14 +65,7 @@ export function createWasmSoftmaxRows(options: WasmSoftmaxOptions = {}): WasmSof
     if (n === 0) return true;
     if (width === 0 || n % width !== 0) throw new InputError(`softmaxRows: ${n} values are not rows of width ${width}`, "bad_shape");
     let src = x;
-    if (
-      (x.buffer as ArrayBufferLike) === (out.buffer as ArrayBufferLike) &&
-      x.byteOffset !== out.byteOffset &&
-      x.byteOffset < out.byteOffset + out.byteLength &&
-      out.byteOffset < x.byteOffset + x.byteLength
-    ) {
-      src = x.slice();
-    }
+    if (overlapsPartially(x, out)) src = x.slice();
     const rows = n / width;
     const chunkRows = Math.max(1, Math.min(rows, Math.floor(chunkFloats / width)));
     const h = ensure(chunkRows * width);
