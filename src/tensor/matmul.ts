@@ -16,6 +16,20 @@ export interface PreparedWeight {
   readonly transposed: Float32Array | null;
 }
 
+/**
+ * Float32 buffers in a backend's own memory, which its matmuls read and write in place (no staging
+ * copies in or out): e.g. a forward pass's intermediates that no hook or cache holds.
+ */
+export interface BackendWorkspace {
+  /**
+   * `floats` floats (contents unspecified). The view stays valid, even when the backend's memory
+   * grows, until it is released; it must not be used afterwards.
+   */
+  alloc(floats: number): Float32Array;
+  /** Returns a view from {@link alloc} to the backend. */
+  release(view: Float32Array): void;
+}
+
 /** The matrix-multiply kernels the model runs on. Backends are objects, never global state. */
 export interface MatmulBackend {
   readonly name: string;
@@ -25,6 +39,8 @@ export interface MatmulBackend {
    * may then drop the plain arrays (Gpt2Model does, to hold only one copy of the weights).
    */
   readonly ownsPreparedCopy?: boolean;
+  /** Buffers its matmuls use in place; absent where there is no such memory (then plain arrays). */
+  readonly workspace?: BackendWorkspace;
   /** Fast kernels for the forward pass's non-GEMM work (attention, ...); absent = plain TypeScript. */
   readonly kernels?: ForwardKernels;
   /** W given as [inDim, outDim] row-major. */
@@ -62,14 +78,20 @@ function checkLength(what: string, values: Float32Array, expected: number): void
   }
 }
 
-/** x [..., inDim] · W [inDim, outDim] (+ bias) → [..., outDim]. */
-export function linear(backend: MatmulBackend, x: Tensor, w: PreparedWeight, bias?: Float32Array | null): Tensor {
+/**
+ * x [..., inDim] · W [inDim, outDim] (+ bias) → [..., outDim], into `out` when given (it must hold
+ * exactly that many values and not overlap x).
+ */
+export function linear(backend: MatmulBackend, x: Tensor, w: PreparedWeight, bias?: Float32Array | null, out?: Float32Array): Tensor {
   const inDim = x.shape[x.rank - 1];
   if (inDim !== w.inDim) {
     throw new InputError(`linear: input ${shapeToString(x.shape)} does not end in ${w.inDim}`, "shape_mismatch");
   }
   const rows = x.size / w.inDim;
-  const out = new Float32Array(rows * w.outDim);
+  if (out !== undefined && out.length !== rows * w.outDim) {
+    throw new InputError(`linear: output buffer holds ${out.length} values, expected ${rows}·${w.outDim}`, "shape_mismatch");
+  }
+  out ??= new Float32Array(rows * w.outDim);
   backend.matmul(x.data, rows, w, out, bias);
   return new Tensor(out, [...x.shape.slice(0, -1), w.outDim]);
 }

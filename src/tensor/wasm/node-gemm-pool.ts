@@ -121,6 +121,8 @@ export class NodeGemmPool {
   private readonly job: Int32Array;
   private readonly minChunkPanels: number;
   private readonly packs = new WeakSet<PackedMatrix>();
+  /** Every buffer object the shared memory has had: views of any of them address this memory. */
+  private readonly memoryBuffers = new WeakSet<object>();
   /** One scratch block per thread (`threads` × scratchStride floats). */
   private scratch: WasmF32Buffer | undefined;
   private scratchStride = 0;
@@ -225,6 +227,24 @@ export class NodeGemmPool {
     return packed;
   }
 
+  /**
+   * `floats` floats of the shared memory for in-place use by {@link matmul} (contents unspecified):
+   * the view stays valid, and is still used in place, after the memory grows. Release it with
+   * {@link freeView}.
+   */
+  allocView(floats: number): { readonly view: Float32Array; readonly buffer: WasmF32Buffer } {
+    const buffer = this.gemm.alloc(floats);
+    const view = buffer.view();
+    this.memoryBuffers.add(view.buffer);
+    return { view, buffer };
+  }
+
+  /** True when `x` is a non-empty view of this pool's shared memory (from before or after growth). */
+  isMemoryView(x: Float32Array): boolean {
+    this.memoryBuffers.add(this.memory.buffer);
+    return x.byteLength > 0 && this.memoryBuffers.has(x.buffer);
+  }
+
   /** Releases a packed matrix made by this pool. */
   free(packed: PackedMatrix): void {
     if (!this.packs.delete(packed)) {
@@ -266,12 +286,12 @@ export class NodeGemmPool {
     checkLength(where, "out", out, m * n, `m·n = ${m}·${n}`);
     if (bias !== undefined) checkLength(where, "bias", bias, n, `n = ${n}`);
 
-    // Use views of the shared memory in place (unless `a`/`bias` overlap `out`). A view from
-    // before a growth has a different buffer object: it is valid but simply staged like any array.
-    const memBuffer = this.memory.buffer;
-    const inMemory = (x: Float32Array): boolean => x.buffer === memBuffer && x.byteLength > 0;
+    // Use views of the shared memory in place (unless `a`/`bias` overlap `out`), also views taken
+    // before a growth (their buffer object differs from the current one, their addresses do not).
+    const inMemory = (x: Float32Array): boolean => this.isMemoryView(x);
     const overlaps = (x: Float32Array, y: Float32Array): boolean =>
-      x.buffer === y.buffer && x.byteOffset < y.byteOffset + y.byteLength && y.byteOffset < x.byteOffset + x.byteLength;
+      (x.buffer === y.buffer || (inMemory(x) && inMemory(y))) &&
+      x.byteOffset < y.byteOffset + y.byteLength && y.byteOffset < x.byteOffset + x.byteLength;
     const outIn = inMemory(out);
     const aOverlapsOut = overlaps(a, out);
     const aIn = inMemory(a) && !(outIn && aOverlapsOut);
