@@ -1,14 +1,22 @@
+import { InputError } from "../errors.ts";
 import type { ForwardKernels } from "../tensor/forward-kernels.ts";
 import type { MatmulBackend, PreparedWeight } from "../tensor/matmul.ts";
 import { Tensor } from "../tensor/tensor.ts";
 
+/** Output buffers for splitQkv, each [b·p·d] floats; a missing one is allocated. */
+export interface QkvBuffers {
+  readonly q?: Float32Array;
+  readonly k?: Float32Array;
+  readonly v?: Float32Array;
+}
+
 /** c_attn output [b, p, 3·d] → q, k, v as [b, p, head, d_head] (TransformerLens layout). */
-export function splitQkv(qkv: Tensor, nHeads: number): { q: Tensor; k: Tensor; v: Tensor } {
+export function splitQkv(qkv: Tensor, nHeads: number, into: QkvBuffers = {}): { q: Tensor; k: Tensor; v: Tensor } {
   const [batch, pos, width] = qkv.shape as [number, number, number];
   const d = width / 3;
   const dHead = d / nHeads;
   const rows = batch * pos;
-  const parts = [new Float32Array(rows * d), new Float32Array(rows * d), new Float32Array(rows * d)];
+  const parts = [into.q, into.k, into.v].map((buffer) => checkedBuffer(buffer, rows * d, "splitQkv"));
   for (let r = 0; r < rows; r++) {
     for (let part = 0; part < 3; part++) {
       parts[part]!.set(qkv.data.subarray(r * width + part * d, r * width + (part + 1) * d), r * d);
@@ -31,11 +39,11 @@ function kernelShapesOk(a: Tensor, b: Tensor, dims: readonly number[]): boolean 
  * q·kᵀ/√d_head as [b, head, query, key], −∞ above the diagonal. `kernels.attentionScores`, when
  * given, computes it instead (same result within float32 rounding).
  */
-export function attentionScores(q: Tensor, k: Tensor, kernels?: ForwardKernels): Tensor {
+export function attentionScores(q: Tensor, k: Tensor, kernels?: ForwardKernels, into?: Float32Array): Tensor {
   const [batch, pos, nHeads, dHead] = q.shape as [number, number, number, number];
   const keys = k.shape[1]!;
   const scale = 1 / Math.sqrt(dHead);
-  const out = new Float32Array(batch * nHeads * pos * keys);
+  const out = checkedBuffer(into, batch * nHeads * pos * keys, "attentionScores");
   if (
     kernels?.attentionScores && kernelShapesOk(q, k, [batch, pos, keys, nHeads, dHead]) &&
     k.shape[0] === batch && k.shape[2] === nHeads && k.shape[3] === dHead
@@ -73,11 +81,11 @@ export function attentionScores(q: Tensor, k: Tensor, kernels?: ForwardKernels):
  * are skipped. `kernels.mixValues`, when given, computes it instead (same result within float32
  * rounding).
  */
-export function mixValues(pattern: Tensor, v: Tensor, kernels?: ForwardKernels): Tensor {
+export function mixValues(pattern: Tensor, v: Tensor, kernels?: ForwardKernels, into?: Float32Array): Tensor {
   const [batch, nHeads, pos, keys] = pattern.shape as [number, number, number, number];
   const dHead = v.shape[3]!;
   const rowStride = nHeads * dHead;
-  const out = new Float32Array(batch * pos * rowStride);
+  const out = checkedBuffer(into, batch * pos * rowStride, "mixValues");
   if (
     kernels?.mixValues && kernelShapesOk(pattern, v, [batch, pos, keys, nHeads, dHead]) &&
     v.shape[0] === batch && v.shape[1] === keys && v.shape[2] === nHeads
@@ -86,6 +94,7 @@ export function mixValues(pattern: Tensor, v: Tensor, kernels?: ForwardKernels):
     return new Tensor(out, [batch, pos, nHeads, dHead]);
   }
   const pd = pattern.data, vd = v.data;
+  out.fill(0);
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < nHeads; h++) {
       const plane = (b * nHeads + h) * pos * keys;
@@ -137,4 +146,13 @@ export function sumHeads(result: Tensor, bias: Float32Array): Tensor {
     }
   }
   return new Tensor(out, [batch, pos, dModel]);
+}
+
+/** `buffer` when given (it must hold exactly `floats` values), else a new zeroed array. */
+function checkedBuffer(buffer: Float32Array | undefined, floats: number, what: string): Float32Array {
+  if (buffer === undefined) return new Float32Array(floats);
+  if (buffer.length !== floats) {
+    throw new InputError(`${what}: output buffer holds ${buffer.length} values, expected ${floats}`, "shape_mismatch");
+  }
+  return buffer;
 }

@@ -7,6 +7,7 @@ import { linear } from "../tensor/matmul.ts";
 import { softmaxLastAxis } from "../tensor/softmax.ts";
 import { sameShape, shapeToString, Tensor } from "../tensor/tensor.ts";
 import { attentionScores, headResults, mixValues, splitQkv, sumHeads } from "./attention.ts";
+import { beginPassScratch, type PassScratch } from "./forward-scratch.ts";
 import type { Gpt2Model } from "./model.ts";
 import type { TokenBatch } from "./tokens.ts";
 
@@ -14,8 +15,9 @@ import type { TokenBatch } from "./tokens.ts";
 export interface ActivationVisitor {
   /**
    * Whether the visitor needs this activation beyond its visit (a hook or cache keeps it). When
-   * false, the pass may skip computing it if it is optional (per-head `attn.hook_result`) and may
-   * overwrite its buffer after the visit (e.g. gelu in place over `mlp.hook_pre`).
+   * false, the pass may skip computing it if it is optional (per-head `attn.hook_result`), may
+   * overwrite its buffer after the visit (e.g. gelu in place over `mlp.hook_pre`) and may hand it
+   * over in a buffer of the backend's workspace that the next layer reuses.
    */
   wants(name: string): boolean;
   /** Whether a hook may change this activation (then what follows must be computed from it). */
@@ -62,23 +64,37 @@ export function runForward(
     if (name === options.stopAfter) throw new StopForward();
     return next;
   };
+  const scratch = beginPassScratch(model.backend.workspace);
   try {
-    return { logits: forwardFrom(model, tokens, visit, visitor, options) };
+    return { logits: forwardFrom(model, tokens, { visit, visitor, scratch }, options) };
   } catch (error) {
     if (error instanceof StopForward) return { logits: null };
     throw error;
+  } finally {
+    scratch?.end();
   }
 }
 
 type Visit = (name: string, value: Tensor, layer: number | null) => Tensor;
 
-function forwardFrom(
-  model: Gpt2Model,
-  tokens: TokenBatch | null,
-  visit: Visit,
-  visitor: ActivationVisitor,
-  options: ForwardOptions,
-): Tensor {
+interface Pass {
+  readonly visit: Visit;
+  readonly visitor: ActivationVisitor;
+  /** Role buffers in the backend's workspace; null: plain arrays. */
+  readonly scratch: PassScratch | null;
+}
+
+/**
+ * A workspace buffer for `role` when none of `names` (the hook points the value is visited as,
+ * itself or aliased by in-place updates) is wanted by the visitor; undefined: allocate as usual.
+ */
+function scratchFor(pass: Pass, role: string, floats: number, names: readonly string[]): Float32Array | undefined {
+  if (pass.scratch === null || names.some((name) => pass.visitor.wants(name))) return undefined;
+  return pass.scratch.take(role, floats);
+}
+
+function forwardFrom(model: Gpt2Model, tokens: TokenBatch | null, pass: Pass, options: ForwardOptions): Tensor {
+  const { visit, visitor } = pass;
   const { config, weights } = model;
   const pastPos = options.past ? checkPast(model, options.past, tokens, options.start?.residual ?? null) : 0;
   let residual: Tensor;
@@ -101,10 +117,11 @@ function forwardFrom(
     residual = add(embed, posEmbed);
   }
   for (let layer = firstLayer; layer < config.nLayers; layer++) {
-    residual = runBlock(model, layer, residual, visit, visitor, options.past);
+    residual = runBlock(model, layer, residual, pass, options.past);
   }
   const scale = visit("ln_final.hook_scale", layerNormScale(residual, config.layerNormEps), null);
-  const normalized = visit("ln_final.hook_normalized", layerNormNormalize(residual, scale), null);
+  const lnBuffer = scratchFor(pass, "ln", residual.size, ["ln_final.hook_normalized"]);
+  const normalized = visit("ln_final.hook_normalized", layerNormNormalize(residual, scale, lnBuffer), null);
   let finalResidual = layerNormAffine(normalized, weights.lnFinalWeight, weights.lnFinalBias, !visitor.wants("ln_final.hook_normalized"));
   if (options.logitPositions) finalResidual = takeAxis(finalResidual, 1, options.logitPositions);
   return visit("logits", linear(model.backend, finalResidual, model.prepared.unembed), null);
@@ -133,30 +150,45 @@ function checkPast(model: Gpt2Model, past: PastKeysValues, tokens: TokenBatch | 
 }
 
 function runBlock(
-  model: Gpt2Model, layer: number, residPreIn: Tensor, visit: Visit, visitor: ActivationVisitor, past: PastKeysValues | undefined,
+  model: Gpt2Model, layer: number, residPreIn: Tensor, pass: Pass, past: PastKeysValues | undefined,
 ): Tensor {
   const { config, backend } = model;
+  const { visit, visitor } = pass;
   const weights = model.weights.blocks[layer]!;
   const prepared = model.prepared.blocks[layer]!;
   const eps = config.layerNormEps;
   const p = `blocks.${layer}.`;
   const residPre = visit(`${p}hook_resid_pre`, residPreIn, layer);
+  const [batch, pos] = residPre.shape as [number, number];
+  const rows = batch * pos;
+  const { dModel: d, dMlp, nHeads } = config;
+  // Buffers no hook or cache holds are reused in place (less garbage per layer, lower peak memory),
+  // and where the backend has a workspace they live there, one per role, reused by every layer.
+  const free = (name: string) => !visitor.wants(`${p}${name}`);
+  const buffer = (role: string, floats: number, ...names: string[]) => scratchFor(pass, role, floats, names.map((n) => `${p}${n}`));
 
   const scale1 = visit(`${p}ln1.hook_scale`, layerNormScale(residPre, eps), layer);
-  const normalized1 = visit(`${p}ln1.hook_normalized`, layerNormNormalize(residPre, scale1), layer);
-  // Buffers no hook or cache holds are reused in place (less garbage per layer, lower peak memory).
-  const free = (name: string) => !visitor.wants(`${p}${name}`);
+  const normalized1 = visit(`${p}ln1.hook_normalized`, layerNormNormalize(residPre, scale1, buffer("ln", rows * d, "ln1.hook_normalized")), layer);
   const ln1Out = layerNormAffine(normalized1, weights.ln1Weight, weights.ln1Bias, free("ln1.hook_normalized"));
-  const split = splitQkv(linear(backend, ln1Out, prepared.qkv, weights.qkvBias), config.nHeads);
+  const qkv = linear(backend, ln1Out, prepared.qkv, weights.qkvBias, buffer("qkv", rows * 3 * d));
+  const split = splitQkv(qkv, nHeads, {
+    q: buffer("q", rows * d, "attn.hook_q"),
+    k: buffer("k", rows * d, "attn.hook_k"),
+    v: buffer("v", rows * d, "attn.hook_v"),
+  });
   const q = visit(`${p}attn.hook_q`, split.q, layer);
   const k = visit(`${p}attn.hook_k`, split.k, layer);
   const v = visit(`${p}attn.hook_v`, split.v, layer);
   // hook_k / hook_v hold the new positions only; attention reads the past ones too.
   const keys = past ? concatAxis([past.keys[layer]!, k], 1) : k;
   const values = past ? concatAxis([past.values[layer]!, v], 1) : v;
-  const scores = visit(`${p}attn.hook_attn_scores`, attentionScores(q, keys, backend.kernels), layer);
-  const pattern = visit(`${p}attn.hook_pattern`, softmaxLastAxis(scores, backend.kernels, free("attn.hook_attn_scores")), layer);
-  const z = visit(`${p}attn.hook_z`, mixValues(pattern, values, backend.kernels), layer);
+  const keyCount = keys.shape[1]!;
+  // The softmax overwrites the scores only when neither is held (the pattern then lives in their buffer).
+  const patternInPlace = free("attn.hook_attn_scores") && free("attn.hook_pattern");
+  const scoresBuffer = patternInPlace ? buffer("scores", batch * nHeads * pos * keyCount) : undefined;
+  const scores = visit(`${p}attn.hook_attn_scores`, attentionScores(q, keys, backend.kernels, scoresBuffer), layer);
+  const pattern = visit(`${p}attn.hook_pattern`, softmaxLastAxis(scores, backend.kernels, patternInPlace || free("attn.hook_attn_scores")), layer);
+  const z = visit(`${p}attn.hook_z`, mixValues(pattern, values, backend.kernels, buffer("z", rows * d, "attn.hook_z")), layer);
   // Per-head results are summed into attn_out only when a hook may edit them; otherwise attn_out
   // takes the usual z·W_O route, so merely caching hook_result leaves the logits bit-identical.
   const resultName = `${p}attn.hook_result`;
@@ -165,18 +197,21 @@ function runBlock(
   if (result && visitor.mayModify(resultName)) {
     attnOut = sumHeads(result, weights.outBias);
   } else {
-    const [batch, pos] = z.shape as [number, number];
-    attnOut = linear(backend, z.reshape([batch, pos, config.dModel]), prepared.out, weights.outBias);
+    attnOut = linear(backend, z.reshape([batch, pos, d]), prepared.out, weights.outBias, buffer("attnOut", rows * d, "hook_attn_out", "hook_resid_mid"));
   }
   attnOut = visit(`${p}hook_attn_out`, attnOut, layer);
   // x + y = y + x exactly in floating point, so summing into attn_out's / mlp_out's buffer is bit-identical.
   const residMid = visit(`${p}hook_resid_mid`, free("hook_attn_out") ? addInPlace(attnOut, residPre) : add(residPre, attnOut), layer);
 
   const scale2 = visit(`${p}ln2.hook_scale`, layerNormScale(residMid, eps), layer);
-  const normalized2 = visit(`${p}ln2.hook_normalized`, layerNormNormalize(residMid, scale2), layer);
+  const normalized2 = visit(`${p}ln2.hook_normalized`, layerNormNormalize(residMid, scale2, buffer("ln", rows * d, "ln2.hook_normalized")), layer);
   const ln2Out = layerNormAffine(normalized2, weights.ln2Weight, weights.ln2Bias, free("ln2.hook_normalized"));
-  const pre = visit(`${p}mlp.hook_pre`, linear(backend, ln2Out, prepared.mlpIn, weights.mlpInBias), layer);
+  const preBuffer = buffer("mlp", rows * dMlp, "mlp.hook_pre", "mlp.hook_post");
+  const pre = visit(`${p}mlp.hook_pre`, linear(backend, ln2Out, prepared.mlpIn, weights.mlpInBias, preBuffer), layer);
   const post = visit(`${p}mlp.hook_post`, geluNew(pre, backend.kernels, free("mlp.hook_pre")), layer);
-  const mlpOut = visit(`${p}hook_mlp_out`, linear(backend, post, prepared.mlpOut, weights.mlpOutBias), layer);
+  // mlp_out's buffer becomes resid_post, which the next layer visits as its resid_pre.
+  const residNames = ["hook_mlp_out", "hook_resid_post"].map((n) => `${p}${n}`);
+  if (layer + 1 < config.nLayers) residNames.push(`blocks.${layer + 1}.hook_resid_pre`);
+  const mlpOut = visit(`${p}hook_mlp_out`, linear(backend, post, prepared.mlpOut, weights.mlpOutBias, scratchFor(pass, "mlpOut", rows * d, residNames)), layer);
   return visit(`${p}hook_resid_post`, free("hook_mlp_out") ? addInPlace(mlpOut, residMid) : add(residMid, mlpOut), layer);
 }

@@ -22,14 +22,17 @@ export function layerNormScale(x: Tensor, eps: number): Tensor {
   return new Tensor(out, [...x.shape.slice(0, -1), 1]);
 }
 
-/** (x − mean(x)) / scale, row-wise; `scale` has shape [..., 1]. */
-export function layerNormNormalize(x: Tensor, scale: Tensor): Tensor {
+/** (x − mean(x)) / scale, row-wise; `scale` has shape [..., 1]. Written into `into` when given. */
+export function layerNormNormalize(x: Tensor, scale: Tensor, into?: Float32Array): Tensor {
   const width = lastDim(x);
   const rows = x.size / width;
   if (scale.size !== rows) {
     throw new InputError(`LayerNorm scale has ${scale.size} entries for ${rows} rows`, "shape_mismatch");
   }
-  const out = new Float32Array(x.size);
+  if (into !== undefined && into.length !== x.size) {
+    throw new InputError(`LayerNorm output buffer holds ${into.length} values, expected ${x.size}`, "shape_mismatch");
+  }
+  const out = into ?? new Float32Array(x.size);
   const src = x.data;
   for (let r = 0; r < rows; r++) {
     const base = r * width;

@@ -245,6 +245,13 @@ export class NodeGemmPool {
     return x.byteLength > 0 && this.memoryBuffers.has(x.buffer);
   }
 
+  /** A view of the memory's current buffer over the same floats when `x` views an older one (else `x`). */
+  private currentView(x: Float32Array): Float32Array {
+    const buffer = this.memory.buffer;
+    if (x.buffer === buffer || !this.isMemoryView(x)) return x;
+    return new Float32Array(buffer, x.byteOffset, x.length);
+  }
+
   /** Releases a packed matrix made by this pool. */
   free(packed: PackedMatrix): void {
     if (!this.packs.delete(packed)) {
@@ -279,7 +286,7 @@ export class NodeGemmPool {
     const workers = large ? this.readyWorkers() : [];
     // Small products (and a pool without ready workers) take the single-threaded path unchanged.
     if (workers.length === 0) {
-      this.gemm.matmul(a, m, b, out, bias, accumulate);
+      this.gemm.matmul(this.currentView(a), m, b, this.currentView(out), bias && this.currentView(bias), accumulate);
       return;
     }
     checkLength(where, "a", a, m * k, `m·k = ${m}·${k}`);

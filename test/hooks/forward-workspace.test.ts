@@ -1,0 +1,138 @@
+/**
+ * A forward pass keeps intermediates that no hook or cache holds in the backend's workspace, one
+ * buffer per role, reused by every layer. A role given to a value that is still alive, or a
+ * workspace buffer that escapes into a cache, would change results: these tests compare runs with a
+ * workspace against the same backend without one, bit for bit.
+ *
+ * The "poisoned" workspace hands out plain arrays filled with NaN (reused like the real one), so it
+ * runs on any backend and any read of a buffer before it is written shows up in the logits.
+ */
+import fc from "fast-check";
+import { afterAll, describe, expect, it } from "vitest";
+import { Gpt2Model } from "../../src/gpt2/model.ts";
+import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
+import { type HookName } from "../../src/hooks/hook-names.ts";
+import { type HookSpec, HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
+import { type BackendWorkspace, type MatmulBackend, referenceBackend } from "../../src/tensor/matmul.ts";
+import { createParallelWasmBackend } from "../../src/tensor/wasm/node-parallel-backend.ts";
+import { TINY_DIR } from "../helpers/fixtures.ts";
+
+interface CountingWorkspace extends BackendWorkspace {
+  readonly allocs: number;
+  readonly live: number;
+}
+
+function poisonedWorkspace(): CountingWorkspace {
+  const live = new Set<Float32Array>();
+  let allocs = 0;
+  return {
+    alloc(floats) {
+      allocs++;
+      const view = new Float32Array(floats).fill(NaN);
+      live.add(view);
+      return view;
+    },
+    release(view) {
+      if (!live.delete(view)) throw new Error("released a buffer that is not live");
+    },
+    get allocs() {
+      return allocs;
+    },
+    get live() {
+      return live.size;
+    },
+  };
+}
+
+const plainModel = await loadGpt2FromDir(TINY_DIR, referenceBackend);
+const plain = new HookedGpt2(plainModel);
+const { config } = plain;
+const NAMES = plain.hookNames;
+
+function withWorkspace(backend: MatmulBackend, workspace: BackendWorkspace): HookedGpt2 {
+  return new HookedGpt2(new Gpt2Model(plainModel.config, plainModel.weights, { ...backend, workspace }));
+}
+
+const prompts = fc
+  .tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 12 }))
+  .chain(([batch, pos]) =>
+    fc.array(fc.array(fc.integer({ min: 0, max: config.dVocab - 1 }), { minLength: pos, maxLength: pos }), { minLength: batch, maxLength: batch }),
+  );
+
+const bits = (t: { data: Float32Array }) => Array.from(t.data);
+
+describe("forward pass with a workspace", () => {
+  const workspace = poisonedWorkspace();
+  const scratchModel = withWorkspace(referenceBackend, workspace);
+
+  it("gives bit-identical logits and cached values whatever is cached", () => {
+    fc.assert(
+      fc.property(prompts, fc.subarray([...NAMES]), (tokens, cached) => {
+        const expected = plain.run(tokens, { cache: cached as HookName[] });
+        const actual = scratchModel.run(tokens, { cache: cached as HookName[] });
+        expect(bits(actual.logits)).toEqual(bits(expected.logits));
+        for (const name of cached) expect(bits(actual.cache.get(name))).toEqual(bits(expected.cache.get(name)));
+      }),
+      { numRuns: 15 },
+    );
+    expect(workspace.allocs).toBeGreaterThan(0);
+  });
+
+  it("gives bit-identical values when any single activation is cached", () => {
+    const tokens = [[5, 17, 300, 9, 1000], [7, 7, 7, 1, 2]];
+    for (const name of NAMES) {
+      const expected = plain.run(tokens, { cache: [name] });
+      const actual = scratchModel.run(tokens, { cache: [name] });
+      expect(bits(actual.cache.get(name)), name).toEqual(bits(expected.cache.get(name)));
+      expect(bits(actual.logits), name).toEqual(bits(expected.logits));
+    }
+  });
+
+  it("gives the same results with hooks that edit activations", () => {
+    fc.assert(
+      fc.property(prompts, fc.constantFrom(...NAMES.filter((n) => !n.endsWith("hook_result"))), (tokens, name) => {
+        const hooks: HookSpec[] = [[name, (t) => void t.data.fill(0.5, 0, Math.min(7, t.data.length))]];
+        expect(bits(scratchModel.run(tokens, { hooks }).logits)).toEqual(bits(plain.run(tokens, { hooks }).logits));
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it("lets a hook run the model inside a pass (the inner pass uses plain arrays)", () => {
+    const tokens = [[5, 17, 300, 9], [7, 7, 1, 2]];
+    let inner: Float32Array | undefined;
+    const hooks: HookSpec[] = [["blocks.1.hook_resid_mid", () => void (inner = scratchModel.run(tokens).logits.data)]];
+    const outer = scratchModel.run(tokens, { hooks });
+    const expected = plain.run(tokens).logits;
+    expect(Array.from(inner!)).toEqual(bits(expected));
+    expect(bits(outer.logits)).toEqual(bits(expected));
+  });
+
+  it("frees the buffers for the next pass when a hook throws, and reuses them", () => {
+    const tokens = [[5, 17, 300, 9]];
+    scratchModel.run(tokens);
+    const allocs = workspace.allocs;
+    expect(() => scratchModel.run(tokens, { hooks: [["blocks.0.hook_mlp_out", () => { throw new Error("boom"); }]] })).toThrow("boom");
+    expect(bits(scratchModel.run(tokens).logits)).toEqual(bits(plain.run(tokens).logits));
+    expect(workspace.allocs).toBe(allocs);
+    expect(workspace.live).toBeGreaterThan(0);
+  });
+});
+
+describe("the worker pool's workspace", () => {
+  const backend = createParallelWasmBackend({ threads: 2 });
+  afterAll(() => backend?.close());
+
+  it.runIf(backend !== null)("runs the blocks' matmuls in place (no staging) with bit-identical results", async () => {
+    const pooled = new HookedGpt2(await loadGpt2FromDir(TINY_DIR, backend!));
+    const unstaged = new HookedGpt2(pooled.model.withBackend({ ...backend!, workspace: undefined }));
+    const tokens = [[5, 17, 300, 9, 1000, 42], [7, 7, 7, 1, 2, 3]];
+    const stop = "ln_final.hook_normalized";
+    const before = backend!.pool.stagingBytes;
+    const a = pooled.runUntil(tokens, stop, { cache: [stop] }).get(stop);
+    expect(backend!.pool.stagingBytes).toBe(before);
+    const b = unstaged.runUntil(tokens, stop, { cache: [stop] }).get(stop);
+    expect(bits(a)).toEqual(bits(b));
+    expect(bits(pooled.run(tokens).logits)).toEqual(bits(unstaged.run(tokens).logits));
+  });
+});
