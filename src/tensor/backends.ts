@@ -1,6 +1,8 @@
 import { InputError } from "../errors.ts";
 import { type MatmulBackend, type PreparedWeight, referenceBackend } from "./matmul.ts";
 import { createWasmForwardKernels } from "./wasm/wasm-forward-kernels.ts";
+import { sharedMemoryWorkspace } from "./wasm/gemm-workspace.ts";
+import { createSharedMemory } from "./wasm/wasm-api.ts";
 import { type PackedMatrix, WasmGemm } from "./wasm/wasm-gemm.ts";
 
 /**
@@ -14,14 +16,24 @@ interface WasmPreparedWeight extends PreparedWeight {
   readonly packed: PackedMatrix;
 }
 
-/** Matmuls on the run-time generated WebAssembly SIMD kernel; null where SIMD is unavailable. */
+/**
+ * Matmuls on the run-time generated WebAssembly SIMD kernel; null where SIMD is unavailable. Its
+ * memory is shared where the engine allows (views then survive growth), which gives the backend a
+ * workspace for in-place activations.
+ */
 export function createWasmBackend(): MatmulBackend | null {
-  const gemm = WasmGemm.create();
+  const shared = createSharedMemory(16, 65536);
+  const gemm = WasmGemm.create({ memory: shared ?? undefined });
   if (!gemm) return null;
+  const allocate = (floats: number) => {
+    const buffer = gemm.alloc(floats);
+    return { view: buffer.view(), buffer };
+  };
   return {
     name: "wasm-simd",
     ownsPreparedCopy: true,
     kernels: createWasmForwardKernels() ?? undefined,
+    workspace: shared === null ? undefined : sharedMemoryWorkspace(allocate, (buffer) => gemm.free(buffer)),
     prepare(w, inDim, outDim): WasmPreparedWeight {
       return { inDim, outDim, rowMajor: w, transposed: null, packed: gemm.pack(w, inDim, outDim) };
     },

@@ -14,6 +14,7 @@ import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
 import { type HookName } from "../../src/hooks/hook-names.ts";
 import { type HookSpec, HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import { type BackendWorkspace, type MatmulBackend, referenceBackend } from "../../src/tensor/matmul.ts";
+import { createWasmBackend } from "../../src/tensor/backends.ts";
 import { createParallelWasmBackend } from "../../src/tensor/wasm/node-parallel-backend.ts";
 import { TINY_DIR } from "../helpers/fixtures.ts";
 
@@ -134,5 +135,21 @@ describe("the worker pool's workspace", () => {
     const b = unstaged.runUntil(tokens, stop, { cache: [stop] }).get(stop);
     expect(bits(a)).toEqual(bits(b));
     expect(bits(pooled.run(tokens).logits)).toEqual(bits(unstaged.run(tokens).logits));
+  });
+});
+
+describe("the single-threaded WebAssembly backend's workspace", () => {
+  const backend = createWasmBackend();
+
+  it.runIf(backend !== null)("lives in its shared memory and gives bit-identical results", async () => {
+    expect(backend!.workspace).toBeDefined();
+    const wasm = new HookedGpt2(await loadGpt2FromDir(TINY_DIR, backend!));
+    const unstaged = new HookedGpt2(wasm.model.withBackend({ ...backend!, workspace: undefined }));
+    const tokens = [[5, 17, 300, 9, 1000, 42], [7, 7, 7, 1, 2, 3]];
+    const names: HookName[] = ["blocks.0.attn.hook_pattern", "blocks.1.hook_resid_pre", "ln_final.hook_normalized"];
+    const a = wasm.run(tokens, { cache: names });
+    const b = unstaged.run(tokens, { cache: names });
+    expect(bits(a.logits)).toEqual(bits(b.logits));
+    for (const name of names) expect(bits(a.cache.get(name))).toEqual(bits(b.cache.get(name)));
   });
 });

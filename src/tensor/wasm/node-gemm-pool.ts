@@ -41,7 +41,7 @@ import { Gpt2LensError, InputError } from "../../errors.ts";
 import { GEMM_FLAG_ACCUMULATE, generateGemmModule, panelCount, scratchFloats } from "./gemm-kernel.ts";
 import { CONTROL, CONTROL_INTS, GEMM_WORKER_SOURCE, type GemmWorkerData, JOB, JOB_INTS, WORKER_STATE } from "./node-gemm-worker.ts";
 import { type PackedMatrix, stagingBlockRows, type WasmF32Buffer, WasmGemm, type WasmGemmOptions, type WasmMemory } from "./wasm-gemm.ts";
-import type { WebAssemblyApi } from "./wasm-api.ts";
+import { createSharedMemory } from "./wasm-api.ts";
 
 export interface NodeGemmPoolOptions {
   /** Threads including the main thread (default: os.availableParallelism()); 1 = no workers. */
@@ -94,20 +94,6 @@ function defaultThreads(): number {
   }
 }
 
-function createSharedMemory(initial: number, maximum: number): WasmMemory | null {
-  const wa = (globalThis as unknown as { WebAssembly?: WebAssemblyApi }).WebAssembly;
-  if (wa === undefined || typeof SharedArrayBuffer === "undefined") return null;
-  for (let max = maximum; max >= Math.max(initial, 1); max = Math.floor(max / 2)) {
-    try {
-      const memory = new wa.Memory({ initial, maximum: max, shared: true });
-      if (memory.buffer instanceof SharedArrayBuffer) return memory;
-      return null;
-    } catch {
-      // Address space reservation failed (e.g. ulimit -v): try a smaller maximum.
-    }
-  }
-  return null;
-}
 
 export class NodeGemmPool {
   /** The allocator and single-threaded kernel on the shared memory (buffers for in-place use). */

@@ -4,10 +4,11 @@
  * Results are bit-identical to the single-threaded "wasm-simd" backend.
  */
 import { InputError } from "../../errors.ts";
-import type { BackendWorkspace, MatmulBackend, PreparedWeight } from "../matmul.ts";
+import type { MatmulBackend, PreparedWeight } from "../matmul.ts";
+import { sharedMemoryWorkspace } from "./gemm-workspace.ts";
 import { NodeGemmPool, type NodeGemmPoolOptions } from "./node-gemm-pool.ts";
 import { createWasmForwardKernels } from "./wasm-forward-kernels.ts";
-import type { PackedMatrix, WasmF32Buffer } from "./wasm-gemm.ts";
+import type { PackedMatrix } from "./wasm-gemm.ts";
 
 export type ParallelWasmBackendOptions = NodeGemmPoolOptions;
 
@@ -33,7 +34,7 @@ export function createParallelWasmBackend(options: ParallelWasmBackendOptions = 
     name: `wasm-simd×${pool.threads}`,
     ownsPreparedCopy: true,
     kernels: createWasmForwardKernels() ?? undefined,
-    workspace: poolWorkspace(pool),
+    workspace: sharedMemoryWorkspace((floats) => pool.allocView(floats), (buffer) => pool.gemm.free(buffer)),
     pool,
     prepare(w, inDim, outDim): PoolPreparedWeight {
       return { inDim, outDim, rowMajor: w, transposed: null, packed: pool.pack(w, inDim, outDim) };
@@ -56,23 +57,5 @@ export function createParallelWasmBackend(options: ParallelWasmBackendOptions = 
       pool.free(packed);
     },
     close: () => pool.close(),
-  };
-}
-
-/** Workspace buffers in the pool's shared memory (views of a shared memory survive its growth). */
-function poolWorkspace(pool: NodeGemmPool): BackendWorkspace {
-  const live = new Map<Float32Array, WasmF32Buffer>();
-  return {
-    alloc(floats) {
-      const { view, buffer } = pool.allocView(floats);
-      live.set(view, buffer);
-      return view;
-    },
-    release(view) {
-      const buffer = live.get(view);
-      if (buffer === undefined) throw new InputError("workspace.release: not a live buffer of this workspace", "foreign_buffer");
-      live.delete(view);
-      pool.gemm.free(buffer);
-    },
   };
 }

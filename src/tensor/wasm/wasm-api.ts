@@ -38,3 +38,22 @@ export function overlapsPartially(x: Float32Array, y: Float32Array): boolean {
     y.byteOffset < x.byteOffset + x.byteLength
   );
 }
+
+/**
+ * A shared WebAssembly.Memory (views of it survive growth), reserving up to `maximum` pages of
+ * address space (halved until the reservation succeeds); null without SharedArrayBuffer.
+ */
+export function createSharedMemory(initial: number, maximum: number): WasmMemory | null {
+  const wa = webAssembly();
+  if (wa === undefined || typeof SharedArrayBuffer === "undefined") return null;
+  for (let max = maximum; max >= Math.max(initial, 1); max = Math.floor(max / 2)) {
+    try {
+      const memory = new wa.Memory({ initial, maximum: max, shared: true });
+      if (memory.buffer instanceof SharedArrayBuffer) return memory;
+      return null;
+    } catch {
+      // Address space reservation failed (e.g. ulimit -v): try a smaller maximum.
+    }
+  }
+  return null;
+}
