@@ -1,3 +1,4 @@
+import { Gpt2LensError } from "../errors.ts";
 import type { BackendWorkspace } from "../tensor/matmul.ts";
 
 /**
@@ -7,8 +8,11 @@ import type { BackendWorkspace } from "../tensor/matmul.ts";
  * must only give a role to values that are dead before the next layer takes the same role.
  */
 export interface PassScratch {
-  /** A buffer of exactly `floats` floats for `role` (contents unspecified). */
-  take(role: string, floats: number): Float32Array;
+  /**
+   * A buffer of exactly `floats` floats for `role` (contents unspecified); undefined when the
+   * workspace cannot hold it (e.g. a large model near the 4 GiB wasm32 limit): use a plain array.
+   */
+  take(role: string, floats: number): Float32Array | undefined;
   /** Ends the pass: the buffers go back to the workspace's pool of role buffers. */
   end(): void;
 }
@@ -38,12 +42,16 @@ export function beginPassScratch(workspace: BackendWorkspace | undefined): PassS
   let ended = false;
   return {
     take(role, floats) {
-      if (ended) throw new Error(`forward scratch: "${role}" taken after the pass ended`);
+      if (ended) throw new Gpt2LensError("internal", `forward scratch: "${role}" taken after the pass ended`);
       let buffer = buffers.get(role);
       if (buffer === undefined || buffer.length < floats) {
         if (buffer !== undefined) workspace.release(buffer);
         buffers.delete(role);
-        buffer = workspace.alloc(floats);
+        try {
+          buffer = workspace.alloc(floats);
+        } catch {
+          return undefined;
+        }
         buffers.set(role, buffer);
       }
       return buffer.length === floats ? buffer : buffer.subarray(0, floats);

@@ -120,6 +120,23 @@ describe("forward pass with a workspace", () => {
   });
 });
 
+describe("a workspace that runs out of room", () => {
+  it("leaves the pass on plain arrays for the buffers it cannot give", () => {
+    let calls = 0;
+    const full: BackendWorkspace = {
+      alloc(floats) {
+        if (++calls % 2 === 0) throw new Error("out of memory");
+        return new Float32Array(floats).fill(NaN);
+      },
+      release() {},
+    };
+    const model = withWorkspace(referenceBackend, full);
+    const tokens = [[5, 17, 300, 9], [7, 7, 1, 2]];
+    expect(bits(model.run(tokens).logits)).toEqual(bits(plain.run(tokens).logits));
+    expect(calls).toBeGreaterThan(2);
+  });
+});
+
 describe("the worker pool's workspace", () => {
   const backend = createParallelWasmBackend({ threads: 2 });
   afterAll(() => backend?.close());
