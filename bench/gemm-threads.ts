@@ -4,11 +4,13 @@
  *
  * Run under Deno (runs TypeScript directly):
  *   npx deno run -A bench/gemm-threads.ts
- * Run under Node 20 (compile this file and its imports first):
- *   npx tsc bench/gemm-threads.ts --outDir /tmp/gemm-threads --module nodenext --target es2022 \
- *     --types node --allowImportingTsExtensions --rewriteRelativeImportExtensions --skipLibCheck \
- *     && node /tmp/gemm-threads/bench/gemm-threads.js
- * Options: `--threads N` (default: os.availableParallelism()), `--quick` (fewer repetitions).
+ * Run under Node 20 (compile this file and its imports first, inside the repository: the bench
+ * helpers locate it from their own path):
+ *   npx tsc bench/gemm-threads.ts --outDir .bench-cache/node --rootDir . --module nodenext \
+ *     --target es2022 --types node --allowImportingTsExtensions --rewriteRelativeImportExtensions \
+ *     --skipLibCheck && node .bench-cache/node/bench/gemm-threads.js
+ * Options: `--threads N` (default: os.availableParallelism()), `--quick` (fewer repetitions),
+ * `--only WORD` (only shapes whose label contains WORD, e.g. `--only unembed`).
  *
  * Reported per shape and configuration: wall-clock GFLOP/s (median and best call). Timings include
  * the copy of A in and C out; packing B is done once, outside the timed region.
@@ -23,6 +25,8 @@ const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const threadsArg = args.indexOf("--threads");
 const threads = threadsArg >= 0 ? Number(args[threadsArg + 1]) : availableParallelism();
+const onlyArg = args.indexOf("--only");
+const only = onlyArg >= 0 ? args[onlyArg + 1] : undefined;
 
 /**
  * Interleaved timing: each round calls every configuration once, so load from other processes
@@ -54,11 +58,15 @@ if (plain === null || pool1 === null || poolN === null) {
 } else {
   const ready = poolN.waitUntilReady();
   console.log(`${threads} threads (${availableParallelism()} cores available); workers ready: ${ready}`);
-  const shapes: [string, number, number, number][] = [
-    ["qkv  416x768 . 768x2304", 416, 768, 2304],
-    ["mlp 1024x768 . 768x3072", 1024, 768, 3072],
+  // [label, m, k, n, seconds of timed rounds]: the unembedding (logits of a 32×13 batch) streams
+  // a 154 MB packed B and takes ~1 s a call on one thread, so it gets a longer budget.
+  const shapes: [string, number, number, number, number][] = [
+    ["qkv      416x768 . 768x2304", 416, 768, 2304, 6],
+    ["mlp     1024x768 . 768x3072", 1024, 768, 3072, 6],
+    ["unembed  416x768 . 768x50257", 416, 768, 50257, 40],
   ];
-  for (const [label, m, k, n] of shapes) {
+  for (const [label, m, k, n, budget] of shapes) {
+    if (only !== undefined && !label.includes(only)) continue;
     const flops = 2 * m * k * n;
     const a = randomMatrix(m * k, 1);
     const b = randomMatrix(k * n, 2);
@@ -76,7 +84,7 @@ if (plain === null || pool1 === null || poolN === null) {
     }
     const outs = configs.map(() => new Float32Array(m * n));
     const chunks0 = poolN.workerChunks;
-    const times = timeInterleaved(configs.map(([, run], i) => () => run(outs[i])), 3, reps);
+    const times = timeInterleaved(configs.map(([, run], i) => () => run(outs[i])), flops > 1e10 ? 1 : 3, reps, quick ? budget / 3 : budget);
     const byWorkers = poolN.workerChunks - chunks0;
     configs.forEach(([name, , release], i) => {
       const t = times[i];

@@ -3,10 +3,11 @@
  *
  * Run under Deno (runs TypeScript directly):
  *   npx deno run -A bench/gemm.ts
- * Run under Node 20 (no type stripping there; compile this file and its imports first):
- *   npx tsc bench/gemm.ts --outDir /tmp/gemm-bench --module nodenext --target es2022 \
- *     --allowImportingTsExtensions --rewriteRelativeImportExtensions --skipLibCheck \
- *     && node /tmp/gemm-bench/bench/gemm.js
+ * Run under Node 20 (no type stripping there; compile this file and its imports first, inside
+ * the repository: the bench helpers locate it from their own path):
+ *   npx tsc bench/gemm.ts --outDir .bench-cache/node --rootDir . --module nodenext --target es2022 \
+ *     --types node --allowImportingTsExtensions --rewriteRelativeImportExtensions --skipLibCheck \
+ *     && node .bench-cache/node/bench/gemm.js
  * Options: `--quick` (fewer repetitions, skip the reference on the big shapes), `--relaxed`
  * (use relaxed-SIMD FMA when the engine has it), `--splat-from-vector` (A broadcast by shuffles).
  *
