@@ -14,8 +14,10 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Gpt2LensError, InputError } from "../../src/errors.ts";
 import { createWasmBackend, parseBackendChoice } from "../../src/tensor/backends.ts";
+import { rowBlockRows } from "../../src/tensor/wasm/gemm-kernel.ts";
 import { NodeGemmPool, type NodeGemmPoolOptions } from "../../src/tensor/wasm/node-gemm-pool.ts";
 import { createParallelWasmBackend } from "../../src/tensor/wasm/node-parallel-backend.ts";
+import { matmulReference } from "../../src/tensor/wasm/reference-matmul.ts";
 import { WasmGemm } from "../../src/tensor/wasm/wasm-gemm.ts";
 import { type Case, caseArb, caseOperands, data, relErr, transpose } from "../helpers/gemm.ts";
 
@@ -47,7 +49,8 @@ beforeAll(() => {
   single = WasmGemm.create()!;
   singleMc8 = WasmGemm.create({ kernel: { mc: 8 } })!;
   // minParallelFlops 0: every product, however small, is split across the threads; chunks of
-  // one panel group × 48 rows (default) or 8 rows (pool3), panel groups down to one panel.
+  // one panel group × up to 48 rows (default, for these small products) or 8 rows (pool3), panel
+  // groups down to one panel.
   pool2 = mustPool({ threads: 2, minParallelFlops: 0, minChunkPanels: 1 });
   pool3 = mustPool({ threads: 3, minParallelFlops: 0, minChunkPanels: 1, kernel: { mc: 8 } });
   expect(pool2.waitUntilReady()).toBe(true);
@@ -118,6 +121,49 @@ describe("NodeGemmPool", () => {
       for (const pool of [pool2, pool3]) {
         checkCase(pool, { m, k, n, seed: seed++, bias: seed % 2 === 0, accumulate: seed % 3 === 0, transposed: seed % 5 === 0 });
       }
+    }
+  });
+
+  it("computes a product with a streamed B in large row chunks, bit-identical to small ones", () => {
+    // 512×6144 floats of packed B = 12 MiB: chunks of 152 rows (rowBlockRows), staged or in place,
+    // and, in a 4 MiB staging budget, C staged in blocks of fewer rows than that.
+    const [m, k, n] = [300, 512, 6144];
+    expect(rowBlockRows(pool2.gemm.layout, k, n, m)).toBe(152);
+    const budget4 = mustPool({ threads: 2, minParallelFlops: 0, stagingBudgetBytes: 4 << 20 });
+    expect(budget4.waitUntilReady()).toBe(true);
+    const a = data(m * k, 31);
+    const b = data(k * n, 32);
+    const bias = data(n, 33);
+    const initial = data(m * n, 34);
+    const want = initial.slice();
+    const packedSmall = singleMc8.pack(b, k, n);
+    singleMc8.matmul(a, m, packedSmall, want, bias, true);
+    singleMc8.free(packedSmall.buffer);
+    for (let row = 0; row < m; row += 149) {
+      const expected = initial.slice(row * n, (row + 1) * n);
+      const product = new Float32Array(n);
+      matmulReference(a.subarray(row * k, (row + 1) * k), 1, k, b, n, product, bias);
+      for (let j = 0; j < n; j++) expected[j] += product[j];
+      expect(relErr(want.subarray(row * n, (row + 1) * n), expected), `row ${row}`).toBeLessThan(1e-5);
+    }
+    for (const pool of [pool2, budget4]) {
+      const packed = pool.pack(b, k, n);
+      const got = initial.slice();
+      pool.matmul(a, m, packed, got, bias, true);
+      expect(firstBitDifference(got, want)).toBe(-1);
+      if (pool === pool2) {
+        const aBuf = pool.gemm.alloc(m * k);
+        const outBuf = pool.gemm.alloc(m * n);
+        aBuf.view().set(a);
+        outBuf.view().set(initial);
+        pool.matmul(aBuf.view(), m, packed, outBuf.view(), bias, true);
+        expect(firstBitDifference(outBuf.view(), want)).toBe(-1);
+        pool.gemm.free(outBuf);
+        pool.gemm.free(aBuf);
+      } else {
+        expect(pool.stagingBytes).toBeLessThanOrEqual(4 << 20);
+      }
+      pool.free(packed);
     }
   });
 

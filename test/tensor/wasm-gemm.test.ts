@@ -7,7 +7,15 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Gpt2LensError, InputError } from "../../src/errors.ts";
-import { GEMM_FLAG_ACCUMULATE, generateGemmModule, packedLength, panelCount, scratchFloats } from "../../src/tensor/wasm/gemm-kernel.ts";
+import {
+  GEMM_FLAG_ACCUMULATE,
+  generateGemmModule,
+  maxRowBlock,
+  packedLength,
+  panelCount,
+  rowBlockRows,
+  scratchFloats,
+} from "../../src/tensor/wasm/gemm-kernel.ts";
 import { matmulReference } from "../../src/tensor/wasm/reference-matmul.ts";
 import { instantiateGemmKernel, type WasmMemory, WasmGemm, type WasmGemmOptions } from "../../src/tensor/wasm/wasm-gemm.ts";
 import { FunctionBuilder, ValType, encodeModule, sleb, uleb } from "../../src/tensor/wasm/wasm-writer.ts";
@@ -298,8 +306,9 @@ describe("WasmGemm", () => {
     const s1 = gemm.alloc(scratchFloats(gemm.layout, k));
     const s2 = gemm.alloc(scratchFloats(gemm.layout, k));
     const panels = panelCount(n, gemm.layout.nr);
-    gemm.exports.gemmRange(aBuf.ptr, packed.buffer.ptr, cBuf.ptr, 0, m, n, k, 0, s1.ptr, 0, m, 0, 2);
-    worker!.exports.gemmRange(aBuf.ptr, packed.buffer.ptr, cBuf.ptr, 0, m, n, k, 0, s2.ptr, 0, m, 2, panels);
+    const mc = rowBlockRows(gemm.layout, k, n, m);
+    gemm.exports.gemmRange(aBuf.ptr, packed.buffer.ptr, cBuf.ptr, 0, m, n, k, 0, s1.ptr, mc, 0, m, 0, 2);
+    worker!.exports.gemmRange(aBuf.ptr, packed.buffer.ptr, cBuf.ptr, 0, m, n, k, 0, s2.ptr, mc, 0, m, 2, panels);
     expect(relErr(cBuf.view(), expected)).toBeLessThan(1e-5);
 
     // Growth of a shared memory does not detach old views.
@@ -338,16 +347,132 @@ describe("WasmGemm", () => {
       [7, 23, 5, panels, scratchA.ptr],
     ];
     for (const [m0, m1, p0, p1, scratch] of ranges) {
-      gemm.exports.gemmRange(aBuf.ptr, packed.buffer.ptr, cBuf.ptr, biasBuf.ptr, m, n, k, 0, scratch, m0, m1, p0, p1);
+      gemm.exports.gemmRange(aBuf.ptr, packed.buffer.ptr, cBuf.ptr, biasBuf.ptr, m, n, k, 0, scratch, rowBlockRows(gemm.layout, k, n, m1 - m0), m0, m1, p0, p1);
     }
     expect(relErr(cBuf.view(), expected)).toBeLessThan(1e-5);
 
     // Accumulate flag through the raw export.
-    gemm.exports.gemm(aBuf.ptr, packed.buffer.ptr, cBuf.ptr, 0, m, n, k, GEMM_FLAG_ACCUMULATE, scratchA.ptr);
+    gemm.exports.gemm(aBuf.ptr, packed.buffer.ptr, cBuf.ptr, 0, m, n, k, GEMM_FLAG_ACCUMULATE, scratchA.ptr, rowBlockRows(gemm.layout, k, n, m));
     const twice = new Float32Array(m * n);
     matmulReference(a, m, k, b, n, twice);
     for (let i = 0; i < twice.length; i++) twice[i] += expected[i];
     expect(relErr(cBuf.view(), twice)).toBeLessThan(1e-5);
+  });
+
+  it("gives bit-identical results for any row blocking (mc), matching the reference", () => {
+    // The raw exports with several row blocks per product, and two row ranges with different row
+    // blocks each: every output element's k sum is the same sequence of operations.
+    for (const kernel of [undefined, { mr: 3, vectors: 3, kc: 16 }]) {
+      const gemm = mustCreate({ kernel });
+      const { mr, nr, kc } = gemm.layout;
+      fc.assert(
+        fc.property(caseArb(90, 70, 40), fc.array(fc.integer({ min: -1, max: 100 }), { minLength: 1, maxLength: 4 }), fc.nat(), (c, mcs, cut) => {
+          const { a, b, bias, initial, expected } = caseOperands(c);
+          const { m, k, n } = c;
+          const auto = rowBlockRows(gemm.layout, k, n, m);
+          const blocks = [auto, ...mcs];
+          const packed = c.transposed ? gemm.packTransposed(transpose(b, k, n), n, k) : gemm.pack(b, k, n);
+          const aBuf = gemm.alloc(m * k);
+          const biasBuf = gemm.alloc(n);
+          const cBuf = gemm.alloc(m * n);
+          // Scratch for the largest row block tried (mc < 1 runs as mr).
+          const scratch = gemm.alloc(mr * nr + Math.max(mr, ...blocks) * Math.min(Math.max(k, 1), kc));
+          aBuf.view().set(a);
+          if (bias) biasBuf.view().set(bias);
+          const flags = c.accumulate ? GEMM_FLAG_ACCUMULATE : 0;
+          const biasPtr = bias ? biasBuf.ptr : 0;
+          const run = (call: () => void): Float32Array => {
+            if (c.accumulate) cBuf.view().set(initial);
+            else cBuf.view().fill(Number.NaN);
+            call();
+            return cBuf.view().slice();
+          };
+          const want = run(() => gemm.exports.gemm(aBuf.ptr, packed.buffer.ptr, cBuf.ptr, biasPtr, m, n, k, flags, scratch.ptr, auto));
+          expect(relErr(want, expected), JSON.stringify(c)).toBeLessThan(1e-5);
+          for (const mc of mcs) {
+            const got = run(() => gemm.exports.gemm(aBuf.ptr, packed.buffer.ptr, cBuf.ptr, biasPtr, m, n, k, flags, scratch.ptr, mc));
+            expect(bitsEqual(got, want), `${JSON.stringify(c)} mc=${mc}`).toBe(true);
+          }
+          const m1 = cut % (m + 1);
+          const panels = panelCount(n, nr);
+          const split = run(() => {
+            gemm.exports.gemmRange(aBuf.ptr, packed.buffer.ptr, cBuf.ptr, biasPtr, m, n, k, flags, scratch.ptr, mcs[0]!, 0, m1, 0, panels);
+            gemm.exports.gemmRange(aBuf.ptr, packed.buffer.ptr, cBuf.ptr, biasPtr, m, n, k, flags, scratch.ptr, mcs.at(-1)!, m1, m, 0, panels);
+          });
+          expect(bitsEqual(split, want), `${JSON.stringify(c)} rows split at ${m1}, mc ${mcs[0]} / ${mcs.at(-1)}`).toBe(true);
+          for (const buf of [scratch, cBuf, biasBuf, aBuf, packed.buffer]) gemm.free(buf);
+        }),
+        { numRuns: kernel === undefined ? 60 : 30 },
+      );
+    }
+  });
+
+  it("picks row blocks from k and n: larger where B is streamed from memory, within the scratch", () => {
+    const layout = mustCreate().layout;
+    expect(layout.mc).toBeUndefined();
+    // B cached (GPT-2's qkv, MLP and attention-out weights) or k short: 48 rows.
+    expect(maxRowBlock(layout, 768, 2304)).toBe(48);
+    expect(maxRowBlock(layout, 768, 3072)).toBe(48);
+    expect(maxRowBlock(layout, 3072, 768)).toBe(48);
+    expect(maxRowBlock(layout, 64, 50257)).toBe(48);
+    // The unembedding (154 MB of packed B): up to 256 rows (768 KiB of packed A).
+    expect(maxRowBlock(layout, 768, 50257)).toBe(256);
+    expect(maxRowBlock(layout, 3072, 50257)).toBe(64);
+    expect(maxRowBlock(layout, 8000, 50257)).toBe(48); // k blocks of 4096: 768 KiB would be 48 rows
+    // Near-equal blocks, multiples of mr: 416 → 2 × 208, 490 → 2 × 248, 13 → one block of 16.
+    expect(rowBlockRows(layout, 768, 50257, 416)).toBe(208);
+    expect(rowBlockRows(layout, 768, 50257, 490)).toBe(248);
+    expect(rowBlockRows(layout, 768, 50257, 13)).toBe(16);
+    expect(rowBlockRows(layout, 768, 2304, 416)).toBe(48);
+    expect(rowBlockRows(layout, 768, 2304, 100)).toBe(36);
+    // A fixed mc (kernel option) is used as it is.
+    const fixed = mustCreate({ kernel: { mc: 9 } }).layout;
+    expect(fixed.mc).toBe(8);
+    expect(rowBlockRows(fixed, 768, 50257, 416)).toBe(8);
+    expect(() => generateGemmModule({ mc: 0 })).toThrow(RangeError);
+    for (const l of [layout, fixed, { mr: 3, nr: 12, kc: 16 }, { mr: 6, nr: 8, kc: 4096 }]) {
+      fc.assert(
+        fc.property(fc.integer({ min: 0, max: 10000 }), fc.integer({ min: 1, max: 60000 }), fc.integer({ min: 0, max: 2000 }), (k, n, m) => {
+          const max = maxRowBlock(l, k, n);
+          const rows = rowBlockRows(l, k, n, m);
+          expect(max % l.mr).toBe(0);
+          expect(rows % l.mr).toBe(0);
+          expect(rows).toBeGreaterThanOrEqual(l.mr);
+          expect(rows).toBeLessThanOrEqual(max);
+          if (m > 0) expect(Math.ceil(m / rows)).toBe(Math.ceil(m / max)); // no more blocks than needed
+          expect(scratchFloats(l, k)).toBeGreaterThanOrEqual(l.mr * l.nr + max * Math.min(Math.max(k, 1), l.kc));
+        }),
+        { numRuns: 300 },
+      );
+    }
+  });
+
+  it("computes a product with a streamed B in large row blocks, bit-identical to small ones", () => {
+    // 512×6144 floats of packed B = 12 MiB: 300 rows in 2 row blocks of 152 (vs 38 blocks of 8).
+    const [m, k, n] = [300, 512, 6144];
+    const large = mustCreate();
+    const small = mustCreate({ kernel: { mc: 8 } });
+    expect(rowBlockRows(large.layout, k, n, m)).toBe(152);
+    const a = data(m * k, 21);
+    const b = data(k * n, 22);
+    const bias = data(n, 23);
+    const initial = data(m * n, 24);
+    const outs = [large, small].map((gemm) => {
+      const out = initial.slice();
+      const packed = gemm.pack(b, k, n);
+      gemm.matmul(a, m, packed, out, bias, true);
+      gemm.free(packed.buffer);
+      return out;
+    });
+    expect(bitsEqual(outs[0]!, outs[1]!)).toBe(true);
+    // The reference on rows around the block boundaries (the whole product is slow in plain TS).
+    for (const row of [0, 3, 151, 152, 153, 299]) {
+      const want = initial.slice(row * n, (row + 1) * n);
+      const product = new Float32Array(n);
+      matmulReference(a.subarray(row * k, (row + 1) * k), 1, k, b, n, product, bias);
+      for (let j = 0; j < n; j++) want[j] += product[j];
+      expect(relErr(outs[0]!.subarray(row * n, (row + 1) * n), want), `row ${row}`).toBeLessThan(1e-5);
+    }
   });
 
   it("packs B into zero-padded column panels", () => {

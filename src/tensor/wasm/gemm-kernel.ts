@@ -11,11 +11,16 @@
  *
  * Algorithm (GotoBLAS-style, one thread):
  *   for each k block of ≤ KC                       (default KC = 4096, so usually one block)
- *     for each row block of ≤ MC rows              (default MC = 48: its packed A, ≤ 48·k floats,
- *       pack A block into scratch, tile by tile     stays in L2; each tile is one contiguous stream)
+ *     for each row block of ≤ mc rows              (mc: a run-time argument; the packed A block,
+ *       pack A block into scratch, tile by tile     mc·kc floats, stays in L2; each tile is one
+ *                                                   contiguous stream)
  *       for each panel p (NR = 8 columns)          (the panel's kc×NR slice, 24 KiB at k = 768,
  *         for each row tile (≤ MR = 4 rows)         stays in L1 across the block's tiles)
  *           micro-kernel: MR×NR tile of C in MR·V f32x4 accumulators (8 for 4×8)
+ * Every row block streams all of (the k block of) B, so the caller picks mc per call
+ * ({@link rowBlockRows}): 48 rows where B stays cached, up to 256 (packed A ≤ 768 KiB) where B
+ * is streamed from memory, e.g. the unembedding. The row blocking never changes any output
+ * element's k summation, so results are bit-identical for every mc.
  * The micro-kernel's k loop does, per k step: V v128 loads of B, MR load32_splats of A and MR·V
  * f32x4.mul + f32x4.add pairs, advancing two pointers. It is deliberately NOT unrolled by default:
  * V8's TurboFan hoists all loads of an unrolled body to the top, which needs more than 16 xmm
@@ -30,13 +35,16 @@
  * past column n is ever read from C/bias or written.
  *
  * Exports
- * - `gemm(a, b, c, bias, m, n, k, flags, scratch)`
- * - `gemmRange(a, b, c, bias, m, n, k, flags, scratch, m0, m1, p0, p1)`: only rows [m0, m1)
+ * - `gemm(a, b, c, bias, m, n, k, flags, scratch, mc)`
+ * - `gemmRange(a, b, c, bias, m, n, k, flags, scratch, mc, m0, m1, p0, p1)`: only rows [m0, m1)
  *   and panels [p0, p1) (columns [p0·NR, min(p1·NR, n))); requires 0 ≤ m0 ≤ m1 ≤ m and
- *   0 ≤ p0 ≤ p1 ≤ ⌈n / NR⌉ (not checked). Disjoint ranges write disjoint parts of C, so a worker
- *   pool can split work by panels or rows (each concurrent caller needs its own scratch).
- * `flags` bit 0 = accumulate: C += A·B (+ bias); otherwise C = A·B (+ bias). `scratch` points to
- * {@link scratchFloats}(layout, k) floats of per-caller scratch space.
+ *   0 ≤ p0 ≤ p1 ≤ ⌈n / NR⌉ (not checked). Row blocks start at m0. Disjoint ranges write disjoint
+ *   parts of C, so a worker pool can split work by panels or rows (each concurrent caller needs
+ *   its own scratch).
+ * `flags` bit 0 = accumulate: C += A·B (+ bias); otherwise C = A·B (+ bias). `mc` = rows per row
+ * block (mc < 1 is taken as MR). `scratch` points to {@link scratchFloats}(layout, k) floats of
+ * per-caller scratch space, which holds row blocks of up to {@link maxRowBlock}(layout, k, n)
+ * rows for any n (not checked: a larger mc overruns it).
  */
 import { FunctionBuilder, ValType, encodeModule, type Local } from "./wasm-writer.ts";
 
@@ -53,7 +61,10 @@ export interface GemmKernelOptions {
   unroll?: number;
   /** k block size in elements (default 4096: one packed panel slice streams from L1/L2). */
   kc?: number;
-  /** Row block size (default 48, rounded to a multiple of mr). */
+  /**
+   * A fixed row block size for every call (rounded to a multiple of mr; for benchmarks and tests).
+   * Default: chosen per call from k, see {@link rowBlockRows}.
+   */
   mc?: number;
   /** Touch the next packed panel while computing the current one (default: true, except under Deno). */
   prefetch?: boolean;
@@ -77,8 +88,8 @@ export interface GemmKernelLayout {
   readonly nr: number;
   /** k block size. */
   readonly kc: number;
-  /** Row block size. */
-  readonly mc: number;
+  /** The fixed row block size, if the kernel options set one; absent: adaptive ({@link rowBlockRows}). */
+  readonly mc?: number;
 }
 
 export interface GemmKernelModule extends GemmKernelLayout {
@@ -87,19 +98,77 @@ export interface GemmKernelModule extends GemmKernelLayout {
 
 /** The exports of an instantiated GEMM module. Pointers are byte addresses. */
 export interface GemmExports {
-  gemm(a: number, b: number, c: number, bias: number, m: number, n: number, k: number, flags: number, scratch: number): void;
+  gemm(a: number, b: number, c: number, bias: number, m: number, n: number, k: number, flags: number, scratch: number, mc: number): void;
   gemmRange(
-    a: number, b: number, c: number, bias: number, m: number, n: number, k: number, flags: number, scratch: number,
+    a: number, b: number, c: number, bias: number, m: number, n: number, k: number, flags: number, scratch: number, mc: number,
     m0: number, m1: number, p0: number, p1: number,
   ): void;
 }
 
+/*
+ * Row blocks (measured with bench/gemm-mc.ts, one thread, 48 KiB L1d / 2 MiB L2). Each row block
+ * streams the whole (k block of) packed B once, so where B is too large for the caches (the
+ * 50257-column unembedding: 154 MB) more rows per block pay: 416×768·768×50257 goes from 37.6
+ * (48 rows) to 42.6 GFLOP/s (2 × 208), likewise from k = 128 up and for n ≥ 4096 at k = 768.
+ * Where B stays cached (n = 2304 or 3072 at k = 768) more rows gain nothing or lose 1–2 %, and
+ * at k = 3072 (packed A competing for L2) or k = 64 (short tiles, C writes dominate) they lose
+ * 5–10 %: 48 rows there.
+ */
+/** Row block where packed B stays cached or k is short (rounded down to a multiple of mr). */
+export const SMALL_ROW_BLOCK = 48;
+/** Packed B (one k block, kc·n floats) of at least this many bytes counts as streamed from memory. */
+export const STREAMED_B_BYTES = 12 * 1024 * 1024;
+/** ... and k of at least this much: below, a tile's k loop is too short to pay for more rows. */
+export const STREAMED_B_MIN_K = 128;
+/** Bytes of packed A a row block may fill when B is streamed: stays well inside a 2 MiB L2. */
+export const ROW_BLOCK_BYTES = 768 * 1024;
+/** Upper bound on the row block when B is streamed, in rows. */
+export const MAX_ROW_BLOCK = 256;
+
+const roundDown = (x: number, mr: number): number => Math.max(mr, Math.floor(x / mr) * mr);
+
+/** The largest row block any call at inner dimension k may get (sizes the scratch). */
+function rowBlockBound(layout: GemmKernelLayout, k: number): number {
+  if (layout.mc !== undefined) return layout.mc;
+  const { mr } = layout;
+  const kc = Math.min(Math.max(k, 1), layout.kc);
+  const fit = Math.min(Math.floor(ROW_BLOCK_BYTES / (4 * kc)), MAX_ROW_BLOCK);
+  return Math.max(roundDown(SMALL_ROW_BLOCK, mr), roundDown(fit, mr));
+}
+
+/**
+ * The most rows a row block gets for B[k, n]: the fixed `mc` if the kernel has one; else, when B
+ * is streamed from memory (one k block of it at least {@link STREAMED_B_BYTES} and k ≥
+ * {@link STREAMED_B_MIN_K}), the rows whose packed A (rows × min(k, KC) floats) fills
+ * {@link ROW_BLOCK_BYTES}, at most {@link MAX_ROW_BLOCK}; otherwise {@link SMALL_ROW_BLOCK}
+ * (never fewer). Always a multiple of mr.
+ */
+export function maxRowBlock(layout: GemmKernelLayout, k: number, n: number): number {
+  if (layout.mc !== undefined) return layout.mc;
+  const streamed = k >= STREAMED_B_MIN_K && 4 * Math.min(k, layout.kc) * n >= STREAMED_B_BYTES;
+  return streamed ? rowBlockBound(layout, k) : roundDown(SMALL_ROW_BLOCK, layout.mr);
+}
+
+/**
+ * The row block (the kernel's `mc` argument) for C[m, n] = A[m, k] · B[k, n]: the fixed `mc` if
+ * the kernel has one, else m cut into ⌈m / max⌉ near-equal blocks rounded up to a multiple of mr,
+ * max = {@link maxRowBlock} (416 rows at max 256 → 2 × 208, not 256 + 160: the same number of B
+ * streams, each over more rows). Row blocking never changes any output element's k summation.
+ */
+export function rowBlockRows(layout: GemmKernelLayout, k: number, n: number, m: number): number {
+  const max = maxRowBlock(layout, k, n);
+  if (layout.mc !== undefined || m <= 0) return max;
+  const blocks = Math.ceil(m / max);
+  return Math.min(max, Math.ceil(Math.ceil(m / blocks) / layout.mr) * layout.mr);
+}
+
 /**
  * Floats of scratch a caller must pass for inner dimension k: one MR×NR edge tile followed by the
- * packed A block (MC rows × min(k, KC)). Each concurrent caller needs its own.
+ * packed A block (rows × min(k, KC)), enough for the largest row block {@link maxRowBlock} gives
+ * at this k for any n. Each concurrent caller needs its own.
  */
 export function scratchFloats(layout: GemmKernelLayout, k: number): number {
-  return layout.mr * layout.nr + layout.mc * Math.min(Math.max(k, 1), layout.kc);
+  return layout.mr * layout.nr + rowBlockBound(layout, k) * Math.min(Math.max(k, 1), layout.kc);
 }
 
 /** Number of panels for n columns at panel width nr. */
@@ -327,14 +396,14 @@ function tileFunction(MR: number, NR: number, kernelIndex: (mr: number) => numbe
 }
 
 /**
- * gemmRange(a, b, c, bias, m, n, k, flags, scratch, m0, m1, p0, p1). Loop nest:
- * k blocks (KC) → row blocks (MC; A block packed into scratch) → panels → row tiles.
+ * gemmRange(a, b, c, bias, m, n, k, flags, scratch, mc, m0, m1, p0, p1). Loop nest:
+ * k blocks (KC) → row blocks (≤ mc rows; A block packed into scratch) → panels → row tiles.
  * A row block of `rows` rows is cut into T = ⌈rows / MR⌉ tiles of near-equal height (13 rows →
  * 4+3+3+3 rather than 4+4+4+1: a 1-row tile would be latency-bound on its two accumulators).
  */
-function gemmRangeFunction(MR: number, NR: number, KC: number, MC: number, tileIdx: number, packAIdx: number): FunctionBuilder {
-  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32]);
-  const [a, b, c, bias, , n, k, flags, scratch, m0, m1, p0, p1] = f.params;
+function gemmRangeFunction(MR: number, NR: number, KC: number, tileIdx: number, packAIdx: number): FunctionBuilder {
+  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32]);
+  const [a, b, c, bias, , n, k, flags, scratch, mc, m0, m1, p0, p1] = f.params;
   const k0 = f.local(i32);
   const kc = f.local(i32);
   const kFlags = f.local(i32);
@@ -373,6 +442,8 @@ function gemmRangeFunction(MR: number, NR: number, KC: number, MC: number, tileI
     f.get(base).get(t).get(extra).i32LtS().i32Add().set(mr);
   };
 
+  // A row block of mc < 1 rows would never advance: take MR (scratch always holds that many).
+  f.get(mc).i32Const(MR).get(mc).i32Const(0).i32GtS().select().set(mc);
   f.get(k).i32Const(2).i32Shl().set(lda);
   f.get(n).i32Const(2).i32Shl().set(ldc);
   f.get(scratch).i32Const(4 * MR * NR).i32Add().set(aPack);
@@ -393,8 +464,11 @@ function gemmRangeFunction(MR: number, NR: number, KC: number, MC: number, tileI
         f.get(bias).set(kBias);
       },
     );
-    f.forRange(i0, () => f.get(m0), () => f.get(m1), MC, () => {
-      min(() => f.i32Const(MC), () => f.get(m1).get(i0).i32Sub());
+    // for (i0 = m0; i0 < m1; i0 += rows), rows = min(mc, m1 - i0)
+    f.get(m0).set(i0);
+    f.block(() => f.loop(() => {
+      f.get(i0).get(m1).i32GeS().brIf(1);
+      min(() => f.get(mc), () => f.get(m1).get(i0).i32Sub());
       f.set(rows);
       f.get(rows).i32Const(MR - 1).i32Add().i32Const(MR).i32DivU().set(tiles);
       f.get(rows).get(tiles).i32DivU().set(base);
@@ -428,17 +502,19 @@ function gemmRangeFunction(MR: number, NR: number, KC: number, MC: number, tileI
           f.get(cp).get(ldc).get(mr).i32Mul().i32Add().set(cp);
         });
       });
-    });
+      f.get(i0).get(rows).i32Add().set(i0);
+      f.br(0);
+    }));
     f.get(k0).i32Const(KC).i32Add().tee(k0).get(k).i32LtS().brIf(0);
   });
   return f;
 }
 
-/** gemm(a, b, c, bias, m, n, k, flags, scratch) = gemmRange over everything. */
+/** gemm(a, b, c, bias, m, n, k, flags, scratch, mc) = gemmRange over everything. */
 function gemmFunction(NR: number, rangeIdx: number): FunctionBuilder {
-  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, i32, i32, i32]);
-  const [a, b, c, bias, m, n, k, flags, scratch] = f.params;
-  f.get(a).get(b).get(c).get(bias).get(m).get(n).get(k).get(flags).get(scratch);
+  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, i32, i32, i32, i32]);
+  const [a, b, c, bias, m, n, k, flags, scratch, mc] = f.params;
+  f.get(a).get(b).get(c).get(bias).get(m).get(n).get(k).get(flags).get(scratch).get(mc);
   f.i32Const(0).get(m).i32Const(0);
   // ceil(n / NR)
   f.get(n).i32Const(NR - 1).i32Add().i32Const(NR).i32DivU();
@@ -453,8 +529,9 @@ export function generateGemmModule(options: GemmKernelOptions = {}): GemmKernelM
   const U = options.unroll ?? 1;
   const KC = options.kc ?? 4096;
   const NR = 4 * V;
-  const MC = Math.max(MR, Math.floor((options.mc ?? 48) / MR) * MR);
-  for (const [name, v, lo, hi] of [["mr", MR, 1, 16], ["vectors", V, 1, 8], ["unroll", U, 1, 32], ["kc", KC, 1, 1 << 24]] as const) {
+  const MC = options.mc === undefined ? undefined : Math.max(MR, Math.floor(options.mc / MR) * MR);
+  const checked = [["mr", MR, 1, 16], ["vectors", V, 1, 8], ["unroll", U, 1, 32], ["kc", KC, 1, 1 << 24], ["mc", options.mc ?? 1, 1, 1 << 24]] as const;
+  for (const [name, v, lo, hi] of checked) {
     if (!Number.isInteger(v) || v < lo || v > hi) throw new RangeError(`gemm kernel option ${name}=${v} not in [${lo}, ${hi}]`);
   }
   const relaxed = options.relaxedSimd ?? false;
@@ -475,7 +552,7 @@ export function generateGemmModule(options: GemmKernelOptions = {}): GemmKernelM
   const functions: FunctionBuilder[] = [];
   for (let rows = 1; rows <= MR; rows++) functions.push(microKernel(rows, MR, V, U, relaxed, prefetch, splatFromVector));
   functions.push(edgeIn(NR), edgeOut(NR), packAFunction(MR), tileFunction(MR, NR, kernelIndex, edgeInIdx, edgeOutIdx));
-  functions.push(gemmRangeFunction(MR, NR, KC, MC, tileIdx, packAIdx), gemmFunction(NR, rangeIdx));
+  functions.push(gemmRangeFunction(MR, NR, KC, tileIdx, packAIdx), gemmFunction(NR, rangeIdx));
 
   const shared = options.sharedMemory ?? false;
   const bytes = encodeModule({
@@ -483,7 +560,7 @@ export function generateGemmModule(options: GemmKernelOptions = {}): GemmKernelM
     functions,
     exports: { gemm: gemmIdx, gemmRange: rangeIdx },
   });
-  return { bytes, mr: MR, nr: NR, kc: KC, mc: MC };
+  return { bytes, mr: MR, nr: NR, kc: KC, ...(MC === undefined ? {} : { mc: MC }) };
 }
 
 /** A minimal module that uses one SIMD128 instruction: validates iff the engine has SIMD. */

@@ -8,7 +8,8 @@
  * small Int32Array block on a SharedArrayBuffer, stores POSTED in each worker's control block and
  * `Atomics.notify`s; then the main thread and the workers that wake up take chunks of the output
  * from a shared counter. The output is split by column panels — one panel group per thread
- * (T groups of P/T panels) — and each group further by row blocks (the kernel's MC rows), so
+ * (T groups of P/T panels) — and each group further by row blocks (the kernel's row block for
+ * the product, rowBlockRows in gemm-kernel.ts: more rows when B is streamed from memory), so
  * there are several chunks per thread; with few panels (large m, small n) by rows only, with few
  * rows by more, narrower panel groups. Taking chunks dynamically keeps both cores busy even when
  * one thread is descheduled (a machine shared with other jobs): the main thread never waits for
@@ -38,7 +39,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { Gpt2LensError, InputError } from "../../errors.ts";
-import { GEMM_FLAG_ACCUMULATE, generateGemmModule, panelCount, scratchFloats } from "./gemm-kernel.ts";
+import { GEMM_FLAG_ACCUMULATE, generateGemmModule, maxRowBlock, panelCount, rowBlockRows, scratchFloats } from "./gemm-kernel.ts";
 import { CONTROL, CONTROL_INTS, GEMM_WORKER_SOURCE, type GemmWorkerData, JOB, JOB_INTS, WORKER_STATE } from "./node-gemm-worker.ts";
 import { type PackedMatrix, stagingBlockRows, type WasmF32Buffer, WasmGemm, type WasmGemmOptions, type WasmMemory } from "./wasm-gemm.ts";
 import { createSharedMemory } from "./wasm-api.ts";
@@ -295,9 +296,9 @@ export class NodeGemmPool {
     // the budget each.
     const rowBytes = 4 * ((aIn ? 0 : k) + (outIn ? 0 : n));
     const budget = this.gemm.stagingBudgetBytes;
-    const layout = this.gemm.layout;
-    const oneBlock = aOverlapsOut || stagingBlockRows(m, rowBytes, budget, layout) === m;
-    const blockRows = oneBlock ? m : stagingBlockRows(m, 2 * rowBytes, budget, layout);
+    const blocking = { mr: this.gemm.layout.mr, mc: maxRowBlock(this.gemm.layout, k, n) };
+    const oneBlock = aOverlapsOut || stagingBlockRows(m, rowBytes, budget, blocking) === m;
+    const blockRows = oneBlock ? m : stagingBlockRows(m, 2 * rowBytes, budget, blocking);
     const blocks = Math.ceil(m / blockRows);
     const slots = Math.min(blocks, 2);
 
@@ -318,7 +319,7 @@ export class NodeGemmPool {
     }
 
     const flags = accumulate ? GEMM_FLAG_ACCUMULATE : 0;
-    const { chunkRows, rowChunks, groupPanels, panels, chunks: perBlock } = this.plan(blockRows, n, threads);
+    const { chunkRows, rowChunks, groupPanels, panels, chunks: perBlock } = this.plan(blockRows, n, k, threads);
     const chunks = blocks * perBlock;
     const nr = this.nr;
     const job = this.job;
@@ -438,7 +439,7 @@ export class NodeGemmPool {
           if (m0 < mb) {
             this.gemm.exports.gemmRange(
               aPtr + slotA * blockRows * k * 4, b.buffer.ptr, cPtr + slotC * blockRows * n * 4, biasPtr, mb, n, k, flags,
-              scratchPtr, m0, Math.min(mb, m0 + chunkRows), p0, Math.min(panels, p0 + groupPanels),
+              scratchPtr, chunkRows, m0, Math.min(mb, m0 + chunkRows), p0, Math.min(panels, p0 + groupPanels),
             );
           }
         } catch (error) {
@@ -501,12 +502,13 @@ export class NodeGemmPool {
 
   /**
    * Cuts the output into chunks: `threads` panel groups (each at least minChunkPanels wide, else
-   * one group) × row blocks of MC rows; when that gives fewer than 4 chunks per thread (few rows),
-   * narrower panel groups.
+   * one group) × row chunks of the kernel's row block for the product (rowBlockRows; each chunk
+   * runs as one row block); when that gives fewer than 4 chunks per thread (few rows), narrower panel
+   * groups.
    */
-  private plan(m: number, n: number, threads: number): ChunkPlan {
+  private plan(m: number, n: number, k: number, threads: number): ChunkPlan {
     const panels = panelCount(n, this.nr);
-    const chunkRows = this.gemm.layout.mc;
+    const chunkRows = rowBlockRows(this.gemm.layout, k, n, m);
     const rowChunks = Math.ceil(m / chunkRows);
     const maxGroups = Math.max(1, Math.floor(panels / this.minChunkPanels));
     let groups = Math.min(threads, maxGroups);

@@ -18,8 +18,8 @@
  * block β = ⌊c / CHUNKS_PER_BLOCK⌋; its index l = c mod CHUNKS_PER_BLOCK in the block covers panel
  * group g = ⌊l / rowChunks⌋ (panels [g·groupPanels, min(P, (g+1)·groupPanels))) × row chunk
  * r = l mod rowChunks (the block's rows [r·chunkRows, min(mβ, (r+1)·chunkRows)), none if past
- * the block's mβ rows). Block β's A starts at a + s·BLOCK_ROWS·k·4 and its C at
- * c + s·BLOCK_ROWS·n·4, where s = β mod A_SLOTS (resp. C_SLOTS) for a staged operand (a ring of
+ * the block's mβ rows), run as one kernel row block (gemmRange's mc = chunkRows). Block β's A
+ * starts at a + s·BLOCK_ROWS·k·4 and its C at c + s·BLOCK_ROWS·n·4, where s = β mod A_SLOTS (resp. C_SLOTS) for a staged operand (a ring of
  * staging slots) and s = β for one used in place (slots 0). Every thread — the main thread and
  * each worker that joins — takes the next chunk with Atomics.add(job, NEXT, 1) until they run
  * out, so a thread that the OS does not schedule simply does fewer chunks. A chunk of block β may
@@ -161,7 +161,7 @@ export const GEMM_WORKER_SOURCE = `"use strict";
           let status = 1;
           try {
             if (m0 < mb) {
-              gemmRange(aBlock, b, cBlock, bias, mb, n, k, gemmFlags, scratch, m0, Math.min(mb, m0 + chunkRows), p0, Math.min(panels, p0 + groupPanels));
+              gemmRange(aBlock, b, cBlock, bias, mb, n, k, gemmFlags, scratch, chunkRows, m0, Math.min(mb, m0 + chunkRows), p0, Math.min(panels, p0 + groupPanels));
               ran++;
             }
           } catch (error) {

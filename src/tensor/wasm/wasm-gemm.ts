@@ -24,8 +24,10 @@ import { Gpt2LensError, InputError } from "../../errors.ts";
 import {
   GEMM_FLAG_ACCUMULATE,
   generateGemmModule,
+  maxRowBlock,
   packedLength,
   relaxedSimdProbeModule,
+  rowBlockRows,
   scratchFloats,
   simdProbeModule,
   type GemmExports,
@@ -77,7 +79,7 @@ export function instantiateGemmKernel(
   const kernel = generateGemmModule({ ...options, sharedMemory: isSharedBuffer(memory.buffer) });
   const instance = new wa.Instance(new wa.Module(kernel.bytes), { env: { memory } });
   const { mr, nr, kc, mc } = kernel;
-  return { exports: instance.exports as unknown as GemmExports, layout: { mr, nr, kc, mc } };
+  return { exports: instance.exports as unknown as GemmExports, layout: mc === undefined ? { mr, nr, kc } : { mr, nr, kc, mc } };
 }
 
 const PAGE_BYTES = 65536;
@@ -138,16 +140,20 @@ export const DEFAULT_STAGING_BUDGET_BYTES = 32 * 1024 * 1024;
 
 /**
  * Rows per staged row block: all `m` rows when `m` rows of `rowBytes` staged bytes fit in
- * `budget` (less 64 bytes for aligning C after A), else the most that fit (a multiple of `mc` when
- * at least `mc`, else of `mr`, at least `mr`). The k summation order of every output element does
- * not depend on the row blocking.
+ * `budget` (less 64 bytes for aligning C after A), else at most as many as fit, in units of
+ * `blocking.mc` (the kernel's largest row block for the product) when at least that many fit,
+ * else of `mr` (at least `mr` rows), spread evenly: as few blocks as fit allows, the smallest
+ * block size in those units that covers m (416 rows, 164 fit, mr 4 → 140 + 140 + 136, not
+ * 164 + 164 + 88). The k summation order of every output element does not depend on the row
+ * blocking.
  */
-export function stagingBlockRows(m: number, rowBytes: number, budget: number, layout: Pick<GemmKernelLayout, "mr" | "mc">): number {
+export function stagingBlockRows(m: number, rowBytes: number, budget: number, blocking: { readonly mr: number; readonly mc: number }): number {
   const room = budget - ALIGN;
   if (rowBytes <= 0 || m * rowBytes <= room) return m;
   const fit = Math.floor(room / rowBytes);
-  const rows = fit >= layout.mc ? fit - (fit % layout.mc) : Math.max(layout.mr, fit - (fit % layout.mr));
-  return Math.min(m, rows);
+  const unit = fit >= blocking.mc ? blocking.mc : blocking.mr;
+  const rows = Math.max(unit, fit - (fit % unit));
+  return Math.min(m, Math.ceil(m / Math.ceil(m / rows) / unit) * unit);
 }
 
 class Block implements WasmF32Buffer {
@@ -217,7 +223,7 @@ export class WasmGemm {
   readonly memory: WasmMemory;
   /** Raw exports, for callers (e.g. a worker pool) that manage pointers themselves. */
   readonly exports: GemmExports;
-  /** Tiling of the generated kernel (mr, nr = panel width, kc, mc). */
+  /** Tiling of the generated kernel (mr, nr = panel width, kc; mc if fixed, see rowBlockRows). */
   readonly layout: GemmKernelLayout;
   /** The options the kernel was generated with (pass them to {@link instantiateGemmKernel}). */
   readonly kernelOptions: GemmKernelConfig;
@@ -475,7 +481,8 @@ export class WasmGemm {
     // Whatever is not used in place is staged, in row blocks that keep the A and C staging within
     // the budget — unless `a` overlaps `out` (writing out block by block would overwrite rows of
     // `a` still to be read): then A is staged whole, before anything is written.
-    const rows = aOverlapsOut ? m : stagingBlockRows(m, 4 * ((aIn ? 0 : k) + (outIn ? 0 : n)), this.stagingBudgetBytes, this.layout);
+    const blocking = { mr: this.layout.mr, mc: maxRowBlock(this.layout, k, n) };
+    const rows = aOverlapsOut ? m : stagingBlockRows(m, 4 * ((aIn ? 0 : k) + (outIn ? 0 : n)), this.stagingBudgetBytes, blocking);
 
     // The allocations may grow (and so detach) the memory; pointers stay valid, and sources inside
     // the memory are re-viewed afterwards.
@@ -495,7 +502,7 @@ export class WasmGemm {
       if (cStage !== undefined && accumulate) cStage.view().set(out.subarray(i0 * n, (i0 + r) * n));
       const aBlock = aStage === undefined ? aPtr + i0 * k * 4 : aStage.ptr;
       const cBlock = cStage === undefined ? cPtr + i0 * n * 4 : cStage.ptr;
-      this.exports.gemm(aBlock, b.buffer.ptr, cBlock, biasPtr, r, n, k, flags, scratchPtr);
+      this.exports.gemm(aBlock, b.buffer.ptr, cBlock, biasPtr, r, n, k, flags, scratchPtr, rowBlockRows(this.layout, k, n, r));
       if (cStage !== undefined) out.set(cStage.view().subarray(0, r * n), i0 * n);
     }
   }
