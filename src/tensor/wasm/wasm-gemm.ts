@@ -14,7 +14,8 @@
  * Workers. With a shared memory, other threads can run the same kernel on the same data: call
  * {@link instantiateGemmKernel}(memory, gemm.kernelOptions) there (no allocator — the owning
  * WasmGemm hands out pointers) and split the output with `gemmRange` by panels, giving each
- * worker its own scratch block of `scratchFloats(layout, k)` floats.
+ * worker its own scratch block of `scratchFloats(layout, k)` floats and the row block
+ * `rowBlockRows(layout, k, n, rows)` (gemm-kernel.ts).
  *
  * Performance notes. V8 first runs new wasm code in its baseline compiler and tiers hot functions
  * up in the background, so the first call or two are slower. Engines without trap-handler bounds
