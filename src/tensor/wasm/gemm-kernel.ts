@@ -131,6 +131,7 @@ const roundDown = (x: number, mr: number): number => Math.max(mr, Math.floor(x /
 function rowBlockBound(layout: GemmKernelLayout, k: number): number {
   if (layout.mc !== undefined) return layout.mc;
   const { mr } = layout;
+  if (k < STREAMED_B_MIN_K) return roundDown(SMALL_ROW_BLOCK, mr);
   const kc = Math.min(Math.max(k, 1), layout.kc);
   const fit = Math.min(Math.floor(ROW_BLOCK_BYTES / (4 * kc)), MAX_ROW_BLOCK);
   return Math.max(roundDown(SMALL_ROW_BLOCK, mr), roundDown(fit, mr));
@@ -145,7 +146,7 @@ function rowBlockBound(layout: GemmKernelLayout, k: number): number {
  */
 export function maxRowBlock(layout: GemmKernelLayout, k: number, n: number): number {
   if (layout.mc !== undefined) return layout.mc;
-  const streamed = k >= STREAMED_B_MIN_K && 4 * Math.min(k, layout.kc) * n >= STREAMED_B_BYTES;
+  const streamed = 4 * Math.min(k, layout.kc) * n >= STREAMED_B_BYTES;
   return streamed ? rowBlockBound(layout, k) : roundDown(SMALL_ROW_BLOCK, layout.mr);
 }
 
