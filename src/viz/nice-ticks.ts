@@ -19,8 +19,9 @@ export function niceTicks(min: number, max: number, targetCount = 5): NiceTicks 
   const lo = roundTo(Math.floor(min / step + 1e-9) * step, decimals);
   const hi = roundTo(Math.ceil(max / step - 1e-9) * step, decimals);
   const count = Math.round((hi - lo) / step);
-  // At huge magnitudes with a tiny relative range, min/step loses its low digits: no whole step fits.
-  if (!(count >= 1)) return endpointsOnly(min, max);
+  // At huge magnitudes with a tiny relative range, min/step loses its low digits: no whole step fits,
+  // or the rounded ends no longer cover [min, max].
+  if (!(count >= 1) || lo > min + 1e-6 * step || hi < max - 1e-6 * step) return endpointsOnly(min, max);
   const values: number[] = [];
   for (let i = 0; i <= count; i++) values.push(roundTo(lo + i * step, decimals));
   return { min: lo, max: hi, values, labels: values.map((v) => formatTickValue(v, decimals)) };

@@ -56,6 +56,13 @@ describe("nice ticks", () => {
     );
   });
 
+  it("covers ranges whose ends lose digits when divided by the step (seed -2004570827)", () => {
+    const [min, max] = [-9.999999999999975e299, -9.999999999999972e299];
+    const ticks = niceTicks(min, max);
+    expect(ticks.min).toBeLessThanOrEqual(min);
+    expect(ticks.max).toBeGreaterThanOrEqual(max);
+  });
+
   it("falls back to the endpoints when the range is too small for the magnitude to hold a whole step", () => {
     const ticks = niceTicks(-9.999999999999974e299, -9.999999999999972e299);
     expect(ticks.values).toEqual([-9.999999999999974e299, -9.999999999999972e299]);
