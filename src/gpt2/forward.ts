@@ -85,6 +85,20 @@ interface Pass {
 }
 
 /**
+ * Workspace slots of a block's unheld intermediates. Values share a slot when the earlier one is dead
+ * before the later one is written (in a block: ln1 → qkv → q, k, v → scores/pattern → z → attn_out
+ * (+ resid_pre = resid_mid) → ln2 → mlp pre/post → mlp_out (+ resid_mid = resid_post)):
+ * - ln1/ln2/ln_final and z: ln1 is dead once qkv is computed, z once attn_out is;
+ * - qkv, the scores/pattern and attn_out/resid_mid: qkv is dead after the split, the pattern after z,
+ *   and resid_mid after resid_post;
+ * - q and the MLP's hidden layer: q is dead after the scores;
+ * - k, v: alive until the scores / z;
+ * - mlp_out/resid_post: the next block reads it as resid_pre until its resid_mid, so it needs a slot
+ *   that nothing before that writes.
+ */
+const SLOT = { ln: "a", z: "a", qkv: "b", scores: "b", attnOut: "b", q: "c", mlp: "c", k: "d", v: "e", mlpOut: "f" } as const;
+
+/**
  * A workspace buffer for `role` when none of `names` (the hook points the value is visited as,
  * itself or aliased by in-place updates) is wanted by the visitor; undefined: allocate as usual.
  */
@@ -120,7 +134,7 @@ function forwardFrom(model: Gpt2Model, tokens: TokenBatch | null, pass: Pass, op
     residual = runBlock(model, layer, residual, pass, options.past);
   }
   const scale = visit("ln_final.hook_scale", layerNormScale(residual, config.layerNormEps), null);
-  const lnBuffer = scratchFor(pass, "ln", residual.size, ["ln_final.hook_normalized"]);
+  const lnBuffer = scratchFor(pass, SLOT.ln, residual.size, ["ln_final.hook_normalized"]);
   const normalized = visit("ln_final.hook_normalized", layerNormNormalize(residual, scale, lnBuffer), null);
   let finalResidual = layerNormAffine(normalized, weights.lnFinalWeight, weights.lnFinalBias, !visitor.wants("ln_final.hook_normalized"));
   if (options.logitPositions) finalResidual = takeAxis(finalResidual, 1, options.logitPositions);
@@ -168,13 +182,13 @@ function runBlock(
   const buffer = (role: string, floats: number, ...names: string[]) => scratchFor(pass, role, floats, names.map((n) => `${p}${n}`));
 
   const scale1 = visit(`${p}ln1.hook_scale`, layerNormScale(residPre, eps), layer);
-  const normalized1 = visit(`${p}ln1.hook_normalized`, layerNormNormalize(residPre, scale1, buffer("ln", rows * d, "ln1.hook_normalized")), layer);
+  const normalized1 = visit(`${p}ln1.hook_normalized`, layerNormNormalize(residPre, scale1, buffer(SLOT.ln, rows * d, "ln1.hook_normalized")), layer);
   const ln1Out = layerNormAffine(normalized1, weights.ln1Weight, weights.ln1Bias, free("ln1.hook_normalized"));
-  const qkv = linear(backend, ln1Out, prepared.qkv, weights.qkvBias, buffer("qkv", rows * 3 * d));
+  const qkv = linear(backend, ln1Out, prepared.qkv, weights.qkvBias, buffer(SLOT.qkv, rows * 3 * d));
   const split = splitQkv(qkv, nHeads, {
-    q: buffer("q", rows * d, "attn.hook_q"),
-    k: buffer("k", rows * d, "attn.hook_k"),
-    v: buffer("v", rows * d, "attn.hook_v"),
+    q: buffer(SLOT.q, rows * d, "attn.hook_q"),
+    k: buffer(SLOT.k, rows * d, "attn.hook_k"),
+    v: buffer(SLOT.v, rows * d, "attn.hook_v"),
   });
   const q = visit(`${p}attn.hook_q`, split.q, layer);
   const k = visit(`${p}attn.hook_k`, split.k, layer);
@@ -185,10 +199,10 @@ function runBlock(
   const keyCount = keys.shape[1]!;
   // The softmax overwrites the scores only when neither is held (the pattern then lives in their buffer).
   const patternInPlace = free("attn.hook_attn_scores") && free("attn.hook_pattern");
-  const scoresBuffer = patternInPlace ? buffer("scores", batch * nHeads * pos * keyCount) : undefined;
+  const scoresBuffer = patternInPlace ? buffer(SLOT.scores, batch * nHeads * pos * keyCount) : undefined;
   const scores = visit(`${p}attn.hook_attn_scores`, attentionScores(q, keys, backend.kernels, scoresBuffer), layer);
   const pattern = visit(`${p}attn.hook_pattern`, softmaxLastAxis(scores, backend.kernels, patternInPlace || free("attn.hook_attn_scores")), layer);
-  const z = visit(`${p}attn.hook_z`, mixValues(pattern, values, backend.kernels, buffer("z", rows * d, "attn.hook_z")), layer);
+  const z = visit(`${p}attn.hook_z`, mixValues(pattern, values, backend.kernels, buffer(SLOT.z, rows * d, "attn.hook_z")), layer);
   // Per-head results are summed into attn_out only when a hook may edit them; otherwise attn_out
   // takes the usual z·W_O route, so merely caching hook_result leaves the logits bit-identical.
   const resultName = `${p}attn.hook_result`;
@@ -197,21 +211,21 @@ function runBlock(
   if (result && visitor.mayModify(resultName)) {
     attnOut = sumHeads(result, weights.outBias);
   } else {
-    attnOut = linear(backend, z.reshape([batch, pos, d]), prepared.out, weights.outBias, buffer("attnOut", rows * d, "hook_attn_out", "hook_resid_mid"));
+    attnOut = linear(backend, z.reshape([batch, pos, d]), prepared.out, weights.outBias, buffer(SLOT.attnOut, rows * d, "hook_attn_out", "hook_resid_mid"));
   }
   attnOut = visit(`${p}hook_attn_out`, attnOut, layer);
   // x + y = y + x exactly in floating point, so summing into attn_out's / mlp_out's buffer is bit-identical.
   const residMid = visit(`${p}hook_resid_mid`, free("hook_attn_out") ? addInPlace(attnOut, residPre) : add(residPre, attnOut), layer);
 
   const scale2 = visit(`${p}ln2.hook_scale`, layerNormScale(residMid, eps), layer);
-  const normalized2 = visit(`${p}ln2.hook_normalized`, layerNormNormalize(residMid, scale2, buffer("ln", rows * d, "ln2.hook_normalized")), layer);
+  const normalized2 = visit(`${p}ln2.hook_normalized`, layerNormNormalize(residMid, scale2, buffer(SLOT.ln, rows * d, "ln2.hook_normalized")), layer);
   const ln2Out = layerNormAffine(normalized2, weights.ln2Weight, weights.ln2Bias, free("ln2.hook_normalized"));
-  const preBuffer = buffer("mlp", rows * dMlp, "mlp.hook_pre", "mlp.hook_post");
+  const preBuffer = buffer(SLOT.mlp, rows * dMlp, "mlp.hook_pre", "mlp.hook_post");
   const pre = visit(`${p}mlp.hook_pre`, linear(backend, ln2Out, prepared.mlpIn, weights.mlpInBias, preBuffer), layer);
   const post = visit(`${p}mlp.hook_post`, geluNew(pre, backend.kernels, free("mlp.hook_pre")), layer);
   // mlp_out's buffer becomes resid_post, which the next layer visits as its resid_pre.
   const residNames = ["hook_mlp_out", "hook_resid_post"].map((n) => `${p}${n}`);
   if (layer + 1 < config.nLayers) residNames.push(`blocks.${layer + 1}.hook_resid_pre`);
-  const mlpOut = visit(`${p}hook_mlp_out`, linear(backend, post, prepared.mlpOut, weights.mlpOutBias, scratchFor(pass, "mlpOut", rows * d, residNames)), layer);
+  const mlpOut = visit(`${p}hook_mlp_out`, linear(backend, post, prepared.mlpOut, weights.mlpOutBias, scratchFor(pass, SLOT.mlpOut, rows * d, residNames)), layer);
   return visit(`${p}hook_resid_post`, free("hook_mlp_out") ? addInPlace(mlpOut, residMid) : add(residMid, mlpOut), layer);
 }

@@ -30,3 +30,12 @@ export function expectClose(
   const error = relativeError(actual, expected);
   expect(error, `${label}: relative error ${error}`).toBeLessThanOrEqual(tolerance);
 }
+
+/** Index of the first element whose bits differ (-1 if none); arrays of different lengths differ at the shorter length. */
+export function firstBitDifference(x: Float32Array, y: Float32Array): number {
+  const xb = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  const yb = new Uint32Array(y.buffer, y.byteOffset, y.length);
+  const n = Math.min(xb.length, yb.length);
+  for (let i = 0; i < n; i++) if (xb[i] !== yb[i]) return i;
+  return xb.length === yb.length ? -1 : n;
+}

@@ -16,6 +16,7 @@ import { type HookSpec, HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import { type BackendWorkspace, type MatmulBackend, referenceBackend } from "../../src/tensor/matmul.ts";
 import { createWasmBackend } from "../../src/tensor/backends.ts";
 import { createParallelWasmBackend } from "../../src/tensor/wasm/node-parallel-backend.ts";
+import { firstBitDifference } from "../helpers/compare.ts";
 import { TINY_DIR } from "../helpers/fixtures.ts";
 
 interface CountingWorkspace extends BackendWorkspace {
@@ -60,7 +61,10 @@ const prompts = fc
     fc.array(fc.array(fc.integer({ min: 0, max: config.dVocab - 1 }), { minLength: pos, maxLength: pos }), { minLength: batch, maxLength: batch }),
   );
 
-const bits = (t: { data: Float32Array }) => Array.from(t.data);
+/** Bit-identical data (a failing toEqual on thousands of floats would take minutes to print). */
+function expectSameBits(actual: { data: Float32Array }, expected: { data: Float32Array }, what = ""): void {
+  expect(firstBitDifference(actual.data, expected.data), what).toBe(-1);
+}
 
 describe("forward pass with a workspace", () => {
   const workspace = poisonedWorkspace();
@@ -71,8 +75,8 @@ describe("forward pass with a workspace", () => {
       fc.property(prompts, fc.subarray([...NAMES]), (tokens, cached) => {
         const expected = plain.run(tokens, { cache: cached as HookName[] });
         const actual = scratchModel.run(tokens, { cache: cached as HookName[] });
-        expect(bits(actual.logits)).toEqual(bits(expected.logits));
-        for (const name of cached) expect(bits(actual.cache.get(name))).toEqual(bits(expected.cache.get(name)));
+        expectSameBits(actual.logits, expected.logits);
+        for (const name of cached) expectSameBits(actual.cache.get(name), expected.cache.get(name));
       }),
       { numRuns: 15 },
     );
@@ -84,8 +88,8 @@ describe("forward pass with a workspace", () => {
     for (const name of NAMES) {
       const expected = plain.run(tokens, { cache: [name] });
       const actual = scratchModel.run(tokens, { cache: [name] });
-      expect(bits(actual.cache.get(name)), name).toEqual(bits(expected.cache.get(name)));
-      expect(bits(actual.logits), name).toEqual(bits(expected.logits));
+      expectSameBits(actual.cache.get(name), expected.cache.get(name), name);
+      expectSameBits(actual.logits, expected.logits, name);
     }
   });
 
@@ -93,7 +97,7 @@ describe("forward pass with a workspace", () => {
     fc.assert(
       fc.property(prompts, fc.constantFrom(...NAMES.filter((n) => !n.endsWith("hook_result"))), (tokens, name) => {
         const hooks: HookSpec[] = [[name, (t) => void t.data.fill(0.5, 0, Math.min(7, t.data.length))]];
-        expect(bits(scratchModel.run(tokens, { hooks }).logits)).toEqual(bits(plain.run(tokens, { hooks }).logits));
+        expectSameBits(scratchModel.run(tokens, { hooks }).logits, plain.run(tokens, { hooks }).logits);
       }),
       { numRuns: 20 },
     );
@@ -105,8 +109,8 @@ describe("forward pass with a workspace", () => {
     const hooks: HookSpec[] = [["blocks.1.hook_resid_mid", () => void (inner = scratchModel.run(tokens).logits.data)]];
     const outer = scratchModel.run(tokens, { hooks });
     const expected = plain.run(tokens).logits;
-    expect(Array.from(inner!)).toEqual(bits(expected));
-    expect(bits(outer.logits)).toEqual(bits(expected));
+    expectSameBits({ data: inner! }, expected);
+    expectSameBits(outer.logits, expected);
   });
 
   it("frees the buffers for the next pass when a hook throws, and reuses them", () => {
@@ -114,7 +118,7 @@ describe("forward pass with a workspace", () => {
     scratchModel.run(tokens);
     const allocs = workspace.allocs;
     expect(() => scratchModel.run(tokens, { hooks: [["blocks.0.hook_mlp_out", () => { throw new Error("boom"); }]] })).toThrow("boom");
-    expect(bits(scratchModel.run(tokens).logits)).toEqual(bits(plain.run(tokens).logits));
+    expectSameBits(scratchModel.run(tokens).logits, plain.run(tokens).logits);
     expect(workspace.allocs).toBe(allocs);
     expect(workspace.live).toBeGreaterThan(0);
   });
@@ -132,7 +136,7 @@ describe("a workspace that runs out of room", () => {
     };
     const model = withWorkspace(referenceBackend, full);
     const tokens = [[5, 17, 300, 9], [7, 7, 1, 2]];
-    expect(bits(model.run(tokens).logits)).toEqual(bits(plain.run(tokens).logits));
+    expectSameBits(model.run(tokens).logits, plain.run(tokens).logits);
     expect(calls).toBeGreaterThan(2);
   });
 });
@@ -150,8 +154,8 @@ describe("the worker pool's workspace", () => {
     const a = pooled.runUntil(tokens, stop, { cache: [stop] }).get(stop);
     expect(backend!.pool.stagingBytes).toBe(before);
     const b = unstaged.runUntil(tokens, stop, { cache: [stop] }).get(stop);
-    expect(bits(a)).toEqual(bits(b));
-    expect(bits(pooled.run(tokens).logits)).toEqual(bits(unstaged.run(tokens).logits));
+    expectSameBits(a, b);
+    expectSameBits(pooled.run(tokens).logits, unstaged.run(tokens).logits);
   });
 });
 
@@ -166,7 +170,7 @@ describe("the single-threaded WebAssembly backend's workspace", () => {
     const names: HookName[] = ["blocks.0.attn.hook_pattern", "blocks.1.hook_resid_pre", "ln_final.hook_normalized"];
     const a = wasm.run(tokens, { cache: names });
     const b = unstaged.run(tokens, { cache: names });
-    expect(bits(a.logits)).toEqual(bits(b.logits));
-    for (const name of names) expect(bits(a.cache.get(name))).toEqual(bits(b.cache.get(name)));
+    expectSameBits(a.logits, b.logits);
+    for (const name of names) expectSameBits(a.cache.get(name), b.cache.get(name));
   });
 });

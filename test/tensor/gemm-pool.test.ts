@@ -19,17 +19,10 @@ import { NodeGemmPool, type NodeGemmPoolOptions } from "../../src/tensor/wasm/no
 import { createParallelWasmBackend } from "../../src/tensor/wasm/node-parallel-backend.ts";
 import { matmulReference } from "../../src/tensor/wasm/reference-matmul.ts";
 import { WasmGemm } from "../../src/tensor/wasm/wasm-gemm.ts";
+import { firstBitDifference } from "../helpers/compare.ts";
 import { type Case, caseArb, caseOperands, data, relErr, transpose } from "../helpers/gemm.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-
-/** Index of the first element whose bits differ (-1 if none). */
-function firstBitDifference(x: Float32Array, y: Float32Array): number {
-  const xb = new Uint32Array(x.buffer, x.byteOffset, x.length);
-  const yb = new Uint32Array(y.buffer, y.byteOffset, y.length);
-  for (let i = 0; i < xb.length; i++) if (xb[i] !== yb[i]) return i;
-  return -1;
-}
 
 const pools: NodeGemmPool[] = [];
 function mustPool(options: NodeGemmPoolOptions): NodeGemmPool {
