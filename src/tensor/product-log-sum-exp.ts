@@ -39,8 +39,8 @@ type WorkspaceWithMemory = BackendWorkspace & { readonly memory?: WasmMemory };
  * With a backend workspace the blocks live in it, so the backend's matmul writes them in place (no
  * staging copy), and when the workspace names its memory the log-sum-exp kernel reads them there
  * too (else it copies them into its own memory, as it does plain blocks). The buffer is kept per
- * workspace and reused by later calls; a call made while another holds it (from `adjust`) uses
- * plain arrays. The numbers are the same either way.
+ * workspace and reused by later calls; a call made while another holds it (from `adjust`), or when
+ * the workspace cannot allocate, uses plain arrays. The numbers are the same either way.
  */
 export function productLogSumExp(
   backend: MatmulBackend, a: Float32Array, m: number, w: PreparedWeight, pick: ArrayLike<number>,
@@ -97,7 +97,7 @@ const workspaceStates = new WeakMap<BackendWorkspace, WorkspaceState>();
 
 /**
  * Buffers for blocks of `rows` × `cols`: in the workspace (kept for the next call; a larger block
- * replaces it) unless there is none or another call holds it, else plain arrays.
+ * replaces it), else — no workspace, another call holds it, or it cannot allocate — plain arrays.
  */
 function takeBlock(workspace: WorkspaceWithMemory | undefined, rows: number, cols: number): BlockBuffers {
   let state = workspace === undefined ? undefined : workspaceStates.get(workspace);
@@ -105,9 +105,8 @@ function takeBlock(workspace: WorkspaceWithMemory | undefined, rows: number, col
     state = { busy: false, buffer: undefined };
     workspaceStates.set(workspace, state);
   }
-  if (workspace === undefined || state === undefined || state.busy) {
-    return { block: new Float32Array(rows * cols), logSumExpRows, end: () => {} };
-  }
+  const plain = (): BlockBuffers => ({ block: new Float32Array(rows * cols), logSumExpRows, end: () => {} });
+  if (workspace === undefined || state === undefined || state.busy) return plain();
   // Layout: the block, the kernel's readable tail pad, then 2 float64s of kernel output per row
   // (one float of slack to align them to 8 bytes).
   const padded = rows * cols + LOG_SUM_EXP_TAIL_PAD / 4;
@@ -116,7 +115,11 @@ function takeBlock(workspace: WorkspaceWithMemory | undefined, rows: number, col
   if (buffer === undefined || buffer.length < floats) {
     state.buffer = undefined;
     if (buffer !== undefined) workspace.release(buffer);
-    buffer = workspace.alloc(floats);
+    try {
+      buffer = workspace.alloc(floats);
+    } catch {
+      return plain(); // e.g. a memory near the 4 GiB wasm32 limit
+    }
     state.buffer = buffer;
   }
   state.busy = true;

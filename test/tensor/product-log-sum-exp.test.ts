@@ -230,6 +230,28 @@ describe("productLogSumExp on a backend with a workspace", () => {
     pool.release!(weight);
   });
 
+  it("uses plain arrays when the workspace cannot allocate, and the workspace again once it can", () => {
+    let full = true;
+    const inner = counting(plainWorkspace());
+    const workspace: BackendWorkspace = {
+      alloc: (floats) => {
+        if (full) throw new Error("out of memory");
+        return inner.alloc(floats);
+      },
+      release: (view) => inner.release(view),
+    };
+    const backend: MatmulBackend = { ...referenceBackend, workspace };
+    const weight = referenceBackend.prepare(Float32Array.from({ length: 6 * 40 }, (_, i) => Math.sin(i)), 6, 40);
+    const a = Float32Array.from({ length: 7 * 6 }, (_, i) => Math.cos(i));
+    const want = productLogSumExp(referenceBackend, a, 7, weight, [0, 39], { blockBytes: 3 * 40 * 4 });
+    const got = productLogSumExp(backend, a, 7, weight, [0, 39], { blockBytes: 3 * 40 * 4 });
+    expect(Array.from(got.logSumExp)).toEqual(Array.from(want.logSumExp));
+    expect(Array.from(got.picked)).toEqual(Array.from(want.picked));
+    full = false;
+    productLogSumExp(backend, a, 7, weight, [0, 39], { blockBytes: 3 * 40 * 4 });
+    expect(inner.allocs).toBe(1);
+  });
+
   it("takes a workspace of plain arrays on the reference backend: the reference's numbers exactly", () => {
     const workspace = counting(plainWorkspace());
     const backend: MatmulBackend = { ...referenceBackend, workspace };
