@@ -1,6 +1,9 @@
 /** Row-wise log Σ exp (softmax normalisers) on the WebAssembly SIMD kernel or in float64 JS. */
 import { InputError } from "../errors.ts";
-import { createLogSumExp, type LogSumExpRows } from "./wasm/wasm-logsumexp.ts";
+import type { WasmMemory } from "./wasm/wasm-api.ts";
+import { createLogSumExp, createLogSumExpInMemory, type LogSumExpInMemory, type LogSumExpRows } from "./wasm/wasm-logsumexp.ts";
+
+export { LOG_SUM_EXP_TAIL_PAD } from "./wasm/wasm-logsumexp.ts";
 
 /** The WebAssembly SIMD kernel, created on first use; null when wasm SIMD is unavailable. */
 let wasmLogSumExp: LogSumExpRows | null | undefined;
@@ -49,6 +52,30 @@ export function logSumExpRows(logits: ArrayLike<number>, vocab: number): Float64
     result[row] = max + Math.log(sum);
   }
   return result;
+}
+
+/** The kernel instantiated against each memory it was asked to read in place (null: no wasm SIMD). */
+const inMemoryKernels = new WeakMap<WasmMemory, LogSumExpInMemory | null>();
+
+/**
+ * logSumExpRows of rows that already live in a WebAssembly memory (e.g. a matmul backend's
+ * workspace), read there in place instead of being copied into the kernel's own memory; same
+ * results. `logits` must be a view of `memory` followed by {@link LOG_SUM_EXP_TAIL_PAD} readable
+ * bytes of it, `stats` a view of `memory` of ≥ 2·batch float64s that the kernel overwrites (see
+ * LogSumExpInMemory). Without wasm SIMD this is logSumExpRows(logits, vocab).
+ */
+export function logSumExpRowsInMemory(memory: WasmMemory, logits: Float32Array, vocab: number, stats: Float64Array): Float64Array {
+  const batch = rowCount(logits.length, vocab, "logits");
+  let kernel = inMemoryKernels.get(memory);
+  if (kernel === undefined) {
+    try {
+      kernel = wasmKernel() === null ? null : createLogSumExpInMemory(memory);
+    } catch {
+      kernel = null; // e.g. a memory the kernel cannot import: copy instead
+    }
+    inMemoryKernels.set(memory, kernel);
+  }
+  return kernel === null ? logSumExpRows(logits, vocab) : kernel(logits, batch, vocab, stats);
 }
 
 function rowCount(length: number, rowLength: number, what: string): number {

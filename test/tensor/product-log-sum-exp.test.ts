@@ -1,14 +1,19 @@
 /**
  * productLogSumExp in row blocks equals logSumExpRows and the picked columns of the whole product,
- * on the reference and the WebAssembly backends; bad input is a typed error.
+ * on the reference and the WebAssembly backends; bad input is a typed error. On a backend with a
+ * workspace (the worker pool's, or a counting one) the blocks live there: the numbers are
+ * bit-identical to the same backend without it, the buffer is reused across calls, and errors
+ * neither leak it nor leave it held.
  */
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InputError } from "../../src/errors.ts";
 import { createWasmBackend } from "../../src/tensor/backends.ts";
 import { logSumExpRows } from "../../src/tensor/log-sum-exp.ts";
-import { type MatmulBackend, referenceBackend } from "../../src/tensor/matmul.ts";
+import { type BackendWorkspace, type MatmulBackend, referenceBackend } from "../../src/tensor/matmul.ts";
 import { productLogSumExp } from "../../src/tensor/product-log-sum-exp.ts";
+import { createParallelWasmBackend, type ParallelWasmBackend } from "../../src/tensor/wasm/node-parallel-backend.ts";
+import type { WasmMemory } from "../../src/tensor/wasm/wasm-api.ts";
 
 const backends: [string, MatmulBackend][] = [["reference", referenceBackend], ["wasm", createWasmBackend()!]];
 
@@ -66,3 +71,211 @@ describe.each(backends)("productLogSumExp on the %s backend", (_, backend) => {
     expect(productLogSumExp(backend, new Float32Array(0), 0, weight, [1]).logSumExp).toHaveLength(0);
   });
 });
+
+/** A workspace that counts the buffers it hands out, optionally naming the memory they live in. */
+interface CountingWorkspace extends BackendWorkspace {
+  readonly memory?: WasmMemory;
+  allocs: number;
+  releases: number;
+}
+
+function counting(inner: BackendWorkspace, memory?: WasmMemory): CountingWorkspace {
+  const ws: CountingWorkspace = {
+    ...(memory === undefined ? {} : { memory }),
+    allocs: 0,
+    releases: 0,
+    alloc(floats) {
+      ws.allocs++;
+      return inner.alloc(floats);
+    },
+    release(view) {
+      ws.releases++;
+      inner.release(view);
+    },
+  };
+  return ws;
+}
+
+/** A workspace of plain arrays (for backends without memory of their own). */
+const plainWorkspace = (): BackendWorkspace => ({ alloc: (floats) => new Float32Array(floats), release: () => {} });
+
+const adjustCases = cases.chain((c) => fc.record({ c: fc.constant(c), adjust: fc.boolean() }));
+
+/** The rewrite the `adjust` tests apply (depends on the row's place in the product). */
+function rewrite(n: number) {
+  return (block: Float32Array, firstRow: number, rows: number) => {
+    for (let r = 0; r < rows; r++) for (let j = 0; j < n; j++) block[r * n + j] = block[r * n + j]! * 0.5 + (firstRow + r) - j;
+  };
+}
+
+function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number): void {
+  expect(actual.length).toBe(expected.length);
+  for (let i = 0; i < actual.length; i++) {
+    const e = expected[i]!;
+    if (Math.abs(actual[i]! - e) > tolerance * Math.max(1, Math.abs(e))) expect.fail(`[${i}]: ${actual[i]} vs ${e}`);
+  }
+}
+
+describe("productLogSumExp on a backend with a workspace", () => {
+  let pool: ParallelWasmBackend;
+  /** The pool's backend without its workspace: the plain path. */
+  let plain: MatmulBackend;
+  let configs: [string, MatmulBackend][];
+
+  beforeAll(() => {
+    // minParallelFlops 0: even these small products are split across the threads.
+    pool = createParallelWasmBackend({ threads: 2, minParallelFlops: 0 })!;
+    expect(pool.pool.waitUntilReady()).toBe(true);
+    plain = { ...pool, workspace: undefined };
+    configs = [
+      ["the pool's workspace", pool],
+      ["the pool's workspace naming its memory", { ...pool, workspace: counting(pool.workspace!, pool.pool.memory) }],
+    ];
+  });
+
+  afterAll(async () => {
+    await pool.close();
+  });
+
+  it("gives the numbers of the same backend without it exactly, and the reference's within 1e-5 (adjust, picks, partial blocks)", () => {
+    fc.assert(
+      fc.property(adjustCases, ({ c: { m, k, n, a, w, pick, blockRows }, adjust }) => {
+        const aa = Float32Array.from(a, (x) => x / 4);
+        const ww = Float32Array.from(w, (x) => x / 4);
+        const options = { blockBytes: blockRows * n * 4, adjust: adjust ? rewrite(n) : undefined };
+        const expected = productLogSumExp(referenceBackend, aa, m, referenceBackend.prepare(ww, k, n), pick, options);
+        const weight = pool.prepare(ww, k, n);
+        try {
+          const want = productLogSumExp(plain, aa, m, weight, pick, options);
+          for (const [, backend] of configs) {
+            const got = productLogSumExp(backend, aa, m, weight, pick, options);
+            expect(Array.from(got.logSumExp)).toEqual(Array.from(want.logSumExp));
+            expect(Array.from(got.picked)).toEqual(Array.from(want.picked));
+            expectClose(got.logSumExp, expected.logSumExp, 1e-5);
+            expectClose(got.picked, expected.picked, 1e-5);
+          }
+        } finally {
+          pool.release!(weight);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("has the pool write the blocks in its memory (adjust sees views of it) and matches on GPT-2-sized rows", () => {
+    const [m, k, n] = [23, 64, 50257];
+    const next = xorshift(3);
+    const a = Float32Array.from({ length: m * k }, () => next() * 2 - 1);
+    const w = Float32Array.from({ length: k * n }, () => next() * 2 - 1);
+    const weight = pool.prepare(w, k, n);
+    const pick = [0, 1000, 50256, 1000];
+    const seen: boolean[] = [];
+    const options = { blockBytes: 10 * n * 4, adjust: (block: Float32Array) => void seen.push(pool.pool.isMemoryView(block)) };
+    const want = productLogSumExp(plain, a, m, weight, pick, options);
+    expect(seen).toEqual([false, false, false]);
+    for (const [, backend] of configs) {
+      seen.length = 0;
+      const got = productLogSumExp(backend, a, m, weight, pick, options);
+      expect(seen).toEqual([true, true, true]); // blocks of 10, 10 and 3 rows
+      expect(Array.from(got.logSumExp)).toEqual(Array.from(want.logSumExp));
+      expect(Array.from(got.picked)).toEqual(Array.from(want.picked));
+    }
+    pool.release!(weight);
+  });
+
+  it("reuses one buffer across calls (a larger block replaces it) and leaks none on errors", () => {
+    const workspace = counting(pool.workspace!, pool.pool.memory);
+    const backend: MatmulBackend = { ...pool, workspace };
+    const [m, k, n] = [9, 5, 70];
+    const next = xorshift(9);
+    const a = Float32Array.from({ length: m * k }, () => next() - 0.5);
+    const weight = pool.prepare(Float32Array.from({ length: k * n }, () => next() - 0.5), k, n);
+    const want = productLogSumExp(plain, a, m, weight, [3, 69], { blockBytes: 4 * n * 4 });
+    const run = (options: Parameters<typeof productLogSumExp>[5] = {}) =>
+      productLogSumExp(backend, a, m, weight, [3, 69], { blockBytes: 4 * n * 4, ...options });
+    for (let i = 0; i < 5; i++) expect(Array.from(run().logSumExp)).toEqual(Array.from(want.logSumExp));
+    expect([workspace.allocs, workspace.releases]).toEqual([1, 0]);
+    run({ blockBytes: 2 * n * 4 }); // smaller blocks: the same buffer
+    expect([workspace.allocs, workspace.releases]).toEqual([1, 0]);
+    run({ blockBytes: 9 * n * 4 }); // larger: replaced
+    expect([workspace.allocs, workspace.releases]).toEqual([2, 1]);
+    const heapTop = pool.pool.gemm.heapTop;
+
+    const inWorkspace = (): boolean => {
+      let seen = false;
+      run({ adjust: (block) => void (seen = pool.pool.isMemoryView(block)) });
+      return seen;
+    };
+    expect(() => productLogSumExp(backend, a, m, weight, [70])).toThrow(/pick\[0\] = 70 is outside/);
+    expect(() => run({ adjust: () => { throw new Error("adjust failed"); } })).toThrow("adjust failed");
+    expect(inWorkspace()).toBe(true); // not left held by the failed call
+    const foreign = referenceBackend.prepare(new Float32Array(k * n), k, n);
+    expect(() => productLogSumExp(backend, a, m, foreign, [1])).toThrow(/prepared by another backend/);
+    expect(inWorkspace()).toBe(true);
+    expect([workspace.allocs, workspace.releases]).toEqual([2, 1]);
+    expect(pool.pool.gemm.heapTop).toBe(heapTop);
+
+    // A call from inside `adjust` (the buffer is held) uses plain arrays; both results are right.
+    let inner: ReturnType<typeof productLogSumExp> | undefined;
+    const outer = run({ adjust: (block, firstRow) => {
+      if (firstRow === 0) inner = productLogSumExp(backend, a, m, weight, [3, 69], { adjust: (b) => void expect(pool.pool.isMemoryView(b)).toBe(false) });
+      expect(pool.pool.isMemoryView(block)).toBe(true);
+    } });
+    expect(Array.from(outer.logSumExp)).toEqual(Array.from(want.logSumExp));
+    expect(Array.from(inner!.logSumExp)).toEqual(Array.from(want.logSumExp));
+    expect(Array.from(inner!.picked)).toEqual(Array.from(want.picked));
+    expect([workspace.allocs, workspace.releases]).toEqual([2, 1]);
+    expect(productLogSumExp(backend, new Float32Array(0), 0, weight, [1]).logSumExp).toHaveLength(0);
+    expect(workspace.allocs).toBe(2);
+    pool.release!(weight);
+  });
+
+  it("uses plain arrays when the workspace cannot allocate, and the workspace again once it can", () => {
+    let full = true;
+    const inner = counting(plainWorkspace());
+    const workspace: BackendWorkspace = {
+      alloc: (floats) => {
+        if (full) throw new Error("out of memory");
+        return inner.alloc(floats);
+      },
+      release: (view) => inner.release(view),
+    };
+    const backend: MatmulBackend = { ...referenceBackend, workspace };
+    const weight = referenceBackend.prepare(Float32Array.from({ length: 6 * 40 }, (_, i) => Math.sin(i)), 6, 40);
+    const a = Float32Array.from({ length: 7 * 6 }, (_, i) => Math.cos(i));
+    const want = productLogSumExp(referenceBackend, a, 7, weight, [0, 39], { blockBytes: 3 * 40 * 4 });
+    const got = productLogSumExp(backend, a, 7, weight, [0, 39], { blockBytes: 3 * 40 * 4 });
+    expect(Array.from(got.logSumExp)).toEqual(Array.from(want.logSumExp));
+    expect(Array.from(got.picked)).toEqual(Array.from(want.picked));
+    full = false;
+    productLogSumExp(backend, a, 7, weight, [0, 39], { blockBytes: 3 * 40 * 4 });
+    expect(inner.allocs).toBe(1);
+  });
+
+  it("takes a workspace of plain arrays on the reference backend: the reference's numbers exactly", () => {
+    const workspace = counting(plainWorkspace());
+    const backend: MatmulBackend = { ...referenceBackend, workspace };
+    fc.assert(
+      fc.property(adjustCases, ({ c: { m, k, n, a, w, pick, blockRows }, adjust }) => {
+        const weight = referenceBackend.prepare(Float32Array.from(w), k, n);
+        const options = { blockBytes: blockRows * n * 4, adjust: adjust ? rewrite(n) : undefined };
+        const want = productLogSumExp(referenceBackend, Float32Array.from(a), m, weight, pick, options);
+        const got = productLogSumExp(backend, Float32Array.from(a), m, weight, pick, options);
+        expect(Array.from(got.logSumExp)).toEqual(Array.from(want.logSumExp));
+        expect(Array.from(got.picked)).toEqual(Array.from(want.picked));
+      }),
+      { numRuns: 40 },
+    );
+    expect(workspace.allocs - workspace.releases).toBe(1);
+  });
+});
+
+function xorshift(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296;
+  };
+}

@@ -2,15 +2,19 @@
  * The run-time-generated WebAssembly SIMD log-sum-exp kernel against a float64 Math.exp
  * reference: random shapes (every cols % 16 remainder), value mixes with ±1e4 and −∞, the raw
  * vector exp's per-element relative error, special rows (−∞ / +∞ / NaN), chunking and memory
- * growth, kernel variants, and the wasm route of `logSumExpRows`.
+ * growth, kernel variants, the wasm route of `logSumExpRows`, and the kernel run in place on rows
+ * in a given (plain or shared) memory, bit-identical to the copying one.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../src/errors.ts";
 import { logSumExpRows } from "../../src/tasks/greater-than/metrics.ts";
+import { logSumExpRowsInMemory } from "../../src/tensor/log-sum-exp.ts";
 import { EXP_UNDERFLOW, generateLogSumExpModule } from "../../src/tensor/wasm/logsumexp-kernel.ts";
 import { type WasmMemory } from "../../src/tensor/wasm/wasm-gemm.ts";
-import { createLogSumExp, instantiateLogSumExpKernel, type LogSumExpRows } from "../../src/tensor/wasm/wasm-logsumexp.ts";
+import {
+  createLogSumExp, createLogSumExpInMemory, instantiateLogSumExpKernel, LOG_SUM_EXP_TAIL_PAD, type LogSumExpRows,
+} from "../../src/tensor/wasm/wasm-logsumexp.ts";
 
 const WA = (globalThis as unknown as {
   WebAssembly: {
@@ -311,5 +315,81 @@ describe("logSumExpRows (metrics) through the wasm kernel", () => {
     const b = logSumExpRows(specials, 2);
     expect(Array.from(a)).toEqual(Array.from(b));
     expect(Array.from(a)).toEqual([-I, 1, I, NaN, NaN]);
+  });
+});
+
+/** `values` copied into `memory` at byte `at`, followed by a NaN-filled tail pad, then the stats. */
+function placeInMemory(memory: WasmMemory, values: Float32Array, rows: number, at: number): { view: Float32Array; stats: Float64Array } {
+  const statsAt = Math.ceil((at + 4 * values.length + LOG_SUM_EXP_TAIL_PAD) / 8) * 8;
+  const need = statsAt + 16 * rows;
+  if (need > memory.buffer.byteLength) memory.grow(Math.ceil((need - memory.buffer.byteLength) / 65536));
+  const view = new Float32Array(memory.buffer, at, values.length);
+  view.set(values);
+  new Float32Array(memory.buffer, at + 4 * values.length, LOG_SUM_EXP_TAIL_PAD / 4).fill(NaN);
+  return { view, stats: new Float64Array(memory.buffer, statsAt, 2 * rows) };
+}
+
+describe("createLogSumExpInMemory (rows read in place)", () => {
+  const copying = mustCreate();
+  const plain = new WA.Memory({ initial: 1 });
+  const shared = new WA.Memory({ initial: 1, maximum: 65536, shared: true });
+  const kernels = [plain, shared].map((memory) => ({ memory, lse: createLogSumExpInMemory(memory)! }));
+
+  it("equals the copying kernel bit for bit, at any 4-byte offset, in plain and shared memories (fast-check)", () => {
+    fc.assert(
+      fc.property(mixArb, fc.integer({ min: 0, max: 40 }), fc.boolean(), (m, offset, useShared) => {
+        const { memory, lse } = kernels[useShared ? 1 : 0]!;
+        const values = mixed(m);
+        const { view, stats } = placeInMemory(memory, values, m.rows, 4 * offset);
+        expect(Array.from(lse(view, m.rows, m.cols, stats))).toEqual(Array.from(copying(values, m.rows, m.cols)));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("keeps special rows and every cols % 4 tail exact with NaN after the last row", () => {
+    const I = Infinity;
+    const special = Float32Array.from([-I, -I, -I, 1, 2, I, 1, NaN, 3, 0, 0, 0]);
+    for (const { memory, lse } of kernels) {
+      const { view, stats } = placeInMemory(memory, special, 4, 12);
+      expect(Array.from(lse(view, 4, 3, stats))).toEqual(Array.from(copying(special, 4, 3)));
+      for (let cols = 1; cols <= 9; cols++) {
+        const values = mixed({ rows: 2, cols, seed: cols, pNegInf: 0.2, pBig: 0, pSmall: 0, scale: 20 });
+        const placed = placeInMemory(memory, values, 2, 4 * cols);
+        expect(Array.from(lse(placed.view, 2, cols, placed.stats))).toEqual(Array.from(copying(values, 2, cols)));
+      }
+    }
+  });
+
+  it("survives growth of a shared memory (views from before it grew)", () => {
+    const memory = new WA.Memory({ initial: 1, maximum: 64, shared: true });
+    const lse = createLogSumExpInMemory(memory)!;
+    const values = mixed({ rows: 3, cols: 1000, seed: 5, pNegInf: 0, pBig: 0, pSmall: 0, scale: 10 });
+    const { view, stats } = placeInMemory(memory, values, 3, 64);
+    memory.grow(2);
+    expect(Array.from(lse(view, 3, 1000, stats))).toEqual(Array.from(copying(values, 3, 1000)));
+  });
+
+  it("rejects rows outside its memory, without the readable pad, and stats overlapping them", () => {
+    const { memory, lse } = kernels[0]!;
+    const { view, stats } = placeInMemory(memory, Float32Array.of(1, 2, 3, 4), 2, 64);
+    expect(() => lse(Float32Array.of(1, 2, 3, 4), 2, 2, stats)).toThrow(/views of the kernel's memory/);
+    expect(() => lse(view, 2, 2, new Float64Array(4))).toThrow(/views of the kernel's memory/);
+    const end = memory.buffer.byteLength;
+    const last = new Float32Array(memory.buffer, end - 16, 4);
+    expect(() => lse(last, 2, 2, stats)).toThrow(/16 readable bytes/);
+    expect(() => lse(view, 2, 2, new Float64Array(memory.buffer, 64, 4))).toThrow(/overlap/);
+    expect(() => lse(view, 2, 2, stats.subarray(0, 3))).toThrow(InputError);
+    expect(() => lse(view, 3, 2, stats)).toThrow(InputError);
+    expect(Array.from(lse(view, 2, 2, stats))).toEqual(Array.from(copying(Float32Array.of(1, 2, 3, 4), 2, 2)));
+  });
+
+  it("is what logSumExpRowsInMemory runs: the same numbers as logSumExpRows", () => {
+    const values = mixed({ rows: 7, cols: 333, seed: 11, pNegInf: 0.01, pBig: 0.001, pSmall: 0, scale: 30 });
+    for (const memory of [plain, shared]) {
+      const { view, stats } = placeInMemory(memory, values, 7, 128);
+      expect(Array.from(logSumExpRowsInMemory(memory, view, 333, stats))).toEqual(Array.from(logSumExpRows(values, 333)));
+    }
+    expect(() => logSumExpRowsInMemory(plain, new Float32Array(0), 333, new Float64Array(0))).toThrow(InputError);
   });
 });

@@ -12,6 +12,9 @@
  * The function owns one `WebAssembly.Memory`. The input is copied in a chunk of rows at a time
  * (≈1 MiB per chunk, at least one row), so the memory stays small and both kernel passes read
  * the chunk from cache; the copy costs a few percent of the exps.
+ *
+ * `createLogSumExpInMemory(memory)` is the same computation for rows that already live in a given
+ * memory (e.g. a matmul backend's shared memory): it runs the kernel on them in place, no copy.
  */
 import { InputError } from "../../errors.ts";
 import { generateLogSumExpModule, type LogSumExpExports, type LogSumExpKernelOptions } from "./logsumexp-kernel.ts";
@@ -47,7 +50,8 @@ const PAGE_BYTES = 65536;
 /** Input starts here (64-byte aligned; [0, 64) unused). */
 const INPUT_BASE = 64;
 /** Readable slack the kernel needs after the input (its masked tail load over-reads ≤ 12 bytes). */
-const TAIL_PAD = 16;
+export const LOG_SUM_EXP_TAIL_PAD = 16;
+const TAIL_PAD = LOG_SUM_EXP_TAIL_PAD;
 const MAX_PAGES = 65536;
 
 function checkDim(name: string, v: number): void {
@@ -105,11 +109,55 @@ export function createLogSumExp(options: LogSumExpOptions = {}): LogSumExpRows |
       heap32.set(values.subarray(r0 * cols, (r0 + n) * cols), INPUT_BASE >> 2);
       kernel.rowStats(INPUT_BASE, n, cols, outBase);
       const o = outBase >> 3;
-      for (let r = 0; r < n; r++) {
-        const max = heap64[o + 2 * r];
-        result[r0 + r] = Number.isFinite(max) ? max + Math.log(heap64[o + 2 * r + 1]) : max;
-      }
+      for (let r = 0; r < n; r++) result[r0 + r] = fromStats(heap64[o + 2 * r], heap64[o + 2 * r + 1]);
     }
+    return result;
+  };
+}
+
+/** log Σ exp of a row from rowStats' (max, Σ exp(x − max)). */
+function fromStats(max: number, sum: number): number {
+  return Number.isFinite(max) ? max + Math.log(sum) : max;
+}
+
+/**
+ * `(values, rows, cols, stats) => Float64Array`: the log-sum-exp of rows that live in the memory,
+ * read in place. `values` and `stats` must be views of that memory (for a shared memory also views
+ * taken before it grew), not overlapping: `values` holds the rows and must be followed by
+ * {@link LOG_SUM_EXP_TAIL_PAD} readable bytes of the memory (whatever they hold: the kernel masks
+ * them out); `stats`, at least 2·rows float64s, is overwritten with the kernel's per-row output.
+ */
+export type LogSumExpInMemory = (values: Float32Array, rows: number, cols: number, stats: Float64Array) => Float64Array;
+
+/**
+ * The log-sum-exp kernel instantiated against `memory` (plain or shared), or null where wasm SIMD
+ * is unavailable. Results are identical to {@link createLogSumExp}'s on the same values.
+ */
+export function createLogSumExpInMemory(memory: WasmMemory, options: Pick<LogSumExpOptions, "kernel"> = {}): LogSumExpInMemory | null {
+  const kernel = instantiateLogSumExpKernel(memory, options.kernel ?? {});
+  if (kernel === null) return null;
+  const shared = isSharedBuffer(memory.buffer);
+  const inMemory = (view: Float32Array | Float64Array, pad: number): boolean =>
+    (shared ? isSharedBuffer(view.buffer) : view.buffer === memory.buffer) &&
+    view.byteOffset + view.byteLength + pad <= memory.buffer.byteLength;
+  return (values, rows, cols, stats) => {
+    checkDim("rows", rows);
+    checkDim("cols", cols);
+    if (values.length !== rows * cols) {
+      throw new InputError(`logSumExp: ${values.length} values are not ${rows} rows of ${cols}`, "bad_shape");
+    }
+    if (stats.length < 2 * rows) throw new InputError(`logSumExp: stats hold ${stats.length} float64s, need 2·${rows}`, "bad_shape");
+    const result = new Float64Array(rows);
+    if (rows === 0) return result;
+    if (!inMemory(values, TAIL_PAD) || !inMemory(stats, 0)) {
+      throw new InputError("logSumExp: values (followed by 16 readable bytes) and stats must be views of the kernel's memory", "foreign_buffer");
+    }
+    const statsEnd = stats.byteOffset + 16 * rows;
+    if (values.byteOffset < statsEnd && stats.byteOffset < values.byteOffset + values.byteLength + TAIL_PAD) {
+      throw new InputError("logSumExp: stats overlap the values", "bad_shape");
+    }
+    kernel.rowStats(values.byteOffset, rows, cols, stats.byteOffset);
+    for (let r = 0; r < rows; r++) result[r] = fromStats(stats[2 * r], stats[2 * r + 1]);
     return result;
   };
 }
