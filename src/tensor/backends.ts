@@ -33,7 +33,7 @@ export function createWasmBackend(): MatmulBackend | null {
     name: "wasm-simd",
     ownsPreparedCopy: true,
     kernels: createWasmForwardKernels() ?? undefined,
-    workspace: shared === null ? undefined : sharedMemoryWorkspace(allocate, (buffer) => gemm.free(buffer)),
+    workspace: shared === null ? undefined : sharedMemoryWorkspace(shared, allocate, (buffer) => gemm.free(buffer)),
     prepare(w, inDim, outDim): WasmPreparedWeight {
       return { inDim, outDim, rowMajor: w, transposed: null, packed: gemm.pack(w, inDim, outDim) };
     },

@@ -2,6 +2,7 @@ import { InputError } from "../errors.ts";
 import type { ForwardKernels } from "./forward-kernels.ts";
 import { matmulRowMajor, matmulTransposed } from "./reference-kernels.ts";
 import { shapeToString, Tensor } from "./tensor.ts";
+import type { WasmMemory } from "./wasm/wasm-api.ts";
 
 /**
  * A weight matrix W [inDim, outDim] prepared once for a particular kernel backend (packed panels,
@@ -28,6 +29,11 @@ export interface BackendWorkspace {
   alloc(floats: number): Float32Array;
   /** Returns a view from {@link alloc} to the backend. */
   release(view: Float32Array): void;
+  /**
+   * The WebAssembly memory the views address, when there is one: kernels instantiated on it (e.g.
+   * the log-sum-exp) can then read the buffers in place.
+   */
+  readonly memory?: WasmMemory;
 }
 
 /** The matrix-multiply kernels the model runs on. Backends are objects, never global state. */

@@ -1,7 +1,6 @@
 import { InputError } from "../errors.ts";
 import { LOG_SUM_EXP_TAIL_PAD, logSumExpRows, logSumExpRowsInMemory } from "./log-sum-exp.ts";
 import type { BackendWorkspace, MatmulBackend, PreparedWeight } from "./matmul.ts";
-import type { WasmMemory } from "./wasm/wasm-api.ts";
 
 export interface ProductLogSumExp {
   /** log Σ_j exp((a·W)[r, j]) per row, [m]. */
@@ -23,12 +22,6 @@ export interface ProductLogSumExpOptions {
 
 /** Bytes of the product held at once when the rows are processed in blocks (default 32 MiB). */
 const DEFAULT_BLOCK_BYTES = 32 << 20;
-
-/**
- * A workspace may also name the WebAssembly memory its views address: the log-sum-exp kernel then
- * reads the blocks there in place instead of copying them into its own memory.
- */
-type WorkspaceWithMemory = BackendWorkspace & { readonly memory?: WasmMemory };
 
 /**
  * For each row of a[m, inDim]·W: the log-sum-exp over all outDim columns and the values at the
@@ -99,7 +92,7 @@ const workspaceStates = new WeakMap<BackendWorkspace, WorkspaceState>();
  * Buffers for blocks of `rows` × `cols`: in the workspace (kept for the next call; a larger block
  * replaces it), else — no workspace, another call holds it, or it cannot allocate — plain arrays.
  */
-function takeBlock(workspace: WorkspaceWithMemory | undefined, rows: number, cols: number): BlockBuffers {
+function takeBlock(workspace: BackendWorkspace | undefined, rows: number, cols: number): BlockBuffers {
   let state = workspace === undefined ? undefined : workspaceStates.get(workspace);
   if (workspace !== undefined && state === undefined) {
     state = { busy: false, buffer: undefined };

@@ -1,17 +1,19 @@
 import { InputError } from "../../errors.ts";
 import type { BackendWorkspace } from "../matmul.ts";
-import type { WasmF32Buffer } from "./wasm-gemm.ts";
+import type { WasmF32Buffer, WasmMemory } from "./wasm-gemm.ts";
 
 /**
  * A {@link BackendWorkspace} over a GEMM allocator whose memory is shared, so the views it hands
  * out stay valid when the memory grows.
  */
 export function sharedMemoryWorkspace(
+  memory: WasmMemory,
   allocate: (floats: number) => { readonly view: Float32Array; readonly buffer: WasmF32Buffer },
   free: (buffer: WasmF32Buffer) => void,
 ): BackendWorkspace {
   const live = new Map<Float32Array, WasmF32Buffer>();
   return {
+    memory,
     alloc(floats) {
       const { view, buffer } = allocate(floats);
       live.set(view, buffer);

@@ -34,7 +34,7 @@ export function createParallelWasmBackend(options: ParallelWasmBackendOptions = 
     name: `wasm-simd×${pool.threads}`,
     ownsPreparedCopy: true,
     kernels: createWasmForwardKernels() ?? undefined,
-    workspace: sharedMemoryWorkspace((floats) => pool.allocView(floats), (buffer) => pool.gemm.free(buffer)),
+    workspace: sharedMemoryWorkspace(pool.memory, (floats) => pool.allocView(floats), (buffer) => pool.gemm.free(buffer)),
     pool,
     prepare(w, inDim, outDim): PoolPreparedWeight {
       return { inDim, outDim, rowMajor: w, transposed: null, packed: pool.pack(w, inDim, outDim) };
