@@ -9,6 +9,7 @@
  */
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
+import { InputError } from "../../src/errors.ts";
 import { Gpt2Model } from "../../src/gpt2/model.ts";
 import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
 import { type HookName } from "../../src/hooks/hook-names.ts";
@@ -164,6 +165,10 @@ describe("the single-threaded WebAssembly backend's workspace", () => {
 
   it.runIf(backend !== null)("lives in its shared memory and gives bit-identical results", async () => {
     expect(backend!.workspace).toBeDefined();
+    expect(() => backend!.workspace!.release(new Float32Array(4))).toThrow(InputError);
+    const view = backend!.workspace!.alloc(8);
+    backend!.workspace!.release(view);
+    expect(() => backend!.workspace!.release(view)).toThrow(/not a live buffer/);
     const wasm = new HookedGpt2(await loadGpt2FromDir(TINY_DIR, backend!));
     const unstaged = new HookedGpt2(wasm.model.withBackend({ ...backend!, workspace: undefined }));
     const tokens = [[5, 17, 300, 9, 1000, 42], [7, 7, 7, 1, 2, 3]];
