@@ -11,7 +11,10 @@ import { type PathGraph, patchedFinalResidual, unembedLogSumExp, unembedRows, un
 import { PatchingError } from "./patching-error.ts";
 import { rowsAt } from "./recompute.ts";
 
-/** One clean and one corrupted cached run, the metric and where it reads the logits. */
+/**
+ * One clean and one corrupted cached run, the metric and where it reads the logits. Treated as
+ * immutable: the unpatched runs' metric is computed once per context (see baselineMetric).
+ */
 export interface PathPatchingContext {
   readonly model: HookedGpt2;
   readonly clean: PathActivations;
@@ -123,10 +126,25 @@ export function evaluatePaths(
   return context.metric(unembedRows(model, final, frozen));
 }
 
-/** The metric of an unpatched cached run. */
+const baselines = new WeakMap<PathPatchingContext, WeakMap<PathActivations, number>>();
+
+/**
+ * The metric of an unpatched cached run. It is computed once per context and run (a full-vocabulary
+ * softmax metric costs a whole unembedding): sweeps, single paths and circuit evaluations that share
+ * a context share it, so a context and its runs must not be changed after use.
+ */
 export function baselineMetric(context: PathPatchingContext, run: PathActivations): number {
+  let byRun = baselines.get(context);
+  if (byRun === undefined) {
+    byRun = new WeakMap();
+    baselines.set(context, byRun);
+  }
+  const known = byRun.get(run);
+  if (known !== undefined) return known;
   const empty: PathGraph = { senders: [], recomputed: [], edge: () => false, toLogits: () => false };
-  return evaluatePaths(context, empty, run, run);
+  const value = evaluatePaths(context, empty, run, run);
+  byRun.set(run, value);
+  return value;
 }
 
 function receiverName(receivers: PathPatchingSweepOptions["receivers"]): string {

@@ -52,6 +52,25 @@ describe("path patching on the tiny model", () => {
     expect(baselineMetric(context(), clean)).toBeCloseTo(yearLogitDiff(logits.reshape([2, -1])), 4);
   });
 
+  it("computes an unpatched run's metric once per context and run, shared by sweeps, paths and circuits", () => {
+    let calls = 0;
+    const counting = context({ metric: (logits) => (calls++, yearLogitDiff(logits)) });
+    const first = pathPatchingSweep(counting, { senderPosition: END, receivers: "logits" });
+    const senders = first.grid.flat().filter((v) => v !== null).length;
+    expect(calls).toBe(senders + 1);
+    const again = pathPatchingSweep(counting, { senderPosition: END, receivers: "logits" });
+    expect(again.grid).toEqual(first.grid);
+    expect(again.baseline).toBe(first.baseline);
+    expect(calls).toBe(2 * senders + 1);
+    pathPatch(counting, { sender: { kind: "mlp", layer: 0, pos: END }, receivers: "logits" });
+    expect(calls).toBe(2 * senders + 2);
+    const evaluation = evaluateCircuit(counting, []);
+    expect(calls).toBe(2 * senders + 4); // the circuit's run and the corrupted baseline
+    expect(evaluation.clean).toBe(first.baseline);
+    // Another context over the same runs computes its own.
+    expect(baselineMetric(context(), clean)).toBe(first.baseline);
+  });
+
   it("with corrupted = clean every path effect is 0", () => {
     const same = context({ corrupted: clean });
     for (const receivers of ["logits", [{ node: { kind: "mlp", layer: 1, pos: END }, channels: ["in"] }]] as const) {
