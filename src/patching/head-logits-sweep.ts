@@ -13,7 +13,8 @@
  */
 import type { Gpt2Model } from "../gpt2/model.ts";
 import { peekWeight } from "../gpt2/weights.ts";
-import { linear, type PreparedWeight } from "../tensor/matmul.ts";
+import { affineRowsInPlace } from "../tensor/affine-rows.ts";
+import { type BackendWorkspace, linear, type PreparedWeight } from "../tensor/matmul.ts";
 import { productLogSumExp } from "../tensor/product-log-sum-exp.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import type { PathActivations } from "./path-activations.ts";
@@ -33,8 +34,8 @@ export interface HeadToLogitsOptions {
 
 /** The metric after patching each head's path to the logits, in the order of `heads`. */
 export function headToLogitsMetrics(options: HeadToLogitsOptions): number[] {
-  const { model, clean, corrupted, position, heads, tokens, metric } = options;
-  const { dModel: d, dHead, nHeads, dVocab, layerNormEps } = model.config;
+  const { model, clean, position, tokens } = options;
+  const { dModel: d, dVocab } = model.config;
   const { backend } = model;
   const batch = clean.batch;
   const gamma = model.weights.lnFinalWeight;
@@ -42,9 +43,33 @@ export function headToLogitsMetrics(options: HeadToLogitsOptions): number[] {
   checkVocabTokens(model, tokens);
 
   const cleanFinal = centredRows(rowsAt(clean.finalResid, batch, clean.pos, d, position), d);
-  const base = linear(backend, new Tensor(scaleColumns(cleanFinal, gamma, d), [batch, d]), unembed).data;
-  const betaLogits = linear(backend, new Tensor(model.weights.lnFinalBias, [1, d]), unembed).data;
+  // In the backend's workspace (when it has one) the matmuls write them in place and the per-head
+  // rescaling (affineRowsInPlace) reads them there.
+  const buffers = new WorkspaceBuffers(backend.workspace);
+  try {
+    const base = linear(backend, new Tensor(scaleColumns(cleanFinal, gamma, d), [batch, d]), unembed, null, buffers.take(batch * dVocab)).data;
+    const betaLogits = linear(backend, new Tensor(model.weights.lnFinalBias, [1, d]), unembed, null, buffers.take(dVocab)).data;
+    return perHeadMetrics(options, cleanFinal, { base, betaLogits, memory: backend.workspace?.memory });
+  } finally {
+    buffers.releaseAll();
+  }
+}
 
+interface BaseLogits {
+  /** x_c ⊙ γ · W_U of the clean rows, [batch, d_vocab]. */
+  readonly base: Float32Array;
+  /** β · W_U, [d_vocab]. */
+  readonly betaLogits: Float32Array;
+  readonly memory: BackendWorkspace["memory"];
+}
+
+function perHeadMetrics(options: HeadToLogitsOptions, cleanFinal: Float32Array, logits: BaseLogits): number[] {
+  const { model, clean, corrupted, position, heads, tokens, metric } = options;
+  const { dModel: d, dHead, nHeads, dVocab, layerNormEps } = model.config;
+  const { backend } = model;
+  const batch = clean.batch;
+  const gamma = model.weights.lnFinalWeight;
+  const unembed = model.prepared.unembed;
   const results = new Map<string, number>();
   const layers = [...new Set(heads.map((h) => h.layer))].sort((a, b) => a - b);
   for (const layer of layers) {
@@ -70,7 +95,7 @@ export function headToLogitsMetrics(options: HeadToLogitsOptions): number[] {
           }
           inverseScale[b] = 1 / Math.sqrt(sumSquares / d + layerNormEps);
         }
-        const { logSumExp, tokenLogits } = patchedLogitStats(model, dz, gHead, base, betaLogits, inverseScale, tokens);
+        const { logSumExp, tokenLogits } = patchedLogitStats(model, dz, gHead, logits, inverseScale, tokens);
         results.set(`${layer}.${head}`, metric(logSumExp, tokenLogits));
       } finally {
         backend.release?.(gHead);
@@ -82,18 +107,13 @@ export function headToLogitsMetrics(options: HeadToLogitsOptions): number[] {
 
 /** Log-sum-exp and token logits of (base + dz·G)·inverseScale + betaLogits, row block by row block. */
 function patchedLogitStats(
-  model: Gpt2Model, dz: Float32Array, gHead: PreparedWeight, base: Float32Array, betaLogits: Float32Array,
-  inverseScale: Float64Array, tokens: readonly number[],
+  model: Gpt2Model, dz: Float32Array, gHead: PreparedWeight, logits: BaseLogits, inverseScale: Float64Array, tokens: readonly number[],
 ): { logSumExp: Float64Array; tokenLogits: Tensor } {
   const { dVocab } = model.config;
   const batch = inverseScale.length;
-  const adjust = (logits: Float32Array, r0: number, rows: number): void => {
-    for (let r = 0; r < rows; r++) {
-      const scale = inverseScale[r0 + r]!;
-      const offset = r * dVocab, baseOffset = (r0 + r) * dVocab;
-      for (let j = 0; j < dVocab; j++) logits[offset + j] = (base[baseOffset + j]! + logits[offset + j]!) * scale + betaLogits[j]!;
-    }
-  };
+  const { base, betaLogits, memory } = logits;
+  const adjust = (block: Float32Array, r0: number, rows: number): void =>
+    affineRowsInPlace(block, base.subarray(r0 * dVocab, (r0 + rows) * dVocab), inverseScale.subarray(r0, r0 + rows), betaLogits, memory);
   const { logSumExp, picked } = productLogSumExp(model.backend, dz, batch, gHead, tokens, { adjust });
   return { logSumExp, tokenLogits: new Tensor(picked, [batch, tokens.length]) };
 }
@@ -113,4 +133,25 @@ function centredRows(values: Float32Array, width: number): Float32Array {
 /** [rows, width] ⊙ scale (per column). */
 function scaleColumns(values: Float32Array, scale: Float32Array, width: number): Float32Array {
   return values.map((v, i) => v * scale[i % width]!);
+}
+
+/** Buffers from the backend's workspace while it can give them (else plain arrays), released together. */
+class WorkspaceBuffers {
+  private readonly held: Float32Array[] = [];
+  constructor(private readonly workspace: BackendWorkspace | undefined) {}
+
+  take(floats: number): Float32Array {
+    if (this.workspace === undefined) return new Float32Array(floats);
+    try {
+      const view = this.workspace.alloc(floats);
+      this.held.push(view);
+      return view;
+    } catch {
+      return new Float32Array(floats);
+    }
+  }
+
+  releaseAll(): void {
+    for (const view of this.held.splice(0)) this.workspace!.release(view);
+  }
 }
