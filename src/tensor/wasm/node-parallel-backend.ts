@@ -7,7 +7,9 @@ import { InputError } from "../../errors.ts";
 import type { MatmulBackend, PreparedWeight } from "../matmul.ts";
 import { sharedMemoryWorkspace } from "./gemm-workspace.ts";
 import { NodeGemmPool, type NodeGemmPoolOptions } from "./node-gemm-pool.ts";
+import { createPoolLogSumExp } from "./pool-logsumexp.ts";
 import { createWasmForwardKernels } from "./wasm-forward-kernels.ts";
+import type { LogSumExpInMemory } from "./wasm-logsumexp.ts";
 import type { PackedMatrix } from "./wasm-gemm.ts";
 
 export type ParallelWasmBackendOptions = NodeGemmPoolOptions;
@@ -30,11 +32,15 @@ interface PoolPreparedWeight extends PreparedWeight {
 export function createParallelWasmBackend(options: ParallelWasmBackendOptions = {}): ParallelWasmBackend | null {
   const pool = NodeGemmPool.create(options);
   if (pool === null) return null;
+  let logSumExp: LogSumExpInMemory | undefined;
   return {
     name: `wasm-simd×${pool.threads}`,
     ownsPreparedCopy: true,
     kernels: createWasmForwardKernels() ?? undefined,
-    workspace: sharedMemoryWorkspace(pool.memory, (floats) => pool.allocView(floats), (buffer) => pool.gemm.free(buffer)),
+    workspace: {
+      ...sharedMemoryWorkspace(pool.memory, (floats) => pool.allocView(floats), (buffer) => pool.gemm.free(buffer)),
+      logSumExpRows: (values, cols, stats) => (logSumExp ??= createPoolLogSumExp(pool))(values, values.length / cols, cols, stats),
+    },
     pool,
     prepare(w, inDim, outDim): PoolPreparedWeight {
       return { inDim, outDim, rowMajor: w, transposed: null, packed: pool.pack(w, inDim, outDim) };
