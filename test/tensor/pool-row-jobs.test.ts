@@ -1,6 +1,7 @@
 /**
  * Row jobs on the worker pool (NodeGemmPool.rowKernel / runRows), through the log-sum-exp that
- * splits its rows over the threads (createPoolLogSumExp): bit-identical to the single-threaded
+ * splits its rows over the threads (createPoolLogSumExp) and the gelu that splits its elements
+ * (createPoolGelu, in place or into another view; other arrays go to the fallback): bit-identical to the single-threaded
  * kernel on the same memory for 1..3 threads and ragged row counts (1 row, fewer rows than
  * threads, odd counts), work really done by the workers, small jobs kept on the main thread, and
  * errors — a trapping kernel, a closed pool, foreign kernels, bad layouts — as typed errors that
@@ -11,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Gpt2LensError, InputError } from "../../src/errors.ts";
 import { generateLogSumExpModule } from "../../src/tensor/wasm/logsumexp-kernel.ts";
 import { NodeGemmPool, type NodeGemmPoolOptions } from "../../src/tensor/wasm/node-gemm-pool.ts";
+import { createPoolGelu } from "../../src/tensor/wasm/pool-gelu.ts";
 import { createPoolLogSumExp } from "../../src/tensor/wasm/pool-logsumexp.ts";
+import { createWasmGelu, type WasmGelu } from "../../src/tensor/wasm/wasm-gelu.ts";
 import { createLogSumExpInMemory, LOG_SUM_EXP_TAIL_PAD, type LogSumExpInMemory } from "../../src/tensor/wasm/wasm-logsumexp.ts";
 
 const pools: NodeGemmPool[] = [];
@@ -57,13 +60,38 @@ describe.each([1, 2, 3])("row jobs on a pool of %i thread(s)", (threads) => {
   let pool: NodeGemmPool;
   let parallel: LogSumExpInMemory;
   let single: LogSumExpInMemory;
+  let gelu: WasmGelu;
+  let singleGelu: WasmGelu;
+  const fallbackCalls: number[] = [];
 
   beforeAll(() => {
     // minParallelRowWork 0: every job with ≥ 2 rows is split across the threads.
     pool = mustPool({ threads, minParallelRowWork: 0 });
     parallel = createPoolLogSumExp(pool);
     single = createLogSumExpInMemory(pool.memory)!;
+    singleGelu = createWasmGelu()!;
+    gelu = createPoolGelu(pool, (x, out) => {
+      fallbackCalls.push(x.length);
+      singleGelu(x, out);
+    });
   });
+
+  /** gelu of `values` on the pool, in place and into another view, vs the single-threaded kernel. */
+  function expectSameGelu(values: Float32Array): void {
+    const want = new Float32Array(values.length);
+    singleGelu(values, want);
+    const inPlace = pool.allocView(values.length).view;
+    inPlace.set(values);
+    gelu(inPlace, inPlace);
+    const src = pool.allocView(values.length).view;
+    const dst = pool.allocView(values.length).view;
+    src.set(values);
+    gelu(src, dst);
+    for (let i = 0; i < values.length; i++) {
+      if (!Object.is(inPlace[i], want[i]) || !Object.is(dst[i], want[i])) expect.fail(`[${i}] of ${values.length}: ${inPlace[i]}, ${dst[i]} vs ${want[i]}`);
+    }
+    expect(Array.from(src)).toEqual(Array.from(values));
+  }
 
   function expectSame(values: Float32Array, rows: number, cols: number): void {
     const a = inMemory(pool, values);
@@ -94,6 +122,35 @@ describe.each([1, 2, 3])("row jobs on a pool of %i thread(s)", (threads) => {
       }
     }
     expectSame(Float32Array.from({ length: 9 * 50257 }, (_, i) => Math.sin(i) * 20), 9, 50257);
+  });
+
+  it("computes gelu bit-identically on views of the memory: in place, apart, any length (partial last vector)", () => {
+    fallbackCalls.length = 0;
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof({ weight: 30, arbitrary: fc.float({ min: -30, max: 30 }) }, { weight: 1, arbitrary: fc.constantFrom(-Infinity, Infinity, Number.NaN) }), { maxLength: 300 }),
+        (values) => expectSameGelu(Float32Array.from(values)),
+      ),
+      { numRuns: 60 },
+    );
+    for (const n of [1, 2, 3, 4, 5, 7, 8, 9, 4 * 3072 + 3]) expectSameGelu(Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 6));
+    expect(fallbackCalls).toEqual([]);
+  });
+
+  it("leaves gelu on plain arrays and partly overlapping views to the fallback", () => {
+    fallbackCalls.length = 0;
+    const values = Float32Array.from({ length: 37 }, (_, i) => i / 4 - 4);
+    const want = new Float32Array(37);
+    singleGelu(values, want);
+    const out = new Float32Array(37);
+    gelu(values, out);
+    expect(Array.from(out)).toEqual(Array.from(want));
+    const view = pool.allocView(38).view;
+    view.set(values);
+    gelu(view.subarray(0, 37), view.subarray(1, 38));
+    expect(Array.from(view.subarray(1))).toEqual(Array.from(want));
+    expect(fallbackCalls).toEqual([37, 37]);
+    expect(() => gelu(view.subarray(0, 3), view.subarray(0, 4))).toThrow(InputError);
   });
 
   it.skipIf(threads === 1)("runs chunks on the workers", () => {

@@ -7,6 +7,7 @@ import { InputError } from "../../errors.ts";
 import type { MatmulBackend, PreparedWeight } from "../matmul.ts";
 import { sharedMemoryWorkspace } from "./gemm-workspace.ts";
 import { NodeGemmPool, type NodeGemmPoolOptions } from "./node-gemm-pool.ts";
+import { createPoolGelu } from "./pool-gelu.ts";
 import { createPoolLogSumExp } from "./pool-logsumexp.ts";
 import { createWasmForwardKernels } from "./wasm-forward-kernels.ts";
 import type { LogSumExpInMemory } from "./wasm-logsumexp.ts";
@@ -33,10 +34,11 @@ export function createParallelWasmBackend(options: ParallelWasmBackendOptions = 
   const pool = NodeGemmPool.create(options);
   if (pool === null) return null;
   let logSumExp: LogSumExpInMemory | undefined;
+  const kernels = createWasmForwardKernels() ?? undefined;
   return {
     name: `wasm-simd×${pool.threads}`,
     ownsPreparedCopy: true,
-    kernels: createWasmForwardKernels() ?? undefined,
+    kernels: kernels && { ...kernels, geluNew: createPoolGelu(pool, (x, out) => kernels.geluNew!(x, out)) },
     workspace: {
       ...sharedMemoryWorkspace(pool.memory, (floats) => pool.allocView(floats), (buffer) => pool.gemm.free(buffer)),
       logSumExpRows: (values, cols, stats) => (logSumExp ??= createPoolLogSumExp(pool))(values, values.length / cols, cols, stats),
