@@ -195,6 +195,24 @@ describe("row jobs: thresholds and errors", () => {
     expect(stats[1]).toBe(100);
   });
 
+  it("works on rows above 2 GiB (addresses as unsigned int32s)", () => {
+    const pool = mustPool({ threads: 2, minParallelRowWork: 0 });
+    // 2 GiB of untouched (so not resident) memory first: everything allocated next lies above it.
+    pool.gemm.alloc(2 ** 29);
+    const values = Float32Array.from({ length: 9 * 41 }, (_, i) => Math.cos(i) * 7);
+    const a = inMemory(pool, values);
+    const b = inMemory(pool, values);
+    expect(a.rows.byteOffset).toBeGreaterThan(2 ** 31);
+    const got = createPoolLogSumExp(pool)(a.rows, 9, 41, a.stats);
+    expect(Array.from(got)).toEqual(Array.from(createLogSumExpInMemory(pool.memory)!(b.rows, 9, 41, b.stats)));
+    const x = pool.allocView(4 * 1000 + 3).view;
+    x.set(Float32Array.from({ length: x.length }, (_, i) => Math.sin(i) * 5));
+    const want = new Float32Array(x.length);
+    createWasmGelu()!(x, want);
+    createPoolGelu(pool, () => expect.fail("fell back"))(x, x);
+    expect(Array.from(x)).toEqual(Array.from(want));
+  });
+
   it("rejects foreign kernels, bad layouts, missing exports and use after close", async () => {
     const pool = mustPool({ threads: 2, minParallelRowWork: 0 });
     const other = mustPool({ threads: 1 });

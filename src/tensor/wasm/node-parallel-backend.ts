@@ -1,7 +1,9 @@
 /**
  * The multi-threaded WebAssembly SIMD matmul backend (Node ≥ 20 and Deno): weights are packed into
- * a NodeGemmPool's shared memory once, and every large matmul is split across the pool's threads.
- * Results are bit-identical to the single-threaded "wasm-simd" backend.
+ * a NodeGemmPool's shared memory once, and every large matmul is split across the pool's threads,
+ * as are (row jobs) the log-sum-exp of rows in its workspace (productLogSumExp's blocks) and gelu on
+ * views of its memory (the forward's MLP buffer). Results are bit-identical to the single-threaded
+ * "wasm-simd" backend.
  */
 import { InputError } from "../../errors.ts";
 import type { MatmulBackend, PreparedWeight } from "../matmul.ts";
