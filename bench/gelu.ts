@@ -7,9 +7,19 @@
  *   npx deno run -A bench/gelu.ts [--quick] [--sweep]
  * `--quick`: 1/8 of the elements. `--sweep`: also time kernel unroll / chunk variants.
  * Timings include the wasm path's copies into and out of wasm memory.
+ *
+ * `--pool`: instead, gelu in place on one layer's MLP activations in the worker pool's memory (as
+ * the forward pass runs it on the pool backend's workspace), for 32×13 and 490×13 tokens: the
+ * copying kernel above (what the backend used before) vs the pool's, which splits the elements over
+ * the pool's threads (src/tensor/wasm/pool-gelu.ts). Interleaved rounds, medians. Under Node:
+ *   npx tsc bench/gelu.ts --outDir .bench-cache/node --rootDir . --module nodenext --target es2022 \
+ *     --types node --allowImportingTsExtensions --rewriteRelativeImportExtensions --skipLibCheck \
+ *     && node .bench-cache/node/bench/gelu.js --pool
  */
 import { geluNew } from "../src/tensor/activation.ts";
 import { Tensor } from "../src/tensor/tensor.ts";
+import { NodeGemmPool } from "../src/tensor/wasm/node-gemm-pool.ts";
+import { createPoolGelu } from "../src/tensor/wasm/pool-gelu.ts";
 import { createWasmGelu, type WasmGelu } from "../src/tensor/wasm/wasm-gelu.ts";
 
 const args: readonly string[] =
@@ -18,6 +28,7 @@ const args: readonly string[] =
   [];
 const quick = args.includes("--quick");
 const sweep = args.includes("--sweep");
+const pool = args.includes("--pool");
 
 const N = (8 * 128 * 3072 * 12) / (quick ? 8 : 1);
 
@@ -36,8 +47,8 @@ function preActivations(n: number, seed: number): Float32Array {
   return out;
 }
 
-const data = preActivations(N, 4242);
-const tensor = new Tensor(data, [N]);
+const data = preActivations(pool ? 0 : N, 4242);
+const tensor = new Tensor(data, [data.length]);
 const rate = (seconds: number): string => `${(N / seconds / 1e6).toFixed(1).padStart(7)} M elements/s`;
 
 function timeRounds(fns: { name: string; run: () => void }[], rounds: number): Map<string, number[]> {
@@ -58,7 +69,9 @@ const variants: [string, number, number][] = sweep
   ? [["unroll 1", 1, 1 << 18], ["unroll 2", 2, 1 << 18], ["unroll 4", 4, 1 << 18], ["unroll 8", 8, 1 << 18], ["unroll 8, 256 KiB", 8, 1 << 16], ["unroll 8, 4 MiB", 8, 1 << 20]]
   : [["default", 8, 1 << 18]];
 const wasm = variants.map(([name, unroll, chunkFloats]) => ({ name, gelu: createWasmGelu({ kernel: { unroll }, chunkFloats }), out: new Float32Array(N) }));
-if (wasm.some((w) => w.gelu === null)) {
+if (pool) {
+  poolBench();
+} else if (wasm.some((w) => w.gelu === null)) {
   console.log("WebAssembly SIMD unavailable");
 } else {
   const fns = [
@@ -88,4 +101,32 @@ if (wasm.some((w) => w.gelu === null)) {
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
+}
+
+/** gelu in place on the pool's memory: the copying kernel vs the pool's row-split one. */
+function poolBench(): void {
+  const gemmPool = NodeGemmPool.create();
+  const copying = createWasmGelu();
+  if (gemmPool === null || copying === null) {
+    console.log("worker pool or WebAssembly SIMD unavailable");
+    return;
+  }
+  gemmPool.waitUntilReady();
+  const split = createPoolGelu(gemmPool, copying);
+  for (const tokens of [32 * 13, 490 * 13]) {
+    const n = tokens * 3072;
+    const input = preActivations(n, 4242);
+    const view = gemmPool.allocView(n).view;
+    const fns = [
+      { name: "copying kernel", run: () => copying(view, view) },
+      { name: `pool ×${gemmPool.activeThreads}`, run: () => split(view, view) },
+    ].map((f) => ({ name: f.name, run: () => { view.set(input); f.run(); } }));
+    const samples = timeRounds(fns, quick ? 9 : 31);
+    console.log(`gelu_new in place on ${tokens}×3072 floats of the pool's memory (times include a ${(n * 4 / 2 ** 20).toFixed(0)} MiB refill)`);
+    for (const f of fns) {
+      const s = samples.get(f.name)!;
+      console.log(`  ${f.name.padEnd(16)}: ${(median(s) * 1000).toFixed(2).padStart(7)} ms median, ${(Math.min(...s) * 1000).toFixed(2).padStart(7)} ms best`);
+    }
+  }
+  void gemmPool.close();
 }

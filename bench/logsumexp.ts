@@ -2,13 +2,15 @@
  * Row-wise log Σ exp over GPT-2-vocabulary logits: the float64 Math.exp loop (the fallback of
  * `logSumExpRows` in src/tasks/greater-than/metrics.ts) vs the WebAssembly SIMD kernel
  * (src/tensor/wasm/wasm-logsumexp.ts), which copies its input into its own memory ("default"),
- * or reads it in place in the memory it was instantiated against ("in place").
+ * or reads it in place in the memory it was instantiated against ("in place"), or in place in the
+ * worker pool's memory with the rows split over the pool's threads ("pool rows", a row job).
  *
  * `--product`: instead, productLogSumExp (src/tensor/product-log-sum-exp.ts) of [490, k] ·
  * W [k, 50257], k = 768 (unembedding patched residuals) and k = 64 (the head-space logits sweep),
  * on the worker-pool backend: plain blocks (no workspace: the pool stages C and copies it out)
  * vs blocks in its workspace (written in place) vs a workspace that also names its memory (the
- * log-sum-exp reads the blocks in place too).
+ * log-sum-exp reads the blocks in place too) vs the pool's own workspace (whose log-sum-exp also
+ * splits the rows over the pool's threads).
  *
  * Run under Deno (runs TypeScript directly):
  *   npx deno run -A bench/logsumexp.ts [--quick] [--sweep] [--product]
@@ -23,7 +25,9 @@
 import { loadavg } from "node:os";
 import { type MatmulBackend } from "../src/tensor/matmul.ts";
 import { productLogSumExp } from "../src/tensor/product-log-sum-exp.ts";
+import { NodeGemmPool } from "../src/tensor/wasm/node-gemm-pool.ts";
 import { createParallelWasmBackend } from "../src/tensor/wasm/node-parallel-backend.ts";
+import { createPoolLogSumExp } from "../src/tensor/wasm/pool-logsumexp.ts";
 import { webAssembly } from "../src/tensor/wasm/wasm-api.ts";
 import { createLogSumExp, createLogSumExpInMemory, LOG_SUM_EXP_TAIL_PAD } from "../src/tensor/wasm/wasm-logsumexp.ts";
 import { randomMatrix } from "./gemm-timing.ts";
@@ -105,11 +109,14 @@ function kernelBench(): void {
     return { name, call: lse && (() => lse(data, ROWS, VOCAB)), samples: [] as number[], out: new Float64Array(0) as Float64Array };
   });
   runs.push({ name: "in place", call: inPlace(), samples: [], out: new Float64Array(0) });
+  const pool = NodeGemmPool.create();
+  pool?.waitUntilReady();
+  runs.push({ name: `pool rows ×${pool?.activeThreads ?? 0}`, call: pool && inPool(pool), samples: [], out: new Float64Array(0) });
   if (runs.some((r) => r.call === null)) {
     console.log("WebAssembly SIMD unavailable");
   } else {
     for (const r of runs) for (let i = 0; i < 2; i++) r.out = r.call!();
-    for (let round = 0; round < (quick ? 5 : 9); round++) {
+    for (let round = 0; round < (quick ? 5 : 15); round++) {
       for (const r of runs) {
         const t0 = performance.now();
         r.out = r.call!();
@@ -130,6 +137,21 @@ function kernelBench(): void {
       );
     }
   }
+  if (pool !== null) {
+    const calls = runs.find((r) => r.name.startsWith("pool rows"))!.samples.length + 2;
+    console.log(`pool rows: the workers ran ${(pool.workerChunks / calls).toFixed(1)} of ${(4 * pool.activeThreads)} chunks per call on average`);
+    void pool.close();
+  }
+}
+
+/** The pool's row-split kernel on `data` in the pool's memory (copied in once). */
+function inPool(pool: NodeGemmPool): () => Float64Array {
+  const lse = createPoolLogSumExp(pool);
+  const values = pool.allocView(data.length + LOG_SUM_EXP_TAIL_PAD / 4).view.subarray(0, data.length);
+  values.set(data);
+  const room = pool.allocView(4 * ROWS + 2).view;
+  const out = new Float64Array(room.buffer, Math.ceil(room.byteOffset / 8) * 8, 2 * ROWS);
+  return () => lse(values, ROWS, VOCAB, out);
 }
 
 /** The default kernel on `data` already in a memory it was instantiated against (copied in once). */
@@ -161,6 +183,7 @@ function productBench(): void {
     // Wrappers, so that the second names no memory and the third names it whatever the pool's does.
     ["workspace", { ...backend, workspace: { alloc: (n) => workspace.alloc(n), release: (v) => workspace.release(v) } }],
     ["workspace + memory", { ...backend, workspace: { alloc: (n) => workspace.alloc(n), release: (v) => workspace.release(v), memory: backend.pool.memory } as typeof workspace }],
+    ["pool's workspace", backend],
   ];
   const m = ROWS, n = VOCAB;
   const pick = Array.from({ length: 100 }, (_, i) => 1000 + i);

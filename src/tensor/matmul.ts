@@ -34,6 +34,14 @@ export interface BackendWorkspace {
    * the log-sum-exp) can then read the buffers in place.
    */
   readonly memory?: WasmMemory;
+  /**
+   * The log-sum-exp of each row of `values` [rows, cols], read in place, as logSumExpRowsInMemory
+   * (log-sum-exp.ts) on {@link memory} computes it, bit for bit — e.g. with the rows split over
+   * threads. Same contract: `values` is a view of the memory followed by LOG_SUM_EXP_TAIL_PAD
+   * readable bytes of it; `stats`, ≥ 2·rows float64s of it not overlapping them, is overwritten.
+   * Absent: callers use logSumExpRowsInMemory.
+   */
+  logSumExpRows?(values: Float32Array, cols: number, stats: Float64Array): Float64Array;
 }
 
 /** The matrix-multiply kernels the model runs on. Backends are objects, never global state. */

@@ -31,7 +31,8 @@ const DEFAULT_BLOCK_BYTES = 32 << 20;
  *
  * With a backend workspace the blocks live in it, so the backend's matmul writes them in place (no
  * staging copy), and when the workspace names its memory the log-sum-exp kernel reads them there
- * too (else it copies them into its own memory, as it does plain blocks). The buffer is kept per
+ * too (else it copies them into its own memory, as it does plain blocks), with the workspace's own
+ * log-sum-exp when it has one (the worker pool's splits the rows over its threads). The buffer is kept per
  * workspace and reused by later calls; a call made while another holds it (from `adjust`), or when
  * the workspace cannot allocate, uses plain arrays. The numbers are the same either way.
  */
@@ -122,7 +123,9 @@ function takeBlock(workspace: BackendWorkspace | undefined, rows: number, cols: 
   if (memory !== undefined) {
     const statsByte = Math.ceil((buffer.byteOffset + 4 * padded) / 8) * 8;
     const stats = new Float64Array(buffer.buffer, statsByte, 2 * rows);
-    reduce = (values, width) => logSumExpRowsInMemory(memory, values, width, stats);
+    reduce = workspace.logSumExpRows !== undefined
+      ? (values, width) => workspace.logSumExpRows!(values, width, stats)
+      : (values, width) => logSumExpRowsInMemory(memory, values, width, stats);
   }
   const held = state;
   return { block, logSumExpRows: reduce, end: () => void (held.busy = false) };

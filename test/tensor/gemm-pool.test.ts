@@ -3,7 +3,8 @@
  * WasmGemm (bit-for-bit: every output element is computed by the same operations however the work
  * is split) and the plain-TS reference; panel and row splits, remainders, bias, accumulate,
  * transposed packing, in-place views, memory growth between calls, threads=1, pool reuse, and that a
- * process which never closes its pool still exits (Node on a private tsc build, Deno on src/).
+ * process which never closes its pool (after a GEMM and a row job) still exits (Node on a private
+ * tsc build, Deno on src/). Row jobs themselves: pool-row-jobs.test.ts.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -334,15 +335,22 @@ describe("createParallelWasmBackend", () => {
 
 // ---- a process that never closes its pool still exits ----
 
-const SCRIPT = (poolModule: string): string => `
+const SCRIPT = (poolModule: string, logSumExpModule: string): string => `
 import { NodeGemmPool } from ${JSON.stringify(poolModule)};
-const pool = NodeGemmPool.create({ threads: 2 });
+import { createPoolLogSumExp } from ${JSON.stringify(logSumExpModule)};
+const pool = NodeGemmPool.create({ threads: 2, minParallelRowWork: 0 });
 if (!pool.waitUntilReady()) throw new Error("workers did not start");
 const m = 256, k = 256, n = 256;
 const packed = pool.pack(new Float32Array(k * n).fill(1), k, n);
 const out = new Float32Array(m * n);
 pool.matmul(new Float32Array(m * k).fill(0.5), m, packed, out);
-console.log(JSON.stringify({ active: pool.activeThreads, value: out[m * n - 1] }));
+// A row job too: log Σ exp over rows of 128 zeros = log 128.
+const rows = m * n / 128;
+const values = pool.allocView(m * n + 4).view.subarray(0, m * n).fill(0);
+const room = pool.allocView(4 * rows + 2).view;
+const stats = new Float64Array(room.buffer, Math.ceil(room.byteOffset / 8) * 8, 2 * rows);
+const lse = createPoolLogSumExp(pool)(values, rows, 128, stats);
+console.log(JSON.stringify({ active: pool.activeThreads, value: out[m * n - 1], lse: Math.round(Math.exp(lse[lse.length - 1])) }));
 `;
 
 describe("process exit without close()", () => {
@@ -358,14 +366,14 @@ describe("process exit without close()", () => {
     const seconds = (Date.now() - started) / 1000;
     expect(run.error, run.stderr).toBeUndefined();
     expect(run.status, run.stderr).toBe(0);
-    expect(JSON.parse(run.stdout.trim().split("\n").pop()!)).toEqual({ active: 2, value: 128 });
+    expect(JSON.parse(run.stdout.trim().split("\n").pop()!)).toEqual({ active: 2, value: 128, lse: 128 });
     expect(seconds).toBeLessThan(10);
   }
 
   it("Node (compiled with tsc)", () => {
     const out = join(dir, "build");
     const tsc = spawnSync(process.execPath, [
-      join(ROOT, "node_modules/typescript/bin/tsc"), join(ROOT, "src/tensor/wasm/node-gemm-pool.ts"),
+      join(ROOT, "node_modules/typescript/bin/tsc"), join(ROOT, "src/tensor/wasm/node-gemm-pool.ts"), join(ROOT, "src/tensor/wasm/pool-logsumexp.ts"),
       "--outDir", out, "--rootDir", join(ROOT, "src"), "--module", "nodenext", "--moduleResolution", "nodenext",
       "--target", "es2022", "--types", "node", "--strict", "--skipLibCheck",
       "--allowImportingTsExtensions", "--rewriteRelativeImportExtensions",
@@ -373,15 +381,15 @@ describe("process exit without close()", () => {
     expect(tsc.status, tsc.stdout + tsc.stderr).toBe(0);
     writeFileSync(join(out, "package.json"), '{"type":"module"}');
     const script = join(out, "exit-check.mjs");
-    writeFileSync(script, SCRIPT("./tensor/wasm/node-gemm-pool.js"));
+    writeFileSync(script, SCRIPT("./tensor/wasm/node-gemm-pool.js", "./tensor/wasm/pool-logsumexp.js"));
     expectPromptExit(process.execPath, [script]);
   });
 
   const DENO = join(ROOT, "node_modules/.bin/deno");
   it.skipIf(!existsSync(DENO))("Deno (TypeScript sources)", () => {
-    const script = join(ROOT, "src/tensor/wasm/node-gemm-pool.ts");
+    const module = (name: string): string => new URL(`file://${join(ROOT, "src/tensor/wasm", name)}`).href;
     const file = join(dir, "exit-check.ts");
-    writeFileSync(file, SCRIPT(new URL(`file://${script}`).href));
+    writeFileSync(file, SCRIPT(module("node-gemm-pool.ts"), module("pool-logsumexp.ts")));
     expectPromptExit(DENO, ["run", "-A", "--cached-only", "--no-lock", file]);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * productLogSumExp in row blocks equals logSumExpRows and the picked columns of the whole product,
  * on the reference and the WebAssembly backends; bad input is a typed error. On a backend with a
- * workspace (the worker pool's, or a counting one) the blocks live there: the numbers are
+ * workspace (the worker pool's, whose log-sum-exp splits the rows over its threads, or a counting
+ * one that only names the memory) the blocks live there: the numbers are
  * bit-identical to the same backend without it, the buffer is reused across calls, and errors
  * neither leak it nor leave it held.
  */
@@ -123,8 +124,9 @@ describe("productLogSumExp on a backend with a workspace", () => {
   let configs: [string, MatmulBackend][];
 
   beforeAll(() => {
-    // minParallelFlops 0: even these small products are split across the threads.
-    pool = createParallelWasmBackend({ threads: 2, minParallelFlops: 0 })!;
+    // minParallelFlops / minParallelRowWork 0: even these small products, and the log-sum-exp of
+    // their blocks (the workspace's own, a row job), are split across the threads.
+    pool = createParallelWasmBackend({ threads: 2, minParallelFlops: 0, minParallelRowWork: 0 })!;
     expect(pool.pool.waitUntilReady()).toBe(true);
     plain = { ...pool, workspace: undefined };
     configs = [

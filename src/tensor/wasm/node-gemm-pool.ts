@@ -20,6 +20,11 @@
  * bit-identical to the single-threaded WasmGemm. Matmuls below `minParallelFlops` (2·m·n·k,
  * default 4e6) run on the main thread only.
  *
+ * Row jobs: besides GEMMs the pool runs functions of other generated wasm modules (registered
+ * with {@link NodeGemmPool.rowKernel}) on disjoint row ranges, split over the threads the same way
+ * ({@link NodeGemmPool.runRows}; e.g. the log-sum-exp of a block of logits, pool-logsumexp.ts).
+ * Jobs with rows·workPerRow below `minParallelRowWork` (default 2^18) run on the main thread only.
+ *
  * Lifetime: workers are unref()ed, so a process that never calls {@link NodeGemmPool.close} still
  * exits; close() stops and terminates them. Workers start in the background: the pool only hands
  * work to workers that have reported ready (until then matmuls run on the main thread), see
@@ -40,7 +45,10 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { Gpt2LensError, InputError } from "../../errors.ts";
 import { GEMM_FLAG_ACCUMULATE, generateGemmModule, maxRowBlock, panelCount, rowBlockRows, scratchFloats } from "./gemm-kernel.ts";
-import { CONTROL, CONTROL_INTS, GEMM_WORKER_SOURCE, type GemmWorkerData, JOB, JOB_INTS, WORKER_STATE } from "./node-gemm-worker.ts";
+import { CONTROL, CONTROL_INTS, GEMM_WORKER_SOURCE, type GemmWorkerData, JOB, JOB_INTS, JOB_KIND, WORKER_STATE } from "./node-gemm-worker.ts";
+import {
+  checkRowJob, instantiateRowKernel, type PoolRowKernel, rowChunkArgs, rowChunkPlan, rowKernelFailed, type RowJobLayout,
+} from "./pool-row-jobs.ts";
 import { type PackedMatrix, stagingBlockRows, type WasmF32Buffer, WasmGemm, type WasmGemmOptions, type WasmMemory } from "./wasm-gemm.ts";
 import { createSharedMemory } from "./wasm-api.ts";
 
@@ -61,6 +69,8 @@ export interface NodeGemmPoolOptions {
   minChunkPanels?: number;
   /** Bound on the A and C staging in the shared memory, see WasmGemmOptions.stagingBudgetBytes. */
   stagingBudgetBytes?: number;
+  /** Row jobs with rows·workPerRow below this run on the main thread only (default 2^18). */
+  minParallelRowWork?: number;
 }
 
 /** Upper bound on threads (keeps the per-thread scratch and control blocks bounded). */
@@ -103,6 +113,7 @@ export class NodeGemmPool {
   /** Threads the pool was sized to, including the main thread. */
   readonly threads: number;
   readonly minParallelFlops: number;
+  readonly minParallelRowWork: number;
 
   private readonly workers: PoolWorker[];
   private readonly job: Int32Array;
@@ -115,6 +126,8 @@ export class NodeGemmPool {
   private scratchStride = 0;
   /** Per-chunk completion flags (int32s) for overlapping the copy-out. */
   private flagsBuffer: WasmF32Buffer | undefined;
+  private readonly rowKernels = new WeakSet<PoolRowKernel>();
+  private nextRowKernelId = 1;
   private closed = false;
 
   private constructor(gemm: WasmGemm, threads: number, job: Int32Array, workers: PoolWorker[], options: NodeGemmPoolOptions) {
@@ -124,6 +137,7 @@ export class NodeGemmPool {
     this.job = job;
     this.workers = workers;
     this.minParallelFlops = options.minParallelFlops ?? 4e6;
+    this.minParallelRowWork = options.minParallelRowWork ?? 1 << 18;
     this.minChunkPanels = Math.max(1, Math.floor(options.minChunkPanels ?? 16));
   }
 
@@ -177,7 +191,7 @@ export class NodeGemmPool {
     return 1 + this.readyWorkers().length;
   }
 
-  /** Chunks the workers have computed so far (the rest ran on the main thread). */
+  /** Chunks (GEMM and row-job) the workers have computed so far (the rest ran on the main thread). */
   get workerChunks(): number {
     let total = 0;
     for (const w of this.workers) total += Atomics.load(w.control, CONTROL.CHUNKS);
@@ -401,6 +415,7 @@ export class NodeGemmPool {
     job[JOB.GROUP_PANELS] = groupPanels;
     job[JOB.PANELS] = panels;
     job[JOB.CHUNKS] = chunks;
+    job[JOB.KIND] = JOB_KIND.GEMM;
     job[JOB.CHUNK_FLAGS] = chunkFlags.byteOffset | 0;
     job[JOB.BLOCK_ROWS] = blockRows;
     job[JOB.CHUNKS_PER_BLOCK] = perBlock;
@@ -467,6 +482,87 @@ export class NodeGemmPool {
       throw new Gpt2LensError("gemm_failed", `${where}: the GEMM kernel failed: ${(failure as Error).message}`, { cause: failure });
     }
     if (workerFailed) throw new Gpt2LensError("gemm_failed", `${where}: the GEMM kernel failed in a worker thread`);
+  }
+
+  /**
+   * Registers the function `exportName` of a wasm module for {@link runRows}. The module must
+   * import its memory as env.memory, a shared memory (e.g. generated with sharedMemory: true); it
+   * is instantiated on the pool's memory by the main thread now, and by each worker when it first
+   * runs a job of it (the bytes stay in the shared memory while the pool lives). Register a module
+   * once and reuse the kernel: each registration holds its bytes and every thread's instance.
+   */
+  rowKernel(bytes: Uint8Array<ArrayBuffer>, exportName: string): PoolRowKernel {
+    if (this.closed) throw new InputError("NodeGemmPool.rowKernel: the pool was closed", "pool_closed");
+    const { call, exportIndex } = instantiateRowKernel(bytes, exportName, this.memory);
+    const stored = this.gemm.alloc(Math.ceil(bytes.length / 4));
+    new Uint8Array(this.memory.buffer, stored.ptr, bytes.length).set(bytes);
+    const kernel: PoolRowKernel = { id: this.nextRowKernelId++, bytesAddress: stored.ptr, bytesLength: bytes.length, exportIndex, call };
+    this.rowKernels.add(kernel);
+    return kernel;
+  }
+
+  /**
+   * Calls `kernel` on rows [0, rows) split into chunks over the pool's threads (see RowJobLayout for
+   * how each chunk's arguments follow from `args`), or once with `args` on the main thread when
+   * rows·workPerRow is below minParallelRowWork. The rows must be independent (no chunk may read
+   * what another writes): then, each row being computed by the same code, results equal one call.
+   * A trap in any thread is thrown as a Gpt2LensError "kernel_failed" once all threads are done.
+   */
+  runRows(kernel: PoolRowKernel, rows: number, args: readonly number[], layout: RowJobLayout): void {
+    const where = "NodeGemmPool.runRows";
+    if (!this.rowKernels.has(kernel)) throw new InputError(`${where}: not a row kernel of this pool`, "foreign_kernel");
+    if (this.closed) throw new InputError(`${where}: the pool was closed`, "pool_closed");
+    checkRowJob(where, rows, args, layout);
+    if (rows === 0) return;
+    const workers = rows * layout.workPerRow >= this.minParallelRowWork ? this.readyWorkers() : [];
+    const { chunkRows, chunks } = rowChunkPlan(rows, 1 + workers.length);
+    if (workers.length === 0 || chunks < 2) {
+      try {
+        kernel.call(...rowChunkArgs(args, layout, 0, rows));
+      } catch (error) {
+        throw rowKernelFailed(where, error);
+      }
+      return;
+    }
+    const job = this.job;
+    job[JOB.KIND] = JOB_KIND.ROWS;
+    job[JOB.ROW_KERNEL] = kernel.id;
+    job[JOB.ROW_KERNEL_BYTES] = kernel.bytesAddress | 0;
+    job[JOB.ROW_KERNEL_LENGTH] = kernel.bytesLength;
+    job[JOB.ROW_KERNEL_EXPORT] = kernel.exportIndex;
+    job[JOB.ROWS] = rows;
+    job[JOB.ROW_CHUNK_ROWS] = chunkRows;
+    job[JOB.ROW_JOB_CHUNKS] = chunks;
+    job[JOB.ROW_COUNT_ARG] = layout.countArg;
+    job[JOB.ROW_ARG_COUNT] = args.length;
+    for (let i = 0; i < args.length; i++) {
+      job[JOB.ROW_ARGS + i] = args[i]! | 0;
+      job[JOB.ROW_STRIDES + i] = layout.rowStrides[i]! | 0;
+    }
+    Atomics.store(job, JOB.NEXT, 0);
+    for (const w of workers) {
+      Atomics.store(w.control, CONTROL.ERROR, 0);
+      Atomics.store(w.control, CONTROL.STATE, WORKER_STATE.POSTED);
+      Atomics.notify(w.control, CONTROL.STATE);
+    }
+    let failure: unknown;
+    try {
+      for (;;) {
+        const chunk = Atomics.add(job, JOB.NEXT, 1);
+        if (chunk >= chunks) break;
+        const r0 = chunk * chunkRows;
+        try {
+          kernel.call(...rowChunkArgs(args, layout, r0, Math.min(rows, r0 + chunkRows)));
+        } catch (error) {
+          failure ??= error;
+        }
+      }
+    } finally {
+      // Join (also if something above threw): withdraw the job from workers that never started it.
+      for (const w of workers) if (this.claimed(w)) this.waitDone(w);
+    }
+    if (failure !== undefined) throw rowKernelFailed(where, failure);
+    if (workers.some((w) => Atomics.load(w.control, CONTROL.ERROR) !== 0)) throw rowKernelFailed(where);
   }
 
   /**

@@ -13,7 +13,7 @@
  * shared memory), the pool's shared WebAssembly.Memory, the pool's job block (shared by all
  * threads, {@link JOB_INTS} int32s) and this worker's control block ({@link CONTROL_INTS} int32s).
  *
- * A job is one matmul cut into row blocks of BLOCK_ROWS rows (one block when nothing is staged or
+ * A GEMM job (job[KIND] = GEMM) is one matmul cut into row blocks of BLOCK_ROWS rows (one block when nothing is staged or
  * everything fits the staging budget), each block into CHUNKS_PER_BLOCK chunks: chunk c is in
  * block β = ⌊c / CHUNKS_PER_BLOCK⌋; its index l = c mod CHUNKS_PER_BLOCK in the block covers panel
  * group g = ⌊l / rowChunks⌋ (panels [g·groupPanels, min(P, (g+1)·groupPanels))) × row chunk
@@ -27,6 +27,18 @@
  * after the block that used the slot before was copied out): a worker waits on READY. A worker
  * marks each chunk it finished in the chunk flags, and the main thread copies finished chunks out
  * and refills free slots meanwhile.
+ *
+ * A row job (job[KIND] = ROWS) calls one exported function of a wasm "row kernel" module on
+ * disjoint row ranges: rows [0, ROWS) are cut into ROW_JOB_CHUNKS chunks of ROW_CHUNK_ROWS rows,
+ * taken with Atomics.add(job, NEXT, 1) like GEMM chunks (no READY, no chunk flags). For chunk [r0, r1) the function is called with
+ * the job's ROW_ARG_COUNT int32 arguments, argument i advanced by r0·ROW_STRIDES[i] (its bytes per
+ * row: a pointer to per-row data; 0 for a scalar) and argument ROW_COUNT_ARG replaced by r1 − r0.
+ * Kernel modules reach the workers through the shared memory, not messages: the job names the
+ * kernel's id and the address and length of its module bytes there, and the index of the function
+ * among the module's exports (WebAssembly.Module.exports order); a worker compiles and instantiates
+ * (on the shared memory, imported as env.memory) each id once and keeps it. A worker that cannot
+ * instantiate a kernel takes no chunks of its jobs (the other threads do them all); a kernel that
+ * traps sets ERROR.
  *
  * Protocol (no message per operation). `control[STATE]` drives each worker:
  *   IDLE/DONE → the worker sleeps in Atomics.wait(control, STATE, state).
@@ -80,10 +92,38 @@ export const JOB = {
   C_SLOTS: 18,
   /** Blocks whose inputs are in place (Atomics.wait/notify on this slot); on its own cache line. */
   READY: 32,
+  /** The job's kind, a {@link JOB_KIND}; the row-job slots below are only read for ROWS. */
+  KIND: 48,
+  /** Row job: the kernel's id (≥ 1, fixed for its module bytes and export). */
+  ROW_KERNEL: 49,
+  /** Row job: byte address and length of the kernel's module bytes in the shared memory. */
+  ROW_KERNEL_BYTES: 50,
+  ROW_KERNEL_LENGTH: 51,
+  /** Row job: index of the kernel function among the module's exports. */
+  ROW_KERNEL_EXPORT: 52,
+  ROWS: 53,
+  ROW_CHUNK_ROWS: 54,
+  ROW_JOB_CHUNKS: 55,
+  /** Row job: which argument is the row count. */
+  ROW_COUNT_ARG: 56,
+  ROW_ARG_COUNT: 57,
+  /** Row job: the arguments for all rows (int32s), at ROW_ARGS..ROW_ARGS+MAX_ROW_ARGS−1. */
+  ROW_ARGS: 64,
+  /** Row job: bytes per row added to each argument, at ROW_STRIDES..ROW_STRIDES+MAX_ROW_ARGS−1. */
+  ROW_STRIDES: 72,
 } as const;
 
+/** Arguments a row kernel function may take. */
+export const MAX_ROW_ARGS = 8;
+
 /** Int32s in the job block. */
-export const JOB_INTS = 48;
+export const JOB_INTS = 80;
+
+/** Values of job[KIND]. */
+export const JOB_KIND = {
+  GEMM: 0,
+  ROWS: 1,
+} as const;
 
 /** Values of control[STATE]. */
 export const WORKER_STATE = {
@@ -107,6 +147,7 @@ export interface GemmWorkerData {
 }
 
 const { STATE, READY, ERROR, CHUNKS, SCRATCH } = CONTROL;
+const { ROWS } = JOB_KIND;
 const { POSTED, RUNNING, DONE, QUIT } = WORKER_STATE;
 const J = JOB;
 
@@ -127,13 +168,67 @@ export const GEMM_WORKER_SOURCE = `"use strict";
   }
   Atomics.store(control, ${READY}, 1);
   Atomics.notify(control, ${READY});
+  // Row kernels by id: the kernel function, or null when this thread could not instantiate it.
+  const rowKernels = new Map();
+  const rowKernel = () => {
+    const id = job[${J.ROW_KERNEL}];
+    let kernel = rowKernels.get(id);
+    if (kernel === undefined) {
+      kernel = null;
+      try {
+        const length = job[${J.ROW_KERNEL_LENGTH}];
+        const bytes = new Uint8Array(length);
+        bytes.set(new Uint8Array(workerData.memory.buffer, job[${J.ROW_KERNEL_BYTES}] >>> 0, length));
+        const module = new WebAssembly.Module(bytes);
+        const name = WebAssembly.Module.exports(module)[job[${J.ROW_KERNEL_EXPORT}]].name;
+        const instance = new WebAssembly.Instance(module, { env: { memory: workerData.memory } });
+        if (typeof instance.exports[name] === "function") kernel = instance.exports[name];
+      } catch (error) {
+        kernel = null;
+      }
+      rowKernels.set(id, kernel);
+    }
+    return kernel;
+  };
+  // Takes chunks of the posted row job until none are left; returns [chunks run, failed]. Never throws.
+  const runRows = () => {
+    let ran = 0;
+    let failed = 0;
+    try {
+      const kernel = rowKernel();
+      if (kernel === null) return [0, 0];
+      const rows = job[${J.ROWS}], chunkRows = job[${J.ROW_CHUNK_ROWS}], chunks = job[${J.ROW_JOB_CHUNKS}];
+      const countArg = job[${J.ROW_COUNT_ARG}], argCount = job[${J.ROW_ARG_COUNT}];
+      const base = Array.from(job.subarray(${J.ROW_ARGS}, ${J.ROW_ARGS} + argCount));
+      const strides = Array.from(job.subarray(${J.ROW_STRIDES}, ${J.ROW_STRIDES} + argCount));
+      const args = base.slice();
+      for (;;) {
+        const chunk = Atomics.add(job, ${J.NEXT}, 1);
+        if (chunk >= chunks) break;
+        const r0 = chunk * chunkRows;
+        // int32 arithmetic: addresses above 2 GiB wrap to the same i32 bits as the main thread's.
+        for (let i = 0; i < argCount; i++) args[i] = (base[i] + r0 * strides[i]) | 0;
+        args[countArg] = Math.min(rows, r0 + chunkRows) - r0;
+        try {
+          kernel(...args);
+          ran++;
+        } catch (error) {
+          failed = 1; // a trap: keep going, the main thread reports the job as failed
+        }
+      }
+    } catch (error) {
+      failed = 1;
+    }
+    return [ran, failed];
+  };
   for (;;) {
     const state = Atomics.load(control, ${STATE});
     if (state === ${POSTED}) {
       if (Atomics.compareExchange(control, ${STATE}, ${POSTED}, ${RUNNING}) !== ${POSTED}) continue;
       let failed = 0;
       let ran = 0;
-      try {
+      if (job[${J.KIND}] === ${ROWS}) [ran, failed] = runRows();
+      else try {
         // Addresses travel as int32s: read them back unsigned (memories above 2 GiB).
         const a = job[${J.ARGS}] >>> 0, b = job[${J.ARGS + 1}], c = job[${J.ARGS + 2}] >>> 0, bias = job[${J.ARGS + 3}];
         const m = job[${J.ARGS + 4}], n = job[${J.ARGS + 5}], k = job[${J.ARGS + 6}], gemmFlags = job[${J.ARGS + 7}];

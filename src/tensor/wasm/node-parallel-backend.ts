@@ -1,13 +1,18 @@
 /**
  * The multi-threaded WebAssembly SIMD matmul backend (Node ≥ 20 and Deno): weights are packed into
- * a NodeGemmPool's shared memory once, and every large matmul is split across the pool's threads.
- * Results are bit-identical to the single-threaded "wasm-simd" backend.
+ * a NodeGemmPool's shared memory once, and every large matmul is split across the pool's threads,
+ * as are (row jobs) the log-sum-exp of rows in its workspace (productLogSumExp's blocks) and gelu on
+ * views of its memory (the forward's MLP buffer). Results are bit-identical to the single-threaded
+ * "wasm-simd" backend.
  */
 import { InputError } from "../../errors.ts";
 import type { MatmulBackend, PreparedWeight } from "../matmul.ts";
 import { sharedMemoryWorkspace } from "./gemm-workspace.ts";
 import { NodeGemmPool, type NodeGemmPoolOptions } from "./node-gemm-pool.ts";
+import { createPoolGelu } from "./pool-gelu.ts";
+import { createPoolLogSumExp } from "./pool-logsumexp.ts";
 import { createWasmForwardKernels } from "./wasm-forward-kernels.ts";
+import type { LogSumExpInMemory } from "./wasm-logsumexp.ts";
 import type { PackedMatrix } from "./wasm-gemm.ts";
 
 export type ParallelWasmBackendOptions = NodeGemmPoolOptions;
@@ -30,11 +35,16 @@ interface PoolPreparedWeight extends PreparedWeight {
 export function createParallelWasmBackend(options: ParallelWasmBackendOptions = {}): ParallelWasmBackend | null {
   const pool = NodeGemmPool.create(options);
   if (pool === null) return null;
+  let logSumExp: LogSumExpInMemory | undefined;
+  const kernels = createWasmForwardKernels() ?? undefined;
   return {
     name: `wasm-simd×${pool.threads}`,
     ownsPreparedCopy: true,
-    kernels: createWasmForwardKernels() ?? undefined,
-    workspace: sharedMemoryWorkspace(pool.memory, (floats) => pool.allocView(floats), (buffer) => pool.gemm.free(buffer)),
+    kernels: kernels && { ...kernels, geluNew: createPoolGelu(pool, (x, out) => kernels.geluNew!(x, out)) },
+    workspace: {
+      ...sharedMemoryWorkspace(pool.memory, (floats) => pool.allocView(floats), (buffer) => pool.gemm.free(buffer)),
+      logSumExpRows: (values, cols, stats) => (logSumExp ??= createPoolLogSumExp(pool))(values, values.length / cols, cols, stats),
+    },
     pool,
     prepare(w, inDim, outDim): PoolPreparedWeight {
       return { inDim, outDim, rowMajor: w, transposed: null, packed: pool.pack(w, inDim, outDim) };

@@ -135,7 +135,14 @@ export type LogSumExpInMemory = (values: Float32Array, rows: number, cols: numbe
  */
 export function createLogSumExpInMemory(memory: WasmMemory, options: Pick<LogSumExpOptions, "kernel"> = {}): LogSumExpInMemory | null {
   const kernel = instantiateLogSumExpKernel(memory, options.kernel ?? {});
-  if (kernel === null) return null;
+  return kernel === null ? null : logSumExpInMemoryOn(memory, kernel.rowStats);
+}
+
+/**
+ * {@link LogSumExpInMemory} on a given `rowStats` (the kernel's contract, see logsumexp-kernel.ts)
+ * for rows in `memory`: e.g. the kernel run by several threads on parts of the rows.
+ */
+export function logSumExpInMemoryOn(memory: WasmMemory, rowStats: LogSumExpExports["rowStats"]): LogSumExpInMemory {
   const shared = isSharedBuffer(memory.buffer);
   const inMemory = (view: Float32Array | Float64Array, pad: number): boolean =>
     (shared ? isSharedBuffer(view.buffer) : view.buffer === memory.buffer) &&
@@ -156,7 +163,7 @@ export function createLogSumExpInMemory(memory: WasmMemory, options: Pick<LogSum
     if (values.byteOffset < statsEnd && stats.byteOffset < values.byteOffset + values.byteLength + TAIL_PAD) {
       throw new InputError("logSumExp: stats overlap the values", "bad_shape");
     }
-    kernel.rowStats(values.byteOffset, rows, cols, stats.byteOffset);
+    rowStats(values.byteOffset, rows, cols, stats.byteOffset);
     for (let r = 0; r < rows; r++) result[r] = fromStats(stats[2 * r], stats[2 * r + 1]);
     return result;
   };
