@@ -30,11 +30,12 @@ interface PoolPreparedWeight extends PreparedWeight {
 export function createParallelWasmBackend(options: ParallelWasmBackendOptions = {}): ParallelWasmBackend | null {
   const pool = NodeGemmPool.create(options);
   if (pool === null) return null;
+  const workspace = sharedMemoryWorkspace(pool.memory, (floats) => pool.allocView(floats), (buffer) => pool.gemm.free(buffer));
   return {
     name: `wasm-simd×${pool.threads}`,
     ownsPreparedCopy: true,
-    kernels: createWasmForwardKernels() ?? undefined,
-    workspace: sharedMemoryWorkspace(pool.memory, (floats) => pool.allocView(floats), (buffer) => pool.gemm.free(buffer)),
+    kernels: createWasmForwardKernels(workspace) ?? undefined,
+    workspace,
     pool,
     prepare(w, inDim, outDim): PoolPreparedWeight {
       return { inDim, outDim, rowMajor: w, transposed: null, packed: pool.pack(w, inDim, outDim) };
