@@ -236,7 +236,7 @@ function runBlock(
   }
   attnOut = visit(`${p}hook_attn_out`, attnOut, layer);
   // x + y = y + x exactly in floating point, so summing into attn_out's / mlp_out's buffer is bit-identical.
-  const residMid = visit(`${p}hook_resid_mid`, free("hook_attn_out") ? addInPlace(attnOut, residPre) : add(residPre, attnOut), layer);
+  const residMid = visit(`${p}hook_resid_mid`, free("hook_attn_out") ? addInPlace(attnOut, residPre, backend.kernels) : add(residPre, attnOut), layer);
 
   const ln2Out = hookedLayerNorm(model, pass, `${p}ln2.`, residMid, weights.ln2Weight, weights.ln2Bias, layer, buffer(SLOT.ln, rows * d, "ln2.hook_normalized"));
   const preBuffer = buffer(SLOT.mlp, rows * dMlp, "mlp.hook_pre", "mlp.hook_post");
@@ -246,5 +246,5 @@ function runBlock(
   const residNames = ["hook_mlp_out", "hook_resid_post"].map((n) => `${p}${n}`);
   if (layer + 1 < config.nLayers) residNames.push(`blocks.${layer + 1}.hook_resid_pre`);
   const mlpOut = visit(`${p}hook_mlp_out`, linear(backend, post, prepared.mlpOut, weights.mlpOutBias, scratchFor(pass, SLOT.mlpOut, rows * d, residNames)), layer);
-  return visit(`${p}hook_resid_post`, free("hook_mlp_out") ? addInPlace(mlpOut, residMid) : add(residMid, mlpOut), layer);
+  return visit(`${p}hook_resid_post`, free("hook_mlp_out") ? addInPlace(mlpOut, residMid, backend.kernels) : add(residMid, mlpOut), layer);
 }

@@ -1,17 +1,18 @@
 /**
- * The WebAssembly ForwardKernels behind geluNew / softmaxLastAxis / the LayerNorm steps equal the
- * plain TypeScript definitions (fast-check), and report an all −∞ softmax row with the same typed
+ * The WebAssembly ForwardKernels behind geluNew / softmaxLastAxis / the LayerNorm steps / addInPlace
+ * equal the plain TypeScript definitions (fast-check), and report an all −∞ softmax row with the same typed
  * error.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../src/errors.ts";
 import { geluNew } from "../../src/tensor/activation.ts";
+import { addInPlace } from "../../src/tensor/elementwise.ts";
 import { layerNorm, layerNormAffine, layerNormNormalize, layerNormScale, layerNormScaleNormalize } from "../../src/tensor/layer-norm.ts";
 import { softmaxLastAxis } from "../../src/tensor/softmax.ts";
 import { Tensor } from "../../src/tensor/tensor.ts";
 import { createWasmForwardKernels } from "../../src/tensor/wasm/wasm-forward-kernels.ts";
-import { expectClose } from "../helpers/compare.ts";
+import { expectClose, firstBitDifference } from "../helpers/compare.ts";
 
 const kernels = createWasmForwardKernels()!;
 
@@ -79,6 +80,17 @@ describe("wasm ForwardKernels through the tensor ops", () => {
         const affine = layerNormAffine(normalized, w, b);
         expectClose(layerNormAffine(normalized, w, b, false, kernels).data, affine.data, 1e-5, "affine");
         expectClose(layerNorm(x, w, b, 1e-5, kernels).data, affine.data, 1e-5, "layerNorm");
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it("addInPlace(a, b, kernels) equals addInPlace(a, b) bit for bit", () => {
+    fc.assert(
+      fc.property(fc.float32Array({ minLength: 1, maxLength: 100, noNaN: true }), fc.float({ noNaN: true }), (values, shift) => {
+        const b = Tensor.from(values.map((v) => v * 0.5 + shift), [values.length]);
+        const fast = addInPlace(Tensor.from(values, [values.length]), b, kernels).data;
+        expect(firstBitDifference(fast, addInPlace(Tensor.from(values, [values.length]), b).data)).toBe(-1);
       }),
       { numRuns: 100 },
     );
