@@ -2,7 +2,7 @@ import { InputError } from "../errors.ts";
 import { geluNew } from "../tensor/activation.ts";
 import { add, addInPlace } from "../tensor/elementwise.ts";
 import { concatAxis, gatherRows, takeAxis } from "../tensor/indexing.ts";
-import { layerNormAffine, layerNormNormalize, layerNormScale } from "../tensor/layer-norm.ts";
+import { layerNormAffine, layerNormNormalize, layerNormScale, layerNormScaleNormalize } from "../tensor/layer-norm.ts";
 import { linear } from "../tensor/matmul.ts";
 import { softmaxLastAxis } from "../tensor/softmax.ts";
 import { sameShape, shapeToString, Tensor } from "../tensor/tensor.ts";
@@ -108,7 +108,7 @@ function scratchFor(pass: Pass, role: string, floats: number, names: readonly st
 }
 
 function forwardFrom(model: Gpt2Model, tokens: TokenBatch | null, pass: Pass, options: ForwardOptions): Tensor {
-  const { visit, visitor } = pass;
+  const { visit } = pass;
   const { config, weights } = model;
   const pastPos = options.past ? checkPast(model, options.past, tokens, options.start?.residual ?? null) : 0;
   let residual: Tensor;
@@ -133,12 +133,36 @@ function forwardFrom(model: Gpt2Model, tokens: TokenBatch | null, pass: Pass, op
   for (let layer = firstLayer; layer < config.nLayers; layer++) {
     residual = runBlock(model, layer, residual, pass, options.past);
   }
-  const scale = visit("ln_final.hook_scale", layerNormScale(residual, config.layerNormEps), null);
   const lnBuffer = scratchFor(pass, SLOT.ln, residual.size, ["ln_final.hook_normalized"]);
-  const normalized = visit("ln_final.hook_normalized", layerNormNormalize(residual, scale, lnBuffer), null);
-  let finalResidual = layerNormAffine(normalized, weights.lnFinalWeight, weights.lnFinalBias, !visitor.wants("ln_final.hook_normalized"));
+  let finalResidual = hookedLayerNorm(model, pass, "ln_final.", residual, weights.lnFinalWeight, weights.lnFinalBias, null, lnBuffer);
   if (options.logitPositions) finalResidual = takeAxis(finalResidual, 1, options.logitPositions);
   return visit("logits", linear(model.backend, finalResidual, model.prepared.unembed), null);
+}
+
+/**
+ * A LayerNorm with its hook points `${prefix}hook_scale` and `${prefix}hook_normalized`; returns
+ * normalized·weight + bias (over the normalized buffer when nothing holds it). Unless a hook may
+ * change the scale, scale and normalized come from one pass (normalized before the scale's visit,
+ * which cannot see it), and are recomputed should the visit return another scale anyway.
+ */
+function hookedLayerNorm(
+  model: Gpt2Model, pass: Pass, prefix: string, x: Tensor, weight: Float32Array, bias: Float32Array, layer: number | null, into: Float32Array | undefined,
+): Tensor {
+  const { visit, visitor } = pass;
+  const { kernels } = model.backend;
+  const eps = model.config.layerNormEps;
+  const scaleName = `${prefix}hook_scale`;
+  const normalizedName = `${prefix}hook_normalized`;
+  let normalized: Tensor;
+  if (visitor.mayModify(scaleName)) {
+    normalized = layerNormNormalize(x, visit(scaleName, layerNormScale(x, eps, kernels), layer), into, kernels);
+  } else {
+    const both = layerNormScaleNormalize(x, eps, into, kernels);
+    const scale = visit(scaleName, both.scale, layer);
+    normalized = scale === both.scale ? both.normalized : layerNormNormalize(x, scale, into, kernels);
+  }
+  normalized = visit(normalizedName, normalized, layer);
+  return layerNormAffine(normalized, weight, bias, !visitor.wants(normalizedName), kernels);
 }
 
 function checkPast(model: Gpt2Model, past: PastKeysValues, tokens: TokenBatch | null, start: Tensor | null): number {
@@ -170,7 +194,6 @@ function runBlock(
   const { visit, visitor } = pass;
   const weights = model.weights.blocks[layer]!;
   const prepared = model.prepared.blocks[layer]!;
-  const eps = config.layerNormEps;
   const p = `blocks.${layer}.`;
   const residPre = visit(`${p}hook_resid_pre`, residPreIn, layer);
   const [batch, pos] = residPre.shape as [number, number];
@@ -181,9 +204,7 @@ function runBlock(
   const free = (name: string) => !visitor.wants(`${p}${name}`);
   const buffer = (role: string, floats: number, ...names: string[]) => scratchFor(pass, role, floats, names.map((n) => `${p}${n}`));
 
-  const scale1 = visit(`${p}ln1.hook_scale`, layerNormScale(residPre, eps), layer);
-  const normalized1 = visit(`${p}ln1.hook_normalized`, layerNormNormalize(residPre, scale1, buffer(SLOT.ln, rows * d, "ln1.hook_normalized")), layer);
-  const ln1Out = layerNormAffine(normalized1, weights.ln1Weight, weights.ln1Bias, free("ln1.hook_normalized"));
+  const ln1Out = hookedLayerNorm(model, pass, `${p}ln1.`, residPre, weights.ln1Weight, weights.ln1Bias, layer, buffer(SLOT.ln, rows * d, "ln1.hook_normalized"));
   const qkv = linear(backend, ln1Out, prepared.qkv, weights.qkvBias, buffer(SLOT.qkv, rows * 3 * d));
   const split = splitQkv(qkv, nHeads, {
     q: buffer(SLOT.q, rows * d, "attn.hook_q"),
@@ -215,11 +236,9 @@ function runBlock(
   }
   attnOut = visit(`${p}hook_attn_out`, attnOut, layer);
   // x + y = y + x exactly in floating point, so summing into attn_out's / mlp_out's buffer is bit-identical.
-  const residMid = visit(`${p}hook_resid_mid`, free("hook_attn_out") ? addInPlace(attnOut, residPre) : add(residPre, attnOut), layer);
+  const residMid = visit(`${p}hook_resid_mid`, free("hook_attn_out") ? addInPlace(attnOut, residPre, backend.kernels) : add(residPre, attnOut), layer);
 
-  const scale2 = visit(`${p}ln2.hook_scale`, layerNormScale(residMid, eps), layer);
-  const normalized2 = visit(`${p}ln2.hook_normalized`, layerNormNormalize(residMid, scale2, buffer(SLOT.ln, rows * d, "ln2.hook_normalized")), layer);
-  const ln2Out = layerNormAffine(normalized2, weights.ln2Weight, weights.ln2Bias, free("ln2.hook_normalized"));
+  const ln2Out = hookedLayerNorm(model, pass, `${p}ln2.`, residMid, weights.ln2Weight, weights.ln2Bias, layer, buffer(SLOT.ln, rows * d, "ln2.hook_normalized"));
   const preBuffer = buffer(SLOT.mlp, rows * dMlp, "mlp.hook_pre", "mlp.hook_post");
   const pre = visit(`${p}mlp.hook_pre`, linear(backend, ln2Out, prepared.mlpIn, weights.mlpInBias, preBuffer), layer);
   const post = visit(`${p}mlp.hook_post`, geluNew(pre, backend.kernels, free("mlp.hook_pre")), layer);
@@ -227,5 +246,5 @@ function runBlock(
   const residNames = ["hook_mlp_out", "hook_resid_post"].map((n) => `${p}${n}`);
   if (layer + 1 < config.nLayers) residNames.push(`blocks.${layer + 1}.hook_resid_pre`);
   const mlpOut = visit(`${p}hook_mlp_out`, linear(backend, post, prepared.mlpOut, weights.mlpOutBias, scratchFor(pass, SLOT.mlpOut, rows * d, residNames)), layer);
-  return visit(`${p}hook_resid_post`, free("hook_mlp_out") ? addInPlace(mlpOut, residMid) : add(residMid, mlpOut), layer);
+  return visit(`${p}hook_resid_post`, free("hook_mlp_out") ? addInPlace(mlpOut, residMid, backend.kernels) : add(residMid, mlpOut), layer);
 }

@@ -29,11 +29,12 @@ export function createWasmBackend(): MatmulBackend | null {
     const buffer = gemm.alloc(floats);
     return { view: buffer.view(), buffer };
   };
+  const workspace = shared === null ? undefined : sharedMemoryWorkspace(shared, allocate, (buffer) => gemm.free(buffer));
   return {
     name: "wasm-simd",
     ownsPreparedCopy: true,
-    kernels: createWasmForwardKernels() ?? undefined,
-    workspace: shared === null ? undefined : sharedMemoryWorkspace(shared, allocate, (buffer) => gemm.free(buffer)),
+    kernels: createWasmForwardKernels(workspace) ?? undefined,
+    workspace,
     prepare(w, inDim, outDim): WasmPreparedWeight {
       return { inDim, outDim, rowMajor: w, transposed: null, packed: gemm.pack(w, inDim, outDim) };
     },

@@ -1,4 +1,5 @@
 import { InputError } from "../errors.ts";
+import type { ForwardKernels } from "./forward-kernels.ts";
 import { sameShape, shapeToString, Tensor } from "./tensor.ts";
 
 function assertSameShape(op: string, a: Tensor, b: Tensor): void {
@@ -39,9 +40,13 @@ export function scale(a: Tensor, factor: number): Tensor {
 }
 
 /** a += b, in place. */
-export function addInPlace(a: Tensor, b: Tensor): Tensor {
+export function addInPlace(a: Tensor, b: Tensor, kernels?: ForwardKernels): Tensor {
   assertSameShape("addInPlace", a, b);
   const x = a.data, y = b.data;
+  if (kernels?.addInPlace) {
+    kernels.addInPlace(x, y);
+    return a;
+  }
   for (let i = 0; i < x.length; i++) x[i] = x[i]! + y[i]!;
   return a;
 }

@@ -11,7 +11,7 @@ import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import { geluNew } from "../../src/tensor/activation.ts";
 import { layerNormNormalize, layerNormScale } from "../../src/tensor/layer-norm.ts";
 import { softmaxLastAxis } from "../../src/tensor/softmax.ts";
-import type { Tensor } from "../../src/tensor/tensor.ts";
+import { Tensor } from "../../src/tensor/tensor.ts";
 import { TINY_DIR } from "../helpers/fixtures.ts";
 
 const model = new HookedGpt2(await loadGpt2FromDir(TINY_DIR));
@@ -30,7 +30,9 @@ describe("buffers reused in place", () => {
     const attnOut = all.cache.get(blockHook(1, "hook_attn_out")).data, residPre = all.cache.get(blockHook(1, "hook_resid_pre")).data;
     expect(Array.from(all.cache.get(residMid).data)).toEqual(Array.from(attnOut, (v, i) => Math.fround(v + residPre[i]!)));
     const x = all.cache.get(residMid);
-    expect(Array.from(all.cache.get(normalized).data)).toEqual(Array.from(layerNormNormalize(x, layerNormScale(x, model.config.layerNormEps)).data));
+    const { kernels } = model.model.backend;
+    const scale = layerNormScale(x, model.config.layerNormEps, kernels);
+    expect(Array.from(all.cache.get(normalized).data)).toEqual(Array.from(layerNormNormalize(x, scale, undefined, kernels).data));
   });
 
   it("give the same results whatever is cached or hooked", () => {
@@ -43,5 +45,16 @@ describe("buffers reused in place", () => {
     const hooked = model.run(prompts, { hooks: [[pre, (t) => void seen.push(t)]] });
     expect(Array.from(hooked.logits.data)).toEqual(Array.from(all.logits.data));
     expect(Array.from(seen[0]!.data)).toEqual(Array.from(all.cache.get(pre).data));
+  });
+
+  it("normalize with the scale a hook returns, on every LayerNorm", () => {
+    const { kernels } = model.model.backend;
+    for (const [input, prefix] of [[blockHook(0, "hook_resid_pre"), "blocks.0.ln1."], [residMid, "blocks.1.ln2."], [blockHook(1, "hook_resid_post"), "ln_final."]] as const) {
+      const scaleName = `${prefix}hook_scale` as HookName, normalizedName = `${prefix}hook_normalized` as HookName;
+      const run = model.run(prompts, { cache: [input, scaleName, normalizedName], hooks: [[scaleName, (t) => new Tensor(t.data.map((v, i) => v * (1 + (i % 3))), t.shape)]] });
+      const expected = layerNormNormalize(run.cache.get(input), run.cache.get(scaleName), undefined, kernels);
+      expect(run.cache.get(scaleName).data.some((v, i) => v !== all.cache.get(scaleName).data[i])).toBe(true);
+      expect(Array.from(run.cache.get(normalizedName).data)).toEqual(Array.from(expected.data));
+    }
   });
 });

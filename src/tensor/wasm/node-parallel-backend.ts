@@ -36,15 +36,17 @@ export function createParallelWasmBackend(options: ParallelWasmBackendOptions = 
   const pool = NodeGemmPool.create(options);
   if (pool === null) return null;
   let logSumExp: LogSumExpInMemory | undefined;
-  const kernels = createWasmForwardKernels() ?? undefined;
+  const workspace = {
+    ...sharedMemoryWorkspace(pool.memory, (floats) => pool.allocView(floats), (buffer) => pool.gemm.free(buffer)),
+    logSumExpRows: (values: Float32Array, cols: number, stats: Float64Array) =>
+      (logSumExp ??= createPoolLogSumExp(pool))(values, values.length / cols, cols, stats),
+  };
+  const kernels = createWasmForwardKernels(workspace) ?? undefined;
   return {
     name: `wasm-simd×${pool.threads}`,
     ownsPreparedCopy: true,
     kernels: kernels && { ...kernels, geluNew: createPoolGelu(pool, (x, out) => kernels.geluNew!(x, out)) },
-    workspace: {
-      ...sharedMemoryWorkspace(pool.memory, (floats) => pool.allocView(floats), (buffer) => pool.gemm.free(buffer)),
-      logSumExpRows: (values, cols, stats) => (logSumExp ??= createPoolLogSumExp(pool))(values, values.length / cols, cols, stats),
-    },
+    workspace,
     pool,
     prepare(w, inDim, outDim): PoolPreparedWeight {
       return { inDim, outDim, rowMajor: w, transposed: null, packed: pool.pack(w, inDim, outDim) };

@@ -83,6 +83,8 @@ const Op = {
   f64_sub: 0xa1,
   f64_mul: 0xa2,
   f64_div: 0xa3,
+  f64_sqrt: 0x9f,
+  f64_convert_i32_u: 0xb8,
   f32_demote_f64: 0xb6,
   f64_promote_f32: 0xbb,
 } as const;
@@ -135,6 +137,7 @@ const SimdOp = {
   f32x4_pmin: 0xea,
   f32x4_pmax: 0xeb,
   f64x2_add: 0xf0,
+  f64x2_sub: 0xf1,
   f64x2_mul: 0xf2,
   i32x4_trunc_sat_f32x4_s: 0xf8,
   f32x4_convert_i32x4_s: 0xfa,
@@ -445,6 +448,12 @@ export class FunctionBuilder {
   f64Div(): this {
     return this.op(Op.f64_div);
   }
+  f64Sqrt(): this {
+    return this.op(Op.f64_sqrt);
+  }
+  f64ConvertI32U(): this {
+    return this.op(Op.f64_convert_i32_u);
+  }
   f32DemoteF64(): this {
     return this.op(Op.f32_demote_f64);
   }
@@ -611,6 +620,9 @@ export class FunctionBuilder {
   }
   f64x2Add(): this {
     return this.simd(SimdOp.f64x2_add);
+  }
+  f64x2Sub(): this {
+    return this.simd(SimdOp.f64x2_sub);
   }
   f64x2Mul(): this {
     return this.simd(SimdOp.f64x2_mul);
