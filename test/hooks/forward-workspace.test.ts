@@ -158,6 +158,20 @@ describe("the worker pool's workspace", () => {
     expectSameBits(a, b);
     expectSameBits(pooled.run(tokens).logits, unstaged.run(tokens).logits);
   });
+
+  const narrow = createParallelWasmBackend({ threads: 2, stagingBudgetBytes: 1 << 20 });
+  afterAll(() => narrow?.close());
+
+  it.runIf(backend !== null && narrow !== null)("unembeds logits larger than the staging budget in column strips, bit-identical", async () => {
+    // 3×9 rows of 50257 logits (5.4 MB) in a 1 MiB budget: strips of all 27 rows, two at a time.
+    const wide = new HookedGpt2(await loadGpt2FromDir(TINY_DIR, backend!));
+    const strips = new HookedGpt2(wide.model.withBackend(narrow!));
+    const tokens = [[5, 17, 300, 9, 1000, 42, 8, 8, 50256], [7, 7, 7, 1, 2, 3, 4, 5, 6], [9, 8, 7, 6, 5, 4, 3, 2, 1]];
+    const expected = wide.run(tokens).logits;
+    expectSameBits(strips.run(tokens).logits, expected);
+    expect(narrow!.pool.stagingBytes).toBe(1 << 20);
+    expectSameBits(strips.run(tokens, { cache: ["ln_final.hook_normalized"] }).logits, expected);
+  });
 });
 
 describe("the single-threaded WebAssembly backend's workspace", () => {

@@ -26,10 +26,12 @@
  * {@link NodeGemmPool.waitUntilReady}.
  *
  * Staging: ordinary-array operands go through the WasmGemm's staging arena, bounded by its
- * staging budget (default 32 MiB for A and C together): a larger product runs in row blocks
- * through two slots of half the arena — while the threads compute one block the main thread
- * copies the previous one's chunks out and the next one's rows in — so e.g. the logits are never
- * held a second time in the memory (which never shrinks).
+ * staging budget (default 32 MiB for A and C together): a larger product runs in blocks through
+ * two slots — while the threads compute one block the main thread copies the previous one's
+ * chunks out and the next one's inputs in — so e.g. the logits are never held a second time in
+ * the memory (which never shrinks). When C is staged (an ordinary `out`), the blocks are column
+ * strips of all rows, at most 4 MiB each (stagingStripColumns), so the logits touch only two
+ * strips' worth of the arena; otherwise row blocks of half the budget each.
  *
  * Memory: the shared memory is created with a fixed maximum (default 65536 pages = 4 GiB, the whole
  * wasm32 space; shared memories cannot grow past their maximum — creating it only reserves address
@@ -41,7 +43,7 @@ import { Worker } from "node:worker_threads";
 import { Gpt2LensError, InputError } from "../../errors.ts";
 import { GEMM_FLAG_ACCUMULATE, generateGemmModule, maxRowBlock, panelCount, rowBlockRows, scratchFloats } from "./gemm-kernel.ts";
 import { CONTROL, CONTROL_INTS, GEMM_WORKER_SOURCE, type GemmWorkerData, JOB, JOB_INTS, WORKER_STATE } from "./node-gemm-worker.ts";
-import { type PackedMatrix, stagingBlockRows, type WasmF32Buffer, WasmGemm, type WasmGemmOptions, type WasmMemory } from "./wasm-gemm.ts";
+import { type PackedMatrix, stagingBlockRows, stagingStripColumns, type WasmF32Buffer, WasmGemm, type WasmGemmOptions, type WasmMemory } from "./wasm-gemm.ts";
 import { createSharedMemory } from "./wasm-api.ts";
 
 export interface NodeGemmPoolOptions {
@@ -61,6 +63,8 @@ export interface NodeGemmPoolOptions {
   minChunkPanels?: number;
   /** Bound on the A and C staging in the shared memory, see WasmGemmOptions.stagingBudgetBytes. */
   stagingBudgetBytes?: number;
+  /** See WasmGemmOptions.columnStrips. */
+  columnStrips?: boolean;
 }
 
 /** Upper bound on threads (keeps the per-thread scratch and control blocks bounded). */
@@ -140,7 +144,7 @@ export class NodeGemmPool {
     if (!WasmGemm.isSupported()) return null;
     const memory = createSharedMemory(options.initialPages ?? 16, options.maximumPages ?? 65536);
     if (memory === null) return null;
-    const gemm = WasmGemm.create({ memory, relaxedSimd: options.relaxedSimd, kernel: options.kernel, stagingBudgetBytes: options.stagingBudgetBytes });
+    const gemm = WasmGemm.create({ memory, relaxedSimd: options.relaxedSimd, kernel: options.kernel, stagingBudgetBytes: options.stagingBudgetBytes, columnStrips: options.columnStrips });
     if (gemm === null) return null;
 
     const jobBuffer = new SharedArrayBuffer(JOB_INTS * 4);
@@ -257,10 +261,11 @@ export class NodeGemmPool {
    * {@link WasmGemm.matmul}: `a`, `out`, `bias` may be ordinary Float32Arrays (staged through the
    * shared memory) or current views of it (used in place).
    *
-   * Staging: a product whose staged rows (A and C) exceed the gemm's staging budget is run in row
-   * blocks through two staging slots of half the budget each, as one job: while the threads
+   * Staging: a product whose staged rows (A and C) exceed the gemm's staging budget is run in
+   * blocks through two staging slots, as one job — column strips of all rows when C is staged (A
+   * then staged whole, if at all), else row blocks of half the budget each: while the threads
    * compute one block, the main thread copies finished chunks of the previous one out and the next
-   * block's rows in (see node-gemm-worker.ts).
+   * block's inputs in (see node-gemm-worker.ts).
    */
   matmul(a: Float32Array, m: number, b: PackedMatrix, out: Float32Array, bias?: Float32Array, accumulate = false): void {
     const where = "NodeGemmPool.matmul";
@@ -292,22 +297,24 @@ export class NodeGemmPool {
     const biasIn = bias !== undefined && inMemory(bias) && !(outIn && overlaps(bias, out));
 
     // Row blocks: all rows when the staged rows fit the budget (or `a` overlaps `out`: A must
-    // then be copied whole before anything is written), else blocks through two slots of half
-    // the budget each.
+    // then be copied whole before anything is written); else, when C is staged, column strips of
+    // all rows through two slots (A staged whole, if at all; see stagingStripColumns); else
+    // blocks through two slots of half the budget each.
     const rowBytes = 4 * ((aIn ? 0 : k) + (outIn ? 0 : n));
     const budget = this.gemm.stagingBudgetBytes;
     const blocking = { mr: this.gemm.layout.mr, mc: maxRowBlock(this.gemm.layout, k, n) };
     const oneBlock = aOverlapsOut || stagingBlockRows(m, rowBytes, budget, blocking) === m;
-    const blockRows = oneBlock ? m : stagingBlockRows(m, 2 * rowBytes, budget, blocking);
-    const blocks = Math.ceil(m / blockRows);
+    const strip = oneBlock || outIn || !this.gemm.columnStrips ? 0 : stagingStripColumns(m, n, this.nr, 2, budget - 128 - (aIn ? 0 : 4 * m * k));
+    const blockRows = oneBlock || strip > 0 ? m : stagingBlockRows(m, 2 * rowBytes, budget, blocking);
+    const blocks = strip > 0 ? Math.ceil(n / strip) : Math.ceil(m / blockRows);
     const slots = Math.min(blocks, 2);
 
     // Allocations may grow the (shared) memory: pointers and existing views stay valid.
     const threads = 1 + workers.length;
     const scratchPtr = this.scratchFor(k, threads);
     const [aStage, cStage, biasStage] = this.gemm.stagingBuffers(
-      aIn ? 0 : slots * blockRows * k,
-      outIn ? 0 : slots * blockRows * n,
+      aIn ? 0 : strip > 0 ? m * k : slots * blockRows * k,
+      outIn ? 0 : slots * (strip > 0 ? m * strip : blockRows * n),
       bias === undefined || biasIn ? 0 : n,
     );
     const aPtr = aStage === undefined ? a.byteOffset : aStage.ptr;
@@ -319,7 +326,8 @@ export class NodeGemmPool {
     }
 
     const flags = accumulate ? GEMM_FLAG_ACCUMULATE : 0;
-    const { chunkRows, rowChunks, groupPanels, panels, chunks: perBlock } = this.plan(blockRows, n, k, threads);
+    const chunkRows = rowBlockRows(this.gemm.layout, k, n, blockRows);
+    const { rowChunks, groupPanels, panels, chunks: perBlock } = this.plan(blockRows, strip > 0 ? strip : n, threads, chunkRows, strip > 0);
     const chunks = blocks * perBlock;
     const nr = this.nr;
     const job = this.job;
@@ -338,11 +346,20 @@ export class NodeGemmPool {
     const cStaged = cStage?.view();
     const publish = (): void => {
       const block = published;
-      const i0 = block * blockRows;
-      const rows = Math.min(blockRows, m - i0);
       const slot = block % slots;
-      if (aStaged !== undefined) aStaged.set(a.subarray(i0 * k, (i0 + rows) * k), slot * blockRows * k);
-      if (cStaged !== undefined && accumulate) cStaged.set(out.subarray(i0 * n, (i0 + rows) * n), slot * blockRows * n);
+      if (strip > 0) {
+        if (aStaged !== undefined && block === 0) aStaged.set(a);
+        if (cStaged !== undefined && accumulate) {
+          const j0 = block * strip;
+          const w = Math.min(strip, n - j0);
+          for (let i = 0; i < m; i++) cStaged.set(out.subarray(i * n + j0, i * n + j0 + w), slot * m * strip + i * w);
+        }
+      } else {
+        const i0 = block * blockRows;
+        const rows = Math.min(blockRows, m - i0);
+        if (aStaged !== undefined) aStaged.set(a.subarray(i0 * k, (i0 + rows) * k), slot * blockRows * k);
+        if (cStaged !== undefined && accumulate) cStaged.set(out.subarray(i0 * n, (i0 + rows) * n), slot * blockRows * n);
+      }
       published++;
       Atomics.store(job, JOB.READY, published);
       Atomics.notify(job, JOB.READY);
@@ -354,9 +371,19 @@ export class NodeGemmPool {
       if (cStaged === undefined) return;
       const local = chunk - block * perBlock;
       const g = Math.floor(local / rowChunks);
+      const m0 = (local - g * rowChunks) * chunkRows;
+      if (strip > 0) {
+        const j0 = block * strip;
+        const w = Math.min(strip, n - j0);
+        const m1 = Math.min(m, m0 + chunkRows);
+        const c0 = g * groupPanels * nr;
+        const c1 = Math.min(w, c0 + groupPanels * nr);
+        const base = (block % slots) * m * strip;
+        for (let i = m0; c0 < c1 && i < m1; i++) out.set(cStaged.subarray(base + i * w + c0, base + i * w + c1), i * n + j0 + c0);
+        return;
+      }
       const i0 = block * blockRows;
       const mb = Math.min(blockRows, m - i0);
-      const m0 = (local - g * rowChunks) * chunkRows;
       const m1 = Math.min(mb, m0 + chunkRows);
       if (m0 >= m1) return;
       const base = (block % slots) * blockRows * n;
@@ -406,6 +433,8 @@ export class NodeGemmPool {
     job[JOB.CHUNKS_PER_BLOCK] = perBlock;
     job[JOB.A_SLOTS] = aStage === undefined ? 0 : slots;
     job[JOB.C_SLOTS] = cStage === undefined ? 0 : slots;
+    job[JOB.STRIP_COLS] = strip;
+    job[JOB.NR] = nr;
     Atomics.store(job, JOB.READY, 0);
     Atomics.store(job, JOB.NEXT, 0);
     // The first blocks' inputs go in before the workers are woken (the rest while they compute).
@@ -431,15 +460,26 @@ export class NodeGemmPool {
         const local = chunk - block * perBlock;
         const g = Math.floor(local / rowChunks);
         const m0 = (local - g * rowChunks) * chunkRows;
-        const mb = Math.min(blockRows, m - block * blockRows);
         const p0 = g * groupPanels;
-        const slotA = aStage === undefined ? block : block % slots;
-        const slotC = cStage === undefined ? block : block % slots;
+        // The block's operands, as in node-gemm-worker.ts.
+        let [mb, nb, pb, aBlock, bBlock, cBlock, biasBlock] = [m, n, panels, aPtr, b.buffer.ptr, cPtr, biasPtr];
+        if (strip === 0) {
+          mb = Math.min(blockRows, m - block * blockRows);
+          aBlock += (aStage === undefined ? block : block % slots) * blockRows * k * 4;
+          cBlock += (cStage === undefined ? block : block % slots) * blockRows * n * 4;
+        } else {
+          const j0 = block * strip;
+          nb = Math.min(strip, n - j0);
+          pb = Math.ceil(nb / nr);
+          bBlock += j0 * k * 4;
+          biasBlock = biasPtr === 0 ? 0 : biasPtr + j0 * 4;
+          cBlock += (block % slots) * m * strip * 4;
+        }
         try {
-          if (m0 < mb) {
+          if (m0 < mb && p0 < pb) {
             this.gemm.exports.gemmRange(
-              aPtr + slotA * blockRows * k * 4, b.buffer.ptr, cPtr + slotC * blockRows * n * 4, biasPtr, mb, n, k, flags,
-              scratchPtr, chunkRows, m0, Math.min(mb, m0 + chunkRows), p0, Math.min(panels, p0 + groupPanels),
+              aBlock, bBlock, cBlock, biasBlock, mb, nb, k, flags,
+              scratchPtr, chunkRows, m0, Math.min(mb, m0 + chunkRows), p0, Math.min(pb, p0 + groupPanels),
             );
           }
         } catch (error) {
@@ -501,18 +541,20 @@ export class NodeGemmPool {
   }
 
   /**
-   * Cuts the output into chunks: `threads` panel groups (each at least minChunkPanels wide, else
-   * one group) × row chunks of the kernel's row block for the product (rowBlockRows; each chunk
-   * runs as one row block); when that gives fewer than 4 chunks per thread (few rows), narrower panel
-   * groups.
+   * Cuts a block of m rows × n columns into chunks: `threads` panel groups (each at least
+   * minChunkPanels wide, else one group) × row chunks of `chunkRows`, the kernel's row block for
+   * the product (rowBlockRows; each chunk runs as one row block); when that gives fewer than 4
+   * chunks per thread (few rows), narrower panel groups. A column strip (`strips`) is cut into
+   * just `threads` chunks, by rows first: a job has many strips to balance the threads with, and
+   * each chunk packs its rows of A again (on the 50257-column unembedding, 2 or 4 chunks per thread
+   * per strip took 2–5 % more CPU time than 1).
    */
-  private plan(m: number, n: number, k: number, threads: number): ChunkPlan {
+  private plan(m: number, n: number, threads: number, chunkRows: number, strips: boolean): ChunkPlan {
     const panels = panelCount(n, this.nr);
-    const chunkRows = rowBlockRows(this.gemm.layout, k, n, m);
     const rowChunks = Math.ceil(m / chunkRows);
     const maxGroups = Math.max(1, Math.floor(panels / this.minChunkPanels));
-    let groups = Math.min(threads, maxGroups);
-    const target = 4 * threads;
+    let groups = strips ? 1 : Math.min(threads, maxGroups);
+    const target = strips ? threads : 4 * threads;
     if (rowChunks * groups < target) groups = Math.min(maxGroups, Math.ceil(target / rowChunks));
     const groupPanels = Math.ceil(panels / groups);
     groups = Math.ceil(panels / groupPanels);
