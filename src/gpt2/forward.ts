@@ -138,7 +138,10 @@ function forwardFrom(model: Gpt2Model, tokens: TokenBatch | null, pass: Pass, op
   const normalized = visit("ln_final.hook_normalized", layerNormNormalize(residual, scale, lnBuffer), null);
   let finalResidual = layerNormAffine(normalized, weights.lnFinalWeight, weights.lnFinalBias, !visitor.wants("ln_final.hook_normalized"));
   if (options.logitPositions) finalResidual = takeAxis(finalResidual, 1, options.logitPositions);
-  return visit("logits", linear(model.backend, finalResidual, model.prepared.unembed), null);
+  // The blocks' qkv and MLP buffers are dead now: the logits can be staged through them (memory
+  // already resident) rather than through staging memory of the backend's own.
+  const spare = pass.scratch?.spare([SLOT.qkv, SLOT.mlp]);
+  return visit("logits", linear(model.backend, finalResidual, model.prepared.unembed, null, undefined, spare), null);
 }
 
 function checkPast(model: Gpt2Model, past: PastKeysValues, tokens: TokenBatch | null, start: Tensor | null): number {

@@ -125,6 +125,34 @@ describe("forward pass with a workspace", () => {
   });
 });
 
+describe("spare buffers lent to the unembedding", () => {
+  it("are dead: a product that overwrites them leaves logits and cached values bit-identical", () => {
+    let lent = 0;
+    const overwriting: MatmulBackend = {
+      ...referenceBackend,
+      matmul(a, m, w, out, bias, spare) {
+        for (const buffer of spare ?? []) {
+          lent++;
+          buffer.fill(Number.NaN);
+        }
+        referenceBackend.matmul(a, m, w, out, bias);
+      },
+    };
+    const model = withWorkspace(overwriting, poisonedWorkspace());
+    fc.assert(
+      fc.property(prompts, fc.subarray([...NAMES]), fc.boolean(), (tokens, cached, lastOnly) => {
+        const options = { cache: cached as HookName[], ...(lastOnly ? { logitPositions: [tokens[0]!.length - 1] } : {}) };
+        const expected = plain.run(tokens, options);
+        const actual = model.run(tokens, options);
+        expectSameBits(actual.logits, expected.logits);
+        for (const name of cached) expectSameBits(actual.cache.get(name), expected.cache.get(name), name);
+      }),
+      { numRuns: 15 },
+    );
+    expect(lent).toBeGreaterThan(0);
+  });
+});
+
 describe("a workspace that runs out of room", () => {
   it("leaves the pass on plain arrays for the buffers it cannot give", () => {
     let calls = 0;

@@ -307,6 +307,35 @@ describe("NodeGemmPool", () => {
     strips.forEach((pool, i) => expect(pool.workerChunks).toBeGreaterThan(before[i]));
   });
 
+  it("stages C through lent spare buffers instead of the arena, bit-identical", () => {
+    // 20 rows × 4000 columns (500 panels) in a 16 KiB budget; spare buffers of 20 × 2100 floats
+    // hold strips of 262 panels → 2 strips of 250 (2000 columns). With `a` in place and no bias
+    // the arena is never touched. Spares that overlap `a`, or are too small, are not used.
+    const pool = mustPool({ threads: 2, minParallelFlops: 0, minChunkPanels: 1, stagingBudgetBytes: 16384 });
+    expect(pool.waitUntilReady()).toBe(true);
+    const [m, k, n] = [20, 16, 4000];
+    const b = data(k * n, 41);
+    const initial = data(m * n, 42);
+    const want = initial.slice();
+    const ref = single.pack(b, k, n);
+    single.matmul(data(m * k, 43), m, ref, want, undefined, true);
+    single.free(ref.buffer);
+    const packed = pool.pack(b, k, n);
+    const aBuf = pool.allocView(m * k);
+    aBuf.view.set(data(m * k, 43));
+    const spares = [pool.allocView(m * 2100), pool.allocView(m * 2200), pool.allocView(m * 100)];
+    for (const lent of [spares.map((s) => s.view), [spares[0]!.view, aBuf.view]]) {
+      for (const s of spares) s.view.fill(Number.NaN);
+      const got = initial.slice();
+      pool.matmul(aBuf.view, m, packed, got, undefined, true, lent);
+      expect(firstBitDifference(got, want)).toBe(-1);
+      expect(pool.stagingBytes).toBe(lent.length === 3 ? 0 : 16384);
+      expect(firstBitDifference(aBuf.view, data(m * k, 43))).toBe(-1);
+      pool.releaseStaging();
+    }
+    pool.free(packed);
+  });
+
   it("works with packed matrices, staging and chunk flags above 2 GiB (addresses as unsigned int32s)", () => {
     const pool = mustPool({ threads: 2, minParallelFlops: 0, minChunkPanels: 1, stagingBudgetBytes: 8192 });
     expect(pool.waitUntilReady()).toBe(true);

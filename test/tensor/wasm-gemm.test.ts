@@ -20,6 +20,7 @@ import { matmulReference } from "../../src/tensor/wasm/reference-matmul.ts";
 import {
   instantiateGemmKernel,
   MAX_STRIP_BYTES,
+  MIN_SPARE_STRIP_COLUMNS,
   stagingStripColumns,
   type WasmMemory,
   WasmGemm,
@@ -330,6 +331,34 @@ describe("WasmGemm", () => {
     widths.length = 0;
     check({ m: 50, k: 20, n: 300, seed: 4, bias: true, accumulate: false, transposed: true }, false);
     expect(widths).toEqual([56, 56, 56, 56, 56, 20]);
+  });
+
+  it("stages C through a lent spare buffer instead of the arena, bit-identical", () => {
+    // 20 × 4000 in a 16 KiB budget; the largest spare (20 × 2200 floats) holds 275 panels → 2
+    // strips of 250. `a` in place, no bias: the arena stays untouched.
+    const whole = mustCreate();
+    const gemm = mustCreate({ stagingBudgetBytes: 16384 });
+    const [m, k, n] = [20, 16, 4000];
+    const a = data(m * k, 51);
+    const b = data(k * n, 52);
+    const bias = data(n, 53);
+    const want = new Float32Array(m * n);
+    whole.matmul(a, m, whole.pack(b, k, n), want, bias);
+    const packed = gemm.pack(b, k, n);
+    const aBuf = gemm.alloc(m * k);
+    const spares = [gemm.alloc(m * 2100), gemm.alloc(m * 2200), gemm.alloc(m * 100)];
+    aBuf.view().set(a);
+    const got = new Float32Array(m * n);
+    gemm.matmul(aBuf.view(), m, packed, got, bias, false, spares.map((s) => s.view()));
+    expect(bitsEqual(got, want)).toBe(true);
+    // The bias (n floats) is staged; A and C are not.
+    expect(gemm.stagingBytes).toBe(0);
+    // A spare too small for MIN_SPARE_STRIP_COLUMNS: the arena's strips instead.
+    got.fill(Number.NaN);
+    gemm.matmul(aBuf.view(), m, packed, got, bias, false, [spares[2]!.view()]);
+    expect(bitsEqual(got, want)).toBe(true);
+    expect(gemm.stagingBytes).toBe(16384);
+    expect(MIN_SPARE_STRIP_COLUMNS).toBe(1024);
   });
 
   it("sizes column strips: whole panels, at most MAX_STRIP_BYTES, evenly spread", () => {

@@ -43,7 +43,7 @@ import { Worker } from "node:worker_threads";
 import { Gpt2LensError, InputError } from "../../errors.ts";
 import { GEMM_FLAG_ACCUMULATE, generateGemmModule, maxRowBlock, panelCount, rowBlockRows, scratchFloats } from "./gemm-kernel.ts";
 import { CONTROL, CONTROL_INTS, GEMM_WORKER_SOURCE, type GemmWorkerData, JOB, JOB_INTS, WORKER_STATE } from "./node-gemm-worker.ts";
-import { type PackedMatrix, stagingBlockRows, stagingStripColumns, type WasmF32Buffer, WasmGemm, type WasmGemmOptions, type WasmMemory } from "./wasm-gemm.ts";
+import { type PackedMatrix, spareStrips, stagingBlockRows, stagingStripColumns, type WasmF32Buffer, WasmGemm, type WasmGemmOptions, type WasmMemory } from "./wasm-gemm.ts";
 import { createSharedMemory } from "./wasm-api.ts";
 
 export interface NodeGemmPoolOptions {
@@ -267,7 +267,9 @@ export class NodeGemmPool {
    * compute one block, the main thread copies finished chunks of the previous one out and the next
    * block's inputs in (see node-gemm-worker.ts).
    */
-  matmul(a: Float32Array, m: number, b: PackedMatrix, out: Float32Array, bias?: Float32Array, accumulate = false): void {
+  matmul(
+    a: Float32Array, m: number, b: PackedMatrix, out: Float32Array, bias?: Float32Array, accumulate = false, spare?: readonly Float32Array[],
+  ): void {
     const where = "NodeGemmPool.matmul";
     if (!this.packs.has(b)) {
       throw new InputError(`${where}: b must be a live PackedMatrix made by this pool's pack()/packTransposed()`, "foreign_buffer");
@@ -304,7 +306,10 @@ export class NodeGemmPool {
     const budget = this.gemm.stagingBudgetBytes;
     const blocking = { mr: this.gemm.layout.mr, mc: maxRowBlock(this.gemm.layout, k, n) };
     const oneBlock = aOverlapsOut || stagingBlockRows(m, rowBytes, budget, blocking) === m;
-    const strip = oneBlock || outIn || !this.gemm.columnStrips ? 0 : stagingStripColumns(m, n, this.nr, 2, budget - 128 - (aIn ? 0 : 4 * m * k));
+    const stripped = !oneBlock && !outIn && this.gemm.columnStrips;
+    const usable = stripped ? (spare ?? []).filter((x) => inMemory(x) && !overlaps(x, a) && !(bias !== undefined && overlaps(x, bias))) : [];
+    const lent = stripped ? spareStrips(usable, m, n, this.nr, 2) : null;
+    const strip = !stripped ? 0 : lent?.strip ?? stagingStripColumns(m, n, this.nr, 2, budget - 128 - (aIn ? 0 : 4 * m * k));
     const blockRows = oneBlock || strip > 0 ? m : stagingBlockRows(m, 2 * rowBytes, budget, blocking);
     const blocks = strip > 0 ? Math.ceil(n / strip) : Math.ceil(m / blockRows);
     const slots = Math.min(blocks, 2);
@@ -314,11 +319,14 @@ export class NodeGemmPool {
     const scratchPtr = this.scratchFor(k, threads);
     const [aStage, cStage, biasStage] = this.gemm.stagingBuffers(
       aIn ? 0 : strip > 0 ? m * k : slots * blockRows * k,
-      outIn ? 0 : slots * (strip > 0 ? m * strip : blockRows * n),
+      outIn || lent !== null ? 0 : slots * (strip > 0 ? m * strip : blockRows * n),
       bias === undefined || biasIn ? 0 : n,
     );
     const aPtr = aStage === undefined ? a.byteOffset : aStage.ptr;
-    const cPtr = cStage === undefined ? out.byteOffset : cStage.ptr;
+    // A strip's C slots: the lent buffers, or the arena's first two strips.
+    const cStaged = cStage?.view();
+    const stripSlots = strip === 0 ? [] : lent?.views ?? [0, 1].map((s) => cStaged!.subarray(s * m * strip, (s + 1) * m * strip));
+    const cPtr = strip > 0 ? stripSlots[0]!.byteOffset : cStage === undefined ? out.byteOffset : cStage.ptr;
     let biasPtr = biasIn ? bias.byteOffset : 0;
     if (bias !== undefined && biasStage !== undefined) {
       biasStage.view().subarray(0, n).set(bias);
@@ -343,16 +351,15 @@ export class NodeGemmPool {
     let retired = 0;
     let scan = 0;
     const aStaged = aStage?.view();
-    const cStaged = cStage?.view();
     const publish = (): void => {
       const block = published;
       const slot = block % slots;
       if (strip > 0) {
         if (aStaged !== undefined && block === 0) aStaged.set(a);
-        if (cStaged !== undefined && accumulate) {
+        if (accumulate) {
           const j0 = block * strip;
           const w = Math.min(strip, n - j0);
-          for (let i = 0; i < m; i++) cStaged.set(out.subarray(i * n + j0, i * n + j0 + w), slot * m * strip + i * w);
+          for (let i = 0; i < m; i++) stripSlots[slot]!.set(out.subarray(i * n + j0, i * n + j0 + w), i * w);
         }
       } else {
         const i0 = block * blockRows;
@@ -368,7 +375,7 @@ export class NodeGemmPool {
       harvested[chunk] = 1;
       const block = Math.floor(chunk / perBlock);
       left[block]--;
-      if (cStaged === undefined) return;
+      if (cStaged === undefined && strip === 0) return;
       const local = chunk - block * perBlock;
       const g = Math.floor(local / rowChunks);
       const m0 = (local - g * rowChunks) * chunkRows;
@@ -378,8 +385,8 @@ export class NodeGemmPool {
         const m1 = Math.min(m, m0 + chunkRows);
         const c0 = g * groupPanels * nr;
         const c1 = Math.min(w, c0 + groupPanels * nr);
-        const base = (block % slots) * m * strip;
-        for (let i = m0; c0 < c1 && i < m1; i++) out.set(cStaged.subarray(base + i * w + c0, base + i * w + c1), i * n + j0 + c0);
+        const c = stripSlots[block % slots]!;
+        for (let i = m0; c0 < c1 && i < m1; i++) out.set(c.subarray(i * w + c0, i * w + c1), i * n + j0 + c0);
         return;
       }
       const i0 = block * blockRows;
@@ -389,6 +396,7 @@ export class NodeGemmPool {
       const base = (block % slots) * blockRows * n;
       const j0 = g * groupPanels * nr;
       const j1 = Math.min(n, j0 + groupPanels * nr);
+      if (cStaged === undefined) return;
       if (j0 === 0 && j1 === n) out.set(cStaged.subarray(base + m0 * n, base + m1 * n), (i0 + m0) * n);
       else {
         for (let i = m0; i < m1; i++) out.set(cStaged.subarray(base + i * n + j0, base + i * n + j1), (i0 + i) * n + j0);
@@ -432,8 +440,9 @@ export class NodeGemmPool {
     job[JOB.BLOCK_ROWS] = blockRows;
     job[JOB.CHUNKS_PER_BLOCK] = perBlock;
     job[JOB.A_SLOTS] = aStage === undefined ? 0 : slots;
-    job[JOB.C_SLOTS] = cStage === undefined ? 0 : slots;
+    job[JOB.C_SLOTS] = strip > 0 || cStage !== undefined ? slots : 0;
     job[JOB.STRIP_COLS] = strip;
+    job[JOB.C_SLOT_BYTES] = slots > 1 && strip > 0 ? (stripSlots[1]!.byteOffset - stripSlots[0]!.byteOffset) | 0 : 0;
     job[JOB.NR] = nr;
     Atomics.store(job, JOB.READY, 0);
     Atomics.store(job, JOB.NEXT, 0);
@@ -473,7 +482,7 @@ export class NodeGemmPool {
           pb = Math.ceil(nb / nr);
           bBlock += j0 * k * 4;
           biasBlock = biasPtr === 0 ? 0 : biasPtr + j0 * 4;
-          cBlock += (block % slots) * m * strip * 4;
+          cBlock = stripSlots[block % slots]!.byteOffset;
         }
         try {
           if (m0 < mb && p0 < pb) {

@@ -83,11 +83,13 @@ export const JOB = {
    * Columns per column strip (0: row blocks). With strips, block β is C's columns
    * [β·STRIP_COLS, min(n, (β+1)·STRIP_COLS)) over all m rows: the product of all of A (at a)
    * with those columns' panels of B (b + β·STRIP_COLS·k·4) plus bias (bias + β·STRIP_COLS·4),
-   * n' = that width, written to slot s = β mod C_SLOTS at c + s·m·STRIP_COLS·4 (row stride n').
+   * n' = that width, written to slot s = β mod C_SLOTS at c + s·C_SLOT_BYTES (row stride n').
    */
   STRIP_COLS: 19,
   /** The kernel's panel width (columns per panel). */
   NR: 20,
+  /** With strips: bytes from C slot 0 (at c) to slot 1, as an int32 (slots may lie anywhere). */
+  C_SLOT_BYTES: 21,
   /** Blocks whose inputs are in place (Atomics.wait/notify on this slot); on its own cache line. */
   READY: 32,
 } as const;
@@ -151,7 +153,7 @@ export const GEMM_WORKER_SOURCE = `"use strict";
         const groupPanels = job[${J.GROUP_PANELS}], panels = job[${J.PANELS}], chunks = job[${J.CHUNKS}];
         const blockRows = job[${J.BLOCK_ROWS}], perBlock = job[${J.CHUNKS_PER_BLOCK}];
         const aSlots = job[${J.A_SLOTS}], cSlots = job[${J.C_SLOTS}];
-        const strip = job[${J.STRIP_COLS}], nr = job[${J.NR}];
+        const strip = job[${J.STRIP_COLS}], nr = job[${J.NR}], slotBytes = job[${J.C_SLOT_BYTES}];
         const scratch = control[${SCRATCH}];
         const flagsPtr = job[${J.CHUNK_FLAGS}] >>> 0;
         const flags = flagsPtr === 0 ? null : new Int32Array(workerData.memory.buffer, flagsPtr, chunks);
@@ -177,7 +179,7 @@ export const GEMM_WORKER_SOURCE = `"use strict";
             pb = Math.ceil(nb / nr);
             bBlock = b + j0 * k * 4;
             biasBlock = bias === 0 ? 0 : bias + j0 * 4;
-            cBlock = c + (block % cSlots) * m * strip * 4;
+            cBlock = (c + (block % cSlots) * slotBytes) >>> 0;
           }
           let status = 1;
           try {

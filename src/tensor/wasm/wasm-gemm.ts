@@ -182,6 +182,28 @@ export function stagingStripColumns(m: number, n: number, nr: number, slots: num
   return Math.ceil(panels / Math.ceil(panels / fit)) * nr;
 }
 
+/** Narrowest column strip worth staging through spare buffers rather than the arena's strips. */
+export const MIN_SPARE_STRIP_COLUMNS = 1024;
+
+/**
+ * Column strips of C[m, n] through `slots` of the caller's `spare` buffers (dead memory already
+ * in use, e.g. a forward pass's workspace; see MatmulBackend.matmul) instead of the staging
+ * arena, whose pages would otherwise become resident too: the largest `slots` buffers, which must
+ * not overlap, and strips as wide as the smallest of them holds ({@link stagingStripColumns});
+ * null when that is under {@link MIN_SPARE_STRIP_COLUMNS} columns (and not all n), or there are
+ * too few buffers.
+ */
+export function spareStrips(
+  spare: readonly Float32Array[], m: number, n: number, nr: number, slots: number,
+): { readonly strip: number; readonly views: Float32Array[] } | null {
+  if (spare.length < slots) return null;
+  const largest = [...spare].sort((x, y) => y.length - x.length).slice(0, slots);
+  if (largest.some((x, i) => largest.some((y, j) => i < j && overlaps(x, y)))) return null;
+  const strip = stagingStripColumns(m, n, nr, 1, 4 * largest[slots - 1]!.length);
+  if (strip === 0 || (strip < MIN_SPARE_STRIP_COLUMNS && strip < n)) return null;
+  return { strip, views: largest.map((x) => x.subarray(0, m * strip)) };
+}
+
 class Block implements WasmF32Buffer {
   private cached: Float32Array | undefined;
   freed = false;
@@ -485,7 +507,9 @@ export class WasmGemm {
    * a staged `out` in column strips of all rows when they fit ({@link stagingStripColumns}), which
    * touch less of the staging arena.
    */
-  matmul(a: Float32Array, m: number, b: PackedMatrix, out: Float32Array, bias?: Float32Array, accumulate = false): void {
+  matmul(
+    a: Float32Array, m: number, b: PackedMatrix, out: Float32Array, bias?: Float32Array, accumulate = false, spare?: readonly Float32Array[],
+  ): void {
     const where = "WasmGemm.matmul";
     if (!(b instanceof Packed) || b.buffer.owner !== this) {
       throw new InputError(`${where}: b must be a PackedMatrix made by this WasmGemm's pack()/packTransposed()`, "foreign_buffer");
@@ -515,9 +539,11 @@ export class WasmGemm {
     const blocking = { mr: this.layout.mr, mc: maxRowBlock(this.layout, k, n) };
     const rows = aOverlapsOut ? m : stagingBlockRows(m, 4 * ((aIn ? 0 : k) + (outIn ? 0 : n)), this.stagingBudgetBytes, blocking);
     if (rows < m && !outIn && this.columnStrips) {
-      const strip = stagingStripColumns(m, n, this.nr, 1, this.stagingBudgetBytes - 2 * ALIGN - (aIn ? 0 : 4 * m * k));
+      const usable = (spare ?? []).filter((x) => inMemory(x) && !overlaps(x, a) && !(bias !== undefined && overlaps(x, bias)));
+      const lent = spareStrips(usable, m, n, this.nr, 1);
+      const strip = lent?.strip ?? stagingStripColumns(m, n, this.nr, 1, this.stagingBudgetBytes - 2 * ALIGN - (aIn ? 0 : 4 * m * k));
       if (strip > 0) {
-        this.matmulStrips(a, aIn ? aPtr : 0, m, b, out, bias, biasIn ? biasPtr : 0, accumulate, strip);
+        this.matmulStrips(a, aIn ? aPtr : 0, m, b, out, bias, biasIn ? biasPtr : 0, accumulate, strip, lent?.views[0]);
         return;
       }
     }
@@ -547,18 +573,20 @@ export class WasmGemm {
 
   /**
    * matmul with `out` staged in column strips of `strip` columns and all m rows, `a` used in
-   * place (`aPtr`) or staged whole. Each strip is the product with the strip's panels of B (they
-   * are contiguous), so every output element is computed as in one call.
+   * place (`aPtr`) or staged whole, through `lent` (a spare view of this memory) or the arena.
+   * Each strip is the product with the strip's panels of B (they are contiguous), so every output
+   * element is computed as in one call.
    */
   private matmulStrips(
     a: Float32Array, aPtr: number, m: number, b: Packed, out: Float32Array,
-    bias: Float32Array | undefined, biasPtr: number, accumulate: boolean, strip: number,
+    bias: Float32Array | undefined, biasPtr: number, accumulate: boolean, strip: number, lent: Float32Array | undefined,
   ): void {
     const { k, n } = b;
     const aSource = this.survivesGrowth(a);
     const biasSource = bias === undefined || biasPtr !== 0 ? undefined : this.survivesGrowth(bias);
+    const lentSource = lent === undefined ? undefined : this.survivesGrowth(lent);
     const scratchPtr = this.scratchFor(k).ptr;
-    const [aStage, cStage, biasStage] = this.stagingBuffers(aPtr !== 0 ? 0 : m * k, m * strip, biasSource === undefined ? 0 : n);
+    const [aStage, arenaStage, biasStage] = this.stagingBuffers(aPtr !== 0 ? 0 : m * k, lent === undefined ? m * strip : 0, biasSource === undefined ? 0 : n);
     if (aStage !== undefined) {
       aStage.view().set(aSource());
       aPtr = aStage.ptr;
@@ -569,11 +597,12 @@ export class WasmGemm {
     }
     const flags = accumulate ? GEMM_FLAG_ACCUMULATE : 0;
     const mc = rowBlockRows(this.layout, k, n, m);
-    const c = cStage!.view();
+    const c = lentSource?.() ?? arenaStage!.view();
+    const cPtr = c.byteOffset;
     for (let j0 = 0; j0 < n; j0 += strip) {
       const w = Math.min(strip, n - j0);
       if (accumulate) for (let i = 0; i < m; i++) c.set(out.subarray(i * n + j0, i * n + j0 + w), i * w);
-      this.exports.gemm(aPtr, b.buffer.ptr + 4 * j0 * k, cStage!.ptr, biasPtr === 0 ? 0 : biasPtr + 4 * j0, m, w, k, flags, scratchPtr, mc);
+      this.exports.gemm(aPtr, b.buffer.ptr + 4 * j0 * k, cPtr, biasPtr === 0 ? 0 : biasPtr + 4 * j0, m, w, k, flags, scratchPtr, mc);
       for (let i = 0; i < m; i++) out.set(c.subarray(i * w, (i + 1) * w), i * n + j0);
     }
   }
