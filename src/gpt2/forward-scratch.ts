@@ -13,6 +13,12 @@ export interface PassScratch {
    * workspace cannot hold it (e.g. a large model near the 4 GiB wasm32 limit): use a plain array.
    */
   take(role: string, floats: number): Float32Array | undefined;
+  /**
+   * The buffers the workspace already holds for `roles` (whole, contents unspecified), for a
+   * product to use as scratch (MatmulBackend.matmul's `spare`): the caller must only name roles
+   * whose values are dead, and take none of them while the buffers are in use. Allocates nothing.
+   */
+  spare(roles: readonly string[]): Float32Array[];
   /** Ends the pass: the buffers go back to the workspace's pool of role buffers. */
   end(): void;
 }
@@ -55,6 +61,10 @@ export function beginPassScratch(workspace: BackendWorkspace | undefined): PassS
         buffers.set(role, buffer);
       }
       return buffer.length === floats ? buffer : buffer.subarray(0, floats);
+    },
+    spare(roles) {
+      if (ended) throw new Gpt2LensError("internal", "forward scratch: spare buffers asked for after the pass ended");
+      return roles.flatMap((role) => buffers.get(role) ?? []);
     },
     end() {
       if (ended) return;

@@ -136,7 +136,10 @@ function forwardFrom(model: Gpt2Model, tokens: TokenBatch | null, pass: Pass, op
   const lnBuffer = scratchFor(pass, SLOT.ln, residual.size, ["ln_final.hook_normalized"]);
   let finalResidual = hookedLayerNorm(model, pass, "ln_final.", residual, weights.lnFinalWeight, weights.lnFinalBias, null, lnBuffer);
   if (options.logitPositions) finalResidual = takeAxis(finalResidual, 1, options.logitPositions);
-  return visit("logits", linear(model.backend, finalResidual, model.prepared.unembed), null);
+  // The blocks' qkv and MLP buffers are dead now: the logits can be staged through them (memory
+  // already resident) rather than through staging memory of the backend's own.
+  const spare = pass.scratch?.spare([SLOT.qkv, SLOT.mlp]);
+  return visit("logits", linear(model.backend, finalResidual, model.prepared.unembed, null, undefined, spare), null);
 }
 
 /**

@@ -41,10 +41,10 @@ export function createWasmBackend(): MatmulBackend | null {
     prepareTransposed(wt, outDim, inDim): WasmPreparedWeight {
       return { inDim, outDim, rowMajor: null, transposed: wt, packed: gemm.packTransposed(wt, outDim, inDim) };
     },
-    matmul(a, m, w, out, bias) {
+    matmul(a, m, w, out, bias, spare) {
       const packed = (w as Partial<WasmPreparedWeight>).packed;
       if (!packed) throw new InputError("wasm backend: weight was prepared by another backend", "foreign_weight");
-      gemm.matmul(a, m, packed, out, bias ?? undefined);
+      gemm.matmul(a, m, packed, out, bias ?? undefined, false, spare);
     },
     release(w) {
       const packed = (w as Partial<WasmPreparedWeight>).packed;

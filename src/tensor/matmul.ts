@@ -66,8 +66,12 @@ export interface MatmulBackend {
    * for a few matmuls); the weight must not be used afterwards. Absent: nothing to free.
    */
   release?(w: PreparedWeight): void;
-  /** out[m, outDim] = a[m, inDim] · W (+ bias). `out` is overwritten. */
-  matmul(a: Float32Array, m: number, w: PreparedWeight, out: Float32Array, bias?: Float32Array | null): void;
+  /**
+   * out[m, outDim] = a[m, inDim] · W (+ bias). `out` is overwritten. `spare`: buffers of the
+   * workspace whose contents are dead, which the product may overwrite, e.g. to stage an ordinary
+   * `out` through memory already in use instead of memory of its own.
+   */
+  matmul(a: Float32Array, m: number, w: PreparedWeight, out: Float32Array, bias?: Float32Array | null, spare?: readonly Float32Array[]): void;
 }
 
 export const referenceBackend: MatmulBackend = {
@@ -96,7 +100,9 @@ function checkLength(what: string, values: Float32Array, expected: number): void
  * x [..., inDim] · W [inDim, outDim] (+ bias) → [..., outDim], into `out` when given (it must hold
  * exactly that many values and not overlap x).
  */
-export function linear(backend: MatmulBackend, x: Tensor, w: PreparedWeight, bias?: Float32Array | null, out?: Float32Array): Tensor {
+export function linear(
+  backend: MatmulBackend, x: Tensor, w: PreparedWeight, bias?: Float32Array | null, out?: Float32Array, spare?: readonly Float32Array[],
+): Tensor {
   const inDim = x.shape[x.rank - 1];
   if (inDim !== w.inDim) {
     throw new InputError(`linear: input ${shapeToString(x.shape)} does not end in ${w.inDim}`, "shape_mismatch");
@@ -106,7 +112,7 @@ export function linear(backend: MatmulBackend, x: Tensor, w: PreparedWeight, bia
     throw new InputError(`linear: output buffer holds ${out.length} values, expected ${rows}·${w.outDim}`, "shape_mismatch");
   }
   out ??= new Float32Array(rows * w.outDim);
-  backend.matmul(x.data, rows, w, out, bias);
+  backend.matmul(x.data, rows, w, out, bias, spare);
   return new Tensor(out, [...x.shape.slice(0, -1), w.outDim]);
 }
 

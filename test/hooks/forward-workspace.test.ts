@@ -125,6 +125,34 @@ describe("forward pass with a workspace", () => {
   });
 });
 
+describe("spare buffers lent to the unembedding", () => {
+  it("are dead: a product that overwrites them leaves logits and cached values bit-identical", () => {
+    let lent = 0;
+    const overwriting: MatmulBackend = {
+      ...referenceBackend,
+      matmul(a, m, w, out, bias, spare) {
+        for (const buffer of spare ?? []) {
+          lent++;
+          buffer.fill(Number.NaN);
+        }
+        referenceBackend.matmul(a, m, w, out, bias);
+      },
+    };
+    const model = withWorkspace(overwriting, poisonedWorkspace());
+    fc.assert(
+      fc.property(prompts, fc.subarray([...NAMES]), fc.boolean(), (tokens, cached, lastOnly) => {
+        const options = { cache: cached as HookName[], ...(lastOnly ? { logitPositions: [tokens[0]!.length - 1] } : {}) };
+        const expected = plain.run(tokens, options);
+        const actual = model.run(tokens, options);
+        expectSameBits(actual.logits, expected.logits);
+        for (const name of cached) expectSameBits(actual.cache.get(name), expected.cache.get(name), name);
+      }),
+      { numRuns: 15 },
+    );
+    expect(lent).toBeGreaterThan(0);
+  });
+});
+
 describe("a workspace that runs out of room", () => {
   it("leaves the pass on plain arrays for the buffers it cannot give", () => {
     let calls = 0;
@@ -158,6 +186,20 @@ describe("the worker pool's workspace", () => {
     const b = unstaged.runUntil(tokens, stop, { cache: [stop] }).get(stop);
     expectSameBits(a, b);
     expectSameBits(pooled.run(tokens).logits, unstaged.run(tokens).logits);
+  });
+
+  const narrow = createParallelWasmBackend({ threads: 2, stagingBudgetBytes: 1 << 20 });
+  afterAll(() => narrow?.close());
+
+  it.runIf(backend !== null && narrow !== null)("unembeds logits larger than the staging budget in column strips, bit-identical", async () => {
+    // 3×9 rows of 50257 logits (5.4 MB) in a 1 MiB budget: strips of all 27 rows, two at a time.
+    const wide = new HookedGpt2(await loadGpt2FromDir(TINY_DIR, backend!));
+    const strips = new HookedGpt2(wide.model.withBackend(narrow!));
+    const tokens = [[5, 17, 300, 9, 1000, 42, 8, 8, 50256], [7, 7, 7, 1, 2, 3, 4, 5, 6], [9, 8, 7, 6, 5, 4, 3, 2, 1]];
+    const expected = wide.run(tokens).logits;
+    expectSameBits(strips.run(tokens).logits, expected);
+    expect(narrow!.pool.stagingBytes).toBe(1 << 20);
+    expectSameBits(strips.run(tokens, { cache: ["ln_final.hook_normalized"] }).logits, expected);
   });
 });
 

@@ -257,6 +257,86 @@ describe("NodeGemmPool", () => {
     expect(pool.stagingBytes).toBe(0);
   });
 
+  it("stages a wide C in column strips of all rows through two slots, bit-identical to row blocks", () => {
+    // 16 KiB budgets: C never fits whole. Strips of whole panels over all rows, two in flight while
+    // the main thread copies finished chunks out (row chunks × panel groups of a strip with 3
+    // threads and mc 8), A staged whole or in place, bias, accumulate, a narrower last strip.
+    const budget = 16384;
+    const strips = [mustPool({ threads: 2, minParallelFlops: 0, minChunkPanels: 1, stagingBudgetBytes: budget }),
+      mustPool({ threads: 3, minParallelFlops: 0, minChunkPanels: 1, kernel: { mc: 8 }, stagingBudgetBytes: budget })];
+    const rows = mustPool({ threads: 2, minParallelFlops: 0, minChunkPanels: 1, stagingBudgetBytes: budget, columnStrips: false });
+    for (const pool of [...strips, rows]) expect(pool.waitUntilReady()).toBe(true);
+    // Records the n of the main thread's kernel calls: a strip's width, or all n for a row block.
+    const widths: number[] = [];
+    const exports = strips[0].gemm.exports;
+    (strips[0].gemm as { exports: unknown }).exports = { ...exports, gemmRange: (...args: Parameters<typeof exports.gemmRange>) => {
+      widths.push(args[5]);
+      exports.gemmRange(...args);
+    } };
+    const run = (pool: NodeGemmPool, c: Case, aInPlace: boolean): Float32Array => {
+      const { a, b, bias, initial } = caseOperands(c);
+      const packed = c.transposed ? pool.packTransposed(transpose(b, c.k, c.n), c.n, c.k) : pool.pack(b, c.k, c.n);
+      const aBuf = aInPlace ? pool.gemm.alloc(c.m * c.k) : undefined;
+      aBuf?.view().set(a);
+      const out = c.accumulate ? initial.slice() : new Float32Array(c.m * c.n).fill(Number.NaN);
+      pool.matmul(aBuf?.view() ?? a, c.m, packed, out, bias, c.accumulate);
+      if (aBuf) pool.gemm.free(aBuf);
+      pool.free(packed);
+      return out;
+    };
+    const check = (c: Case, aInPlace: boolean): void => {
+      const { a, b, bias, initial } = caseOperands(c);
+      const want = c.accumulate ? initial.slice() : new Float32Array(c.m * c.n);
+      const packed = single.pack(b, c.k, c.n);
+      single.matmul(a, c.m, packed, want, bias, c.accumulate);
+      single.free(packed.buffer);
+      expect(firstBitDifference(run(rows, c, aInPlace), want), JSON.stringify(c)).toBe(-1);
+      for (const pool of strips) {
+        expect(firstBitDifference(run(pool, c, aInPlace), want), JSON.stringify(c)).toBe(-1);
+        expect(pool.stagingBytes).toBe(budget);
+      }
+    };
+    const before = strips.map((pool) => pool.workerChunks);
+    fc.assert(fc.property(caseArb(60, 40, 300), fc.boolean(), check), { numRuns: 40 });
+    // 50 rows, k 20, n 300 (38 panels of 4·50·8 = 1600 bytes) in two slots: A in place, 5 panels
+    // fit each half of 16384 − 128 bytes → 8 strips of 5 panels (40 columns), the last 20 wide.
+    widths.length = 0;
+    check({ m: 50, k: 20, n: 300, seed: 3, bias: true, accumulate: true, transposed: false }, true);
+    expect(widths.length).toBeGreaterThan(0);
+    expect(widths.every((w) => w === 40 || w === 20)).toBe(true);
+    check({ m: 50, k: 20, n: 300, seed: 4, bias: true, accumulate: false, transposed: true }, false);
+    strips.forEach((pool, i) => expect(pool.workerChunks).toBeGreaterThan(before[i]));
+  });
+
+  it("stages C through lent spare buffers instead of the arena, bit-identical", () => {
+    // 20 rows × 4000 columns (500 panels) in a 16 KiB budget; spare buffers of 20 × 2100 floats
+    // hold strips of 262 panels → 2 strips of 250 (2000 columns). With `a` in place and no bias
+    // the arena is never touched. Spares that overlap `a`, or are too small, are not used.
+    const pool = mustPool({ threads: 2, minParallelFlops: 0, minChunkPanels: 1, stagingBudgetBytes: 16384 });
+    expect(pool.waitUntilReady()).toBe(true);
+    const [m, k, n] = [20, 16, 4000];
+    const b = data(k * n, 41);
+    const initial = data(m * n, 42);
+    const want = initial.slice();
+    const ref = single.pack(b, k, n);
+    single.matmul(data(m * k, 43), m, ref, want, undefined, true);
+    single.free(ref.buffer);
+    const packed = pool.pack(b, k, n);
+    const aBuf = pool.allocView(m * k);
+    aBuf.view.set(data(m * k, 43));
+    const spares = [pool.allocView(m * 2100), pool.allocView(m * 2200), pool.allocView(m * 100)];
+    for (const lent of [spares.map((s) => s.view), [spares[0]!.view, aBuf.view]]) {
+      for (const s of spares) s.view.fill(Number.NaN);
+      const got = initial.slice();
+      pool.matmul(aBuf.view, m, packed, got, undefined, true, lent);
+      expect(firstBitDifference(got, want)).toBe(-1);
+      expect(pool.stagingBytes).toBe(lent.length === 3 ? 0 : 16384);
+      expect(firstBitDifference(aBuf.view, data(m * k, 43))).toBe(-1);
+      pool.releaseStaging();
+    }
+    pool.free(packed);
+  });
+
   it("works with packed matrices, staging and chunk flags above 2 GiB (addresses as unsigned int32s)", () => {
     const pool = mustPool({ threads: 2, minParallelFlops: 0, minChunkPanels: 1, stagingBudgetBytes: 8192 });
     expect(pool.waitUntilReady()).toBe(true);

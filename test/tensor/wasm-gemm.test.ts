@@ -17,7 +17,15 @@ import {
   scratchFloats,
 } from "../../src/tensor/wasm/gemm-kernel.ts";
 import { matmulReference } from "../../src/tensor/wasm/reference-matmul.ts";
-import { instantiateGemmKernel, type WasmMemory, WasmGemm, type WasmGemmOptions } from "../../src/tensor/wasm/wasm-gemm.ts";
+import {
+  instantiateGemmKernel,
+  MAX_STRIP_BYTES,
+  MIN_SPARE_STRIP_COLUMNS,
+  stagingStripColumns,
+  type WasmMemory,
+  WasmGemm,
+  type WasmGemmOptions,
+} from "../../src/tensor/wasm/wasm-gemm.ts";
 import { FunctionBuilder, ValType, encodeModule, sleb, uleb } from "../../src/tensor/wasm/wasm-writer.ts";
 import { type Case, caseArb, caseOperands, data, relErr, transpose } from "../helpers/gemm.ts";
 
@@ -280,6 +288,92 @@ describe("WasmGemm", () => {
     gemm.releaseStaging();
     expect(gemm.stagingBytes).toBe(0);
     expect(() => WasmGemm.create({ stagingBudgetBytes: 0 })).toThrow(InputError);
+  });
+
+  it("stages a wide C in column strips of all rows, bit-identical to row blocks and to one block", () => {
+    // 16 KiB budget: C never fits whole; strips of whole panels over all m rows (≤ 60 rows of 8
+    // columns fit), A staged whole or used in place, bias and accumulate, a narrower last strip.
+    const whole = mustCreate();
+    const strips = mustCreate({ stagingBudgetBytes: 16384 });
+    const rows = mustCreate({ stagingBudgetBytes: 16384, columnStrips: false });
+    // Records the n of every kernel call: a strip's width, or all n for a row block.
+    const widths: number[] = [];
+    const exports = strips.exports;
+    (strips as { exports: unknown }).exports = { ...exports, gemm: (...args: Parameters<typeof exports.gemm>) => {
+      widths.push(args[5]);
+      exports.gemm(...args);
+    } };
+    const run = (gemm: WasmGemm, c: Case, aInPlace: boolean): Float32Array => {
+      const { a, b, bias, initial } = caseOperands(c);
+      const packed = c.transposed ? gemm.packTransposed(transpose(b, c.k, c.n), c.n, c.k) : gemm.pack(b, c.k, c.n);
+      const aBuf = aInPlace ? gemm.alloc(c.m * c.k) : undefined;
+      aBuf?.view().set(a);
+      const out = c.accumulate ? initial.slice() : new Float32Array(c.m * c.n).fill(Number.NaN);
+      gemm.matmul(aBuf?.view() ?? a, c.m, packed, out, bias, c.accumulate);
+      if (aBuf) gemm.free(aBuf);
+      gemm.free(packed.buffer);
+      return out;
+    };
+    const check = (c: Case, aInPlace: boolean): void => {
+      const want = run(whole, c, false);
+      expect(relErr(want, caseOperands(c).expected)).toBeLessThan(1e-5);
+      expect(bitsEqual(run(rows, c, aInPlace), want), JSON.stringify(c)).toBe(true);
+      expect(bitsEqual(run(strips, c, aInPlace), want), JSON.stringify(c)).toBe(true);
+      expect(strips.stagingBytes).toBe(16384);
+    };
+    fc.assert(fc.property(caseArb(60, 40, 300), fc.boolean(), check), { numRuns: 60 });
+    // 50 rows, k 20, n 300 (38 panels of 4·50·8 = 1600 bytes), one strip at a time: A in place,
+    // 10 panels fit 16384 − 128 bytes → 4 strips of 10 panels (80 columns), the last 60 wide; A
+    // staged (4000 bytes): 7 fit → 6 strips of 7 panels, the last 20 columns wide.
+    widths.length = 0;
+    check({ m: 50, k: 20, n: 300, seed: 3, bias: true, accumulate: true, transposed: false }, true);
+    expect(widths).toEqual([80, 80, 80, 60]);
+    widths.length = 0;
+    check({ m: 50, k: 20, n: 300, seed: 4, bias: true, accumulate: false, transposed: true }, false);
+    expect(widths).toEqual([56, 56, 56, 56, 56, 20]);
+  });
+
+  it("stages C through a lent spare buffer instead of the arena, bit-identical", () => {
+    // 20 × 4000 in a 16 KiB budget; the largest spare (20 × 2200 floats) holds 275 panels → 2
+    // strips of 250. `a` in place, no bias: the arena stays untouched.
+    const whole = mustCreate();
+    const gemm = mustCreate({ stagingBudgetBytes: 16384 });
+    const [m, k, n] = [20, 16, 4000];
+    const a = data(m * k, 51);
+    const b = data(k * n, 52);
+    const bias = data(n, 53);
+    const want = new Float32Array(m * n);
+    whole.matmul(a, m, whole.pack(b, k, n), want, bias);
+    const packed = gemm.pack(b, k, n);
+    const aBuf = gemm.alloc(m * k);
+    const spares = [gemm.alloc(m * 2100), gemm.alloc(m * 2200), gemm.alloc(m * 100)];
+    aBuf.view().set(a);
+    const got = new Float32Array(m * n);
+    gemm.matmul(aBuf.view(), m, packed, got, bias, false, spares.map((s) => s.view()));
+    expect(bitsEqual(got, want)).toBe(true);
+    // The bias (n floats) is staged; A and C are not.
+    expect(gemm.stagingBytes).toBe(0);
+    // A spare too small for MIN_SPARE_STRIP_COLUMNS: the arena's strips instead.
+    got.fill(Number.NaN);
+    gemm.matmul(aBuf.view(), m, packed, got, bias, false, [spares[2]!.view()]);
+    expect(bitsEqual(got, want)).toBe(true);
+    expect(gemm.stagingBytes).toBe(16384);
+    expect(MIN_SPARE_STRIP_COLUMNS).toBe(1024);
+  });
+
+  it("sizes column strips: whole panels, at most MAX_STRIP_BYTES, evenly spread", () => {
+    // The GPT-2 logits at 32×13: 416 rows × 8 columns = 13312 bytes per panel, 315 panels of the
+    // 6283 in 4 MiB → 20 strips of 315 panels.
+    expect(stagingStripColumns(416, 50257, 8, 2, (32 << 20) - 128)).toBe(2520);
+    expect(MAX_STRIP_BYTES).toBe(4 << 20);
+    // Room for 7 panels each: 38 panels → 6 strips of 7 (not 5 × 7 + 3 … any narrower).
+    expect(stagingStripColumns(50, 300, 8, 1, 7 * 1600 + 100)).toBe(56);
+    expect(stagingStripColumns(50, 300, 8, 2, 2 * 7 * 1600)).toBe(56);
+    // 38 panels, room for 19: 2 strips of 19; room for 20: still 2 strips, of 19.
+    expect(stagingStripColumns(50, 300, 8, 1, 19 * 1600)).toBe(152);
+    expect(stagingStripColumns(50, 300, 8, 1, 20 * 1600)).toBe(152);
+    // Not even one panel of all rows: no strips.
+    expect(stagingStripColumns(50, 300, 8, 2, 2 * 1600 - 1)).toBe(0);
   });
 
   it("works on a shared memory", () => {

@@ -31,10 +31,12 @@
  * {@link NodeGemmPool.waitUntilReady}.
  *
  * Staging: ordinary-array operands go through the WasmGemm's staging arena, bounded by its
- * staging budget (default 32 MiB for A and C together): a larger product runs in row blocks
- * through two slots of half the arena — while the threads compute one block the main thread
- * copies the previous one's chunks out and the next one's rows in — so e.g. the logits are never
- * held a second time in the memory (which never shrinks).
+ * staging budget (default 32 MiB for A and C together): a larger product runs in blocks through
+ * two slots — while the threads compute one block the main thread copies the previous one's
+ * chunks out and the next one's inputs in — so e.g. the logits are never held a second time in
+ * the memory (which never shrinks). When C is staged (an ordinary `out`), the blocks are column
+ * strips of all rows, at most 4 MiB each (stagingStripColumns), so the logits touch only two
+ * strips' worth of the arena; otherwise row blocks of half the budget each.
  *
  * Memory: the shared memory is created with a fixed maximum (default 65536 pages = 4 GiB, the whole
  * wasm32 space; shared memories cannot grow past their maximum — creating it only reserves address
@@ -49,7 +51,9 @@ import { CONTROL, CONTROL_INTS, GEMM_WORKER_SOURCE, type GemmWorkerData, JOB, JO
 import {
   checkRowJob, instantiateRowKernel, type PoolRowKernel, rowChunkArgs, rowChunkPlan, rowKernelFailed, type RowJobLayout,
 } from "./pool-row-jobs.ts";
-import { type PackedMatrix, stagingBlockRows, type WasmF32Buffer, WasmGemm, type WasmGemmOptions, type WasmMemory } from "./wasm-gemm.ts";
+import {
+  type PackedMatrix, spareStrips, stagingBlockRows, stagingStripColumns, type WasmF32Buffer, WasmGemm, type WasmGemmOptions, type WasmMemory,
+} from "./wasm-gemm.ts";
 import { createSharedMemory } from "./wasm-api.ts";
 
 export interface NodeGemmPoolOptions {
@@ -71,6 +75,8 @@ export interface NodeGemmPoolOptions {
   stagingBudgetBytes?: number;
   /** Row jobs with rows·workPerRow below this run on the main thread only (default 2^18). */
   minParallelRowWork?: number;
+  /** See WasmGemmOptions.columnStrips. */
+  columnStrips?: boolean;
 }
 
 /** Upper bound on threads (keeps the per-thread scratch and control blocks bounded). */
@@ -154,7 +160,7 @@ export class NodeGemmPool {
     if (!WasmGemm.isSupported()) return null;
     const memory = createSharedMemory(options.initialPages ?? 16, options.maximumPages ?? 65536);
     if (memory === null) return null;
-    const gemm = WasmGemm.create({ memory, relaxedSimd: options.relaxedSimd, kernel: options.kernel, stagingBudgetBytes: options.stagingBudgetBytes });
+    const gemm = WasmGemm.create({ memory, relaxedSimd: options.relaxedSimd, kernel: options.kernel, stagingBudgetBytes: options.stagingBudgetBytes, columnStrips: options.columnStrips });
     if (gemm === null) return null;
 
     const jobBuffer = new SharedArrayBuffer(JOB_INTS * 4);
@@ -271,12 +277,15 @@ export class NodeGemmPool {
    * {@link WasmGemm.matmul}: `a`, `out`, `bias` may be ordinary Float32Arrays (staged through the
    * shared memory) or current views of it (used in place).
    *
-   * Staging: a product whose staged rows (A and C) exceed the gemm's staging budget is run in row
-   * blocks through two staging slots of half the budget each, as one job: while the threads
+   * Staging: a product whose staged rows (A and C) exceed the gemm's staging budget is run in
+   * blocks through two staging slots, as one job — column strips of all rows when C is staged (A
+   * then staged whole, if at all), else row blocks of half the budget each: while the threads
    * compute one block, the main thread copies finished chunks of the previous one out and the next
-   * block's rows in (see node-gemm-worker.ts).
+   * block's inputs in (see node-gemm-worker.ts).
    */
-  matmul(a: Float32Array, m: number, b: PackedMatrix, out: Float32Array, bias?: Float32Array, accumulate = false): void {
+  matmul(
+    a: Float32Array, m: number, b: PackedMatrix, out: Float32Array, bias?: Float32Array, accumulate = false, spare?: readonly Float32Array[],
+  ): void {
     const where = "NodeGemmPool.matmul";
     if (!this.packs.has(b)) {
       throw new InputError(`${where}: b must be a live PackedMatrix made by this pool's pack()/packTransposed()`, "foreign_buffer");
@@ -306,26 +315,34 @@ export class NodeGemmPool {
     const biasIn = bias !== undefined && inMemory(bias) && !(outIn && overlaps(bias, out));
 
     // Row blocks: all rows when the staged rows fit the budget (or `a` overlaps `out`: A must
-    // then be copied whole before anything is written), else blocks through two slots of half
-    // the budget each.
+    // then be copied whole before anything is written); else, when C is staged, column strips of
+    // all rows through two slots (A staged whole, if at all; see stagingStripColumns); else
+    // blocks through two slots of half the budget each.
     const rowBytes = 4 * ((aIn ? 0 : k) + (outIn ? 0 : n));
     const budget = this.gemm.stagingBudgetBytes;
     const blocking = { mr: this.gemm.layout.mr, mc: maxRowBlock(this.gemm.layout, k, n) };
     const oneBlock = aOverlapsOut || stagingBlockRows(m, rowBytes, budget, blocking) === m;
-    const blockRows = oneBlock ? m : stagingBlockRows(m, 2 * rowBytes, budget, blocking);
-    const blocks = Math.ceil(m / blockRows);
+    const stripped = !oneBlock && !outIn && this.gemm.columnStrips;
+    const usable = stripped ? (spare ?? []).filter((x) => inMemory(x) && !overlaps(x, a) && !(bias !== undefined && overlaps(x, bias))) : [];
+    const lent = stripped ? spareStrips(usable, m, n, this.nr, 2) : null;
+    const strip = !stripped ? 0 : lent?.strip ?? stagingStripColumns(m, n, this.nr, 2, budget - 128 - (aIn ? 0 : 4 * m * k));
+    const blockRows = oneBlock || strip > 0 ? m : stagingBlockRows(m, 2 * rowBytes, budget, blocking);
+    const blocks = strip > 0 ? Math.ceil(n / strip) : Math.ceil(m / blockRows);
     const slots = Math.min(blocks, 2);
 
     // Allocations may grow the (shared) memory: pointers and existing views stay valid.
     const threads = 1 + workers.length;
     const scratchPtr = this.scratchFor(k, threads);
     const [aStage, cStage, biasStage] = this.gemm.stagingBuffers(
-      aIn ? 0 : slots * blockRows * k,
-      outIn ? 0 : slots * blockRows * n,
+      aIn ? 0 : strip > 0 ? m * k : slots * blockRows * k,
+      outIn || lent !== null ? 0 : slots * (strip > 0 ? m * strip : blockRows * n),
       bias === undefined || biasIn ? 0 : n,
     );
     const aPtr = aStage === undefined ? a.byteOffset : aStage.ptr;
-    const cPtr = cStage === undefined ? out.byteOffset : cStage.ptr;
+    // A strip's C slots: the lent buffers, or the arena's first two strips.
+    const cStaged = cStage?.view();
+    const stripSlots = strip === 0 ? [] : lent?.views ?? [0, 1].map((s) => cStaged!.subarray(s * m * strip, (s + 1) * m * strip));
+    const cPtr = strip > 0 ? stripSlots[0]!.byteOffset : cStage === undefined ? out.byteOffset : cStage.ptr;
     let biasPtr = biasIn ? bias.byteOffset : 0;
     if (bias !== undefined && biasStage !== undefined) {
       biasStage.view().subarray(0, n).set(bias);
@@ -333,7 +350,8 @@ export class NodeGemmPool {
     }
 
     const flags = accumulate ? GEMM_FLAG_ACCUMULATE : 0;
-    const { chunkRows, rowChunks, groupPanels, panels, chunks: perBlock } = this.plan(blockRows, n, k, threads);
+    const chunkRows = rowBlockRows(this.gemm.layout, k, n, blockRows);
+    const { rowChunks, groupPanels, panels, chunks: perBlock } = this.plan(blockRows, strip > 0 ? strip : n, threads, chunkRows, strip > 0);
     const chunks = blocks * perBlock;
     const nr = this.nr;
     const job = this.job;
@@ -349,14 +367,22 @@ export class NodeGemmPool {
     let retired = 0;
     let scan = 0;
     const aStaged = aStage?.view();
-    const cStaged = cStage?.view();
     const publish = (): void => {
       const block = published;
-      const i0 = block * blockRows;
-      const rows = Math.min(blockRows, m - i0);
       const slot = block % slots;
-      if (aStaged !== undefined) aStaged.set(a.subarray(i0 * k, (i0 + rows) * k), slot * blockRows * k);
-      if (cStaged !== undefined && accumulate) cStaged.set(out.subarray(i0 * n, (i0 + rows) * n), slot * blockRows * n);
+      if (strip > 0) {
+        if (aStaged !== undefined && block === 0) aStaged.set(a);
+        if (accumulate) {
+          const j0 = block * strip;
+          const w = Math.min(strip, n - j0);
+          for (let i = 0; i < m; i++) stripSlots[slot]!.set(out.subarray(i * n + j0, i * n + j0 + w), i * w);
+        }
+      } else {
+        const i0 = block * blockRows;
+        const rows = Math.min(blockRows, m - i0);
+        if (aStaged !== undefined) aStaged.set(a.subarray(i0 * k, (i0 + rows) * k), slot * blockRows * k);
+        if (cStaged !== undefined && accumulate) cStaged.set(out.subarray(i0 * n, (i0 + rows) * n), slot * blockRows * n);
+      }
       published++;
       Atomics.store(job, JOB.READY, published);
       Atomics.notify(job, JOB.READY);
@@ -365,17 +391,28 @@ export class NodeGemmPool {
       harvested[chunk] = 1;
       const block = Math.floor(chunk / perBlock);
       left[block]--;
-      if (cStaged === undefined) return;
+      if (cStaged === undefined && strip === 0) return;
       const local = chunk - block * perBlock;
       const g = Math.floor(local / rowChunks);
+      const m0 = (local - g * rowChunks) * chunkRows;
+      if (strip > 0) {
+        const j0 = block * strip;
+        const w = Math.min(strip, n - j0);
+        const m1 = Math.min(m, m0 + chunkRows);
+        const c0 = g * groupPanels * nr;
+        const c1 = Math.min(w, c0 + groupPanels * nr);
+        const c = stripSlots[block % slots]!;
+        for (let i = m0; c0 < c1 && i < m1; i++) out.set(c.subarray(i * w + c0, i * w + c1), i * n + j0 + c0);
+        return;
+      }
       const i0 = block * blockRows;
       const mb = Math.min(blockRows, m - i0);
-      const m0 = (local - g * rowChunks) * chunkRows;
       const m1 = Math.min(mb, m0 + chunkRows);
       if (m0 >= m1) return;
       const base = (block % slots) * blockRows * n;
       const j0 = g * groupPanels * nr;
       const j1 = Math.min(n, j0 + groupPanels * nr);
+      if (cStaged === undefined) return;
       if (j0 === 0 && j1 === n) out.set(cStaged.subarray(base + m0 * n, base + m1 * n), (i0 + m0) * n);
       else {
         for (let i = m0; i < m1; i++) out.set(cStaged.subarray(base + i * n + j0, base + i * n + j1), (i0 + i) * n + j0);
@@ -420,7 +457,10 @@ export class NodeGemmPool {
     job[JOB.BLOCK_ROWS] = blockRows;
     job[JOB.CHUNKS_PER_BLOCK] = perBlock;
     job[JOB.A_SLOTS] = aStage === undefined ? 0 : slots;
-    job[JOB.C_SLOTS] = cStage === undefined ? 0 : slots;
+    job[JOB.C_SLOTS] = strip > 0 || cStage !== undefined ? slots : 0;
+    job[JOB.STRIP_COLS] = strip;
+    job[JOB.C_SLOT_BYTES] = slots > 1 && strip > 0 ? (stripSlots[1]!.byteOffset - stripSlots[0]!.byteOffset) | 0 : 0;
+    job[JOB.NR] = nr;
     Atomics.store(job, JOB.READY, 0);
     Atomics.store(job, JOB.NEXT, 0);
     // The first blocks' inputs go in before the workers are woken (the rest while they compute).
@@ -446,15 +486,26 @@ export class NodeGemmPool {
         const local = chunk - block * perBlock;
         const g = Math.floor(local / rowChunks);
         const m0 = (local - g * rowChunks) * chunkRows;
-        const mb = Math.min(blockRows, m - block * blockRows);
         const p0 = g * groupPanels;
-        const slotA = aStage === undefined ? block : block % slots;
-        const slotC = cStage === undefined ? block : block % slots;
+        // The block's operands, as in node-gemm-worker.ts.
+        let [mb, nb, pb, aBlock, bBlock, cBlock, biasBlock] = [m, n, panels, aPtr, b.buffer.ptr, cPtr, biasPtr];
+        if (strip === 0) {
+          mb = Math.min(blockRows, m - block * blockRows);
+          aBlock += (aStage === undefined ? block : block % slots) * blockRows * k * 4;
+          cBlock += (cStage === undefined ? block : block % slots) * blockRows * n * 4;
+        } else {
+          const j0 = block * strip;
+          nb = Math.min(strip, n - j0);
+          pb = Math.ceil(nb / nr);
+          bBlock += j0 * k * 4;
+          biasBlock = biasPtr === 0 ? 0 : biasPtr + j0 * 4;
+          cBlock = stripSlots[block % slots]!.byteOffset;
+        }
         try {
-          if (m0 < mb) {
+          if (m0 < mb && p0 < pb) {
             this.gemm.exports.gemmRange(
-              aPtr + slotA * blockRows * k * 4, b.buffer.ptr, cPtr + slotC * blockRows * n * 4, biasPtr, mb, n, k, flags,
-              scratchPtr, chunkRows, m0, Math.min(mb, m0 + chunkRows), p0, Math.min(panels, p0 + groupPanels),
+              aBlock, bBlock, cBlock, biasBlock, mb, nb, k, flags,
+              scratchPtr, chunkRows, m0, Math.min(mb, m0 + chunkRows), p0, Math.min(pb, p0 + groupPanels),
             );
           }
         } catch (error) {
@@ -597,18 +648,20 @@ export class NodeGemmPool {
   }
 
   /**
-   * Cuts the output into chunks: `threads` panel groups (each at least minChunkPanels wide, else
-   * one group) × row chunks of the kernel's row block for the product (rowBlockRows; each chunk
-   * runs as one row block); when that gives fewer than 4 chunks per thread (few rows), narrower panel
-   * groups.
+   * Cuts a block of m rows × n columns into chunks: `threads` panel groups (each at least
+   * minChunkPanels wide, else one group) × row chunks of `chunkRows`, the kernel's row block for
+   * the product (rowBlockRows; each chunk runs as one row block); when that gives fewer than 4
+   * chunks per thread (few rows), narrower panel groups. A column strip (`strips`) is cut into
+   * just `threads` chunks, by rows first: a job has many strips to balance the threads with, and
+   * each chunk packs its rows of A again (on the 50257-column unembedding, 2 or 4 chunks per thread
+   * per strip took 2–5 % more CPU time than 1).
    */
-  private plan(m: number, n: number, k: number, threads: number): ChunkPlan {
+  private plan(m: number, n: number, threads: number, chunkRows: number, strips: boolean): ChunkPlan {
     const panels = panelCount(n, this.nr);
-    const chunkRows = rowBlockRows(this.gemm.layout, k, n, m);
     const rowChunks = Math.ceil(m / chunkRows);
     const maxGroups = Math.max(1, Math.floor(panels / this.minChunkPanels));
-    let groups = Math.min(threads, maxGroups);
-    const target = 4 * threads;
+    let groups = strips ? 1 : Math.min(threads, maxGroups);
+    const target = strips ? threads : 4 * threads;
     if (rowChunks * groups < target) groups = Math.min(maxGroups, Math.ceil(target / rowChunks));
     const groupPanels = Math.ceil(panels / groups);
     groups = Math.ceil(panels / groupPanels);

@@ -13,8 +13,9 @@
  * shared memory), the pool's shared WebAssembly.Memory, the pool's job block (shared by all
  * threads, {@link JOB_INTS} int32s) and this worker's control block ({@link CONTROL_INTS} int32s).
  *
- * A GEMM job (job[KIND] = GEMM) is one matmul cut into row blocks of BLOCK_ROWS rows (one block when nothing is staged or
- * everything fits the staging budget), each block into CHUNKS_PER_BLOCK chunks: chunk c is in
+ * A GEMM job (job[KIND] = GEMM) is one matmul cut into row blocks of BLOCK_ROWS rows (one block when
+ * nothing is staged or everything fits the staging budget) or, when only C is staged in pieces,
+ * column strips of all rows (JOB.STRIP_COLS: then "rows"/"panels" below are the strip's), each block into CHUNKS_PER_BLOCK chunks: chunk c is in
  * block β = ⌊c / CHUNKS_PER_BLOCK⌋; its index l = c mod CHUNKS_PER_BLOCK in the block covers panel
  * group g = ⌊l / rowChunks⌋ (panels [g·groupPanels, min(P, (g+1)·groupPanels))) × row chunk
  * r = l mod rowChunks (the block's rows [r·chunkRows, min(mβ, (r+1)·chunkRows)), none if past
@@ -90,6 +91,17 @@ export const JOB = {
   /** Staging slots of A / of C (0 = used in place: block β at row β·BLOCK_ROWS). */
   A_SLOTS: 17,
   C_SLOTS: 18,
+  /**
+   * Columns per column strip (0: row blocks). With strips, block β is C's columns
+   * [β·STRIP_COLS, min(n, (β+1)·STRIP_COLS)) over all m rows: the product of all of A (at a)
+   * with those columns' panels of B (b + β·STRIP_COLS·k·4) plus bias (bias + β·STRIP_COLS·4),
+   * n' = that width, written to slot s = β mod C_SLOTS at c + s·C_SLOT_BYTES (row stride n').
+   */
+  STRIP_COLS: 19,
+  /** The kernel's panel width (columns per panel). */
+  NR: 20,
+  /** With strips: bytes from C slot 0 (at c) to slot 1, as an int32 (slots may lie anywhere). */
+  C_SLOT_BYTES: 21,
   /** Blocks whose inputs are in place (Atomics.wait/notify on this slot); on its own cache line. */
   READY: 32,
   /** The job's kind, a {@link JOB_KIND}; the row-job slots below are only read for ROWS. */
@@ -230,12 +242,13 @@ export const GEMM_WORKER_SOURCE = `"use strict";
       if (job[${J.KIND}] === ${ROWS}) [ran, failed] = runRows();
       else try {
         // Addresses travel as int32s: read them back unsigned (memories above 2 GiB).
-        const a = job[${J.ARGS}] >>> 0, b = job[${J.ARGS + 1}], c = job[${J.ARGS + 2}] >>> 0, bias = job[${J.ARGS + 3}];
+        const a = job[${J.ARGS}] >>> 0, b = job[${J.ARGS + 1}] >>> 0, c = job[${J.ARGS + 2}] >>> 0, bias = job[${J.ARGS + 3}] >>> 0;
         const m = job[${J.ARGS + 4}], n = job[${J.ARGS + 5}], k = job[${J.ARGS + 6}], gemmFlags = job[${J.ARGS + 7}];
         const chunkRows = job[${J.CHUNK_ROWS}], rowChunks = job[${J.ROW_CHUNKS}];
         const groupPanels = job[${J.GROUP_PANELS}], panels = job[${J.PANELS}], chunks = job[${J.CHUNKS}];
         const blockRows = job[${J.BLOCK_ROWS}], perBlock = job[${J.CHUNKS_PER_BLOCK}];
         const aSlots = job[${J.A_SLOTS}], cSlots = job[${J.C_SLOTS}];
+        const strip = job[${J.STRIP_COLS}], nr = job[${J.NR}], slotBytes = job[${J.C_SLOT_BYTES}];
         const scratch = control[${SCRATCH}];
         const flagsPtr = job[${J.CHUNK_FLAGS}] >>> 0;
         const flags = flagsPtr === 0 ? null : new Int32Array(workerData.memory.buffer, flagsPtr, chunks);
@@ -250,13 +263,23 @@ export const GEMM_WORKER_SOURCE = `"use strict";
           const g = Math.floor(l / rowChunks);
           const m0 = (l - g * rowChunks) * chunkRows;
           const p0 = g * groupPanels;
-          const mb = Math.min(blockRows, m - block * blockRows);
-          const aBlock = a + (aSlots === 0 ? block : block % aSlots) * blockRows * k * 4;
-          const cBlock = c + (cSlots === 0 ? block : block % cSlots) * blockRows * n * 4;
+          let mb = m, nb = n, pb = panels, aBlock = a, bBlock = b, cBlock, biasBlock = bias;
+          if (strip === 0) {
+            mb = Math.min(blockRows, m - block * blockRows);
+            aBlock = a + (aSlots === 0 ? block : block % aSlots) * blockRows * k * 4;
+            cBlock = c + (cSlots === 0 ? block : block % cSlots) * blockRows * n * 4;
+          } else {
+            const j0 = block * strip;
+            nb = Math.min(strip, n - j0);
+            pb = Math.ceil(nb / nr);
+            bBlock = b + j0 * k * 4;
+            biasBlock = bias === 0 ? 0 : bias + j0 * 4;
+            cBlock = (c + (block % cSlots) * slotBytes) >>> 0;
+          }
           let status = 1;
           try {
-            if (m0 < mb) {
-              gemmRange(aBlock, b, cBlock, bias, mb, n, k, gemmFlags, scratch, chunkRows, m0, Math.min(mb, m0 + chunkRows), p0, Math.min(panels, p0 + groupPanels));
+            if (m0 < mb && p0 < pb) {
+              gemmRange(aBlock, bBlock, cBlock, biasBlock, mb, nb, k, gemmFlags, scratch, chunkRows, m0, Math.min(mb, m0 + chunkRows), p0, Math.min(pb, p0 + groupPanels));
               ran++;
             }
           } catch (error) {

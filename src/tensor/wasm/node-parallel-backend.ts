@@ -54,12 +54,12 @@ export function createParallelWasmBackend(options: ParallelWasmBackendOptions = 
     prepareTransposed(wt, outDim, inDim): PoolPreparedWeight {
       return { inDim, outDim, rowMajor: null, transposed: wt, packed: pool.packTransposed(wt, outDim, inDim) };
     },
-    matmul(a, m, w, out, bias) {
+    matmul(a, m, w, out, bias, spare) {
       const packed = (w as Partial<PoolPreparedWeight>).packed;
       if (!packed || !pool.owns(packed)) {
         throw new InputError(`${this.name} backend: weight was prepared by another backend`, "foreign_weight");
       }
-      pool.matmul(a, m, packed, out, bias ?? undefined);
+      pool.matmul(a, m, packed, out, bias ?? undefined, false, spare);
     },
     release(w) {
       const packed = (w as Partial<PoolPreparedWeight>).packed;

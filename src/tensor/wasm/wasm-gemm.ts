@@ -134,6 +134,11 @@ export interface WasmGemmOptions {
    * least {@link GemmKernelLayout.mr} rows are staged at a time, even if they exceed the budget.
    */
   stagingBudgetBytes?: number;
+  /**
+   * Stage a C that does not fit the budget in column strips of all rows when they fit (see
+   * {@link stagingStripColumns}); false: always in row blocks. Default true (false for comparisons).
+   */
+  columnStrips?: boolean;
 }
 
 /** Default {@link WasmGemmOptions.stagingBudgetBytes}: 32 MiB for the A and C staging together. */
@@ -155,6 +160,48 @@ export function stagingBlockRows(m: number, rowBytes: number, budget: number, bl
   const unit = fit >= blocking.mc ? blocking.mc : blocking.mr;
   const rows = Math.max(unit, fit - (fit % unit));
   return Math.min(m, Math.ceil(m / Math.ceil(m / rows) / unit) * unit);
+}
+
+/** Most bytes of C one staged column strip holds (see {@link stagingStripColumns}). */
+export const MAX_STRIP_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Columns per staged column strip when C[m, n] is staged in `slots` strips of all m rows (instead
+ * of row blocks of all n columns): as few strips as fit `room` bytes, each at most
+ * {@link MAX_STRIP_BYTES}, of equal width in whole panels of `nr` columns (the last may be
+ * narrower); 0 when not even one panel of m rows fits. Full-height strips keep the kernel's large
+ * row blocks for a wide B (each B column is streamed ⌈m / row block⌉ times, however narrow the
+ * strip) with a small staging arena: for the 50257-column logits only the strips become resident,
+ * not a budget's worth of row blocks.
+ */
+export function stagingStripColumns(m: number, n: number, nr: number, slots: number, room: number): number {
+  const panelBytes = 4 * m * nr;
+  const fit = Math.floor(Math.min(MAX_STRIP_BYTES, room / slots) / panelBytes);
+  if (fit < 1) return 0;
+  const panels = Math.ceil(n / nr);
+  return Math.ceil(panels / Math.ceil(panels / fit)) * nr;
+}
+
+/** Narrowest column strip worth staging through spare buffers rather than the arena's strips. */
+export const MIN_SPARE_STRIP_COLUMNS = 1024;
+
+/**
+ * Column strips of C[m, n] through `slots` of the caller's `spare` buffers (dead memory already
+ * in use, e.g. a forward pass's workspace; see MatmulBackend.matmul) instead of the staging
+ * arena, whose pages would otherwise become resident too: the largest `slots` buffers, which must
+ * not overlap, and strips as wide as the smallest of them holds ({@link stagingStripColumns});
+ * null when that is under {@link MIN_SPARE_STRIP_COLUMNS} columns (and not all n), or there are
+ * too few buffers.
+ */
+export function spareStrips(
+  spare: readonly Float32Array[], m: number, n: number, nr: number, slots: number,
+): { readonly strip: number; readonly views: Float32Array[] } | null {
+  if (spare.length < slots) return null;
+  const largest = [...spare].sort((x, y) => y.length - x.length).slice(0, slots);
+  if (largest.some((x, i) => largest.some((y, j) => i < j && overlaps(x, y)))) return null;
+  const strip = stagingStripColumns(m, n, nr, 1, 4 * largest[slots - 1]!.length);
+  if (strip === 0 || (strip < MIN_SPARE_STRIP_COLUMNS && strip < n)) return null;
+  return { strip, views: largest.map((x) => x.subarray(0, m * strip)) };
 }
 
 class Block implements WasmF32Buffer {
@@ -238,8 +285,11 @@ export class WasmGemm {
   private readonly staging: (Block | undefined)[] = [undefined, undefined, undefined];
   /** Bound on the A and C staging together, in bytes (see WasmGemmOptions.stagingBudgetBytes). */
   readonly stagingBudgetBytes: number;
+  /** See WasmGemmOptions.columnStrips. */
+  readonly columnStrips: boolean;
 
-  private constructor(memory: WasmMemory, exports: GemmExports, layout: GemmKernelLayout, kernelOptions: GemmKernelConfig, stagingBudgetBytes: number) {
+  private constructor(memory: WasmMemory, exports: GemmExports, layout: GemmKernelLayout, kernelOptions: GemmKernelConfig, stagingBudgetBytes: number, columnStrips: boolean) {
+    this.columnStrips = columnStrips;
     this.memory = memory;
     this.exports = exports;
     this.layout = layout;
@@ -268,7 +318,7 @@ export class WasmGemm {
     const memory = options.memory ?? new wa.Memory({ initial: options.initialPages ?? 16 });
     const kernel = instantiateGemmKernel(memory, kernelOptions);
     if (kernel === null) return null;
-    return new WasmGemm(memory, kernel.exports, kernel.layout, kernelOptions, budget);
+    return new WasmGemm(memory, kernel.exports, kernel.layout, kernelOptions, budget, options.columnStrips ?? true);
   }
 
   /** Whether the kernel uses relaxed-SIMD multiply-add (FMA on most CPUs). */
@@ -453,9 +503,13 @@ export class WasmGemm {
    *
    * Staged products are computed in row blocks whose A and C staging fits
    * {@link stagingBudgetBytes} (bit-identical to one block: each output element's k summation
-   * does not depend on the rows around it), so a large `out` (e.g. logits) is never held twice.
+   * does not depend on the rows around it), so a large `out` (e.g. logits) is never held twice;
+   * a staged `out` in column strips of all rows when they fit ({@link stagingStripColumns}), which
+   * touch less of the staging arena.
    */
-  matmul(a: Float32Array, m: number, b: PackedMatrix, out: Float32Array, bias?: Float32Array, accumulate = false): void {
+  matmul(
+    a: Float32Array, m: number, b: PackedMatrix, out: Float32Array, bias?: Float32Array, accumulate = false, spare?: readonly Float32Array[],
+  ): void {
     const where = "WasmGemm.matmul";
     if (!(b instanceof Packed) || b.buffer.owner !== this) {
       throw new InputError(`${where}: b must be a PackedMatrix made by this WasmGemm's pack()/packTransposed()`, "foreign_buffer");
@@ -484,6 +538,15 @@ export class WasmGemm {
     // `a` still to be read): then A is staged whole, before anything is written.
     const blocking = { mr: this.layout.mr, mc: maxRowBlock(this.layout, k, n) };
     const rows = aOverlapsOut ? m : stagingBlockRows(m, 4 * ((aIn ? 0 : k) + (outIn ? 0 : n)), this.stagingBudgetBytes, blocking);
+    if (rows < m && !outIn && this.columnStrips) {
+      const usable = (spare ?? []).filter((x) => inMemory(x) && !overlaps(x, a) && !(bias !== undefined && overlaps(x, bias)));
+      const lent = spareStrips(usable, m, n, this.nr, 1);
+      const strip = lent?.strip ?? stagingStripColumns(m, n, this.nr, 1, this.stagingBudgetBytes - 2 * ALIGN - (aIn ? 0 : 4 * m * k));
+      if (strip > 0) {
+        this.matmulStrips(a, aIn ? aPtr : 0, m, b, out, bias, biasIn ? biasPtr : 0, accumulate, strip, lent?.views[0]);
+        return;
+      }
+    }
 
     // The allocations may grow (and so detach) the memory; pointers stay valid, and sources inside
     // the memory are re-viewed afterwards.
@@ -505,6 +568,42 @@ export class WasmGemm {
       const cBlock = cStage === undefined ? cPtr + i0 * n * 4 : cStage.ptr;
       this.exports.gemm(aBlock, b.buffer.ptr, cBlock, biasPtr, r, n, k, flags, scratchPtr, rowBlockRows(this.layout, k, n, r));
       if (cStage !== undefined) out.set(cStage.view().subarray(0, r * n), i0 * n);
+    }
+  }
+
+  /**
+   * matmul with `out` staged in column strips of `strip` columns and all m rows, `a` used in
+   * place (`aPtr`) or staged whole, through `lent` (a spare view of this memory) or the arena.
+   * Each strip is the product with the strip's panels of B (they are contiguous), so every output
+   * element is computed as in one call.
+   */
+  private matmulStrips(
+    a: Float32Array, aPtr: number, m: number, b: Packed, out: Float32Array,
+    bias: Float32Array | undefined, biasPtr: number, accumulate: boolean, strip: number, lent: Float32Array | undefined,
+  ): void {
+    const { k, n } = b;
+    const aSource = this.survivesGrowth(a);
+    const biasSource = bias === undefined || biasPtr !== 0 ? undefined : this.survivesGrowth(bias);
+    const lentSource = lent === undefined ? undefined : this.survivesGrowth(lent);
+    const scratchPtr = this.scratchFor(k).ptr;
+    const [aStage, arenaStage, biasStage] = this.stagingBuffers(aPtr !== 0 ? 0 : m * k, lent === undefined ? m * strip : 0, biasSource === undefined ? 0 : n);
+    if (aStage !== undefined) {
+      aStage.view().set(aSource());
+      aPtr = aStage.ptr;
+    }
+    if (biasSource !== undefined && biasStage !== undefined) {
+      biasStage.view().subarray(0, n).set(biasSource());
+      biasPtr = biasStage.ptr;
+    }
+    const flags = accumulate ? GEMM_FLAG_ACCUMULATE : 0;
+    const mc = rowBlockRows(this.layout, k, n, m);
+    const c = lentSource?.() ?? arenaStage!.view();
+    const cPtr = c.byteOffset;
+    for (let j0 = 0; j0 < n; j0 += strip) {
+      const w = Math.min(strip, n - j0);
+      if (accumulate) for (let i = 0; i < m; i++) c.set(out.subarray(i * n + j0, i * n + j0 + w), i * w);
+      this.exports.gemm(aPtr, b.buffer.ptr + 4 * j0 * k, cPtr, biasPtr === 0 ? 0 : biasPtr + 4 * j0, m, w, k, flags, scratchPtr, mc);
+      for (let i = 0; i < m; i++) out.set(c.subarray(i * w, (i + 1) * w), i * n + j0);
     }
   }
 
