@@ -50,7 +50,7 @@ export function headToLogitsMetrics(options: HeadToLogitsOptions): number[] {
     const base = linear(backend, new Tensor(scaleColumns(cleanFinal, gamma, d), [batch, d]), unembed, null, buffers.take(batch * dVocab)).data;
     const betaLogits = linear(backend, new Tensor(model.weights.lnFinalBias, [1, d]), unembed, null, buffers.take(dVocab)).data;
     const headProduct = buffers.take(model.config.dHead * dVocab);
-    return perHeadMetrics(options, cleanFinal, { base, betaLogits, memory: backend.workspace?.memory, headProduct });
+    return perHeadMetrics(options, cleanFinal, { base, betaLogits, workspace: backend.workspace, headProduct });
   } finally {
     buffers.releaseAll();
   }
@@ -61,7 +61,7 @@ interface BaseLogits {
   readonly base: Float32Array;
   /** β · W_U, [d_vocab]. */
   readonly betaLogits: Float32Array;
-  readonly memory: BackendWorkspace["memory"];
+  readonly workspace: BackendWorkspace | undefined;
   /** Room for one head's G before the backend prepares it, [d_head, d_vocab]. */
   readonly headProduct: Float32Array;
 }
@@ -114,9 +114,9 @@ function patchedLogitStats(
 ): { logSumExp: Float64Array; tokenLogits: Tensor } {
   const { dVocab } = model.config;
   const batch = inverseScale.length;
-  const { base, betaLogits, memory } = logits;
+  const { base, betaLogits, workspace } = logits;
   const adjust = (block: Float32Array, r0: number, rows: number): void =>
-    affineRowsInPlace(block, base.subarray(r0 * dVocab, (r0 + rows) * dVocab), inverseScale.subarray(r0, r0 + rows), betaLogits, memory);
+    affineRowsInPlace(block, base.subarray(r0 * dVocab, (r0 + rows) * dVocab), inverseScale.subarray(r0, r0 + rows), betaLogits, workspace);
   const { logSumExp, picked } = productLogSumExp(model.backend, dz, batch, gHead, tokens, { adjust });
   return { logSumExp, tokenLogits: new Tensor(picked, [batch, tokens.length]) };
 }

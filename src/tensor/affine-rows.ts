@@ -1,6 +1,7 @@
 import { InputError } from "../errors.ts";
+import type { BackendWorkspace } from "./matmul.ts";
 import type { AffineRowsExports } from "./wasm/affine-rows-kernel.ts";
-import { instantiateAffineRowsKernel, isViewOf } from "./wasm/wasm-affine-rows.ts";
+import { instantiateAffineRowsKernel } from "./wasm/wasm-affine-rows.ts";
 import type { WasmMemory } from "./wasm/wasm-api.ts";
 
 const kernels = new WeakMap<WasmMemory, AffineRowsExports | null>();
@@ -17,11 +18,11 @@ function kernelFor(memory: WasmMemory): AffineRowsExports | null {
 /**
  * x[r, j] ← (base[r, j] + x[r, j])·rowScale[r] + bias[j] for x, base [rows, cols] (rows =
  * rowScale.length), in float32: each step is rounded to float32 and rowScale to float32 first.
- * When `x`, `base` and `bias` are views of `memory` this runs on the WebAssembly SIMD kernel in
- * place, else in TypeScript; the bits are the same.
+ * When `x`, `base` and `bias` are buffers the workspace holds in its memory this runs on the
+ * WebAssembly SIMD kernel in place, else in TypeScript; the bits are the same.
  */
 export function affineRowsInPlace(
-  x: Float32Array, base: Float32Array, rowScale: ArrayLike<number>, bias: Float32Array, memory?: WasmMemory,
+  x: Float32Array, base: Float32Array, rowScale: ArrayLike<number>, bias: Float32Array, workspace?: BackendWorkspace,
 ): void {
   const rows = rowScale.length;
   const cols = bias.length;
@@ -31,7 +32,9 @@ export function affineRowsInPlace(
       "shape_mismatch",
     );
   }
-  const kernel = memory !== undefined && [x, base, bias].every((v) => isViewOf(memory, v)) ? kernelFor(memory) : null;
+  const memory = workspace?.memory;
+  const inPlace = memory !== undefined && [x, base, bias].every((v) => workspace?.holds?.(v) ?? false);
+  const kernel = inPlace ? kernelFor(memory) : null;
   for (let r = 0; r < rows; r++) {
     const scale = Math.fround(rowScale[r]!);
     const offset = r * cols;

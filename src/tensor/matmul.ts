@@ -34,6 +34,8 @@ export interface BackendWorkspace {
    * the log-sum-exp) can then read the buffers in place.
    */
   readonly memory?: WasmMemory;
+  /** True when `view` is a non-empty view of {@link memory} (its byteOffset is then its address there). */
+  holds?(view: Float32Array): boolean;
   /**
    * The log-sum-exp of each row of `values` [rows, cols], read in place, as logSumExpRowsInMemory
    * (log-sum-exp.ts) on {@link memory} computes it, bit for bit — e.g. with the rows split over

@@ -48,7 +48,7 @@ describe("affineRowsInPlace", () => {
         try {
           const [vx, vbase, vbias] = views as [Float32Array, Float32Array, Float32Array];
           const raw = vx.slice();
-          affineRowsInPlace(vx, vbase, scale, vbias, workspace.memory);
+          affineRowsInPlace(vx, vbase, scale, vbias, workspace);
           expect(firstBitDifference(vx, plain)).toBe(-1);
           // The raw kernel itself (affineRowsInPlace must be taking it on these views).
           vx.set(raw);
@@ -73,12 +73,25 @@ describe("affineRowsInPlace", () => {
       const expected = all.slice(cols, 3 * cols);
       affineRowsInPlace(expected, base.slice(), [0.5, 2], bias.slice());
       const after = all.slice(3 * cols);
-      affineRowsInPlace(all.subarray(cols, 3 * cols), base, [0.5, 2], bias, workspace.memory);
+      affineRowsInPlace(all.subarray(cols, 3 * cols), base, [0.5, 2], bias, workspace);
       expect(firstBitDifference(all.subarray(cols, 3 * cols), expected)).toBe(-1);
       expect(firstBitDifference(all.subarray(3 * cols), after)).toBe(-1);
       expect(all[0]).toBe(0);
     } finally {
       for (const view of [all, base, bias]) workspace.release(view);
+    }
+  });
+
+  it("computes a foreign shared buffer in TypeScript, never at its offsets in the workspace's memory", () => {
+    const x = new Float32Array(new SharedArrayBuffer(4 * 8)).fill(1);
+    const base = inWorkspace([1, 2, 3, 4, 5, 6, 7, 8]);
+    const bias = inWorkspace([0, 0, 0, 0]);
+    try {
+      affineRowsInPlace(x, base, [1, 2], bias, workspace);
+      expect(Array.from(x)).toEqual([2, 3, 4, 5, 12, 14, 16, 18]);
+    } finally {
+      workspace.release(base);
+      workspace.release(bias);
     }
   });
 

@@ -17,9 +17,3 @@ export function instantiateAffineRowsKernel(memory: WasmMemory): AffineRowsExpor
     return null;
   }
 }
-
-/** Whether `view` addresses `memory` (for a shared memory also a view taken before it grew). */
-export function isViewOf(memory: WasmMemory, view: Float32Array): boolean {
-  const inBuffer = isSharedBuffer(memory.buffer) ? isSharedBuffer(view.buffer) : view.buffer === memory.buffer;
-  return inBuffer && view.byteOffset + view.byteLength <= memory.buffer.byteLength;
-}
