@@ -53,7 +53,7 @@ export function recomputeHeadOutput(
   const weights = headProjections(model, layer, head);
   const project = (at: number, delta: Float32Array, part: "q" | "k" | "v"): Float32Array => {
     const input = addRows(rowsAt(base.residPre[layer]!, batch, base.pos, d, at), delta);
-    const normalized = layerNorm(new Tensor(input, [batch, d]), block.ln1Weight, block.ln1Bias, model.config.layerNormEps);
+    const normalized = layerNorm(new Tensor(input, [batch, d]), block.ln1Weight, block.ln1Bias, model.config.layerNormEps, model.backend.kernels);
     const bias = part === "q" ? weights.qBias : part === "k" ? weights.kBias : weights.vBias;
     return linear(model.backend, normalized, weights[part], bias).data;
   };
@@ -77,7 +77,7 @@ function qFromCache(model: Gpt2Model, base: PathActivations, layer: number, head
   const block = model.weights.blocks[layer]!;
   const weights = headProjections(model, layer, head);
   const input = rowsAt(base.residPre[layer]!, base.batch, base.pos, d, pos);
-  const normalized = layerNorm(new Tensor(input, [base.batch, d]), block.ln1Weight, block.ln1Bias, model.config.layerNormEps);
+  const normalized = layerNorm(new Tensor(input, [base.batch, d]), block.ln1Weight, block.ln1Bias, model.config.layerNormEps, model.backend.kernels);
   return linear(model.backend, normalized, weights.q, weights.qBias).data;
 }
 
@@ -136,7 +136,7 @@ export function cachedMlpNeurons(model: Gpt2Model, acts: PathActivations, layer:
 function mlpNeurons(model: Gpt2Model, input: Float32Array, layer: number): Tensor {
   const block = model.weights.blocks[layer]!;
   const rows = input.length / model.config.dModel;
-  const normalized = layerNorm(new Tensor(input, [rows, model.config.dModel]), block.ln2Weight, block.ln2Bias, model.config.layerNormEps);
+  const normalized = layerNorm(new Tensor(input, [rows, model.config.dModel]), block.ln2Weight, block.ln2Bias, model.config.layerNormEps, model.backend.kernels);
   return geluNew(linear(model.backend, normalized, model.prepared.blocks[layer]!.mlpIn, block.mlpInBias), model.backend.kernels);
 }
 
