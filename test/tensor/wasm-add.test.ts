@@ -5,6 +5,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { Gpt2LensError } from "../../src/errors.ts";
 import { sharedMemoryWorkspace } from "../../src/tensor/wasm/gemm-workspace.ts";
 import { createSharedMemory } from "../../src/tensor/wasm/wasm-api.ts";
 import { createWasmAddInPlace, type WasmAddInPlace } from "../../src/tensor/wasm/wasm-add.ts";
@@ -33,6 +34,10 @@ function plainSum(x: Float32Array, y: Float32Array): Float32Array {
 describe.each([["the workspace's memory", createWasmAddInPlace(ws)!], ["its own memory", createWasmAddInPlace()!]] as [string, WasmAddInPlace][])(
   "wasm addInPlace on %s",
   (_, addInPlace) => {
+    it("rejects arrays of different lengths with a typed error", () => {
+      expect(() => addInPlace(new Float32Array(4), new Float32Array(3))).toThrow(Gpt2LensError);
+    });
+
     it("equals the plain loop bit for bit", () => {
       const cases = fc.record({
         x: fc.float32Array({ maxLength: 70, noNaN: true }),

@@ -6,6 +6,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { Gpt2LensError } from "../../src/errors.ts";
 import { layerNormAffine, layerNormNormalize, layerNormScale } from "../../src/tensor/layer-norm.ts";
 import { Tensor } from "../../src/tensor/tensor.ts";
 import { sharedMemoryWorkspace, type MemoryWorkspace } from "../../src/tensor/wasm/gemm-workspace.ts";
@@ -123,6 +124,15 @@ describe.each([["the workspace's memory", inMemory], ["its own memory", own]] as
     const out = backing.subarray(width);
     ln.scale(x, width, EPS, new Float32Array(rows), out);
     close(out, layerNormNormalize(t, wantScale).data, "overlapping normalized");
+  });
+
+  it("rejects a bad width and mismatched lengths with typed errors", () => {
+    const x = new Float32Array(6);
+    expect(() => ln.scale(x, 0, EPS, new Float32Array(1))).toThrow(Gpt2LensError);
+    expect(() => ln.scale(x, 4, EPS, new Float32Array(2))).toThrow(/not rows of width 4/);
+    expect(() => ln.scale(x, 3, EPS, new Float32Array(3))).toThrow(/scale has 3 values, expected 2/);
+    expect(() => ln.normalize(x, 3, new Float32Array(2), new Float32Array(5))).toThrow(Gpt2LensError);
+    expect(() => ln.affine(x, 3, new Float32Array(2), new Float32Array(3), new Float32Array(6))).toThrow(Gpt2LensError);
   });
 
   it("NaN and ±∞ give what layer-norm.ts gives", () => {
