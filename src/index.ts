@@ -4,7 +4,7 @@
  */
 export { Gpt2LensError, InputError } from "./errors.ts";
 export * from "./tensor/index.ts";
-export { selectBackend, createWasmBackend, parseBackendChoice, type BackendChoice } from "./tensor/backends.ts";
+export { selectBackend, createWasmBackend, parseBackendChoice, parseFmaChoice, type BackendChoice, type BackendOptions } from "./tensor/backends.ts";
 
 export { type Gpt2Config, ModelLoadError, parseHfConfig } from "./gpt2/config.ts";
 export type { BlockWeights, Gpt2Weights } from "./gpt2/weights.ts";

@@ -4,9 +4,10 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { join } from "node:path";
 import { InputError } from "../errors.ts";
-import { type BackendChoice, parseBackendChoice, selectBackend } from "../tensor/backends.ts";
+import { type BackendChoice, type BackendOptions, parseBackendChoice, parseFmaChoice, selectBackend } from "../tensor/backends.ts";
 import type { MatmulBackend } from "../tensor/matmul.ts";
 import { createParallelWasmBackend } from "../tensor/wasm/node-parallel-backend.ts";
+import { wasmRelaxedSimdSupported } from "../tensor/wasm/wasm-gemm.ts";
 import { SafetensorsFileSource } from "../io/node-safetensors-source.ts";
 import { SafetensorsError } from "../io/safetensors.ts";
 import { ModelLoadError } from "./config.ts";
@@ -67,7 +68,21 @@ function collectGarbage(): void {
   }
 }
 
-let sharedParallel: MatmulBackend | null | undefined;
+const sharedParallel = new Map<boolean, MatmulBackend | null>();
+
+/**
+ * Node 20's V8 (11.3) has relaxed SIMD behind a flag; V8 ships it from 11.4 (Node 22, Deno). A Wasm
+ * feature flag only affects modules validated and compiled after it is set, and worker threads
+ * share the process's flags, so turning it on before the GEMM kernel is generated is enough.
+ */
+function enableRelaxedSimd(): void {
+  if (wasmRelaxedSimdSupported()) return;
+  try {
+    setFlagsFromString("--experimental-wasm-relaxed-simd");
+  } catch {
+    // An engine without the flag keeps the plain SIMD kernel.
+  }
+}
 
 function cores(): number {
   try {
@@ -84,15 +99,18 @@ function cores(): number {
  * reference; "wasm-threads" insists on the pool, "wasm" is single-threaded SIMD, "reference" plain
  * TypeScript.
  */
-export function selectNodeBackend(choice: BackendChoice = "auto"): MatmulBackend {
+export function selectNodeBackend(choice: BackendChoice = "auto", options: BackendOptions = {}): MatmulBackend {
+  const relaxedSimd = options.relaxedSimd !== false;
+  if (relaxedSimd && choice !== "reference") enableRelaxedSimd();
   if (choice === "wasm-threads" || (choice === "auto" && cores() >= 2)) {
-    if (sharedParallel === undefined) sharedParallel = createParallelWasmBackend();
-    if (sharedParallel) return sharedParallel;
+    if (!sharedParallel.has(relaxedSimd)) sharedParallel.set(relaxedSimd, createParallelWasmBackend({ relaxedSimd }));
+    const parallel = sharedParallel.get(relaxedSimd);
+    if (parallel) return parallel;
     if (choice === "wasm-threads") {
       throw new InputError("WebAssembly SIMD with shared memory is not available in this JavaScript engine", "no_wasm_threads");
     }
   }
-  return selectBackend(choice);
+  return selectBackend(choice, { relaxedSimd });
 }
 
 export interface LoadGpt2FromDirOptions {
@@ -106,7 +124,7 @@ export interface LoadGpt2FromDirOptions {
 /**
  * Loads `config.json` + `model.safetensors` from a HuggingFace-style model directory. Without an
  * explicit backend, GPT2_LENS_BACKEND (auto | wasm | wasm-threads | reference) chooses the kernels
- * (see {@link selectNodeBackend}).
+ * (see {@link selectNodeBackend}) and GPT2_LENS_FMA=0 keeps the GEMM off fused multiply-adds.
  *
  * The weight file is streamed: its header is read and validated first, then each tensor is read
  * into its own buffer as the model needs it, so the whole file is never in memory at once. With a
@@ -126,7 +144,7 @@ export async function loadGpt2FromDir(
   } catch (error) {
     throw fileError(error, dir, "model.safetensors");
   }
-  const chosen = backend ?? selectNodeBackend(parseBackendChoice(process.env.GPT2_LENS_BACKEND));
+  const chosen = backend ?? selectNodeBackend(parseBackendChoice(process.env.GPT2_LENS_BACKEND), parseFmaChoice(process.env.GPT2_LENS_FMA));
   const { onProgress } = options;
   let loading = true;
   let source: SafetensorsFileSource | undefined;

@@ -21,9 +21,9 @@ interface WasmPreparedWeight extends PreparedWeight {
  * memory is shared where the engine allows (views then survive growth), which gives the backend a
  * workspace for in-place activations.
  */
-export function createWasmBackend(): MatmulBackend | null {
+export function createWasmBackend(options: { relaxedSimd?: boolean } = {}): MatmulBackend | null {
   const shared = createSharedMemory(16, 65536);
-  const gemm = WasmGemm.create({ memory: shared ?? undefined });
+  const gemm = WasmGemm.create({ memory: shared ?? undefined, relaxedSimd: options.relaxedSimd });
   if (!gemm) return null;
   const allocate = (floats: number) => {
     const buffer = gemm.alloc(floats);
@@ -31,7 +31,7 @@ export function createWasmBackend(): MatmulBackend | null {
   };
   const workspace = shared === null ? undefined : sharedMemoryWorkspace(shared, allocate, (buffer) => gemm.free(buffer));
   return {
-    name: "wasm-simd",
+    name: gemm.relaxedSimd ? "wasm-simd-fma" : "wasm-simd",
     ownsPreparedCopy: true,
     kernels: createWasmForwardKernels(workspace) ?? undefined,
     workspace,
@@ -66,18 +66,30 @@ export function packedMatrixOf(w: PreparedWeight): PackedMatrix | null {
   return packed;
 }
 
-let sharedWasm: MatmulBackend | null | undefined;
+/** Kernel options beside the backend choice. */
+export interface BackendOptions {
+  /**
+   * Fused multiply-adds (relaxed SIMD) in the GEMM where the engine has them (default true); false
+   * keeps the plain SIMD kernel, whose results are the same on every CPU. See WasmGemmOptions.
+   */
+  readonly relaxedSimd?: boolean;
+}
+
+const sharedWasm = new Map<boolean, MatmulBackend | null>();
 
 /**
  * "auto" picks WebAssembly SIMD when the engine has it and the plain TypeScript reference
  * otherwise; "wasm" insists on SIMD; "reference" forces the fallback. This runtime-neutral selector
  * never starts threads: "wasm-threads" gets the single-threaded SIMD backend here (the worker-pool
- * backend comes from selectNodeBackend in gpt2/node-load.ts).
+ * backend comes from selectNodeBackend in gpt2/node-load.ts). One backend per kind is shared
+ * process-wide.
  */
-export function selectBackend(choice: BackendChoice = "auto"): MatmulBackend {
+export function selectBackend(choice: BackendChoice = "auto", options: BackendOptions = {}): MatmulBackend {
   if (choice === "reference") return referenceBackend;
-  if (sharedWasm === undefined) sharedWasm = createWasmBackend();
-  if (sharedWasm) return sharedWasm;
+  const relaxedSimd = options.relaxedSimd !== false;
+  if (!sharedWasm.has(relaxedSimd)) sharedWasm.set(relaxedSimd, createWasmBackend({ relaxedSimd }));
+  const wasm = sharedWasm.get(relaxedSimd);
+  if (wasm) return wasm;
   if (choice === "wasm" || choice === "wasm-threads") throw new InputError("WebAssembly SIMD is not available in this JavaScript engine", "no_wasm_simd");
   return referenceBackend;
 }
@@ -86,4 +98,14 @@ export function parseBackendChoice(value: string | undefined): BackendChoice {
   if (value === undefined || value === "") return "auto";
   if (value === "auto" || value === "wasm" || value === "wasm-threads" || value === "reference") return value;
   throw new InputError(`unknown kernel backend "${value}" (choose auto, wasm, wasm-threads or reference)`, "bad_backend");
+}
+
+/**
+ * GPT2_LENS_FMA: unset, "", "1", "on" or "true" → fused multiply-adds where the engine has them;
+ * "0", "off" or "false" → the plain SIMD kernel.
+ */
+export function parseFmaChoice(value: string | undefined): BackendOptions {
+  if (value === undefined || value === "" || value === "1" || value === "on" || value === "true") return { relaxedSimd: true };
+  if (value === "0" || value === "off" || value === "false") return { relaxedSimd: false };
+  throw new InputError(`GPT2_LENS_FMA="${value}" is not one of 1, on, true, 0, off, false`, "bad_fma_choice");
 }

@@ -15,7 +15,7 @@ import { TINY_DIR } from "../helpers/fixtures.ts";
 
 // ---- running the CLI ----
 
-function cli(args: string[], extraEnv: Record<string, string> = {}): CliRun {
+function cli(args: string[], extraEnv: Record<string, string | undefined> = {}): CliRun {
   return runCliSync(args, extraEnv);
 }
 
@@ -61,6 +61,26 @@ describe("gpt2-lens bench", () => {
     expect(full.status, full.stderr).toBe(0);
     expect(runTimes(full.stdout)).toHaveLength(1);
     parseMedian(full.stdout);
+  });
+
+  it("fuses multiply-adds by default, even on Node 20 (no flag given), and not with GPT2_LENS_FMA=0", () => {
+    // The CLI child is a plain `node` (Node 20: relaxed SIMD behind a flag the loader sets itself).
+    for (const [backend, fma, name] of [
+      ["wasm-threads", undefined, "wasm-simd-fma×"],
+      ["wasm", "1", "wasm-simd-fma;"],
+      ["wasm-threads", "0", "wasm-simd×"],
+      ["wasm", "off", "wasm-simd;"],
+    ] as const) {
+      const run = cli(["bench", "--model", TINY_DIR, "--repeat", "1"], { GPT2_LENS_BACKEND: backend, GPT2_LENS_FMA: fma });
+      expect(run.status, run.stderr).toBe(0);
+      expect(run.stdout).toContain(`backend ${name}`);
+    }
+    const bad = cli(["bench", "--model", TINY_DIR, "--repeat", "1"], { GPT2_LENS_FMA: "fast" });
+    // Like a bad GPT2_LENS_BACKEND: the environment, not the command line, is wrong.
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toBe("");
+    expect(bad.stderr).toMatch(/^gpt2-lens: error: GPT2_LENS_FMA="fast" is not one of 1, on, true, 0, off, false\n$/);
+    expect(bad.stderr).not.toMatch(/\bat \S+:\d+/);
   });
 
   it("names the backend GPT2_LENS_BACKEND chose", () => {

@@ -119,10 +119,11 @@ describe("NodeGemmPool", () => {
   });
 
   it("computes a product with a streamed B in large row chunks, bit-identical to small ones", () => {
-    // 512×6144 floats of packed B = 12 MiB: chunks of 152 rows (rowBlockRows), staged or in place,
-    // and, in a 4 MiB staging budget, C staged in blocks of fewer rows than that.
+    // 512×6144 floats of packed B = 12 MiB: chunks of 150 rows (rowBlockRows, multiples of the FMA
+    // kernel's 6-row tile), staged or in place, and, in a 4 MiB staging budget, C staged in blocks of
+    // fewer rows than that.
     const [m, k, n] = [300, 512, 6144];
-    expect(rowBlockRows(pool2.gemm.layout, k, n, m)).toBe(152);
+    expect(rowBlockRows(pool2.gemm.layout, k, n, m)).toBe(150);
     const budget4 = mustPool({ threads: 2, minParallelFlops: 0, stagingBudgetBytes: 4 << 20 });
     expect(budget4.waitUntilReady()).toBe(true);
     const a = data(m * k, 31);
@@ -384,12 +385,16 @@ describe("NodeGemmPool", () => {
 });
 
 describe("createParallelWasmBackend", () => {
-  it("matches the single-threaded wasm backend bit for bit (prepare, prepareTransposed, bias)", async () => {
-    const backend = createParallelWasmBackend({ threads: 2 })!;
+  it.each([
+    [true, "wasm-simd-fma×2", "wasm-simd-fma"],
+    [false, "wasm-simd×2", "wasm-simd"],
+  ])("matches the single-threaded wasm backend bit for bit (prepare, prepareTransposed, bias; FMA %s)", async (relaxedSimd, poolName, singleName) => {
+    const backend = createParallelWasmBackend({ threads: 2, relaxedSimd })!;
     expect(backend).not.toBeNull();
-    expect(backend.name).toBe("wasm-simd×2");
+    expect(backend.name).toBe(poolName);
     expect(backend.pool.waitUntilReady()).toBe(true);
-    const wasm = createWasmBackend()!;
+    const wasm = createWasmBackend({ relaxedSimd })!;
+    expect(wasm.name).toBe(singleName);
     const [m, d, dOut] = [52, 768, 2304];
     const w = data(d * dOut, 21);
     const bias = data(dOut, 22);

@@ -19,6 +19,7 @@ import {
 import { matmulReference } from "../../src/tensor/wasm/reference-matmul.ts";
 import {
   instantiateGemmKernel,
+  wasmRelaxedSimdSupported,
   MAX_STRIP_BYTES,
   MIN_SPARE_STRIP_COLUMNS,
   stagingStripColumns,
@@ -69,15 +70,41 @@ describe("WasmGemm", () => {
   it("is available in this engine", () => {
     expect(WasmGemm.isSupported()).toBe(true);
     expect(WasmGemm.create()).not.toBeNull();
-    // relaxedSimd is used only where the engine validates it (not Node 20), else plain SIMD.
-    const relaxed = mustCreate({ relaxedSimd: true });
-    expect(runCase(relaxed, { m: 17, k: 33, n: 19, seed: 3, bias: true, accumulate: true, transposed: false })).toBeLessThan(1e-5);
+    // vitest.config.ts gives Node 20 the relaxed-SIMD flag: the default kernel fuses multiply-adds.
+    expect(wasmRelaxedSimdSupported()).toBe(true);
+    const byDefault = mustCreate();
+    expect(byDefault.relaxedSimd).toBe(true);
+    expect(byDefault.layout).toMatchObject({ mr: 6, nr: 8 });
+    const plain = mustCreate({ relaxedSimd: false });
+    expect(plain.relaxedSimd).toBe(false);
+    expect(plain.layout).toMatchObject({ mr: 4, nr: 8 });
+    for (const gemm of [byDefault, plain]) {
+      expect(runCase(gemm, { m: 17, k: 33, n: 19, seed: 3, bias: true, accumulate: true, transposed: false })).toBeLessThan(1e-5);
+    }
+  });
+
+  it("fuses multiply-adds only in the relaxed kernel (one rounding per product instead of two)", () => {
+    // The k sum runs in order: -(1 + 2^-11), then + (1 + 2^-12)², which is 1 + 2^-11 + 2^-24 exactly.
+    // A separate multiply rounds the 2^-24 away (ties to even); a fused multiply-add keeps it. On a CPU without FMA,
+    // relaxed_madd may round twice, so only the plain kernel's result is asserted exactly there.
+    const x = 1 + 2 ** -12;
+    const products = [true, false].map((relaxedSimd) => {
+      const gemm = mustCreate({ relaxedSimd });
+      const packed = gemm.pack(Float32Array.of(1, x), 2, 1);
+      const out = new Float32Array(1);
+      gemm.matmul(Float32Array.of(-(1 + 2 ** -11), x), 1, packed, out);
+      return out[0]!;
+    });
+    expect(products[1]).toBe(0);
+    expect([0, 2 ** -24]).toContain(products[0]);
   });
 
   // Default tiling, plus tilings whose tiny k and row blocks force k-blocking (accumulation over
   // several k passes) and row-blocking on small shapes, and odd register tiles.
-  const tilings: [string, WasmGemmOptions["kernel"]][] = [
-    ["default 4x8", undefined],
+  const tilings: [string, WasmGemmOptions["kernel"], boolean?][] = [
+    ["default 6x8 FMA", undefined],
+    ["default 4x8 without FMA", undefined, false],
+    ["6x8 without FMA, kc=7, mc=9", { mr: 6, kc: 7, mc: 9 }, false],
     ["4x8, kc=7, mc=9", { kc: 7, mc: 9 }],
     ["3x12, kc=16, mc=6, unroll=3", { mr: 3, vectors: 3, kc: 16, mc: 6, unroll: 3 }],
     ["1x4, kc=5", { mr: 1, vectors: 1, kc: 5, mc: 1, prefetch: false }],
@@ -86,9 +113,9 @@ describe("WasmGemm", () => {
     ["3x12, A splats by shuffle, unroll=2", { mr: 3, vectors: 3, unroll: 2, splatFromVector: true }],
     ["4x8, no shuffle splats", { splatFromVector: false }],
   ];
-  for (const [label, kernel] of tilings) {
+  for (const [label, kernel, relaxedSimd] of tilings) {
     it(`matches the reference on random shapes 1..70 (${label})`, () => {
-      const gemm = mustCreate({ kernel });
+      const gemm = mustCreate({ kernel, relaxedSimd });
       fc.assert(
         fc.property(caseArb(70), (c) => {
           expect(runCase(gemm, c)).toBeLessThan(1e-5);
@@ -226,9 +253,10 @@ describe("WasmGemm", () => {
 
   it("stages large products in row blocks within the staging budget, bit-identical to one block", () => {
     // Same kernel, staging budgets of 1, 4 and 16 KiB vs the default (every product here in one block).
-    const whole = mustCreate();
+    // The byte counts below are for the 4-row tile of the kernel without FMA.
+    const whole = mustCreate({ relaxedSimd: false });
     const budgets = [1024, 4096, 16384];
-    const blocked = budgets.map((stagingBudgetBytes) => mustCreate({ stagingBudgetBytes }));
+    const blocked = budgets.map((stagingBudgetBytes) => mustCreate({ stagingBudgetBytes, relaxedSimd: false }));
     expect(blocked.map((g) => g.stagingBudgetBytes)).toEqual(budgets);
     const run = (gemm: WasmGemm, c: Case, out: Float32Array): void => {
       const { a, b, bias } = caseOperands(c);
@@ -272,7 +300,7 @@ describe("WasmGemm", () => {
     const initial = data(m * n, 11);
     const want = initial.slice();
     whole.matmul(a, m, whole.pack(b, k, n), want, bias, true);
-    const gemm = mustCreate({ stagingBudgetBytes: 128 * 1024 });
+    const gemm = mustCreate({ stagingBudgetBytes: 128 * 1024, relaxedSimd: false });
     const packed = gemm.pack(b, k, n);
     const aBuf = gemm.alloc(m * k);
     aBuf.view().set(a);
@@ -502,7 +530,15 @@ describe("WasmGemm", () => {
   });
 
   it("picks row blocks from k and n: larger where B is streamed from memory, within the scratch", () => {
-    const layout = mustCreate().layout;
+    // The 6-row tile of the FMA kernel: multiples of 6.
+    const fma = mustCreate().layout;
+    expect(fma.mr).toBe(6);
+    expect(maxRowBlock(fma, 768, 2304)).toBe(48);
+    expect(maxRowBlock(fma, 768, 50257)).toBe(252);
+    expect(rowBlockRows(fma, 768, 50257, 490)).toBe(246);
+    expect(rowBlockRows(fma, 768, 50257, 13)).toBe(18);
+    // The numbers below are for the 4-row tile of the kernel without FMA.
+    const layout = mustCreate({ relaxedSimd: false }).layout;
     expect(layout.mc).toBeUndefined();
     // B cached (GPT-2's qkv, MLP and attention-out weights) or k short: 48 rows.
     expect(maxRowBlock(layout, 768, 2304)).toBe(48);
@@ -520,7 +556,7 @@ describe("WasmGemm", () => {
     expect(rowBlockRows(layout, 768, 2304, 416)).toBe(48);
     expect(rowBlockRows(layout, 768, 2304, 100)).toBe(36);
     // A fixed mc (kernel option) is used as it is.
-    const fixed = mustCreate({ kernel: { mc: 9 } }).layout;
+    const fixed = mustCreate({ kernel: { mc: 9 }, relaxedSimd: false }).layout;
     expect(fixed.mc).toBe(8);
     expect(rowBlockRows(fixed, 768, 50257, 416)).toBe(8);
     expect(() => generateGemmModule({ mc: 0 })).toThrow(RangeError);
@@ -544,8 +580,8 @@ describe("WasmGemm", () => {
   it("computes a product with a streamed B in large row blocks, bit-identical to small ones", () => {
     // 512×6144 floats of packed B = 12 MiB: 300 rows in 2 row blocks of 152 (vs 38 blocks of 8).
     const [m, k, n] = [300, 512, 6144];
-    const large = mustCreate();
-    const small = mustCreate({ kernel: { mc: 8 } });
+    const large = mustCreate({ relaxedSimd: false });
+    const small = mustCreate({ kernel: { mc: 8 }, relaxedSimd: false });
     expect(rowBlockRows(large.layout, k, n, m)).toBe(152);
     const a = data(m * k, 21);
     const b = data(k * n, 22);

@@ -59,7 +59,7 @@ import { createSharedMemory } from "./wasm-api.ts";
 export interface NodeGemmPoolOptions {
   /** Threads including the main thread (default: os.availableParallelism()); 1 = no workers. */
   threads?: number;
-  /** Use relaxed-SIMD multiply-add when the engine has it (see WasmGemmOptions). Default false. */
+  /** Relaxed-SIMD multiply-add where the engine has it (see WasmGemmOptions). Default: on where supported. */
   relaxedSimd?: boolean;
   /** Override the kernel's tiling (benchmarks, tests). */
   kernel?: WasmGemmOptions["kernel"];

@@ -17,7 +17,7 @@ import type { PackedMatrix } from "./wasm-gemm.ts";
 
 export type ParallelWasmBackendOptions = NodeGemmPoolOptions;
 
-/** A MatmulBackend named "wasm-simd×N" (N = threads) that owns a worker pool. */
+/** A MatmulBackend named "wasm-simd×N" or, with fused multiply-adds, "wasm-simd-fma×N" (N = threads) that owns a worker pool. */
 export interface ParallelWasmBackend extends MatmulBackend {
   readonly pool: NodeGemmPool;
   /** Terminates the pool's workers (optional: they never keep a process alive). */
@@ -43,7 +43,7 @@ export function createParallelWasmBackend(options: ParallelWasmBackendOptions = 
   };
   const kernels = createWasmForwardKernels(workspace) ?? undefined;
   return {
-    name: `wasm-simd×${pool.threads}`,
+    name: `${pool.gemm.relaxedSimd ? "wasm-simd-fma" : "wasm-simd"}×${pool.threads}`,
     ownsPreparedCopy: true,
     kernels: kernels && { ...kernels, geluNew: createPoolGelu(pool, (x, out) => kernels.geluNew!(x, out)) },
     workspace,
