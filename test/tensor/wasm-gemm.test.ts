@@ -112,6 +112,15 @@ describe("WasmGemm", () => {
     ["4x8, A splats by shuffle, kc=7, mc=9", { splatFromVector: true, kc: 7, mc: 9 }],
     ["3x12, A splats by shuffle, unroll=2", { mr: 3, vectors: 3, unroll: 2, splatFromVector: true }],
     ["4x8, no shuffle splats", { splatFromVector: false }],
+    // Shuffle splats of more than 4 rows: a second load for rows 4.. (load32_splat for 5 rows,
+    // load64_zero for 6, v128 for 7 and 8), with and without FMA.
+    ["5x8, A splats by shuffle, kc=7, mc=11", { mr: 5, splatFromVector: true, kc: 7, mc: 11 }],
+    ["5x8 without FMA, A splats by shuffle, kc=9, mc=10", { mr: 5, splatFromVector: true, kc: 9, mc: 10 }, false],
+    ["6x8, A splats by shuffle, kc=7, mc=13", { mr: 6, splatFromVector: true, kc: 7, mc: 13 }],
+    ["6x8 without FMA, A splats by shuffle, kc=5, mc=12", { mr: 6, splatFromVector: true, kc: 5, mc: 12 }, false],
+    ["7x8, A splats by shuffle, kc=6, mc=14", { mr: 7, splatFromVector: true, kc: 6, mc: 14 }],
+    ["8x8, A splats by shuffle, kc=7, mc=17", { mr: 8, splatFromVector: true, kc: 7, mc: 17 }],
+    ["8x8 without FMA, A splats by shuffle, kc=8, mc=16", { mr: 8, splatFromVector: true, kc: 8, mc: 16 }, false],
   ];
   for (const [label, kernel, relaxedSimd] of tilings) {
     it(`matches the reference on random shapes 1..70 (${label})`, () => {
@@ -124,6 +133,70 @@ describe("WasmGemm", () => {
       );
     });
   }
+
+  it("gives bit-identical results with shuffle splats and load32 splats (same tile, same FMA setting)", () => {
+    // Only the way A is broadcast differs: every product and sum is the same operation in the same order.
+    for (const relaxedSimd of [true, false]) {
+      for (let mr = 1; mr <= 8; mr++) {
+        const tiling = { mr, kc: 11, mc: 3 * mr };
+        const gemms = [true, false].map((splatFromVector) => mustCreate({ relaxedSimd, kernel: { ...tiling, splatFromVector } }));
+        fc.assert(
+          fc.property(caseArb(40), (c) => {
+            const { a, b, bias, initial, expected } = caseOperands(c);
+            const [shuffled, loaded] = gemms.map((gemm) => {
+              const packed = gemm.pack(b, c.k, c.n);
+              const out = c.accumulate ? initial.slice() : new Float32Array(c.m * c.n).fill(Number.NaN);
+              gemm.matmul(a, c.m, packed, out, bias, c.accumulate);
+              gemm.free(packed.buffer);
+              return out;
+            });
+            expect(relErr(shuffled!, expected)).toBeLessThan(1e-5);
+            expect(bitsEqual(shuffled!, loaded!), `mr=${mr} relaxed=${relaxedSimd} ${JSON.stringify(c)}`).toBe(true);
+          }),
+          { numRuns: 15 },
+        );
+      }
+    }
+  });
+
+  it("keeps shuffle-splat reads of packed A inside the scratch, even at the end of memory", () => {
+    // A row block that fills the scratch exactly, placed so the scratch ends where the memory ends.
+    // Tiles of 3 or 7 rows read one float past the packed A block (a v128 load of the last 3 rows at
+    // the last k step): scratchFloats leaves room for it. Without that slack, they trap.
+    const [k, n] = [13, 19];
+    for (let mr = 1; mr <= 8; mr++) {
+      const mc = 2 * mr;
+      const m = mc;
+      const a = data(m * k, mr);
+      const b = data(k * n, mr + 1);
+      const expected = new Float32Array(m * n);
+      matmulReference(a, m, k, b, n, expected);
+      const memory = new WA.Memory({ initial: 1 });
+      const kernel = instantiateGemmKernel(memory, { mr, mc, splatFromVector: true });
+      expect(kernel).not.toBeNull();
+      const { exports, layout } = kernel!;
+      const { nr } = layout;
+      const f32 = new Float32Array(memory.buffer);
+      const aPtr = 64;
+      const bPtr = aPtr + 4 * m * k;
+      const cPtr = bPtr + 4 * packedLength(k, n, nr);
+      f32.set(a, aPtr / 4);
+      for (let p = 0; p < panelCount(n, nr); p++) {
+        for (let kk = 0; kk < k; kk++) {
+          for (let j = 0; j < nr; j++) f32[bPtr / 4 + (p * k + kk) * nr + j] = p * nr + j < n ? b[kk * n + p * nr + j]! : 0;
+        }
+      }
+      const floats = scratchFloats(layout, k);
+      const used = mr * nr + mc * k; // edge tile + packed A block
+      expect(floats).toBeGreaterThanOrEqual(used);
+      const end = memory.buffer.byteLength;
+      const run = (scratchPtr: number): void => exports.gemm(aPtr, bPtr, cPtr, 0, m, n, k, 0, scratchPtr, mc);
+      run(end - 4 * floats);
+      expect(relErr(new Float32Array(memory.buffer, cPtr, m * n), expected), `mr=${mr}`).toBeLessThan(1e-5);
+      if (mr % 4 === 3) expect(() => run(end - 4 * used), `mr=${mr}`).toThrow(/out of bounds/);
+      else run(end - 4 * used);
+    }
+  });
 
   it("matches the reference on larger shapes", () => {
     const gemm = mustCreate();
@@ -498,7 +571,7 @@ describe("WasmGemm", () => {
           const biasBuf = gemm.alloc(n);
           const cBuf = gemm.alloc(m * n);
           // Scratch for the largest row block tried (mc < 1 runs as mr).
-          const scratch = gemm.alloc(mr * nr + Math.max(mr, ...blocks) * Math.min(Math.max(k, 1), kc));
+          const scratch = gemm.alloc(scratchFloats({ mr, nr, kc, mc: Math.max(mr, ...blocks) }, k));
           aBuf.view().set(a);
           if (bias) biasBuf.view().set(bias);
           const flags = c.accumulate ? GEMM_FLAG_ACCUMULATE : 0;
@@ -709,9 +782,25 @@ describe("wasm-writer", () => {
     expect((exports.lane as (x: number) => number)(2.5)).toBe(7.5);
   });
 
+  it("encodes v128.load64_zero (low 64 bits loaded, high 64 bits zero)", () => {
+    const f = new FunctionBuilder([ValType.i32, ValType.i32]);
+    const [dst, src] = f.params;
+    f.get(dst).get(src).v128Load64Zero(4, 2).v128Store(0, 2);
+    const bytes = encodeModule({ memory: { module: "env", name: "memory", minPages: 1 }, functions: [f], exports: { copy: 0 } });
+    expect(WA.validate(bytes)).toBe(true);
+    const memory = new WA.Memory({ initial: 1 });
+    const { exports } = new WA.Instance(new WA.Module(bytes), { env: { memory } });
+    const f32 = new Float32Array(memory.buffer);
+    f32.set([1, 2, 3, 4, 5], 8);
+    f32.fill(9, 0, 4);
+    (exports.copy as (dst: number, src: number) => void)(0, 32);
+    expect([...f32.subarray(0, 4)]).toEqual([2, 3, 0, 0]);
+  });
+
   it("generates valid GEMM modules for plain and shared memory", () => {
     expect(WA.validate(generateGemmModule().bytes)).toBe(true);
     expect(WA.validate(generateGemmModule({ sharedMemory: true, mr: 5, vectors: 3, unroll: 2 }).bytes)).toBe(true);
+    for (let mr = 1; mr <= 8; mr++) expect(WA.validate(generateGemmModule({ mr, splatFromVector: true, unroll: 2 }).bytes)).toBe(true);
     expect(() => generateGemmModule({ mr: 0 })).toThrow(RangeError);
   });
 });

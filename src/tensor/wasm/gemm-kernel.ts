@@ -15,14 +15,15 @@
  *       pack A block into scratch, tile by tile     mc·kc floats, stays in L2; each tile is one
  *                                                   contiguous stream)
  *       for each panel p (NR = 8 columns)          (the panel's kc×NR slice, 24 KiB at k = 768,
- *         for each row tile (≤ MR = 4 rows)         stays in L1 across the block's tiles)
+ *         for each row tile (≤ MR rows, 6 or 4)     stays in L1 across the block's tiles)
  *           micro-kernel: MR×NR tile of C in MR·V f32x4 accumulators (8 for 4×8)
  * Every row block streams all of (the k block of) B, so the caller picks mc per call
  * ({@link rowBlockRows}): 48 rows where B stays cached, up to 256 (packed A ≤ 768 KiB) where B
  * is streamed from memory, e.g. the unembedding. The row blocking never changes any output
  * element's k summation, so results are bit-identical for every mc.
- * The micro-kernel's k loop does, per k step: V v128 loads of B, MR load32_splats of A and MR·V
- * f32x4.mul + f32x4.add pairs, advancing two pointers. It is deliberately NOT unrolled by default:
+ * The micro-kernel's k loop does, per k step: V v128 loads of B, MR load32_splats of A (or, with
+ * splatFromVector, ⌈MR / 4⌉ loads and shuffles) and MR·V f32x4.mul + f32x4.add pairs (relaxed_madd
+ * with relaxedSimd), advancing two pointers. It is deliberately NOT unrolled by default:
  * V8's TurboFan hoists all loads of an unrolled body to the top, which needs more than 16 xmm
  * registers and spills (measured: unroll 2 / 4 cost ~20% / ~35%). More than ~10 accumulators spill
  * too. Each k step also touches the same row of the next panel (a dropped i32.load; wasm has no
@@ -73,10 +74,11 @@ export interface GemmKernelOptions {
   /** Use relaxed-SIMD f32x4.relaxed_madd (results may then differ in the last bit across CPUs). */
   relaxedSimd?: boolean;
   /**
-   * Load a k step's MR A values as one v128 and broadcast each lane with a shuffle, instead of MR
+   * Load a k step's A values four rows at a time (one v128 load, a load64_zero for a last pair, a
+   * load32_splat for a lone last row) and broadcast each lane with a shuffle, instead of MR
    * load32_splats: fewer memory accesses, which pays off where every access is bounds-checked
-   * (engines without a wasm trap handler, e.g. Deno). Needs MR ≤ 4. Default: on under Deno
-   * (measured 25 → 30 GFLOP/s there) unless mr > 4 is asked for, off elsewhere (41 → 33 under Node).
+   * (engines without a wasm trap handler, e.g. Deno). Default: on under Deno (4×8 FMA: 32 → 45
+   * GFLOP/s there; 6×8 FMA: 33 → 36), off elsewhere (Node, plain 4×8: 40 → 32; 6×8 FMA: 51 → 37).
    */
   splatFromVector?: boolean;
 }
@@ -165,12 +167,19 @@ export function rowBlockRows(layout: GemmKernelLayout, k: number, n: number, m: 
 
 /**
  * Floats of scratch a caller must pass for inner dimension k: one MR×NR edge tile followed by the
- * packed A block (rows × min(k, KC)), enough for the largest row block {@link maxRowBlock} gives
- * at this k for any n. Each concurrent caller needs its own.
+ * packed A block (rows × min(k, KC)) and {@link A_READ_SLACK_FLOATS}, enough for the largest row
+ * block {@link maxRowBlock} gives at this k for any n. Each concurrent caller needs its own.
  */
 export function scratchFloats(layout: GemmKernelLayout, k: number): number {
-  return layout.mr * layout.nr + rowBlockBound(layout, k) * Math.min(Math.max(k, 1), layout.kc);
+  return layout.mr * layout.nr + rowBlockBound(layout, k) * Math.min(Math.max(k, 1), layout.kc) + A_READ_SLACK_FLOATS;
 }
+
+/**
+ * Floats past the packed A block the kernel may read (and ignore): with splatFromVector, three
+ * rows left at the end of a tile (MR = 3, 7, ...) are one v128 load, one float beyond the tile's
+ * last k step. The slack keeps that read inside the caller's scratch (and the memory).
+ */
+const A_READ_SLACK_FLOATS = 4;
 
 /** Number of panels for n columns at panel width nr. */
 export function panelCount(n: number, nr: number): number {
@@ -237,10 +246,19 @@ function microKernel(
     // panel computes out of L1 (wasm has no prefetch instruction; the load result is dropped).
     if (prefetch) f.get(b).get(pfDelta).i32Add().i32Load(4 * u * NR).drop();
     for (let v = 0; v < V; v++) f.get(b).v128Load(4 * (u * NR + 4 * v)).set(bv[v]!);
-    if (splatFromVector) f.get(ap).v128Load(4 * u * MR, 2).set(aRow);
     for (let i = 0; i < mr; i++) {
-      if (splatFromVector) f.get(aRow).get(aRow).i8x16Shuffle(LANE_SPLAT[i]!).set(av);
-      else f.get(ap).v128Load32Splat(4 * (u * MR + i)).set(av);
+      const at = 4 * (u * MR + i);
+      // Shuffle splats: rows i..i+3 (i = 0, 4, ...) come from one load, made as narrow as the
+      // rows left in the tile allow; a lone row is a load32_splat, which needs no shuffle.
+      const chunk = Math.min(MR - (i - (i % 4)), 4);
+      if (!splatFromVector || chunk === 1) f.get(ap).v128Load32Splat(at).set(av);
+      else {
+        if (i % 4 === 0) {
+          if (chunk === 2) f.get(ap).v128Load64Zero(at, 2).set(aRow);
+          else f.get(ap).v128Load(at, 2).set(aRow);
+        }
+        f.get(aRow).get(aRow).i8x16Shuffle(LANE_SPLAT[i % 4]!).set(av);
+      }
       for (let v = 0; v < V; v++) {
         if (relaxed) f.get(av).get(bv[v]!).get(acc[i]![v]!).f32x4RelaxedMadd();
         else f.get(acc[i]![v]!).get(av).get(bv[v]!).f32x4Mul().f32x4Add();
@@ -525,9 +543,11 @@ function gemmFunction(NR: number, rangeIdx: number): FunctionBuilder {
 
 /**
  * Rows of the default register tile. With fused multiply-adds no vector is needed for the product,
- * so 6×8 (12 accumulators, 2 B vectors, 1 A splat) fits the 16 SIMD registers: measured 39 → 51
- * GFLOP/s per thread against 4×8 without FMA (Node 20, AVX-512 Xeon; 44 with FMA at 4×8). Without
- * FMA, 6×8 spills and 4×8 stays best. Shuffle splats (Deno) read one v128 of A, so at most 4 rows.
+ * so 6×8 (12 accumulators, 2 B vectors, 1 A splat) fits the 15 registers V8 allocates: measured
+ * 39 → 51 GFLOP/s per thread against 4×8 without FMA (Node 20, AVX-512 Xeon; 44 with FMA at 4×8).
+ * Without FMA, 6×8 spills and 4×8 stays best. With shuffle splats (Deno) the loaded A vector is
+ * one more live register, so 6×8 spills there: measured with FMA under Deno 2.9 (416×768·768×2304,
+ * 490×768·768×50257, 1024×768·768×3072) 4×8 44–46 GFLOP/s, 5×8 41–42, 6×8 36–37, 8×8 39–40.
  */
 function defaultTileRows(relaxed: boolean, splatFromVector: boolean): number {
   return relaxed && !splatFromVector ? 6 : 4;
@@ -536,7 +556,7 @@ function defaultTileRows(relaxed: boolean, splatFromVector: boolean): number {
 /** Generates the module bytes for the given tiling. */
 export function generateGemmModule(options: GemmKernelOptions = {}): GemmKernelModule {
   const relaxed = options.relaxedSimd ?? false;
-  const splatFromVector = options.splatFromVector ?? (everyAccessBoundsChecked() && (options.mr ?? 4) <= 4);
+  const splatFromVector = options.splatFromVector ?? everyAccessBoundsChecked();
   const MR = options.mr ?? defaultTileRows(relaxed, splatFromVector);
   const V = options.vectors ?? 2;
   const U = options.unroll ?? 1;
@@ -549,7 +569,6 @@ export function generateGemmModule(options: GemmKernelOptions = {}): GemmKernelM
   }
   // Under Deno the dropped touch-load is one more bounds check per k step: measured a wash or worse there.
   const prefetch = options.prefetch ?? !everyAccessBoundsChecked();
-  if (splatFromVector && MR > 4) throw new RangeError(`gemm kernel option splatFromVector needs mr ≤ 4, got ${MR}`);
 
   // Function index plan: kernels 1..MR, edgeIn, edgeOut, packA, tile, gemmRange, gemm.
   const kernelIndex = (rows: number): number => rows - 1;

@@ -120,9 +120,10 @@ export interface WasmGemmOptions {
   memory?: WasmMemory;
   /**
    * Use f32x4.relaxed_madd (a fused multiply-add where the CPU has one) when the engine supports
-   * relaxed SIMD, with the 6×8 register tile that FMA makes fit (about 30 % faster). Every
-   * product is then rounded once instead of twice: results stay within float32 rounding of the
-   * plain kernel but may differ in the last bits, and between CPUs with and without FMA. Default:
+   * relaxed SIMD, with the 6×8 register tile that FMA makes fit (about 30 % faster; 4×8 under
+   * Deno, whose shuffle splats leave no register for the larger tile). Every product is then
+   * rounded once instead of twice: results stay within float32 rounding of the plain kernel but
+   * may differ in the last bits, and between CPUs with and without FMA. Default:
    * on wherever the engine validates relaxed SIMD (Deno, Node ≥ 22; Node 20 only after
    * `--experimental-wasm-relaxed-simd`, which gpt2/node-load.ts sets); false forces plain SIMD.
    */

@@ -103,6 +103,7 @@ const SimdOp = {
   f32x4_mul: 0xe6,
   f32x4_div: 0xe7,
   f32x4_demote_f64x2_zero: 0x5e,
+  v128_load64_zero: 0x5d,
   /** Relaxed-SIMD proposal: a*b+c, fused or not at the engine's choice. */
   f32x4_relaxed_madd: 0x105,
   i8x16_shuffle: 0x0d,
@@ -472,6 +473,10 @@ export class FunctionBuilder {
   /** Loads one f32 (as 32 bits) and splats it to all four lanes. */
   v128Load32Splat(offset = 0): this {
     return this.simd(SimdOp.v128_load32_splat, ...FunctionBuilder.memarg(2, offset));
+  }
+  /** Loads 64 bits into the low half of a zeroed v128. */
+  v128Load64Zero(offset = 0, alignLog2 = 3): this {
+    return this.simd(SimdOp.v128_load64_zero, ...FunctionBuilder.memarg(alignLog2, offset));
   }
   /** v128.const holding four f32 lanes. */
   v128ConstF32x4(lanes: readonly [number, number, number, number]): this {
