@@ -97,11 +97,12 @@ function cores(): number {
  * on a worker pool sized to the cores (one process-wide pool; its workers are unref()ed, so they
  * never keep the process alive) when there are ≥ 2 cores, else single-threaded SIMD, else the
  * reference; "wasm-threads" insists on the pool, "wasm" is single-threaded SIMD, "reference" plain
- * TypeScript.
+ * TypeScript. The GEMM fuses multiply-adds unless `options.relaxedSimd` is false (on Node 20 this
+ * turns on V8's --experimental-wasm-relaxed-simd for the process; see WasmGemmOptions.relaxedSimd).
  */
 export function selectNodeBackend(choice: BackendChoice = "auto", options: BackendOptions = {}): MatmulBackend {
-  const relaxedSimd = options.relaxedSimd !== false;
-  if (relaxedSimd && choice !== "reference") enableRelaxedSimd();
+  if (options.relaxedSimd !== false && choice !== "reference") enableRelaxedSimd();
+  const relaxedSimd = options.relaxedSimd !== false && wasmRelaxedSimdSupported();
   if (choice === "wasm-threads" || (choice === "auto" && cores() >= 2)) {
     if (!sharedParallel.has(relaxedSimd)) sharedParallel.set(relaxedSimd, createParallelWasmBackend({ relaxedSimd }));
     const parallel = sharedParallel.get(relaxedSimd);

@@ -3,7 +3,7 @@ import { type MatmulBackend, type PreparedWeight, referenceBackend } from "./mat
 import { createWasmForwardKernels } from "./wasm/wasm-forward-kernels.ts";
 import { sharedMemoryWorkspace } from "./wasm/gemm-workspace.ts";
 import { createSharedMemory } from "./wasm/wasm-api.ts";
-import { type PackedMatrix, WasmGemm } from "./wasm/wasm-gemm.ts";
+import { type PackedMatrix, WasmGemm, wasmRelaxedSimdSupported } from "./wasm/wasm-gemm.ts";
 
 /**
  * Kernel choice: "auto", "wasm" (single-threaded SIMD), "wasm-threads" (SIMD on a worker pool; only
@@ -86,7 +86,8 @@ const sharedWasm = new Map<boolean, MatmulBackend | null>();
  */
 export function selectBackend(choice: BackendChoice = "auto", options: BackendOptions = {}): MatmulBackend {
   if (choice === "reference") return referenceBackend;
-  const relaxedSimd = options.relaxedSimd !== false;
+  // Keyed by what the engine gives now: Node 20 validates relaxed SIMD only once its flag is set.
+  const relaxedSimd = options.relaxedSimd !== false && wasmRelaxedSimdSupported();
   if (!sharedWasm.has(relaxedSimd)) sharedWasm.set(relaxedSimd, createWasmBackend({ relaxedSimd }));
   const wasm = sharedWasm.get(relaxedSimd);
   if (wasm) return wasm;
