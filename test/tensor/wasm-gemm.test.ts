@@ -85,8 +85,8 @@ describe("WasmGemm", () => {
 
   it("fuses multiply-adds only in the relaxed kernel (one rounding per product instead of two)", () => {
     // The k sum runs in order: -(1 + 2^-11), then + (1 + 2^-12)², which is 1 + 2^-11 + 2^-24 exactly.
-    // A separate multiply rounds the 2^-24 away (ties to even); a fused multiply-add keeps it. On a CPU without FMA,
-    // relaxed_madd may round twice, so only the plain kernel's result is asserted exactly there.
+    // A separate multiply rounds the 2^-24 away (ties to even); a fused multiply-add keeps it. On a
+    // CPU without FMA, relaxed_madd may round twice, so only the plain kernel's 0 is exact.
     const x = 1 + 2 ** -12;
     const products = [true, false].map((relaxedSimd) => {
       const gemm = mustCreate({ relaxedSimd });
