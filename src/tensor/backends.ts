@@ -21,7 +21,7 @@ interface WasmPreparedWeight extends PreparedWeight {
  * memory is shared where the engine allows (views then survive growth), which gives the backend a
  * workspace for in-place activations.
  */
-export function createWasmBackend(options: { relaxedSimd?: boolean } = {}): MatmulBackend | null {
+export function createWasmBackend(options: BackendOptions = {}): MatmulBackend | null {
   const shared = createSharedMemory(16, 65536);
   const gemm = WasmGemm.create({ memory: shared ?? undefined, relaxedSimd: options.relaxedSimd });
   if (!gemm) return null;
