@@ -24,6 +24,7 @@
  * Only Node built-ins that Deno provides are used.
  */
 import { spawnSync } from "node:child_process";
+import { cpus } from "node:os";
 import process from "node:process";
 import { join } from "node:path";
 import { loadGpt2FromDir } from "../src/gpt2/node-load.ts";
@@ -32,9 +33,11 @@ import { makeGreaterThanDataset } from "../src/tasks/greater-than/dataset.ts";
 import type { GreaterThanPrompts } from "../src/tasks/greater-than/dataset-file.ts";
 import { runGreaterThanPipeline, type GreaterThanReport } from "../src/tasks/greater-than/pipeline.ts";
 import { greaterThanFigures, greaterThanReportHtml } from "../src/viz/greater-than-figures.ts";
+import type { MatmulBackend } from "../src/tensor/matmul.ts";
 import { compileForNode } from "./node-compile.ts";
 import { ensureRandomGpt2 } from "./random-gpt2.ts";
 import { repoRoot } from "./repo-root.ts";
+import { measureWasmPeak } from "./wasm-peak.ts";
 
 const BUNDLED_DIR = join(repoRoot(), "models/greater-than-gpt2/");
 const args = process.argv.slice(2);
@@ -80,7 +83,25 @@ const SUB_STEPS: Record<string, readonly string[]> = {
 interface StageTiming {
   stage: string;
   seconds: number;
+  /** Multiply-add FLOPs of the backend's matmuls during the stage (2·m·k·n each). */
+  flops: number;
   steps: { label: string; seconds: number }[];
+}
+
+/**
+ * Counts the FLOPs of every matmul the model's backend runs (the GEMMs: projections, MLPs, the
+ * unembedding and the patched full-vocabulary products; the attention kernels are not counted).
+ */
+function countMatmulFlops(backend: MatmulBackend): { total: () => number; stop: () => void } {
+  const original = backend.matmul;
+  let flops = 0;
+  const counting: MatmulBackend["matmul"] = (a, m, w, out, bias, spare) => {
+    flops += 2 * m * w.inDim * w.outDim;
+    original.call(backend, a, m, w, out, bias, spare);
+  };
+  (backend as { matmul: MatmulBackend["matmul"] }).matmul = counting;
+  if (backend.matmul !== counting) throw new Error(`cannot count the FLOPs of backend "${backend.name}": its matmul is read-only`);
+  return { total: () => flops, stop: () => void ((backend as { matmul: MatmulBackend["matmul"] }).matmul = original) };
 }
 
 interface PipelineTiming {
@@ -89,6 +110,8 @@ interface PipelineTiming {
   stages: StageTiming[];
   between: number;
   pipeline: number;
+  /** Matmul FLOPs of the whole pipeline. */
+  flops: number;
   render: number;
   report: GreaterThanReport;
 }
@@ -103,9 +126,15 @@ function timePipeline(model: HookedGpt2, count: number): PipelineTiming {
   const data = makePrompts(count);
   const datasetSeconds = now() - t0;
 
-  const calls: { stage: string; at: number }[] = [];
+  const calls: { stage: string; at: number; flops: number }[] = [];
+  const counter = countMatmulFlops(model.model.backend);
   const started = now();
-  const report = runGreaterThanPipeline({ model, data, onProgress: (stage) => calls.push({ stage, at: now() }) });
+  let report: GreaterThanReport;
+  try {
+    report = runGreaterThanPipeline({ model, data, onProgress: (stage) => calls.push({ stage, at: now(), flops: counter.total() }) });
+  } finally {
+    counter.stop();
+  }
   const pipelineSeconds = now() - started;
 
   const stages: StageTiming[] = [];
@@ -117,7 +146,7 @@ function timePipeline(model: HookedGpt2, count: number): PipelineTiming {
     const steps = names && j - i === names.length
       ? names.map((label, k) => ({ label, seconds: calls[i + k + 1]!.at - calls[i + k]!.at }))
       : [];
-    stages.push({ stage, seconds: calls[j]!.at - calls[i]!.at, steps });
+    stages.push({ stage, seconds: calls[j]!.at - calls[i]!.at, flops: calls[j]!.flops - calls[i]!.flops, steps });
     i = j + 1;
   }
   const between = pipelineSeconds - stages.reduce((sum, s) => sum + s.seconds, 0);
@@ -127,7 +156,14 @@ function timePipeline(model: HookedGpt2, count: number): PipelineTiming {
   greaterThanReportHtml(report, figures, "bench");
   JSON.stringify(report, null, 1);
   const render = now() - r0;
-  return { n: count, dataset: datasetSeconds, stages, between, pipeline: pipelineSeconds, render, report };
+  return { n: count, dataset: datasetSeconds, stages, between, pipeline: pipelineSeconds, flops: counter.total(), render, report };
+}
+
+/** " · 38.2 TFLOP at 84 GFLOP/s" for a stage's matmul work, when it has any worth showing. */
+function work(flops: number, seconds: number): string {
+  if (flops < 1e9) return "";
+  const amount = flops >= 1e12 ? `${(flops / 1e12).toFixed(2)} TFLOP` : `${(flops / 1e9).toFixed(1)} GFLOP`;
+  return `   · matmuls ${amount} at ${(flops / seconds / 1e9).toFixed(0)} GFLOP/s`;
 }
 
 function printTiming(timing: PipelineTiming, label = ""): void {
@@ -135,16 +171,31 @@ function printTiming(timing: PipelineTiming, label = ""): void {
     console.log(`  ${name.padEnd(46)} ${fmt(seconds).padStart(9)}${note}`);
   row("dataset (tokenize prompts)", timing.dataset);
   for (const stage of timing.stages) {
-    row(stage.stage, stage.seconds, minutes(stage.seconds));
+    row(stage.stage, stage.seconds, `${minutes(stage.seconds)}${work(stage.flops, stage.seconds)}`);
     for (const step of stage.steps) row(`  ${step.label}`, step.seconds);
   }
   row("between stages (baselines, selection)", timing.between);
-  row(`pipeline total${label}`, timing.pipeline, minutes(timing.pipeline));
+  row(`pipeline total${label}`, timing.pipeline, `${minutes(timing.pipeline)}${work(timing.flops, timing.pipeline)}`);
   row("figures, index.html, report.json (in memory)", timing.render);
   const { baseline, circuit } = timing.report;
   console.log(
     `  PD ${baseline.prob_diff.toFixed(4)}  CS ${baseline.cutoff_sharpness.toFixed(4)}  corrupted PD ${baseline.corrupted_prob_diff.toFixed(4)}` +
       `  circuit: ${circuit.heads.length} heads, ${circuit.mlps.length} MLPs, ${(100 * circuit.fraction_of_baseline).toFixed(1)} % of PD`,
+  );
+}
+
+/**
+ * The pipeline's matmul FLOPs at WebAssembly SIMD's register-only peak on every core: a floor that
+ * no wasm implementation of these exact computations can beat on this machine.
+ */
+function printFloor(timing: PipelineTiming): void {
+  const peak = measureWasmPeak(true) ?? measureWasmPeak(false);
+  if (!peak || timing.flops === 0) return;
+  const threads = cpus().length;
+  const floor = timing.flops / (peak.median * 1e9 * threads);
+  console.log(
+    `  floor: ${(timing.flops / 1e12).toFixed(2)} TFLOP of matmuls at the wasm SIMD peak (${peak.median.toFixed(1)} GFLOP/s register-only ` +
+      `${peak.fused ? "fused multiply-adds" : "mul + add"} × ${threads} threads) = ${fmt(floor)}${minutes(floor)}; measured ${fmt(timing.pipeline)}`,
   );
 }
 
@@ -177,7 +228,9 @@ if (only !== "small") {
   const { model, seconds } = await loadModel(BUNDLED_DIR);
   console.log(`\nbundled model (models/greater-than-gpt2): ${describeModel(model)}`);
   console.log(`  ${"load (read + parse + prepare)".padEnd(46)} ${fmt(seconds).padStart(9)}`);
-  printTiming(timePipeline(model, n));
+  const timing = timePipeline(model, n);
+  printTiming(timing);
+  printFloor(timing);
 }
 
 if (only !== "bundled") {
@@ -217,7 +270,9 @@ if (only !== "bundled") {
 
   if (estimate === undefined || estimate <= budgetSeconds) {
     console.log(`  measured at N = ${n}:`);
-    printTiming(timePipeline(model, n));
+    const timing = timePipeline(model, n);
+    printTiming(timing);
+    printFloor(timing);
   } else {
     console.log(
       `  NOTE: the full GPT-2-small run at N = ${n} is skipped: estimated ${(estimate! / 60).toFixed(1)} min > ${budgetSeconds / 60} min budget.\n` +

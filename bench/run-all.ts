@@ -15,7 +15,9 @@
  *    threads and on 1 (OMP_WAIT_POLICY=PASSIVE: spinning OpenMP threads otherwise starve the BLAS
  *    threads on a busy 2-core machine);
  * 6. GEMM 768×768·768×2304 GFLOP/s on one thread (our WebAssembly SIMD kernel under Node, and under
- *    Deno for scale; PyTorch's);
+ *    Deno for scale; PyTorch's), and the peak of WebAssembly SIMD itself (bench/wasm-peak.ts: a
+ *    register-only multiply-add loop), which turns each shape's matmul FLOPs into a floor that no
+ *    wasm forward on this machine can beat, printed next to PyTorch's time;
  * 7. peak RSS of our loading + running process vs the float32 weight bytes;
  * 8. bench/greater-than.ts --n 490 (pipeline stage times) under Node (compiled by bench/node-compile.ts).
  */
@@ -28,6 +30,7 @@ import { fileURLToPath } from "node:url";
 import { newestSourceMtime } from "../scripts/newest-source-mtime.ts";
 import { parseSafetensors } from "../src/io/safetensors.ts";
 import { type Gemm768, measureGemm768 } from "./gemm-768.ts";
+import { forwardMatmulFlops, type WasmPeak } from "./wasm-peak.ts";
 import { compileForNode } from "./node-compile.ts";
 import { ensureRandomGpt2 } from "./random-gpt2.ts";
 
@@ -285,6 +288,18 @@ if (torch.ok) {
   log(res ? `PyTorch addmm, 1 thread: ${torchGflops!.toFixed(1)} GFLOP/s median (${(res.median_ms as number).toFixed(1)} ms)` : `PyTorch GEMM failed: ${r.stderr.trim().split("\n").at(-1)}`);
 }
 
+// ---- 6b. the ceiling of any WebAssembly GEMM ----
+
+section("WebAssembly SIMD peak: register-only f32x4 multiply-adds, one thread (no GEMM can beat it)");
+let wasmPeak: WasmPeak | undefined;
+{
+  const r = run("node", ["--experimental-wasm-relaxed-simd", compileForNode("bench/wasm-peak.ts")]);
+  const peaks = results(r.stdout).filter((x) => x.kind === "wasmPeak") as unknown as WasmPeak[];
+  if (r.status !== 0 || peaks.length === 0) log(`failed (${r.stderr.trim().split("\n").at(-1) ?? "no result"})`);
+  for (const p of peaks) log(`${p.runtime}, ${p.fused ? "fused (relaxed_madd)" : "mul + add"}: ${p.median.toFixed(1)} GFLOP/s median, ${p.best.toFixed(1)} best`);
+  wasmPeak = peaks.find((p) => p.fused) ?? peaks[0];
+}
+
 // ---- 8. greater-than ----
 
 section("greater-than pipeline, N = 490");
@@ -329,6 +344,15 @@ for (const shape of SHAPES) {
   const p2 = t2?.get(shape.label)?.medianMs;
   const p1 = t1?.get(shape.label)?.medianMs;
   log(row(`${shape.label} (ms)`, [ms(oa), ms(p2), ratio(oa, p2), ms(o1), ms(p1), ratio(o1, p1)]));
+}
+if (wasmPeak) {
+  // Matmul FLOPs alone at the register-only peak on every core: below what any wasm forward can reach.
+  const threads = cpus().length;
+  const floors = SHAPES.map((shape) => {
+    const floorMs = (forwardMatmulFlops(shape) / (wasmPeak!.median * 1e9 * threads)) * 1000;
+    return `${shape.label} ${ms(floorMs)} ms (${ratio(floorMs, t2?.get(shape.label)?.medianMs)} PyTorch 2 thr)`;
+  });
+  log(`floor for any wasm SIMD forward here (matmul FLOPs at the ${wasmPeak.median.toFixed(1)} GFLOP/s register peak × ${threads} threads): ${floors.join(", ")}`);
 }
 const noFma = SHAPES.map((shape) => `${shape.label} ${ms(ours.get("auto-no-fma")?.get(shape.label)?.medianMs)} ms`).join(", ");
 log(`ours ${backendOf("auto-no-fma")} (GPT2_LENS_FMA=0, no fused multiply-adds): ${noFma}`);
