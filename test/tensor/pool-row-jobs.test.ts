@@ -226,6 +226,10 @@ describe("row jobs: thresholds and errors", () => {
     expect(() => pool.runRows(kernel, 2, [0, 2, 1, 64], { ...layout, countArg: 4 })).toThrow(InputError);
     expect(() => pool.runRows(kernel, -1, [0, 2, 1, 64], layout)).toThrow(InputError);
     expect(() => pool.runRows(kernel, 2, [0.5, 2, 1, 64], layout)).toThrow(InputError);
+    // Scratch: not the count, not a per-row argument, a positive size.
+    expect(() => pool.runRows(kernel, 2, [0, 2, 1, 64], { ...layout, scratch: { arg: 1, bytes: 64 } })).toThrow(InputError);
+    expect(() => pool.runRows(kernel, 2, [0, 2, 1, 64], { ...layout, scratch: { arg: 0, bytes: 64 } })).toThrow(InputError);
+    expect(() => pool.runRows(kernel, 2, [0, 2, 1, 64], { ...layout, scratch: { arg: 2, bytes: 0 } })).toThrow(InputError);
     const lse = createPoolLogSumExp(pool);
     const { rows, stats } = inMemory(pool, new Float32Array(6).fill(2));
     await pool.close();

@@ -132,6 +132,8 @@ export class NodeGemmPool {
   private scratchStride = 0;
   /** Per-chunk completion flags (int32s) for overlapping the copy-out. */
   private flagsBuffer: WasmF32Buffer | undefined;
+  /** One scratch block per thread for row jobs that ask for one (RowJobLayout.scratch). */
+  private rowScratch: WasmF32Buffer | undefined;
   private readonly rowKernels = new WeakSet<PoolRowKernel>();
   private nextRowKernelId = 1;
   private closed = false;
@@ -565,9 +567,17 @@ export class NodeGemmPool {
     if (this.closed) throw new InputError(`${where}: the pool was closed`, "pool_closed");
     checkRowJob(where, rows, args, layout);
     if (rows === 0) return;
-    const workers = rows * layout.workPerRow >= this.minParallelRowWork ? this.readyWorkers() : [];
+    let workers = rows * layout.workPerRow >= this.minParallelRowWork ? this.readyWorkers() : [];
     const { chunkRows, chunks } = rowChunkPlan(rows, 1 + workers.length);
-    if (workers.length === 0 || chunks < 2) {
+    if (chunks < 2) workers = [];
+    const scratchArg = layout.scratch?.arg ?? -1;
+    if (layout.scratch !== undefined) {
+      const stride = alignedScratch(Math.ceil(layout.scratch.bytes / 4)) * 4;
+      const base = this.rowScratchFor(stride, 1 + workers.length);
+      args = args.map((arg, i) => (i === scratchArg ? base : arg));
+      workers.forEach((w, i) => void (w.control[CONTROL.SCRATCH] = (base + (i + 1) * stride) | 0));
+    }
+    if (workers.length === 0) {
       try {
         kernel.call(...rowChunkArgs(args, layout, 0, rows));
       } catch (error) {
@@ -586,6 +596,7 @@ export class NodeGemmPool {
     job[JOB.ROW_JOB_CHUNKS] = chunks;
     job[JOB.ROW_COUNT_ARG] = layout.countArg;
     job[JOB.ROW_ARG_COUNT] = args.length;
+    job[JOB.ROW_SCRATCH_ARG] = scratchArg;
     for (let i = 0; i < args.length; i++) {
       job[JOB.ROW_ARGS + i] = args[i]! | 0;
       job[JOB.ROW_STRIDES + i] = layout.rowStrides[i]! | 0;
@@ -683,6 +694,17 @@ export class NodeGemmPool {
     }
     this.scratchStride = stride;
     return this.scratch.ptr;
+  }
+
+  /** Byte address of `threads` row-job scratch blocks of `strideBytes` each (kept and grown as needed). */
+  private rowScratchFor(strideBytes: number, threads: number): number {
+    const floats = (strideBytes / 4) * threads;
+    if (this.rowScratch === undefined || this.rowScratch.length < floats) {
+      if (this.rowScratch !== undefined) this.gemm.free(this.rowScratch);
+      this.rowScratch = undefined;
+      this.rowScratch = this.gemm.alloc((strideBytes / 4) * Math.max(threads, this.threads));
+    }
+    return this.rowScratch.ptr;
   }
 
   /** Bytes the A and C staging buffers hold now (at most the budget; see WasmGemm.stagingBytes). */

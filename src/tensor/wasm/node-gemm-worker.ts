@@ -33,7 +33,8 @@
  * disjoint row ranges: rows [0, ROWS) are cut into ROW_JOB_CHUNKS chunks of ROW_CHUNK_ROWS rows,
  * taken with Atomics.add(job, NEXT, 1) like GEMM chunks (no READY, no chunk flags). For chunk [r0, r1) the function is called with
  * the job's ROW_ARG_COUNT int32 arguments, argument i advanced by r0·ROW_STRIDES[i] (its bytes per
- * row: a pointer to per-row data; 0 for a scalar) and argument ROW_COUNT_ARG replaced by r1 − r0.
+ * row: a pointer to per-row data; 0 for a scalar) and argument ROW_COUNT_ARG replaced by r1 − r0;
+ * argument ROW_SCRATCH_ARG (if ≥ 0) is the thread's own scratch, control[SCRATCH] in a worker.
  * Kernel modules reach the workers through the shared memory, not messages: the job names the
  * kernel's id and the address and length of its module bytes there, and the index of the function
  * among the module's exports (WebAssembly.Module.exports order); a worker compiles and instantiates
@@ -119,17 +120,19 @@ export const JOB = {
   /** Row job: which argument is the row count. */
   ROW_COUNT_ARG: 56,
   ROW_ARG_COUNT: 57,
+  /** Row job: the argument that is the running thread's scratch address (control[SCRATCH]), or −1. */
+  ROW_SCRATCH_ARG: 58,
   /** Row job: the arguments for all rows (int32s), at ROW_ARGS..ROW_ARGS+MAX_ROW_ARGS−1. */
   ROW_ARGS: 64,
   /** Row job: bytes per row added to each argument, at ROW_STRIDES..ROW_STRIDES+MAX_ROW_ARGS−1. */
-  ROW_STRIDES: 72,
+  ROW_STRIDES: 80,
 } as const;
 
 /** Arguments a row kernel function may take. */
-export const MAX_ROW_ARGS = 8;
+export const MAX_ROW_ARGS = 12;
 
 /** Int32s in the job block. */
-export const JOB_INTS = 80;
+export const JOB_INTS = 96;
 
 /** Values of job[KIND]. */
 export const JOB_KIND = {
@@ -213,6 +216,8 @@ export const GEMM_WORKER_SOURCE = `"use strict";
       const countArg = job[${J.ROW_COUNT_ARG}], argCount = job[${J.ROW_ARG_COUNT}];
       const base = Array.from(job.subarray(${J.ROW_ARGS}, ${J.ROW_ARGS} + argCount));
       const strides = Array.from(job.subarray(${J.ROW_STRIDES}, ${J.ROW_STRIDES} + argCount));
+      const scratchArg = job[${J.ROW_SCRATCH_ARG}];
+      if (scratchArg >= 0) base[scratchArg] = control[${SCRATCH}];
       const args = base.slice();
       for (;;) {
         const chunk = Atomics.add(job, ${J.NEXT}, 1);

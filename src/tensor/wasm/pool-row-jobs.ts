@@ -33,6 +33,11 @@ export interface RowJobLayout {
   readonly rowStrides: readonly number[];
   /** The cost of a row (e.g. its elements), compared with the pool's minParallelRowWork. */
   readonly workPerRow: number;
+  /**
+   * Per-thread scratch: argument `arg` (row stride 0) is replaced by the address of `bytes` bytes
+   * (64-byte aligned) that only the thread running the chunk uses while it runs.
+   */
+  readonly scratch?: { readonly arg: number; readonly bytes: number };
 }
 
 /** Rows per chunk and chunks: about 4 per thread, so a descheduled thread delays the job little. */
@@ -64,6 +69,16 @@ export function checkRowJob(where: string, rows: number, args: readonly number[]
   }
   if (![...args, ...layout.rowStrides].every((v) => Number.isInteger(v))) {
     throw new InputError(`${where}: arguments and row strides must be integers`, "bad_input");
+  }
+  const scratch = layout.scratch;
+  if (scratch !== undefined) {
+    const { arg, bytes } = scratch;
+    if (!Number.isInteger(arg) || arg < 0 || arg >= args.length || arg === layout.countArg || layout.rowStrides[arg] !== 0) {
+      throw new InputError(`${where}: scratch argument ${arg} must be another argument than the count, with row stride 0`, "bad_input");
+    }
+    if (!Number.isInteger(bytes) || bytes < 1 || bytes > 0x40000000) {
+      throw new InputError(`${where}: scratch bytes = ${bytes} must be a positive integer of at most 1 GiB`, "bad_input");
+    }
   }
 }
 

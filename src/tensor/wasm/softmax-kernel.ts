@@ -7,8 +7,10 @@
  * - `softmaxRows(src, dst, rows, width) → i32`: for each of `rows` consecutive rows of `width` ≥ 1
  *   f32 values at src (4-byte aligned) writes softmax(row) to the same place at dst (src = dst
  *   allowed). Returns 1, or 0 if some row's max is −∞ (all −∞, ignoring NaNs — as softmax.ts),
- *   in which case that row of dst is left unwritten. The kernel may READ up to 12 bytes past the
- *   last row (masked tail load); it writes only inside the rows.
+ *   in which case that row of dst is left unwritten. It reads and writes only inside the rows
+ *   (so row ranges can run on different threads).
+ * - `softmaxRowsFlagged(src, dst, rows, width, flag)`: the same, storing i32 0 at `flag` instead of
+ *   returning 0 (a pool row job; the caller sets the flag to 1 first).
  *
  * Per row: max with f32x4.pmax (NaN lanes skipped, like softmax.ts's `>`); e = exp(x − max) with
  * the shared f32x4 exp of simd-exp.ts (x − max < −87, incl. −∞, → exactly 0; NaN and +∞ rows
@@ -53,6 +55,7 @@ function softmaxFunction(): FunctionBuilder {
   const s = f.local(v128);
   const accLo = f.local(v128);
   const accHi = f.local(v128);
+  const t = f.local(v128);
   const c = expConsts(f);
   f.v128ConstF32x4(splatF32(-Infinity)).set(negInf);
   f.i32Const(1).set(ok);
@@ -73,11 +76,12 @@ function softmaxFunction(): FunctionBuilder {
   const tail = (body: () => void): void => {
     f.get(end).get(q).i32Sub().i32Const(2).i32ShrU().tee(rem).if_(body);
   };
-  /** Masked tail load at q: lanes ≥ rem are −∞. */
+  /** The rem (1–3) floats at q, lanes ≥ rem −∞; reads nothing past them (rows split over threads). */
   const tailLoad = (): void => {
-    f.get(q).v128Load(0, 2).get(negInf);
-    f.get(rem).i32x4Splat().v128ConstI32x4([0, 1, 2, 3]).i32x4GtS();
-    f.v128Bitselect();
+    f.get(negInf).get(q).f32Load(0).f32x4ReplaceLane(0).set(t);
+    f.get(rem).i32Const(2).i32GeU().if_(() => f.get(t).get(q).f32Load(4).f32x4ReplaceLane(1).set(t));
+    f.get(rem).i32Const(3).i32GeU().if_(() => f.get(t).get(q).f32Load(8).f32x4ReplaceLane(2).set(t));
+    f.get(t);
   };
   const flush = (): void => {
     f.get(accLo).get(s).f64x2PromoteLowF32x4().f64x2Add().set(accLo);
@@ -173,12 +177,20 @@ function softmaxFunction(): FunctionBuilder {
   return f;
 }
 
+/** softmaxRowsFlagged(src, dst, rows, width, flag): softmaxRows, storing i32 0 at flag if it returns 0. */
+function flaggedFunction(): FunctionBuilder {
+  const f = new FunctionBuilder([i32, i32, i32, i32, i32]);
+  const [src, dst, rows, width, flag] = f.params;
+  f.get(src).get(dst).get(rows).get(width).call(0).i32Eqz().if_(() => f.get(flag).i32Const(0).i32Store());
+  return f;
+}
+
 /** Generates the module bytes. */
 export function generateSoftmaxModule(options: SoftmaxKernelOptions = {}): Uint8Array<ArrayBuffer> {
   const shared = options.sharedMemory ?? false;
   return encodeModule({
     memory: { module: "env", name: "memory", minPages: 0, ...(shared ? { maxPages: 65536, shared: true } : {}) },
-    functions: [softmaxFunction()],
-    exports: { softmaxRows: 0 },
+    functions: [softmaxFunction(), flaggedFunction()],
+    exports: { softmaxRows: 0, softmaxRowsFlagged: 1 },
   });
 }

@@ -34,8 +34,6 @@ export type WasmSoftmaxRows = (x: Float32Array, width: number, out: Float32Array
 
 const PAGE_BYTES = 65536;
 const BASE = 64;
-/** Readable slack after the data (the kernel's masked tail load over-reads ≤ 12 bytes). */
-const TAIL_PAD = 16;
 
 export function createWasmSoftmaxRows(options: WasmSoftmaxOptions = {}): WasmSoftmaxRows | null {
   const wa = webAssembly();
@@ -46,7 +44,7 @@ export function createWasmSoftmaxRows(options: WasmSoftmaxOptions = {}): WasmSof
   let heap: Float32Array | undefined;
 
   const ensure = (floats: number): Float32Array => {
-    const bytes = BASE + floats * 4 + TAIL_PAD;
+    const bytes = BASE + floats * 4;
     if (memory === undefined) {
       memory = new wa.Memory({ initial: Math.ceil(bytes / PAGE_BYTES) });
       kernel = instantiateSoftmaxKernel(memory);
@@ -71,7 +69,6 @@ export function createWasmSoftmaxRows(options: WasmSoftmaxOptions = {}): WasmSof
     const h = ensure(chunkRows * width);
     const k = kernel!;
     const base = BASE >> 2;
-    h.fill(0, base + chunkRows * width, base + chunkRows * width + (TAIL_PAD >> 2));
     let ok = true;
     for (let r0 = 0; r0 < rows; r0 += chunkRows) {
       const m = Math.min(chunkRows, rows - r0) * width;
