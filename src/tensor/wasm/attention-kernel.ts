@@ -339,13 +339,20 @@ function mixPlane(microIdx: number, maskedIdx: number, edgeIdx: number): Functio
   return f;
 }
 
+/** Indices of the plane functions among {@link attentionFunctions}. */
+export const SCORES_PLANE = 3;
+export const MIX_PLANE = 4;
+
+/** The module's functions: micro, microMasked, edgeCopy, scoresPlane, mixPlane. */
+export function attentionFunctions(): FunctionBuilder[] {
+  return [microKernel(false), microKernel(true), edgeCopy(), scoresPlane(0, 2), mixPlane(0, 1, 2)];
+}
+
 /** Generates the module bytes. */
 export function generateAttentionModule(): Uint8Array<ArrayBuffer> {
-  // Function indices: micro, microMasked, edgeCopy, scoresPlane, mixPlane.
-  const functions = [microKernel(false), microKernel(true), edgeCopy(), scoresPlane(0, 2), mixPlane(0, 1, 2)];
   return encodeModule({
     memory: { module: "env", name: "memory", minPages: 0 },
-    functions,
-    exports: { scoresPlane: 3, mixPlane: 4 },
+    functions: attentionFunctions(),
+    exports: { scoresPlane: SCORES_PLANE, mixPlane: MIX_PLANE },
   });
 }

@@ -1,16 +1,19 @@
 /**
  * The multi-threaded WebAssembly SIMD matmul backend (Node ≥ 20 and Deno): weights are packed into
  * a NodeGemmPool's shared memory once, and every large matmul is split across the pool's threads,
- * as are (row jobs) the log-sum-exp of rows in its workspace (productLogSumExp's blocks) and gelu on
- * views of its memory (the forward's MLP buffer). Results are bit-identical to the single-threaded
+ * as are (row jobs) the log-sum-exp of rows in its workspace (productLogSumExp's blocks), gelu on
+ * views of its memory (the forward's MLP buffer) and the attention scores, softmax and value
+ * mixing on views of it (the forward's attention buffers, by (batch, head) plane or by row). Results are bit-identical to the single-threaded
  * "wasm-simd" backend.
  */
 import { InputError } from "../../errors.ts";
 import type { MatmulBackend, PreparedWeight } from "../matmul.ts";
 import { sharedMemoryWorkspace } from "./gemm-workspace.ts";
 import { NodeGemmPool, type NodeGemmPoolOptions } from "./node-gemm-pool.ts";
+import { createPoolAttention } from "./pool-attention.ts";
 import { createPoolGelu } from "./pool-gelu.ts";
 import { createPoolLogSumExp } from "./pool-logsumexp.ts";
+import { createPoolSoftmaxRows } from "./pool-softmax.ts";
 import { createWasmForwardKernels } from "./wasm-forward-kernels.ts";
 import type { LogSumExpInMemory } from "./wasm-logsumexp.ts";
 import type { PackedMatrix } from "./wasm-gemm.ts";
@@ -45,7 +48,15 @@ export function createParallelWasmBackend(options: ParallelWasmBackendOptions = 
   return {
     name: `${pool.gemm.relaxedSimd ? "wasm-simd-fma" : "wasm-simd"}×${pool.threads}`,
     ownsPreparedCopy: true,
-    kernels: kernels && { ...kernels, geluNew: createPoolGelu(pool, (x, out) => kernels.geluNew!(x, out)) },
+    kernels: kernels && {
+      ...kernels,
+      geluNew: createPoolGelu(pool, (x, out) => kernels.geluNew!(x, out)),
+      softmaxRows: createPoolSoftmaxRows(pool, (x, width, out) => kernels.softmaxRows!(x, width, out)),
+      ...createPoolAttention(pool, {
+        attentionScores: (...args) => kernels.attentionScores!(...args),
+        mixValues: (...args) => kernels.mixValues!(...args),
+      }),
+    },
     workspace,
     pool,
     prepare(w, inDim, outDim): PoolPreparedWeight {
