@@ -239,6 +239,7 @@ interface TorchForward {
 }
 const torchByThreads = new Map<number, Map<string, TorchForward>>();
 let torchPeakRss: number | undefined;
+let torchBlas: string | undefined;
 if (torch.ok) {
   for (const threads of [2, 1]) {
     const n = String(threads);
@@ -249,11 +250,13 @@ if (torch.ok) {
     for (const res of results(r.stdout)) {
       if (res.kind === "forward") byShape.set(`${res.batch}×${res.seq}`, { medianMs: res.median_ms as number, samples: res.samples_ms as number[] });
       if (res.kind === "process" && threads === 2) torchPeakRss = res.peak_rss_bytes as number;
+      if (res.kind === "process" && typeof res.blas === "string") torchBlas = res.blas;
     }
     if (r.status !== 0) log(`PyTorch (${threads} thread(s)) failed: ${r.stderr.trim().split("\n").at(-1)}`);
     for (const [label, t] of byShape) log(`PyTorch ${threads} thr ${label}: ${t.samples.map((x) => x.toFixed(0)).join(", ")} ms → median ${ms(t.medianMs)} ms`);
     torchByThreads.set(threads, byShape);
   }
+  if (torchBlas) log(`PyTorch's BLAS: ${torchBlas}`);
 }
 
 // ---- 6. GEMM ----
@@ -330,7 +333,7 @@ const [autoName, wasmName] = [backendOf("auto"), backendOf("wasm")];
 
 section("summary");
 log(`machine: ${cpus().length} CPU(s); uptime after: ${uptime()}`);
-log(`ours: Node ${nodeVersion}, default backend ${autoName}, one-thread backend ${wasmName}; ${torchName}: CPU, torch.no_grad(), OMP_WAIT_POLICY=PASSIVE`);
+log(`ours: Node ${nodeVersion}, default backend ${autoName}, one-thread backend ${wasmName}; ${torchName}: CPU, torch.no_grad(), OMP_WAIT_POLICY=PASSIVE${torchBlas ? `, BLAS ${torchBlas}` : ""}`);
 if (!torch.ok) log(`PyTorch: NOT AVAILABLE (${torch.note}); only our side was measured`);
 log(`PyTorch vs ours logits (tiny-gpt2): ${checkLine}`);
 log("");

@@ -14,6 +14,7 @@ and a gelu_new MLP, the final LayerNorm and the tied unembedding, under torch.no
 Machine-readable results are printed as lines "RESULT {json}".
 """
 import argparse
+import ctypes
 import json
 import math
 import os
@@ -84,6 +85,21 @@ def peak_rss_bytes():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
+def blas_info():
+    """The BLAS PyTorch's matmuls run on: for OpenBLAS, its version and the kernel set it picked for this CPU."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line.split()[-1]}
+        if not paths:
+            return "not OpenBLAS (" + torch.__config__.show().split("BLAS_INFO=")[-1].split(",")[0] + ")"
+        lib = ctypes.CDLL(sorted(paths)[0])
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        lib.openblas_get_config.restype = ctypes.c_char_p
+        return f"{lib.openblas_get_config().decode()}; core {lib.openblas_get_corename().decode()}"
+    except (OSError, AttributeError) as e:
+        return f"unknown ({e})"
+
+
 def result(kind, **fields):
     print("RESULT " + json.dumps({"kind": kind, **fields}), flush=True)
 
@@ -129,7 +145,7 @@ def cmd_time(args):
             samples = time_it(lambda: forward(cfg, w, tokens), args.repeat)
         result("forward", batch=batch, seq=seq, threads=torch.get_num_threads(), samples_ms=samples,
                median_ms=statistics.median(samples))
-    result("process", load_ms=load_ms, peak_rss_bytes=peak_rss_bytes(), torch=torch.__version__)
+    result("process", load_ms=load_ms, peak_rss_bytes=peak_rss_bytes(), torch=torch.__version__, blas=blas_info())
 
 
 def cmd_gemm(args):
