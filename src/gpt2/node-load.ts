@@ -4,7 +4,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { join } from "node:path";
 import { InputError } from "../errors.ts";
-import { type BackendChoice, type BackendOptions, parseBackendChoice, parseFmaChoice, selectBackend } from "../tensor/backends.ts";
+import { assertBackendChoice, type BackendChoice, type BackendOptions, parseBackendChoice, parseFmaChoice, selectBackend } from "../tensor/backends.ts";
 import type { MatmulBackend } from "../tensor/matmul.ts";
 import { createParallelWasmBackend } from "../tensor/wasm/node-parallel-backend.ts";
 import { wasmRelaxedSimdSupported } from "../tensor/wasm/wasm-gemm.ts";
@@ -101,6 +101,7 @@ function cores(): number {
  * turns on V8's --experimental-wasm-relaxed-simd for the process; see WasmGemmOptions.relaxedSimd).
  */
 export function selectNodeBackend(choice: BackendChoice = "auto", options: BackendOptions = {}): MatmulBackend {
+  assertBackendChoice(choice, "selectNodeBackend");
   if (options.relaxedSimd !== false && choice !== "reference") enableRelaxedSimd();
   const relaxedSimd = options.relaxedSimd !== false && wasmRelaxedSimdSupported();
   if (choice === "wasm-threads" || (choice === "auto" && cores() >= 2)) {

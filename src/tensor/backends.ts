@@ -12,6 +12,21 @@ import { type PackedMatrix, WasmGemm, wasmRelaxedSimdSupported } from "./wasm/wa
  */
 export type BackendChoice = "auto" | "wasm" | "wasm-threads" | "reference";
 
+export const BACKEND_CHOICES: readonly BackendChoice[] = Object.freeze(["auto", "wasm", "wasm-threads", "reference"]);
+
+const choiceList = BACKEND_CHOICES.map((c) => `"${c}"`).join(", ");
+
+function isBackendChoice(value: unknown): value is BackendChoice {
+  return typeof value === "string" && (BACKEND_CHOICES as readonly string[]).includes(value);
+}
+
+/** Throws `bad_backend` unless `choice` is one of BACKEND_CHOICES; `where` names the caller. */
+export function assertBackendChoice(choice: unknown, where: string): asserts choice is BackendChoice {
+  if (isBackendChoice(choice)) return;
+  const shown = typeof choice === "string" ? `"${choice}"` : String(choice);
+  throw new InputError(`${where}: unknown backend choice ${shown} (valid: ${choiceList})`, "bad_backend");
+}
+
 interface WasmPreparedWeight extends PreparedWeight {
   readonly packed: PackedMatrix;
 }
@@ -85,6 +100,7 @@ const sharedWasm = new Map<boolean, MatmulBackend | null>();
  * process-wide.
  */
 export function selectBackend(choice: BackendChoice = "auto", options: BackendOptions = {}): MatmulBackend {
+  assertBackendChoice(choice, "selectBackend");
   if (choice === "reference") return referenceBackend;
   // Keyed by what the engine gives now: Node 20 validates relaxed SIMD only once its flag is set.
   const relaxedSimd = options.relaxedSimd !== false && wasmRelaxedSimdSupported();
@@ -95,10 +111,11 @@ export function selectBackend(choice: BackendChoice = "auto", options: BackendOp
   return referenceBackend;
 }
 
+/** GPT2_LENS_BACKEND: unset or "" → "auto"; else one of BACKEND_CHOICES. */
 export function parseBackendChoice(value: string | undefined): BackendChoice {
   if (value === undefined || value === "") return "auto";
-  if (value === "auto" || value === "wasm" || value === "wasm-threads" || value === "reference") return value;
-  throw new InputError(`unknown kernel backend "${value}" (choose auto, wasm, wasm-threads or reference)`, "bad_backend");
+  if (isBackendChoice(value)) return value;
+  throw new InputError(`GPT2_LENS_BACKEND="${value}" is not one of ${BACKEND_CHOICES.join(", ")}`, "bad_backend");
 }
 
 /**

@@ -83,6 +83,18 @@ describe("gpt2-lens bench", () => {
     expect(bad.stderr).not.toMatch(/\bat \S+:\d+/);
   });
 
+  it("a bad GPT2_LENS_BACKEND is named; GPT2_LENS_FMA is checked even where the backend ignores it", () => {
+    for (const [env, message] of [
+      [{ GPT2_LENS_BACKEND: "threads" }, 'GPT2_LENS_BACKEND="threads" is not one of auto, wasm, wasm-threads, reference'],
+      [{ GPT2_LENS_BACKEND: "reference", GPT2_LENS_FMA: "fast" }, 'GPT2_LENS_FMA="fast" is not one of 1, on, true, 0, off, false'],
+    ] as const) {
+      const run = cli(["bench", "--model", TINY_DIR, "--repeat", "1"], env);
+      expect(run.status).toBe(1);
+      expect(run.stdout).toBe("");
+      expect(run.stderr).toBe(`gpt2-lens: error: ${message}\n`);
+    }
+  });
+
   it("names the backend GPT2_LENS_BACKEND chose", () => {
     const run = cli(["bench", "--model", TINY_DIR, "--repeat", "1"], { GPT2_LENS_BACKEND: "reference" });
     expect(run.status, run.stderr).toBe(0);
