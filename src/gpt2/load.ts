@@ -1,5 +1,6 @@
 import { type Float32TensorSource, parseSafetensors } from "../io/safetensors.ts";
 import { selectBackend } from "../tensor/backends.ts";
+import { assertMatmulBackend } from "../tensor/check-backend.ts";
 import type { MatmulBackend } from "../tensor/matmul.ts";
 import { type Gpt2Config, ModelLoadError, parseHfConfig } from "./config.ts";
 import { loadGpt2Weights } from "./load-weights.ts";
@@ -39,6 +40,7 @@ export function loadGpt2FromTensors(config: Gpt2Config, tensors: Float32TensorSo
  * default backend is WebAssembly SIMD where available, else the plain TypeScript kernels.
  */
 export function loadGpt2FromBytes(sources: Gpt2Sources, backend?: MatmulBackend): Gpt2Model {
+  if (backend != null) assertMatmulBackend(backend, "loadGpt2FromBytes: backend");
   const config = parseConfigSource(sources.config);
   return loadGpt2FromTensors(config, parseSafetensors(sources.weights), backend);
 }

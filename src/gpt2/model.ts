@@ -1,6 +1,7 @@
 import { InputError } from "../errors.ts";
 import { packedMatrixOf } from "../tensor/backends.ts";
 import { gatherRows } from "../tensor/indexing.ts";
+import { assertMatmulBackend } from "../tensor/check-backend.ts";
 import type { MatmulBackend, PreparedWeight } from "../tensor/matmul.ts";
 import { referenceBackend } from "../tensor/matmul.ts";
 import { Tensor } from "../tensor/tensor.ts";
@@ -37,6 +38,7 @@ export class Gpt2Model {
   readonly #packedEmbedding: PackedMatrix | null;
 
   constructor(config: Gpt2Config, weights: Gpt2Weights, backend: MatmulBackend = referenceBackend) {
+    assertMatmulBackend(backend, "Gpt2Model: backend");
     this.config = config;
     this.weights = weights;
     this.backend = backend;

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { InputError } from "../errors.ts";
 import { assertBackendChoice, type BackendChoice, type BackendOptions, parseBackendChoice, parseFmaChoice, selectBackend } from "../tensor/backends.ts";
 import type { MatmulBackend } from "../tensor/matmul.ts";
+import { assertMatmulBackend } from "../tensor/check-backend.ts";
 import { createParallelWasmBackend } from "../tensor/wasm/node-parallel-backend.ts";
 import { wasmRelaxedSimdSupported } from "../tensor/wasm/wasm-gemm.ts";
 import { SafetensorsFileSource } from "../io/node-safetensors-source.ts";
@@ -139,6 +140,7 @@ export async function loadGpt2FromDir(
   backend?: MatmulBackend,
   options: LoadGpt2FromDirOptions = {},
 ): Promise<Gpt2Model> {
+  if (backend != null) assertMatmulBackend(backend, "loadGpt2FromDir: backend");
   const configText = new TextDecoder().decode(await readRequired(dir, "config.json"));
   const weightsPath = join(dir, "model.safetensors");
   try {
