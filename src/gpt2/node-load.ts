@@ -13,6 +13,7 @@ import { SafetensorsFileSource } from "../io/node-safetensors-source.ts";
 import { SafetensorsError } from "../io/safetensors.ts";
 import { ModelLoadError } from "./config.ts";
 import { loadGpt2FromTensors, parseConfigSource } from "./load.ts";
+import { progressReporter } from "./load-progress.ts";
 import type { Gpt2Model } from "./model.ts";
 
 function fileError(error: unknown, dir: string, file: string): unknown {
@@ -119,7 +120,8 @@ export function selectNodeBackend(choice: BackendChoice = "auto", options: Backe
 export interface LoadGpt2FromDirOptions {
   /**
    * Called as model.safetensors is read (synchronously, between reads), with the bytes done and the
-   * file's size; the last call reports (size, size).
+   * file's size; the last call reports (size, size). Loading stops at its first throw, and that
+   * error is what loadGpt2FromDir rejects with, unchanged.
    */
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
 }
@@ -138,9 +140,11 @@ export interface LoadGpt2FromDirOptions {
 export async function loadGpt2FromDir(
   dir: string,
   backend?: MatmulBackend,
-  options: LoadGpt2FromDirOptions = {},
+  options?: LoadGpt2FromDirOptions,
 ): Promise<Gpt2Model> {
   if (backend != null) assertMatmulBackend(backend, "loadGpt2FromDir: backend");
+  const progress = progressReporter(options, "loadGpt2FromDir");
+  const onProgress = progress.report;
   const configText = new TextDecoder().decode(await readRequired(dir, "config.json"));
   const weightsPath = join(dir, "model.safetensors");
   try {
@@ -149,7 +153,6 @@ export async function loadGpt2FromDir(
     throw fileError(error, dir, "model.safetensors");
   }
   const chosen = backend ?? selectNodeBackend(parseBackendChoice(process.env.GPT2_LENS_BACKEND), parseFmaChoice(process.env.GPT2_LENS_FMA));
-  const { onProgress } = options;
   let loading = true;
   let source: SafetensorsFileSource | undefined;
   try {
@@ -173,6 +176,7 @@ export async function loadGpt2FromDir(
     onProgress?.(source.size, source.size);
     return model;
   } catch (error) {
+    if (progress.thrown) throw progress.thrown.error;
     throw withFileName(error, dir);
   } finally {
     loading = false;

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../src/errors.ts";
+import { ModelLoadError } from "../../src/gpt2/config.ts";
 import { loadGpt2FromBytes } from "../../src/gpt2/load.ts";
 import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
 import type { MatmulBackend } from "../../src/tensor/matmul.ts";
@@ -39,5 +40,40 @@ describe("backend argument", () => {
       expect((error as InputError).message).toMatch(new RegExp(`^${where}: backend must be a MatmulBackend, `));
       expect((error as InputError).message).toMatch(detail);
     }
+  });
+});
+
+describe("onProgress", () => {
+  it.each([
+    ["the first call (after the header)", 1],
+    ["a call while tensors are read", 5],
+    ["the last call (size, size)", Infinity],
+  ])("an error it throws on %s is passed on unchanged", async (_, failAt) => {
+    const calls: [number, number][] = [];
+    await loadGpt2FromDir(TINY_DIR, undefined, { onProgress: (done, total) => void calls.push([done, total]) });
+    const at = Math.min(failAt, calls.length);
+    for (const thrown of [new RangeError("stop here"), new ModelLoadError("bad_config", "mine"), "a string"]) {
+      let count = 0;
+      const error = await rejection(loadGpt2FromDir(TINY_DIR, undefined, {
+        onProgress: () => {
+          if (++count === at) throw thrown;
+        },
+      }));
+      expect(error).toBe(thrown);
+      if (thrown instanceof Error) expect(thrown.message).toMatch(/^(stop here|mine)$/);
+      expect(count).toBe(at);
+    }
+  });
+
+  it.each([
+    ["a number", { onProgress: 5 }, "onProgress must be a function, got number"],
+    ["null", { onProgress: null }, "onProgress must be a function, got null"],
+    ["a string", { onProgress: "log" }, "onProgress must be a function, got string"],
+    ["options null", null, "options must be an object, got null"],
+  ])("%s is an InputError before anything is read", async (_, options, message) => {
+    const error = await rejection(loadGpt2FromDir(join(TINY_DIR, "no-such-dir"), undefined, options as never));
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as InputError).code).toBe("bad_option");
+    expect((error as InputError).message).toBe(`loadGpt2FromDir: ${message}`);
   });
 });
