@@ -6,6 +6,7 @@ import { InputError } from "../../src/errors.ts";
 import { ModelLoadError } from "../../src/gpt2/config.ts";
 import { loadGpt2FromBytes } from "../../src/gpt2/load.ts";
 import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
+import { loadHookedGpt2 } from "../../src/hooks/node-load-hooked.ts";
 import type { MatmulBackend } from "../../src/tensor/matmul.ts";
 import { TINY_DIR } from "../helpers/fixtures.ts";
 
@@ -75,5 +76,18 @@ describe("onProgress", () => {
     expect(error).toBeInstanceOf(InputError);
     expect((error as InputError).code).toBe("bad_option");
     expect((error as InputError).message).toBe(`loadGpt2FromDir: ${message}`);
+  });
+});
+
+describe("loadHookedGpt2", () => {
+  it("passes onProgress on, and checks it like loadGpt2FromDir", async () => {
+    const calls: [number, number][] = [];
+    const model = await loadHookedGpt2(TINY_DIR, undefined, { onProgress: (done, total) => void calls.push([done, total]) });
+    const size = readFileSync(join(TINY_DIR, "model.safetensors")).length;
+    expect(model.config.nLayers).toBe(2);
+    expect(calls.length).toBeGreaterThan(1);
+    expect(calls.at(-1)).toEqual([size, size]);
+    const error = await rejection(loadHookedGpt2(TINY_DIR, undefined, { onProgress: 1 as never }));
+    expect((error as InputError).code).toBe("bad_option");
   });
 });
