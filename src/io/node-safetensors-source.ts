@@ -46,7 +46,8 @@ export class SafetensorsFileSource implements Float32TensorSource {
   /**
    * Opens `path` and validates its header. File-system errors are thrown as Node reports them
    * (with `code` ENOENT, EISDIR, ...); a bad header is a SafetensorsError. The file stays open
-   * until {@link close}; afterwards, reads reopen it briefly and fail if it changed meanwhile.
+   * until {@link close}; afterwards, reads reopen it briefly and fail with `file_changed` if it
+   * changed, shrank or went away meanwhile.
    */
   static open(path: string, options: SafetensorsFileSourceOptions = {}): SafetensorsFileSource {
     const fd = openSync(path, "r");
@@ -155,7 +156,7 @@ export class SafetensorsFileSource implements Float32TensorSource {
     if (this.#fd !== null) {
       bytes = readFully(this.#fd, this.path, position, length);
     } else {
-      const fd = openSync(this.path, "r");
+      const fd = reopen(this.path);
       try {
         const stats = fstatSync(fd);
         if (stats.size !== this.size || stats.mtimeMs !== this.#mtimeMs) {
@@ -173,6 +174,16 @@ export class SafetensorsFileSource implements Float32TensorSource {
 
   #lookup(name: string): TensorInfo {
     return lookupTensor(this.#tensors, name);
+  }
+}
+
+function reopen(path: string): number {
+  try {
+    return openSync(path, "r");
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    const what = code === "ENOENT" || code === "ENOTDIR" ? "was deleted or moved" : `cannot be reopened (${(error as Error).message})`;
+    throw new Gpt2LensError("file_changed", `${path} ${what} after it was loaded; cannot read its tensors again`, { cause: error });
   }
 }
 

@@ -3,10 +3,11 @@
  * backend that packs its own copy, keeps the large matrices only packed, re-reading them from the
  * file when asked for. It must give exactly what loadGpt2FromBytes gives on the same bytes.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { Gpt2LensError } from "../../src/errors.ts";
 import { loadGpt2FromBytes } from "../../src/gpt2/load.ts";
 import type { Gpt2Model } from "../../src/gpt2/model.ts";
 import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
@@ -125,6 +126,31 @@ describe("streamed loading", () => {
     const path = join(dir, "model.safetensors");
     utimesSync(path, new Date(), new Date(Date.now() + 60_000));
     expect(() => model.weights.blocks[0]!.qkvWeight).toThrow(expect.objectContaining({ code: "file_changed" }));
+  });
+
+  it("a weight file deleted during loading: the load completes from the open file, a later re-read is file_changed", async () => {
+    if (!wasm) return;
+    const dir = modelDir(join(TINY_DIR, "config.json"), join(TINY_DIR, "model.safetensors"));
+    const path = join(dir, "model.safetensors");
+    let calls = 0;
+    const model = await loadGpt2FromDir(dir, wasm, { onProgress: () => void (++calls === 3 && rmSync(path)) });
+    expect(calls).toBeGreaterThan(3);
+    let error: unknown;
+    try {
+      void model.weights.blocks[0]!.qkvWeight;
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(Gpt2LensError);
+    expect(error).toMatchObject({ code: "file_changed", message: `${path} was deleted or moved after it was loaded; cannot read its tensors again` });
+  });
+
+  it("a weight file truncated during loading is file_changed, naming it", async () => {
+    const dir = modelDir(join(TINY_DIR, "config.json"), join(TINY_DIR, "model.safetensors"));
+    const path = join(dir, "model.safetensors");
+    let calls = 0;
+    const load = loadGpt2FromDir(dir, referenceBackend, { onProgress: () => void (++calls === 3 && truncateSync(path, 4096)) });
+    await expect(load).rejects.toThrow(expect.objectContaining({ code: "file_changed", message: `${path} ended early: it shrank while being read` }));
   });
 });
 
