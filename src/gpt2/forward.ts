@@ -1,12 +1,12 @@
-import { InputError } from "../errors.ts";
 import { geluNew } from "../tensor/activation.ts";
 import { add, addInPlace } from "../tensor/elementwise.ts";
 import { concatAxis, gatherRows, takeAxis } from "../tensor/indexing.ts";
 import { layerNormAffine, layerNormNormalize, layerNormScale, layerNormScaleNormalize } from "../tensor/layer-norm.ts";
 import { linear } from "../tensor/matmul.ts";
 import { softmaxLastAxis } from "../tensor/softmax.ts";
-import { sameShape, shapeToString, Tensor } from "../tensor/tensor.ts";
+import { Tensor } from "../tensor/tensor.ts";
 import { attentionScores, headResults, mixValues, splitQkv, sumHeads } from "./attention.ts";
+import { checkForwardInputs } from "./forward-inputs.ts";
 import { beginPassScratch, type PassScratch } from "./forward-scratch.ts";
 import type { Gpt2Model } from "./model.ts";
 import type { TokenBatch } from "./tokens.ts";
@@ -64,9 +64,10 @@ export function runForward(
     if (name === options.stopAfter) throw new StopForward();
     return next;
   };
+  const { pastPos } = checkForwardInputs(model.config, tokens, options);
   const scratch = beginPassScratch(model.backend.workspace);
   try {
-    return { logits: forwardFrom(model, tokens, { visit, visitor, scratch }, options) };
+    return { logits: forwardFrom(model, tokens, pastPos, { visit, visitor, scratch }, options) };
   } catch (error) {
     if (error instanceof StopForward) return { logits: null };
     throw error;
@@ -107,24 +108,17 @@ function scratchFor(pass: Pass, role: string, floats: number, names: readonly st
   return pass.scratch.take(role, floats);
 }
 
-function forwardFrom(model: Gpt2Model, tokens: TokenBatch | null, pass: Pass, options: ForwardOptions): Tensor {
+/** The pass itself, on inputs checkForwardInputs has accepted. */
+function forwardFrom(model: Gpt2Model, tokens: TokenBatch | null, pastPos: number, pass: Pass, options: ForwardOptions): Tensor {
   const { visit } = pass;
   const { config, weights } = model;
-  const pastPos = options.past ? checkPast(model, options.past, tokens, options.start?.residual ?? null) : 0;
   let residual: Tensor;
   let firstLayer = 0;
   if (options.start) {
     firstLayer = options.start.layer;
     residual = options.start.residual;
-    if (!Number.isInteger(firstLayer) || firstLayer < 0 || firstLayer > config.nLayers) {
-      throw new InputError(`start layer ${firstLayer} is outside [0, ${config.nLayers}]`, "bad_layer");
-    }
-    if (residual.rank !== 3 || residual.shape[2] !== config.dModel) {
-      throw new InputError(`start residual has shape ${shapeToString(residual.shape)}, expected [batch, pos, ${config.dModel}]`, "shape_mismatch");
-    }
   } else {
-    if (!tokens) throw new InputError("a forward pass from the embedding needs tokens", "bad_input");
-    const { ids, batch, pos } = tokens;
+    const { ids, batch, pos } = tokens!;
     const embed = visit("hook_embed", model.embedTokens(ids, [batch, pos]), null);
     const positions = Int32Array.from({ length: batch * pos }, (_, i) => pastPos + (i % pos));
     const posEmbed = visit("hook_pos_embed", gatherRows(weights.positionEmbedding, config.dModel, positions, [batch, pos]), null);
@@ -166,28 +160,6 @@ function hookedLayerNorm(
   }
   normalized = visit(normalizedName, normalized, layer);
   return layerNormAffine(normalized, weight, bias, !visitor.wants(normalizedName), kernels);
-}
-
-function checkPast(model: Gpt2Model, past: PastKeysValues, tokens: TokenBatch | null, start: Tensor | null): number {
-  const { nLayers, nHeads, dHead, nCtx } = model.config;
-  const batch = tokens?.batch ?? start?.shape[0] ?? 0;
-  const pos = tokens?.pos ?? start?.shape[1] ?? 0;
-  if (past.keys?.length !== nLayers || past.values?.length !== nLayers) {
-    throw new InputError(`past keys and values must hold one tensor per layer (${nLayers}), got ${past.keys?.length} and ${past.values?.length}`, "bad_past");
-  }
-  const pastPos = past.keys[0]!.shape[1] ?? 0;
-  const expected = [batch, pastPos, nHeads, dHead];
-  for (const [what, list] of [["keys", past.keys], ["values", past.values]] as const) {
-    list.forEach((t, layer) => {
-      if (!sameShape(t.shape, expected)) {
-        throw new InputError(`past ${what} of layer ${layer} have shape ${shapeToString(t.shape)}, expected ${shapeToString(expected)}`, "bad_past");
-      }
-    });
-  }
-  if (pastPos + pos > nCtx) {
-    throw new InputError(`${pastPos} past positions plus ${pos} new ones exceed the model's context of ${nCtx}`, "prompt_too_long");
-  }
-  return pastPos;
 }
 
 function runBlock(
