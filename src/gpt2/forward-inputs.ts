@@ -69,6 +69,19 @@ function checkPast(config: Gpt2Config, past: PastKeysValues, batch: number, pos:
   return pastPos;
 }
 
+/** logitPositions index this pass's positions; they may repeat (the logits' rows follow the list). */
+function checkLogitPositions(positions: unknown, pos: number): void {
+  if (!Array.isArray(positions)) {
+    throw new InputError(`logitPositions must be an array of positions, got ${describe(positions)}`, "bad_position");
+  }
+  positions.forEach((p: unknown, i) => {
+    if (typeof p !== "number" || !Number.isInteger(p) || p < 0 || p >= pos) {
+      const value = typeof p === "number" ? String(p) : describe(p);
+      throw new InputError(`logitPositions[${i}] is ${value}, not one of the run's positions 0…${pos - 1}`, "bad_position");
+    }
+  });
+}
+
 /** Checks everything a forward pass is given before it does any work; returns its sizes. */
 export function checkForwardInputs(config: Gpt2Config, tokens: TokenBatch | null, options: ForwardOptions): ForwardSizes {
   checkStart(config, options.start);
@@ -77,5 +90,6 @@ export function checkForwardInputs(config: Gpt2Config, tokens: TokenBatch | null
   const batch = residual ? residual.shape[0]! : tokens!.batch;
   const pos = residual ? residual.shape[1]! : tokens!.pos;
   const pastPos = options.past ? checkPast(config, options.past, batch, pos) : 0;
+  if (options.logitPositions !== undefined) checkLogitPositions(options.logitPositions, pos);
   return { batch, pos, pastPos };
 }

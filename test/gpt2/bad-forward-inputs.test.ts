@@ -76,3 +76,44 @@ describe("start", () => {
     expect(message).toBe("past keys of layer 1 is an object (Object), not a Tensor");
   });
 });
+
+describe("logitPositions", () => {
+  it.each([
+    [[3], "logitPositions[0] is 3"],
+    [[0, -1], "logitPositions[1] is -1"],
+    [[1.5], "logitPositions[0] is 1.5"],
+    [[Number.NaN], "logitPositions[0] is NaN"],
+    [[0, "1"], 'logitPositions[1] is string 1'],
+  ])("%j is bad_position, naming the entry and the run's positions", (positions, named) => {
+    const message = expectRejected([[1, 2, 3]], { logitPositions: positions as number[] }, "bad_position");
+    expect(message).toBe(`${named}, not one of the run's positions 0…2`);
+  });
+
+  it("must be an array", () => {
+    const message = expectRejected([[1, 2, 3]], { logitPositions: 2 as never }, "bad_position");
+    expect(message).toBe("logitPositions must be an array of positions, got number 2");
+  });
+
+  it("counts the start residual's positions, and only the new ones after past keys and values", () => {
+    expectRejected([[1]], { start: { layer: 1, residual: residual([1, 2, dModel]) }, logitPositions: [2] }, "bad_position");
+    const past = {
+      keys: Array.from({ length: nLayers }, () => Tensor.zeros([1, 3, nHeads, dHead])),
+      values: Array.from({ length: nLayers }, () => Tensor.zeros([1, 3, nHeads, dHead])),
+    };
+    expect(expectRejected([[1, 2]], { past, logitPositions: [2] }, "bad_position")).toContain("positions 0…1");
+    expect(model.run([[1, 2]], { past, logitPositions: [1] }).logits.shape).toEqual([1, 1, dVocab]);
+  });
+
+  it("may repeat positions, in any order: the logits' rows follow the list", () => {
+    const tokens = [[5, 6, 7], [8, 9, 10]];
+    const full = model.run(tokens).logits;
+    const picked = model.run(tokens, { logitPositions: [2, 0, 2] }).logits;
+    expect(picked.shape).toEqual([2, 3, dVocab]);
+    for (let b = 0; b < 2; b++) {
+      [2, 0, 2].forEach((p, i) => {
+        const row = (t: Tensor, at: number) => t.data.subarray((b * t.shape[1]! + at) * dVocab, (b * t.shape[1]! + at + 1) * dVocab);
+        expect(row(picked, i)).toEqual(row(full, p));
+      });
+    }
+  });
+});
