@@ -59,6 +59,13 @@ export function parseHookName(name: string): { layer: number; suffix: BlockHookS
   return { layer: Number(match[1]), suffix: match[2] as BlockHookSuffix };
 }
 
+/** Whether hook point `name` fires in a pass that starts at `blocks.{startLayer}.hook_resid_pre`. */
+export function firesFromLayer(name: HookName, startLayer: number): boolean {
+  if (name === "hook_embed" || name === "hook_pos_embed") return false;
+  const layer = parseHookName(name)?.layer;
+  return layer === undefined || layer >= startLayer;
+}
+
 /** Shape of an activation, as in TransformerLens, for a batch of `batch` prompts of `pos` tokens. */
 export function hookShape(name: HookName, config: Gpt2Config, batch: number, pos: number): number[] {
   const { dModel, nHeads, dHead, dMlp, dVocab } = config;

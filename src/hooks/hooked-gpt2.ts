@@ -1,11 +1,12 @@
 import type { Gpt2Config } from "../gpt2/config.ts";
 import { type ForwardOptions, runForward } from "../gpt2/forward.ts";
+import { checkStart } from "../gpt2/forward-inputs.ts";
 import type { Gpt2Model } from "../gpt2/model.ts";
 import { normalizeTokens, type TokenBatch, type TokenInput } from "../gpt2/tokens.ts";
 import { sameShape, shapeToString, Tensor } from "../tensor/tensor.ts";
 import { ActivationCache } from "./activation-cache.ts";
 import { HookError } from "./hook-error.ts";
-import { type HookName, hookNames, parseHookName } from "./hook-names.ts";
+import { firesFromLayer, type HookName, hookNames, parseHookName } from "./hook-names.ts";
 import { nearestNames } from "./nearest-names.ts";
 
 export interface HookContext {
@@ -96,11 +97,28 @@ export class HookedGpt2 {
     );
   }
 
+  /**
+   * Throws `hook_before_start` when `name`, asked for by name, cannot fire because the run starts
+   * after it (at `startLayer`; null: from the embedding).
+   */
+  #assertFiresAfterStart(name: HookName, startLayer: number | null, where: string): void {
+    if (startLayer === null || firesFromLayer(name, startLayer)) return;
+    const begin = startLayer < this.config.nLayers ? `blocks.${startLayer}.hook_resid_pre` : "ln_final";
+    throw new HookError(
+      "hook_before_start",
+      `${where}: "${name}" comes before the run's start (start.layer ${startLayer}: the pass begins at ${begin}), so it would never fire`,
+      name,
+    );
+  }
+
   #execute(input: TokenInput, options: RunOptions, stopAfter: HookName | undefined) {
     const start = options.start;
+    checkStart(this.config, start);
+    const startLayer = start == null ? null : start.layer;
+    if (stopAfter !== undefined) this.#assertFiresAfterStart(stopAfter, startLayer, "stopAfter");
     const tokens = start ? null : this.tokens(input);
-    const hooksByName = this.#resolveHooks(options.hooks ?? []);
-    const shouldCache = this.#resolveCache(options.cache ?? false);
+    const hooksByName = this.#resolveHooks(options.hooks ?? [], startLayer);
+    const shouldCache = this.#resolveCache(options.cache ?? false, startLayer);
     const cache = new ActivationCache();
     const visitor = {
       wants: (name: string) => hooksByName.has(name as HookName) || shouldCache(name as HookName),
@@ -122,7 +140,7 @@ export class HookedGpt2 {
     return { logits, cache };
   }
 
-  #resolveHooks(hooks: readonly HookSpec[]): Map<HookName, HookFn[]> {
+  #resolveHooks(hooks: readonly HookSpec[], startLayer: number | null): Map<HookName, HookFn[]> {
     const byName = new Map<HookName, HookFn[]>();
     hooks.forEach((spec, index) => {
       if (!Array.isArray(spec) || spec.length !== 2 || typeof spec[1] !== "function") {
@@ -133,16 +151,20 @@ export class HookedGpt2 {
         typeof selector === "function" ? this.hookNames.filter((n) => selector(n)) : [selector];
       for (const name of names) {
         this.assertHookName(name, `hooks[${index}]`);
+        if (typeof selector !== "function") this.#assertFiresAfterStart(name, startLayer, `hooks[${index}]`);
         byName.set(name, [...(byName.get(name) ?? []), fn]);
       }
     });
     return byName;
   }
 
-  #resolveCache(selector: CacheSelector): (name: HookName) => boolean {
+  #resolveCache(selector: CacheSelector, startLayer: number | null): (name: HookName) => boolean {
     if (typeof selector === "boolean") return () => selector;
     if (typeof selector === "function") return selector;
-    selector.forEach((name) => this.assertHookName(name, "cache"));
+    selector.forEach((name) => {
+      this.assertHookName(name, "cache");
+      this.#assertFiresAfterStart(name, startLayer, "cache");
+    });
     const wanted = new Set<string>(selector);
     return (name) => wanted.has(name);
   }
