@@ -3,18 +3,37 @@ import { UsageError } from "./usage-error.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
-/** node:util parseArgs with its TypeErrors turned into one-line usage errors. */
 export interface ParsedArgs {
   readonly values: Record<string, string | boolean | string[] | boolean[] | undefined>;
   readonly positionals: string[];
 }
 
+/**
+ * node:util parseArgs, with each mistake named in one line: an unknown option (listing the
+ * command's options), an option without its value, a value given to a flag. Unlike parseArgs's
+ * strict mode, a separate value that looks like a negative number (`--batch -1`) is taken as the
+ * value, so the option's own check can say what is allowed.
+ */
 export function parseCommandArgs(command: string, argv: readonly string[], options: Options): ParsedArgs {
-  try {
-    return parseArgs({ args: [...argv], options, allowPositionals: true, strict: true }) as ParsedArgs;
-  } catch (error) {
-    throw new UsageError(`${command}: ${(error as Error).message.split("\n")[0]}`);
+  const parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: false, tokens: true });
+  for (const token of parsed.tokens) {
+    if (token.kind !== "option") continue;
+    const { name, rawName, value, inlineValue } = token;
+    const spec = Object.hasOwn(options, name) ? options[name] : undefined;
+    if (spec === undefined) {
+      const known = Object.keys(options).map((option) => `--${option}`).join(", ");
+      throw new UsageError(`${command}: unknown option ${rawName}; ${command} takes ${known} and --help`);
+    }
+    if (spec.type === "boolean") {
+      if (value !== undefined) throw new UsageError(`${command}: ${rawName} takes no value, got "${value}"`);
+      continue;
+    }
+    if (value === undefined) throw new UsageError(`${command}: ${rawName} needs a value`);
+    if (!inlineValue && value.startsWith("-") && !/^-\.?\d/.test(value)) {
+      throw new UsageError(`${command}: ${rawName} needs a value, but "${value}" looks like an option; write ${rawName}=${value} if that is the value`);
+    }
   }
+  return { values: parsed.values, positionals: parsed.positionals } as ParsedArgs;
 }
 
 export function requireString(command: string, value: unknown, flag: string): string {

@@ -111,9 +111,10 @@ describe("gpt2-lens bench errors: one gpt2-lens: line, no stack, nothing on stdo
     ["a non-numeric --batch", ["--batch", "two"], 2, /--batch must be a positive integer, got "two"/],
     ["--seq beyond n_ctx", ["--seq", "65"], 2, /--seq 65 exceeds the model's n_ctx 64/],
     ["--seed 0", ["--seed", "0"], 2, /--seed must be a positive integer/],
-    ["an unknown flag", ["--bogus"], 2, /--bogus/],
+    ["a negative --batch given separately", ["--batch", "-1"], 2, /--batch must be a positive integer, got "-1"/],
+    ["an unknown flag", ["--bogus"], 2, /unknown option --bogus; bench takes --model, --batch, --seq, --repeat, --seed and --help/],
     ["a stray argument", ["extra"], 2, /unexpected argument "extra"/],
-    ["a flag without its value", ["--batch"], 2, /--batch/],
+    ["a flag without its value", ["--batch"], 2, /--batch needs a value/],
   ];
 
   it.each(cases)("%s", (_, flags, status, culprit) => {
