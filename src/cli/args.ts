@@ -50,6 +50,18 @@ export function parsePositiveInt(command: string, value: unknown, flag: string, 
   return parsed;
 }
 
+const MAX_SEED = 2 ** 32 - 1;
+
+/** A seed: an integer 0…2^32 − 1 (the generators use 32 bits, so larger seeds would repeat smaller ones). */
+export function parseSeed(command: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (typeof value !== "string" || !/^\d+$/.test(value) || parsed > MAX_SEED) {
+    throw new UsageError(`${command}: --seed must be an integer from 0 to ${MAX_SEED}, got "${String(value)}"`);
+  }
+  return parsed;
+}
+
 export function optionalString(values: ParsedArgs["values"], flag: string): string | undefined {
   const value = values[flag];
   return typeof value === "string" ? value : undefined;

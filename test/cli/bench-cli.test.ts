@@ -95,6 +95,14 @@ describe("gpt2-lens bench", () => {
     }
   });
 
+  it("takes --seed 0, and seeds up to 2^32 − 1", () => {
+    for (const seed of ["0", "4294967295"]) {
+      const run = cli(["bench", "--model", TINY_DIR, "--repeat", "1", "--seed", seed], { GPT2_LENS_BACKEND: "reference" });
+      expect(run.status, run.stderr).toBe(0);
+      expect(run.stdout).toContain(`random tokens seed ${seed}:`);
+    }
+  });
+
   it("names the backend GPT2_LENS_BACKEND chose", () => {
     const run = cli(["bench", "--model", TINY_DIR, "--repeat", "1"], { GPT2_LENS_BACKEND: "reference" });
     expect(run.status, run.stderr).toBe(0);
@@ -110,7 +118,8 @@ describe("gpt2-lens bench errors: one gpt2-lens: line, no stack, nothing on stdo
     ["a fractional --repeat", ["--repeat", "1.5"], 2, /--repeat must be a positive integer, got "1\.5"/],
     ["a non-numeric --batch", ["--batch", "two"], 2, /--batch must be a positive integer, got "two"/],
     ["--seq beyond n_ctx", ["--seq", "65"], 2, /--seq 65 exceeds the model's n_ctx 64/],
-    ["--seed 0", ["--seed", "0"], 2, /--seed must be a positive integer/],
+    ["a negative --seed", ["--seed", "-1"], 2, /--seed must be an integer from 0 to 4294967295, got "-1"/],
+    ["a --seed beyond 32 bits", ["--seed", "4294967296"], 2, /--seed must be an integer from 0 to 4294967295, got "4294967296"/],
     ["a negative --batch given separately", ["--batch", "-1"], 2, /--batch must be a positive integer, got "-1"/],
     ["an unknown flag", ["--bogus"], 2, /unknown option --bogus; bench takes --model, --batch, --seq, --repeat, --seed and --help/],
     ["a stray argument", ["extra"], 2, /unexpected argument "extra"/],

@@ -298,6 +298,7 @@ describe("gpt2-lens greater-than errors: non-zero exit, one gpt2-lens: line, no 
     ],
     ["--n 0", (out) => ["greater-than", "--n", "0", "--out", out], /--n must be a positive integer, got "0"/, true],
     ["--n abc", (out) => ["greater-than", "--n", "abc", "--out", out], /--n must be a positive integer, got "abc"/, true],
+    ["--seed 1.5", (out) => ["greater-than", "--seed", "1.5", "--out", out], /--seed must be an integer from 0 to 4294967295, got "1\.5"/, true],
     [
       "--dataset together with --n",
       (out) => ["greater-than", "--dataset", GOLDEN_DATASET, "--n", "10", "--out", out],

@@ -8,7 +8,7 @@ import type { Gpt2Model } from "../../gpt2/model.ts";
 import type { TokenBatch } from "../../gpt2/tokens.ts";
 import { HookedGpt2 } from "../../hooks/hooked-gpt2.ts";
 import { loadWithProgress } from "../load-model.ts";
-import { optionalString, parseCommandArgs, parsePositiveInt } from "../args.ts";
+import { optionalString, parseCommandArgs, parsePositiveInt, parseSeed } from "../args.ts";
 import { UsageError } from "../usage-error.ts";
 
 export const BENCH_USAGE = `gpt2-lens bench [--model DIR] [--batch 1] [--seq 13] [--repeat 5] [--seed 1]
@@ -111,7 +111,7 @@ export async function benchCommand(argv: readonly string[], log: (line: string) 
   const batch = parsePositiveInt("bench", values.batch, "batch", 1);
   const seq = parsePositiveInt("bench", values.seq, "seq", 13);
   const repeat = parsePositiveInt("bench", values.repeat, "repeat", 5);
-  const seed = parsePositiveInt("bench", values.seed, "seed", 1);
+  const seed = parseSeed("bench", values.seed, 1);
   const modelDir = optionalString(values, "model") ?? BUNDLED_MODEL_DIR;
   const tooLong = (nCtx: number | null) => {
     if (nCtx !== null && seq > nCtx) throw new UsageError(`bench: --seq ${seq} exceeds the model's n_ctx ${nCtx}`);

@@ -7,7 +7,7 @@ import { makeGreaterThanDataset } from "../../tasks/greater-than/dataset.ts";
 import { type GreaterThanPrompts, readGreaterThanDataset } from "../../tasks/greater-than/dataset-file.ts";
 import { runGreaterThanPipeline } from "../../tasks/greater-than/pipeline.ts";
 import { greaterThanFigures, greaterThanReportHtml } from "../../viz/greater-than-figures.ts";
-import { optionalString, parseCommandArgs, parsePositiveInt, requireString } from "../args.ts";
+import { optionalString, parseCommandArgs, parsePositiveInt, parseSeed, requireString } from "../args.ts";
 import { BUNDLED_MODEL_DIR } from "../../gpt2/node-bundled-model.ts";
 import { createProgressBar, type ProgressBar } from "../progress.ts";
 import { UsageError } from "../usage-error.ts";
@@ -37,7 +37,7 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
   if (positionals.length) throw new UsageError(`greater-than: unexpected argument "${positionals[0]}"`);
   const out = resolve(requireString("greater-than", values.out, "out"));
   const n = parsePositiveInt("greater-than", values.n, "n", 490);
-  const seed = values.seed === "0" ? 0 : parsePositiveInt("greater-than", values.seed, "seed", 0);
+  const seed = parseSeed("greater-than", values.seed, 0);
   const datasetPath = optionalString(values, "dataset");
   if (datasetPath && (values.n !== undefined || values.seed !== undefined)) {
     throw new UsageError("greater-than: --dataset replaces --n and --seed; give one or the other");
