@@ -4,7 +4,7 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -118,6 +118,7 @@ describe("gpt2-lens bench errors: one gpt2-lens: line, no stack, nothing on stdo
     ["a fractional --repeat", ["--repeat", "1.5"], 2, /--repeat must be a positive integer, got "1\.5"/],
     ["a non-numeric --batch", ["--batch", "two"], 2, /--batch must be a positive integer, got "two"/],
     ["--seq beyond n_ctx", ["--seq", "65"], 2, /--seq 65 exceeds the model's n_ctx 64/],
+    ["logits beyond 2^32 floats", ["--batch", "2000", "--seq", "64"], 2, /--batch 2000 × --seq 64 needs full logits of 2000×64×50257 = 6432896000 floats .*use a smaller --batch or --seq /],
     ["a negative --seed", ["--seed", "-1"], 2, /--seed must be an integer from 0 to 4294967295, got "-1"/],
     ["a --seed beyond 32 bits", ["--seed", "4294967296"], 2, /--seed must be an integer from 0 to 4294967295, got "4294967296"/],
     ["a negative --batch given separately", ["--batch", "-1"], 2, /--batch must be a positive integer, got "-1"/],
@@ -135,6 +136,19 @@ describe("gpt2-lens bench errors: one gpt2-lens: line, no stack, nothing on stdo
     expect(lines[0]).toMatch(culprit);
     expect(lines, run.stderr).toHaveLength(1);
     expect(run.stderr).not.toContain("    at ");
+  });
+
+  it("a shape too large is refused before the weights are read", () => {
+    const dir = mkdtempSync(join(tmpdir(), "gpt2-lens-bench-"));
+    try {
+      copyFileSync(join(TINY_DIR, "config.json"), join(dir, "config.json"));
+      const run = cli(["bench", "--model", dir, "--batch", "100000", "--seq", "64"]);
+      expect(run.status, run.stderr).toBe(2);
+      expect(run.stdout).toBe("");
+      expect(run.stderr).toMatch(/^gpt2-lens: bench: --batch 100000 × --seq 64 needs full logits of .* \(see "gpt2-lens --help"\)\n$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("a missing model directory is a one-line error with exit 1", () => {

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { parseHfConfig } from "../../gpt2/config.ts";
+import { type Gpt2Config, parseHfConfig } from "../../gpt2/config.ts";
 import { BUNDLED_MODEL_DIR } from "../../gpt2/node-bundled-model.ts";
 import type { Gpt2Model } from "../../gpt2/model.ts";
 import type { TokenBatch } from "../../gpt2/tokens.ts";
@@ -10,6 +10,7 @@ import { HookedGpt2 } from "../../hooks/hooked-gpt2.ts";
 import { loadWithProgress } from "../load-model.ts";
 import { optionalString, parseCommandArgs, parsePositiveInt, parseSeed } from "../args.ts";
 import { UsageError } from "../usage-error.ts";
+import { checkBenchShape } from "./bench-size.ts";
 
 export const BENCH_USAGE = `gpt2-lens bench [--model DIR] [--batch 1] [--seq 13] [--repeat 5] [--seed 1]
 
@@ -18,7 +19,8 @@ warm-up, then --repeat timed runs, each after a full garbage collection (untimed
 run's logits are not still held. Prints the kernel backend, the model's size, each run's time, the
 memory in use (WebAssembly memory, array buffers, V8 heap), the process's peak RSS, and last a line
 "forward_ms_median=<ms>".
---model defaults to the bundled greater-than model; --seq must be at most the model's n_ctx.`;
+--model defaults to the bundled greater-than model; --seq must be at most the model's n_ctx, and the
+full logits (batch × seq × vocabulary floats) at most 2^32 floats and the machine's memory.`;
 
 /** Seeded xorshift32 token ids in [0, vocab). */
 export function randomTokenBatch(batch: number, seq: number, vocab: number, seed: number): TokenBatch {
@@ -88,10 +90,10 @@ function wasmMemoryInfo(backend: unknown): WasmMemoryInfo | null {
   return { bytes: buffer.byteLength, inUse: pool.gemm.heapTop, staging: pool.gemm.stagingBytes ?? 0 };
 }
 
-/** n_ctx from config.json, read before the weights so a bad --seq fails fast; null when unreadable (the loader reports it). */
-async function contextLength(dir: string): Promise<number | null> {
+/** config.json, read before the weights so a bad shape fails fast; null when unreadable (the loader reports it). */
+async function configBeforeLoading(dir: string): Promise<Gpt2Config | null> {
   try {
-    return parseHfConfig(JSON.parse(await readFile(join(dir, "config.json"), "utf8"))).nCtx;
+    return parseHfConfig(JSON.parse(await readFile(join(dir, "config.json"), "utf8")));
   } catch {
     return null;
   }
@@ -113,17 +115,15 @@ export async function benchCommand(argv: readonly string[], log: (line: string) 
   const repeat = parsePositiveInt("bench", values.repeat, "repeat", 5);
   const seed = parseSeed("bench", values.seed, 1);
   const modelDir = optionalString(values, "model") ?? BUNDLED_MODEL_DIR;
-  const tooLong = (nCtx: number | null) => {
-    if (nCtx !== null && seq > nCtx) throw new UsageError(`bench: --seq ${seq} exceeds the model's n_ctx ${nCtx}`);
-  };
-  tooLong(await contextLength(modelDir));
+  const early = await configBeforeLoading(modelDir);
+  if (early !== null) checkBenchShape(batch, seq, early);
 
   const loadStart = performance.now();
   const gpt2 = await loadWithProgress(modelDir);
   const loadMs = performance.now() - loadStart;
   const model = new HookedGpt2(gpt2);
   const { config } = model;
-  tooLong(config.nCtx);
+  checkBenchShape(batch, seq, config);
 
   const params = parameterCount(gpt2);
   log(`model ${modelDir}: ${config.nLayers} layers, d_model ${config.dModel}, ${config.nHeads} heads, d_mlp ${config.dMlp}, n_ctx ${config.nCtx}, vocab ${config.dVocab}`);
