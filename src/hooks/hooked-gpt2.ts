@@ -30,9 +30,15 @@ export interface RunOptions {
   readonly hooks?: readonly HookSpec[];
   /** What to record: true (everything), a list of names, or a filter. Default: nothing. */
   readonly cache?: CacheSelector;
-  /** Unembed only these positions: logits are then [batch, positions.length, d_vocab]. */
+  /**
+   * Unembed only these positions (integers 0…pos − 1; may repeat): logits are then
+   * [batch, positions.length, d_vocab], rows in the list's order.
+   */
   readonly logitPositions?: readonly number[];
-  /** Start at `blocks.{layer}.hook_resid_pre` with a given residual stream instead of the embedding. */
+  /**
+   * Start at `blocks.{layer}.hook_resid_pre` with a given residual stream instead of the embedding.
+   * Hooks, cache names and stopAfter named before that point are rejected (`hook_before_start`).
+   */
   readonly start?: ForwardOptions["start"];
   /**
    * Keys and values of earlier positions per layer, [batch, pastPos, head, d_head] (e.g. a shared
