@@ -18,8 +18,8 @@
  * pipeline time outside any stage (baseline metrics, circuit selection). The GPT-2-small run is first
  * probed at two small N; each stage is fitted as a + b·N and extrapolated to N, and those numbers are
  * printed as "estimated". The full run follows only within the budget (or with --only small).
- * On the quiet 2-core development machine (Node) the bundled model takes ~8 s at N = 490 and the
- * GPT-2-small-shaped model ~7.6 min (random weights; its selection then picks two heads, so the
+ * On the quiet 2-core development machine (Node) the bundled model takes ~6.5 s at N = 490 and the
+ * GPT-2-small-shaped model ~6.2 min (random weights; its selection then picks two heads, so the
  * head-input sweeps run too), dominated by the full-vocabulary softmax per sender × prompt.
  * Only Node built-ins that Deno provides are used.
  */
