@@ -52,6 +52,7 @@ export {
   cutoffSharpnessMetric, endYearProbabilities, probabilityDifferenceMetric, probabilityDifferenceSoftmaxMetric,
 } from "./tasks/greater-than/pd-metric.ts";
 export { type GreaterThanReport, runGreaterThanPipeline } from "./tasks/greater-than/pipeline.ts";
+export { greaterThanMemoryBytes } from "./tasks/greater-than/memory.ts";
 
 export * from "./viz/index.ts";
 export { greaterThanFigures, greaterThanReportHtml } from "./viz/greater-than-figures.ts";

@@ -298,6 +298,12 @@ describe("gpt2-lens greater-than errors: non-zero exit, one gpt2-lens: line, no 
     ],
     ["--n 0", (out) => ["greater-than", "--n", "0", "--out", out], /--n must be a positive integer, got "0"/, true],
     ["--n abc", (out) => ["greater-than", "--n", "abc", "--out", out], /--n must be a positive integer, got "abc"/, true],
+    [
+      "--n too large to hold (refused before the prompts are made)",
+      (out) => ["greater-than", "--n", "1000000000", "--out", out],
+      /1000000000 prompts \(--n\) need an array of \d+ floats on this model, more than 2\^32 floats/,
+      true,
+    ],
     ["--seed 1.5", (out) => ["greater-than", "--seed", "1.5", "--out", out], /--seed must be an integer from 0 to 4294967295, got "1\.5"/, true],
     [
       "--dataset together with --n",

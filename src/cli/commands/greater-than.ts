@@ -9,8 +9,10 @@ import { runGreaterThanPipeline } from "../../tasks/greater-than/pipeline.ts";
 import { greaterThanFigures, greaterThanReportHtml } from "../../viz/greater-than-figures.ts";
 import { optionalString, parseCommandArgs, parsePositiveInt, parseSeed, requireString } from "../args.ts";
 import { BUNDLED_MODEL_DIR } from "../../gpt2/node-bundled-model.ts";
+import type { Gpt2Config } from "../../gpt2/config.ts";
 import { createProgressBar, type ProgressBar } from "../progress.ts";
 import { UsageError } from "../usage-error.ts";
+import { checkGreaterThanSize } from "./greater-than-size.ts";
 
 export const GREATER_THAN_USAGE = `gpt2-lens greater-than [--model DIR] [--n 490] [--seed 0] [--dataset FILE] --out DIR
 
@@ -20,8 +22,13 @@ lens, top neurons, and the circuit's PD. Writes report.json, one SVG per figure 
 --model defaults to the bundled greater-than model; --dataset takes a safetensors file with
 tokens, corrupted_tokens and yy (e.g. the fixture's golden.safetensors) instead of --n/--seed.`;
 
-async function loadPrompts(datasetPath: string | undefined, n: number, seed: number): Promise<GreaterThanPrompts> {
-  if (datasetPath) return readGreaterThanDataset(await readFileBytes(datasetPath), basename(datasetPath));
+async function loadPrompts(datasetPath: string | undefined, n: number, seed: number, config: Gpt2Config): Promise<GreaterThanPrompts> {
+  if (datasetPath) {
+    const prompts = readGreaterThanDataset(await readFileBytes(datasetPath), basename(datasetPath));
+    checkGreaterThanSize(prompts.tokens.batch, `--dataset ${basename(datasetPath)}`, config);
+    return prompts;
+  }
+  checkGreaterThanSize(n, "--n", config);
   const dataset = makeGreaterThanDataset({ n, seed });
   return { tokens: dataset.tokens, corruptedTokens: dataset.corruptedTokens, yy: dataset.yy, prompts: dataset.prompts };
 }
@@ -45,7 +52,7 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
   const modelDir = optionalString(values, "model") ?? BUNDLED_MODEL_DIR;
   const started = performance.now();
   const model = new HookedGpt2(await loadWithProgress(modelDir));
-  const data = await loadPrompts(datasetPath, n, seed);
+  const data = await loadPrompts(datasetPath, n, seed, model.config);
   log(`model ${modelDir}: ${model.config.nLayers} layers × ${model.config.nHeads} heads, d_model ${model.config.dModel}; ${data.tokens.batch} prompts`);
 
   const bars = new Map<string, ProgressBar>();
