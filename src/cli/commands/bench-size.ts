@@ -1,11 +1,7 @@
 import { totalmem } from "node:os";
 import type { Gpt2Config } from "../../gpt2/config.ts";
 import { UsageError } from "../usage-error.ts";
-
-/** Longest Float32Array V8 makes. */
-const MAX_ARRAY_FLOATS = 2 ** 32;
-
-const gb = (bytes: number) => `${(bytes / 1e9).toFixed(1)} GB`;
+import { gigabytes as gb, MAX_ARRAY_FLOATS } from "./size-limits.ts";
 
 /**
  * Refuses a bench shape the model cannot run: --seq beyond n_ctx, or full logits
