@@ -233,13 +233,15 @@ describe("the parallel backend's kernels", () => {
 
   it.runIf(backend !== null)("run attention on views of its memory as row jobs", () => {
     const { pool, kernels } = backend!;
+    // A worker still starting up takes no chunks; under a loaded machine that can outlast the loop.
+    expect(pool.waitUntilReady()).toBe(true);
     const [batch, pos, nHeads, dHead] = [2, 16, 4, 8];
     const qv = Float32Array.from({ length: batch * pos * nHeads * dHead }, (_, i) => Math.cos(i));
     const q = pool.allocView(qv.length).view;
     q.set(qv);
     const scores = pool.allocView(batch * nHeads * pos * pos).view;
     const before = pool.workerChunks;
-    for (let i = 0; i < 100 && pool.workerChunks === before; i++) kernels!.attentionScores!(q, q, batch, pos, pos, nHeads, dHead, scores);
+    for (let i = 0; i < 1000 && pool.workerChunks === before; i++) kernels!.attentionScores!(q, q, batch, pos, pos, nHeads, dHead, scores);
     expect(pool.workerChunks).toBeGreaterThan(before);
     const want = new Float32Array(scores.length);
     single.attentionScores(qv, qv, batch, pos, pos, nHeads, dHead, want);
