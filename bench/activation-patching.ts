@@ -26,7 +26,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { loadGpt2FromBytes } from "../src/gpt2/load.ts";
 import type { TokenBatch } from "../src/gpt2/tokens.ts";
-import { blockHook } from "../src/hooks/hook-names.ts";
+import { blockHook } from "../src/gpt2/hook-names.ts";
 import { HookedGpt2 } from "../src/hooks/hooked-gpt2.ts";
 import { parseSafetensors } from "../src/io/safetensors.ts";
 import { activationPatching } from "../src/patching/activation-patching.ts";

@@ -27,7 +27,7 @@ export { HookError } from "./hooks/hook-error.ts";
 export {
   BLOCK_HOOK_SUFFIXES, blockHook, type BlockHookName, type BlockHookSuffix, type HookName, hookNames, hookShape,
   parseHookName,
-} from "./hooks/hook-names.ts";
+} from "./gpt2/hook-names.ts";
 
 export * from "./patching/activation-patching.ts";
 export * from "./patching/attribution.ts";

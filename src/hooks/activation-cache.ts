@@ -1,6 +1,6 @@
 import type { Tensor } from "../tensor/tensor.ts";
 import { HookError } from "./hook-error.ts";
-import type { HookName } from "./hook-names.ts";
+import type { HookName } from "../gpt2/hook-names.ts";
 import { nearestNames } from "./nearest-names.ts";
 
 /** Activations recorded by one run, keyed by hook name, in the order they fired. */

@@ -6,7 +6,7 @@ import { normalizeTokens, type TokenBatch, type TokenInput } from "../gpt2/token
 import { sameShape, shapeToString, Tensor } from "../tensor/tensor.ts";
 import { ActivationCache } from "./activation-cache.ts";
 import { HookError } from "./hook-error.ts";
-import { firesFromLayer, type HookName, hookNames, parseHookName } from "./hook-names.ts";
+import { firesFromLayer, type HookName, hookNames, parseHookName } from "../gpt2/hook-names.ts";
 import { nearestNames } from "./nearest-names.ts";
 
 export interface HookContext {

@@ -13,7 +13,7 @@
  * gives, as every kernel computes each prompt row on its own. The metric should be a pure function.
  */
 import type { TokenBatch, TokenInput } from "../gpt2/tokens.ts";
-import { blockHook, type BlockHookSuffix } from "../hooks/hook-names.ts";
+import { blockHook, type BlockHookSuffix } from "../gpt2/hook-names.ts";
 import type { HookedGpt2 } from "../hooks/hooked-gpt2.ts";
 import { shapeSize, shapeToString, Tensor } from "../tensor/tensor.ts";
 import { PatchingError } from "./patching-error.ts";

@@ -2,7 +2,7 @@ import type { Gpt2Config } from "../gpt2/config.ts";
 import { Gpt2Model } from "../gpt2/model.ts";
 import type { ActivationCache } from "../hooks/activation-cache.ts";
 import type { HookedGpt2 } from "../hooks/hooked-gpt2.ts";
-import type { HookName } from "../hooks/hook-names.ts";
+import type { HookName } from "../gpt2/hook-names.ts";
 import { linear, type PreparedWeight } from "../tensor/matmul.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { PatchingError } from "./patching-error.ts";

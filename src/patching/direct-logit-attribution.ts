@@ -1,5 +1,5 @@
 import type { ActivationCache } from "../hooks/activation-cache.ts";
-import { blockHook, type HookName } from "../hooks/hook-names.ts";
+import { blockHook, type HookName } from "../gpt2/hook-names.ts";
 import { linear } from "../tensor/matmul.ts";
 import { shapeToString, Tensor } from "../tensor/tensor.ts";
 import {

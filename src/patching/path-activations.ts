@@ -1,7 +1,7 @@
 import type { TokenBatch, TokenInput } from "../gpt2/tokens.ts";
 import type { ActivationCache } from "../hooks/activation-cache.ts";
 import type { HookedGpt2 } from "../hooks/hooked-gpt2.ts";
-import { blockHook, type HookName } from "../hooks/hook-names.ts";
+import { blockHook, type HookName } from "../gpt2/hook-names.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { PatchingError } from "./patching-error.ts";
 

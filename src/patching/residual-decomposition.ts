@@ -1,6 +1,6 @@
 import type { Gpt2Config } from "../gpt2/config.ts";
 import type { ActivationCache } from "../hooks/activation-cache.ts";
-import { blockHook, type HookName } from "../hooks/hook-names.ts";
+import { blockHook, type HookName } from "../gpt2/hook-names.ts";
 import { shapeToString, Tensor } from "../tensor/tensor.ts";
 import { type AttributionResult, checkPosition, requireCached, rowsAtPosition } from "./attribution-common.ts";
 import { PatchingError } from "./patching-error.ts";

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import type { Gpt2Config } from "../gpt2/config.ts";
 import type { TokenBatch } from "../gpt2/tokens.ts";
-import { type HookName, hookNames } from "../hooks/hook-names.ts";
+import { type HookName, hookNames } from "../gpt2/hook-names.ts";
 import type { Component, NodeAt } from "../patching/nodes.ts";
 import type { PatchComponent, PatchGrouping } from "../patching/patching-result.ts";
 

@@ -1,7 +1,7 @@
 import type { TokenInput } from "../gpt2/tokens.ts";
 import type { ActivationCache } from "../hooks/activation-cache.ts";
 import type { HookedGpt2 } from "../hooks/hooked-gpt2.ts";
-import { blockHook, type HookName, hookNames, OPTIONAL_BLOCK_HOOKS, parseHookName } from "../hooks/hook-names.ts";
+import { blockHook, type HookName, hookNames, OPTIONAL_BLOCK_HOOKS, parseHookName } from "../gpt2/hook-names.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
 /** A broken invariant: what, where, and by how much. */

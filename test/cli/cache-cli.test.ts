@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CliRun, CLI, ROOT, runCli, runCliSync } from "../helpers/cli.ts";
-import { hookNames } from "../../src/hooks/hook-names.ts";
+import { hookNames } from "../../src/gpt2/hook-names.ts";
 import { parseSafetensors, type SafetensorsFile } from "../../src/io/safetensors.ts";
 import { expectClose } from "../helpers/compare.ts";
 import { TINY_DIR, tinyGolden } from "../helpers/fixtures.ts";

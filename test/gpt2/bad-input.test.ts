@@ -11,7 +11,7 @@ import { ModelLoadError } from "../../src/gpt2/config.ts";
 import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
 import { toTokenBatch, toTokens } from "../../src/gpt2/tokenizer.ts";
 import { HookError } from "../../src/hooks/hook-error.ts";
-import type { HookName } from "../../src/hooks/hook-names.ts";
+import type { HookName } from "../../src/gpt2/hook-names.ts";
 import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import { SafetensorsError } from "../../src/io/safetensors.ts";
 import { Tensor } from "../../src/tensor/tensor.ts";

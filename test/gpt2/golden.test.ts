@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { loadGpt2FromBytes } from "../../src/gpt2/load.ts";
 import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
 import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
-import type { HookName } from "../../src/hooks/hook-names.ts";
+import type { HookName } from "../../src/gpt2/hook-names.ts";
 import { expectClose } from "../helpers/compare.ts";
 import { TINY_DIR, tinyGolden } from "../helpers/fixtures.ts";
 

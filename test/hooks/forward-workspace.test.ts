@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { InputError } from "../../src/errors.ts";
 import { Gpt2Model } from "../../src/gpt2/model.ts";
 import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
-import { type HookName } from "../../src/hooks/hook-names.ts";
+import { type HookName } from "../../src/gpt2/hook-names.ts";
 import { type HookSpec, HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import { type BackendWorkspace, type MatmulBackend, referenceBackend } from "../../src/tensor/matmul.ts";
 import { createWasmBackend } from "../../src/tensor/backends.ts";

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
 import { HookError } from "../../src/hooks/hook-error.ts";
-import { blockHook, type HookName } from "../../src/hooks/hook-names.ts";
+import { blockHook, type HookName } from "../../src/gpt2/hook-names.ts";
 import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import { Tensor } from "../../src/tensor/tensor.ts";
 import { TINY_DIR } from "../helpers/fixtures.ts";

@@ -10,7 +10,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
-import { type HookName, hookShape } from "../../src/hooks/hook-names.ts";
+import { type HookName, hookShape } from "../../src/gpt2/hook-names.ts";
 import { type HookSpec, HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import type { Tensor } from "../../src/tensor/tensor.ts";
 import { expectClose, relativeError } from "../helpers/compare.ts";

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
-import { blockHook, type HookName } from "../../src/hooks/hook-names.ts";
+import { blockHook, type HookName } from "../../src/gpt2/hook-names.ts";
 import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import { geluNew } from "../../src/tensor/activation.ts";
 import { layerNormNormalize, layerNormScale } from "../../src/tensor/layer-norm.ts";

@@ -5,7 +5,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
-import { blockHook } from "../../src/hooks/hook-names.ts";
+import { blockHook } from "../../src/gpt2/hook-names.ts";
 import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import { sliceAxis } from "../../src/tensor/indexing.ts";
 import { Tensor } from "../../src/tensor/tensor.ts";

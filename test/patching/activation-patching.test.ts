@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { Gpt2LensError } from "../../src/errors.ts";
 import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
 import type { TokenBatch } from "../../src/gpt2/tokens.ts";
-import type { HookName } from "../../src/hooks/hook-names.ts";
+import type { HookName } from "../../src/gpt2/hook-names.ts";
 import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import {
   activationPatching, type ActivationPatchingOptions, type PatchComponent, supportedPatches,

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
 import { ActivationCache } from "../../src/hooks/activation-cache.ts";
 import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
-import type { HookName } from "../../src/hooks/hook-names.ts";
+import type { HookName } from "../../src/gpt2/hook-names.ts";
 import {
   accumulatedResidual,
   applyLnToStack,

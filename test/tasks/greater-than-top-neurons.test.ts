@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
-import { blockHook } from "../../src/hooks/hook-names.ts";
+import { blockHook } from "../../src/gpt2/hook-names.ts";
 import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import { collectPathActivations } from "../../src/patching/path-activations.ts";
 import { GT_POSITIONS, makeGreaterThanDataset } from "../../src/tasks/greater-than/dataset.ts";

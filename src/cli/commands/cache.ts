@@ -1,7 +1,7 @@
 import { loadGpt2FromDir } from "../../gpt2/node-load.ts";
 import { toTokenBatch } from "../../gpt2/tokenizer.ts";
 import { HookedGpt2 } from "../../hooks/hooked-gpt2.ts";
-import type { HookName } from "../../hooks/hook-names.ts";
+import type { HookName } from "../../gpt2/hook-names.ts";
 import { writeFileAtomic } from "../../io/node-files.ts";
 import { serializeSafetensors, type TensorToWrite } from "../../io/safetensors.ts";
 import { optionalString, parseCommandArgs, requireString, stringList } from "../args.ts";

@@ -1,4 +1,4 @@
-import type { Gpt2Config } from "../gpt2/config.ts";
+import type { Gpt2Config } from "./config.ts";
 
 /** The hook points of one block, in the order they fire. */
 export const BLOCK_HOOK_SUFFIXES = [
