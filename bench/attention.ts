@@ -1,13 +1,13 @@
 /**
  * Attention scores (q·kᵀ/√d_head, causal mask) and value mixing (pattern · v) at GPT-2-small
- * sizes: the plain-TypeScript loops of src/gpt2/attention.ts vs the WebAssembly SIMD kernels
+ * sizes: the plain-TypeScript loops of src/gpt2/components/attention.ts vs the WebAssembly SIMD kernels
  * (src/tensor/wasm/wasm-attention.ts). Timings include the wasm path's copies in and out of wasm
  * memory.
  *
  * Run under Deno (runs TypeScript directly):
  *   npx deno run -A bench/attention.ts [--batch 8] [--seq 128] [--quick]
  */
-import { attentionScores, mixValues } from "../src/gpt2/attention.ts";
+import { attentionScores, mixValues } from "../src/gpt2/components/attention.ts";
 import { softmaxLastAxis } from "../src/tensor/softmax.ts";
 import { Tensor } from "../src/tensor/tensor.ts";
 import { WasmAttention } from "../src/tensor/wasm/wasm-attention.ts";
@@ -26,7 +26,7 @@ const POS = flag("--seq", 128);
 const HEADS = 12;
 const D_HEAD = 64;
 
-/** The plain-TypeScript path of src/gpt2/attention.ts (no kernels passed). */
+/** The plain-TypeScript path of src/gpt2/components/attention.ts (no kernels passed). */
 function scoresJs(qd: Float32Array, kd: Float32Array): Float32Array {
   const shape = [BATCH, POS, HEADS, D_HEAD];
   return attentionScores(new Tensor(qd, shape), new Tensor(kd, shape)).data;

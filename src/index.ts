@@ -13,6 +13,8 @@ export { loadGpt2FromBytes, type Gpt2Sources } from "./gpt2/load.ts";
 export { loadGpt2FromDir, type LoadGpt2FromDirOptions, selectNodeBackend } from "./gpt2/node-load.ts";
 export { createParallelWasmBackend } from "./tensor/wasm/node-parallel-backend.ts";
 export { BUNDLED_MODEL_DIR } from "./gpt2/node-bundled-model.ts";
+/** The model's components (LayerNorms, heads' q/k/v and outputs, attention of one row, MLP, unembedding) as plain functions. */
+export * as components from "./gpt2/components/index.ts";
 export { runForward, type ActivationVisitor, type ForwardOptions, type PastKeysValues } from "./gpt2/forward.ts";
 export { normalizeTokens, type TokenBatch, type TokenInput } from "./gpt2/tokens.ts";
 export { BOS_TOKEN_ID, decodeTokens, GPT2_VOCAB_SIZE, toStrTokens, toTokenBatch, toTokens } from "./gpt2/tokenizer.ts";
@@ -36,9 +38,10 @@ export {
   allComponents, type Channel, type Component, componentLabel, componentName, isUpstream, type NodeAt, parseComponent,
 } from "./patching/nodes.ts";
 export {
-  collectPathActivations, type CollectPathActivationsOptions, type PathActivations, sharedPrefixLength,
+  collectPathActivations, type CollectPathActivationsOptions, type HeadSuffix, neuronCache, PathActivations, pathActivationNames,
+  type ResidualSuffix, sharedPrefixLength,
 } from "./patching/path-activations.ts";
-export { type PathGraph, patchedFinalResidual, unembedLogSumExp, unembedRows } from "./patching/path-engine.ts";
+export { type PathGraph, patchedFinalResidual } from "./patching/path-engine.ts";
 export * from "./patching/path-patching.ts";
 
 export { GREATER_THAN_NOUNS } from "./tasks/greater-than/nouns.ts";

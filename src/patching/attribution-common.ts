@@ -3,7 +3,7 @@ import { Gpt2Model } from "../gpt2/model.ts";
 import type { ActivationCache } from "../hooks/activation-cache.ts";
 import type { HookedGpt2 } from "../hooks/hooked-gpt2.ts";
 import type { HookName } from "../gpt2/hook-names.ts";
-import { linear, type PreparedWeight } from "../tensor/matmul.ts";
+import { unembedColumns, unembedLinear } from "../gpt2/components/unembed.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { PatchingError } from "./patching-error.ts";
 
@@ -67,49 +67,26 @@ export function requireCached(cache: ActivationCache, names: readonly HookName[]
   );
 }
 
-/** W_U[:, token] as a view: row `token` of `unembedTransposed` (W_Uᵀ, [d_vocab, d_model]). */
+/** W_U[:, token] (a copy), [d_model]. */
 export function unembedDirection(model: ModelLike, token: number): Float32Array {
   const gpt2 = resolveModel(model);
-  const { dModel: d } = gpt2.config;
   const [id] = checkTokens(gpt2.config, [token], "unembedDirection");
-  return gpt2.weights.unembedTransposed.subarray(id! * d, (id! + 1) * d);
+  return unembedColumns(gpt2, [id!]).data;
 }
 
 /** The columns W_U[:, tokens] as rows of a [tokens.length, d_model] tensor (a copy). */
 export function unembedDirections(model: ModelLike, tokens: TokenIds): Tensor {
   const gpt2 = resolveModel(model);
-  const { dModel: d } = gpt2.config;
-  const ids = checkTokens(gpt2.config, tokens, "unembedDirections");
-  const out = new Float32Array(ids.length * d);
-  ids.forEach((id, i) => out.set(gpt2.weights.unembedTransposed.subarray(id * d, (id + 1) * d), i * d));
-  return new Tensor(out, [ids.length, d]);
+  return unembedColumns(gpt2, checkTokens(gpt2.config, tokens, "unembedDirections"));
 }
 
 /**
- * The unembedding restricted to `tokens` (all of W_U when null), optionally with ln_final's weight
- * folded in (W_U[j, t] · w_j), prepared for `linear`: x [.., d_model] → [.., tokens].
+ * Rows [rows, d_model] · W_U[:, tokens] (all tokens when null) → [rows, tokens]; with `lnWeight`
+ * through ln_final's weight (w ⊙ W_U), the model's own unembedding component (no centring here).
  */
-export function preparedUnembed(model: Gpt2Model, tokens: readonly number[] | null, foldLnWeight: boolean): PreparedWeight {
-  const { dModel: d, dVocab } = model.config;
-  if (!foldLnWeight) {
-    if (tokens === null) return model.prepared.unembed;
-    return model.backend.prepareTransposed(unembedDirections(model, tokens).data, tokens.length, d);
-  }
-  const rows = tokens;
-  const count = rows ? rows.length : dVocab;
-  const source = model.weights.unembedTransposed;
-  const weight = model.weights.lnFinalWeight;
-  const out = new Float32Array(count * d);
-  for (let i = 0; i < count; i++) {
-    const base = (rows ? rows[i]! : i) * d;
-    for (let j = 0; j < d; j++) out[i * d + j] = source[base + j]! * weight[j]!;
-  }
-  return model.backend.prepareTransposed(out, count, d);
-}
-
-/** x [rows, d] · U → [rows, outDim] on the model's backend. */
-export function project(model: Gpt2Model, rows: Float32Array, width: number, weight: PreparedWeight): Float32Array {
-  return linear(model.backend, new Tensor(rows, [rows.length / width, width]), weight).data;
+export function projectToTokens(model: Gpt2Model, rows: Float32Array, tokens: readonly number[] | null, lnWeight: boolean): Float32Array {
+  const d = model.config.dModel;
+  return unembedLinear(model, new Tensor(rows, [rows.length / d, d]), tokens, { lnWeight, centre: false }).data;
 }
 
 /** Subtracts each row's mean over its last axis (width `width`), returning a copy. */

@@ -1,6 +1,7 @@
 import type { ActivationCache } from "../hooks/activation-cache.ts";
 import { blockHook, type HookName } from "../gpt2/hook-names.ts";
-import { linear } from "../tensor/matmul.ts";
+import { headOut } from "../gpt2/components/attention-head.ts";
+import { neuronOutputDirections } from "../gpt2/components/mlp.ts";
 import { shapeToString, Tensor } from "../tensor/tensor.ts";
 import {
   type AttributionResult,
@@ -10,8 +11,7 @@ import {
   checkTokens,
   finalScaleAt,
   type ModelLike,
-  preparedUnembed,
-  project,
+  projectToTokens,
   requireCached,
   resolveModel,
   rowsAtPosition,
@@ -94,7 +94,7 @@ export function logitAttrs(
   }
   const applyLn = options.applyLn ?? false;
   const vectors = applyLn ? applyLnToStack(cache, stack, { pos: options.pos }) : stack;
-  const values = project(gpt2, vectors.data, d, preparedUnembed(gpt2, tokens, applyLn));
+  const values = projectToTokens(gpt2, vectors.data, tokens, applyLn);
   return new Tensor(values, [...stack.shape.slice(0, -1), tokens.length]);
 }
 
@@ -144,7 +144,7 @@ export function headDla(model: ModelLike, cache: ActivationCache, options: DlaOp
           const from = ((i * length + options.pos) * nHeads + head) * dHead;
           z.set(source.data.subarray(from, from + dHead), i * dHead);
         }
-        rows = linear(gpt2.backend, new Tensor(z, [b, dHead]), gpt2.prepared.blocks[layer]!.outPerHead[head]!).data;
+        rows = headOut(gpt2, layer, head, new Tensor(z, [b, dHead])).data;
       }
       vectors.push(rows);
       labels.push(`L${layer}H${head}`);
@@ -235,13 +235,8 @@ export function neuronTokenWeights(
 ): Float32Array {
   const gpt2 = resolveModel(model);
   const d = gpt2.config.dModel;
-  const wOut = gpt2.weights.blocks[layer]!.mlpOutWeight;
-  let rows: Float32Array;
-  if (neurons === null) rows = wOut;
-  else {
-    rows = new Float32Array(neurons.length * d);
-    neurons.forEach((n, i) => rows.set(wOut.subarray(n * d, (n + 1) * d), i * d));
-  }
+  const all = Array.from({ length: gpt2.config.dMlp }, (_, n) => n);
+  let rows = neuronOutputDirections(gpt2, layer, neurons ?? all).data;
   if (applyLn) rows = centerRows(rows, d);
-  return project(gpt2, rows, d, preparedUnembed(gpt2, tokens, applyLn));
+  return projectToTokens(gpt2, rows, tokens, applyLn);
 }

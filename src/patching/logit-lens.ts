@@ -1,14 +1,12 @@
 import type { ActivationCache } from "../hooks/activation-cache.ts";
 import { takeAxis } from "../tensor/indexing.ts";
-import { layerNormAffine, layerNormNormalize, layerNormScale } from "../tensor/layer-norm.ts";
-import { linear } from "../tensor/matmul.ts";
+import { unembed, unembedTokens } from "../gpt2/components/unembed.ts";
 import { shapeToString, Tensor } from "../tensor/tensor.ts";
 import {
   type AttributionResult,
   checkPosition,
   checkTokens,
   type ModelLike,
-  preparedUnembed,
   requireCached,
   resolveModel,
   type TokenIds,
@@ -47,7 +45,7 @@ export interface LogitLensResult extends AttributionResult {
  */
 export function logitLens(model: ModelLike, activation: Tensor, options: LogitLensOptions): LogitLensResult {
   const gpt2 = resolveModel(model);
-  const { dModel: d, layerNormEps } = gpt2.config;
+  const { dModel: d } = gpt2.config;
   const purpose = "logitLens";
   if ((activation.rank !== 3 && activation.rank !== 4) || activation.shape[activation.rank - 1] !== d) {
     throw new PatchingError(
@@ -61,8 +59,8 @@ export function logitLens(model: ModelLike, activation: Tensor, options: LogitLe
   const tokens = options.tokens === undefined ? null : checkTokens(gpt2.config, options.tokens, purpose);
   const x = takeAxis(activation, activation.rank - 2, positions);
 
-  let scale: Tensor;
-  if (options.ln === "recompute") scale = layerNormScale(x, layerNormEps);
+  let scale: Tensor | undefined;
+  if (options.ln === "recompute") scale = undefined;
   else if (options.ln === "frozen") {
     if (!options.cache) {
       throw new PatchingError("bad_options", `${purpose}: ln "frozen" divides by the clean run's ln_final.hook_scale; pass its cache`);
@@ -83,8 +81,8 @@ export function logitLens(model: ModelLike, activation: Tensor, options: LogitLe
   } else {
     throw new PatchingError("bad_options", `${purpose}: ln must be "recompute" or "frozen", got ${JSON.stringify(options.ln)}`);
   }
-  const normalized = layerNormAffine(layerNormNormalize(x, scale), gpt2.weights.lnFinalWeight, gpt2.weights.lnFinalBias);
-  const values = linear(gpt2.backend, normalized, preparedUnembed(gpt2, tokens, false));
+  const ln = scale === undefined ? {} : { frozenScale: scale };
+  const values = tokens === null ? unembed(gpt2, x, ln) : unembedTokens(gpt2, x, tokens, ln);
   const axes = activation.rank === 4 ? ["component", "batch", "pos", "token"] : ["batch", "pos", "token"];
   return { values, axes, labelAxis: "pos", labels: positions.map((p) => `pos ${p}`), positions, tokens };
 }

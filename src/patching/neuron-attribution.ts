@@ -1,6 +1,7 @@
 import type { ActivationCache } from "../hooks/activation-cache.ts";
 import { blockHook, type HookName } from "../gpt2/hook-names.ts";
-import { layerNormScale } from "../tensor/layer-norm.ts";
+import { layerNormScaleOf } from "../gpt2/components/layer-norm.ts";
+import { neuronOutputDirections } from "../gpt2/components/mlp.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import {
   type AttributionResult,
@@ -10,8 +11,7 @@ import {
   checkTokens,
   finalScaleAt,
   type ModelLike,
-  preparedUnembed,
-  project,
+  projectToTokens,
   requireCached,
   resolveModel,
   rowsAtPosition,
@@ -63,6 +63,8 @@ export interface NeuronPatchingResult extends AttributionResult {
 export function neuronDirectPathPatching(model: ModelLike, options: NeuronPatchingOptions): NeuronPatchingResult {
   const gpt2 = resolveModel(model);
   const { dModel: d, dMlp, nLayers, layerNormEps: eps } = gpt2.config;
+  // Directions carry ln_final's weight; its bias adds the same b·W_U[:, t] before and after and cancels.
+  const toTokens = (rows: Float32Array) => projectToTokens(gpt2, rows, tokens, true);
   const purpose = "neuronDirectPathPatching";
   const { clean, corrupted, layer, pos } = options;
   const ln = options.ln ?? "recompute";
@@ -100,9 +102,7 @@ export function neuronDirectPathPatching(model: ModelLike, options: NeuronPatchi
   for (let b = 0; b < batch; b++) {
     neurons.forEach((n, i) => (delta[b * N + i] = corruptAt[b * dMlp + n]! - cleanAt[b * dMlp + n]!));
   }
-  // Directions carry ln_final's weight; its bias adds the same b·W_U[:, t] before and after and cancels.
-  const directions = preparedUnembed(gpt2, tokens, true);
-  const wOut = gpt2.weights.blocks[layer]!.mlpOutWeight;
+  const outRows = neuronOutputDirections(gpt2, layer, neurons).data;
   const residual = rowsAtPosition(finalResid, pos);
   const frozenScale = ln === "frozen" ? finalScaleAt(clean, batch, length, pos, purpose) : null;
 
@@ -113,27 +113,24 @@ export function neuronDirectPathPatching(model: ModelLike, options: NeuronPatchi
       for (let i = 0; i < N; i++) {
         const a = delta[b * N + i]!;
         if (a === 0) continue;
-        const row = neurons[i]! * d;
-        for (let j = 0; j < d; j++) change[b * d + j] += a * wOut[row + j]!;
+        for (let j = 0; j < d; j++) change[b * d + j] += a * outRows[i * d + j]!;
       }
     }
     values = new Float32Array(batch * T);
     if (frozenScale) {
-      const shifted = project(gpt2, centerRows(change, d), d, directions);
+      const shifted = toTokens(centerRows(change, d));
       for (let b = 0; b < batch; b++) for (let t = 0; t < T; t++) values[b * T + t] = shifted[b * T + t]! / frozenScale[b]!;
     } else {
       const patched = new Float32Array(batch * d);
       for (let i = 0; i < patched.length; i++) patched[i] = residual[i]! + change[i]!;
-      const before = normalizedLogits(gpt2, residual, d, eps, directions);
-      const after = normalizedLogits(gpt2, patched, d, eps, directions);
+      const before = toTokens(normalizedRows(gpt2, residual));
+      const after = toTokens(normalizedRows(gpt2, patched));
       for (let i = 0; i < values.length; i++) values[i] = after[i]! - before[i]!;
     }
   } else {
     // c_v: centred W_out rows; M[i, t] = c_v · (w ⊙ W_U[:, t]).
-    const rows = new Float32Array(N * d);
-    neurons.forEach((n, i) => rows.set(wOut.subarray(n * d, (n + 1) * d), i * d));
-    const centred = centerRows(rows, d);
-    const weights = project(gpt2, centred, d, directions);
+    const centred = centerRows(outRows, d);
+    const weights = toTokens(centred);
     values = new Float32Array(N * batch * T);
     if (frozenScale) {
       for (let i = 0; i < N; i++) {
@@ -146,8 +143,8 @@ export function neuronDirectPathPatching(model: ModelLike, options: NeuronPatchi
     } else {
       // LN(R + a·v) in closed form: centred c_R + a·c_v, variance (|c_R|² + 2a c_R·c_v + a²|c_v|²)/d.
       const centredResidual = centerRows(residual, d);
-      const base = project(gpt2, centredResidual, d, directions); // K[b, t] = c_R · (w ⊙ W_U[:, t])
-      const cross = project(gpt2, centredResidual, d, gpt2.backend.prepareTransposed(centred, N, d)); // [batch, N]
+      const base = toTokens(centredResidual); // K[b, t] = c_R · (w ⊙ W_U[:, t])
+      const cross = rowDots(centredResidual, centred, d); // [batch, N]
       const residualNorm = sumsOfSquares(centredResidual, d);
       const neuronNorm = sumsOfSquares(centred, d);
       for (let b = 0; b < batch; b++) {
@@ -184,17 +181,31 @@ export function neuronDirectPathPatching(model: ModelLike, options: NeuronPatchi
   };
 }
 
-function normalizedLogits(
-  model: ReturnType<typeof resolveModel>, rows: Float32Array, d: number, eps: number,
-  directions: ReturnType<typeof preparedUnembed>,
-): Float32Array {
-  const scale = layerNormScale(new Tensor(rows, [rows.length / d, d]), eps).data;
+/** (x − mean)/scale per row, ln_final's normalization before its weight and bias. */
+function normalizedRows(model: ReturnType<typeof resolveModel>, rows: Float32Array): Float32Array {
+  const d = model.config.dModel;
+  const scale = layerNormScaleOf(model, new Tensor(rows, [rows.length / d, d])).data;
   const centred = centerRows(rows, d);
   for (let r = 0; r < scale.length; r++) {
     const inv = 1 / scale[r]!;
     for (let j = 0; j < d; j++) centred[r * d + j]! *= inv;
   }
-  return project(model, centred, d, directions);
+  return centred;
+}
+
+/** a [rows, d] · bᵀ ([n, d]) → [rows, n], accumulated in float64. */
+function rowDots(a: Float32Array, b: Float32Array, d: number): Float32Array {
+  const rows = a.length / d;
+  const n = b.length / d;
+  const out = new Float32Array(rows * n);
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < n; i++) {
+      let acc = 0;
+      for (let j = 0; j < d; j++) acc += a[r * d + j]! * b[i * d + j]!;
+      out[r * n + i] = acc;
+    }
+  }
+  return out;
 }
 
 function sumsOfSquares(rows: Float32Array, d: number): Float64Array {

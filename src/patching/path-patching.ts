@@ -1,15 +1,17 @@
+import { headDeltaUnembedMetrics } from "../gpt2/components/head-delta-unembed.ts";
+import { unembed, unembedLogSumExp, unembedTokens } from "../gpt2/components/unembed.ts";
+import type { Gpt2Model } from "../gpt2/model.ts";
 import type { HookedGpt2 } from "../hooks/hooked-gpt2.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import {
   allComponents, type Channel, checkComponent, type Component, componentLabel, componentName, entersThrough, isUpstream,
   type NodeAt, nodeLabel, sameNode,
 } from "./nodes.ts";
-import { headToLogitsMetrics } from "./head-logits-sweep.ts";
 import { htmlGrid, JUPYTER_DISPLAY_SYMBOL } from "./html-grid.ts";
 import type { PathActivations } from "./path-activations.ts";
-import { type PathGraph, patchedFinalResidual, unembedLogSumExp, unembedRows, unembedTokens } from "./path-engine.ts";
+import { type PathGraph, patchedFinalResidual } from "./path-engine.ts";
 import { PatchingError } from "./patching-error.ts";
-import { rowsAt } from "./recompute.ts";
+import { minus } from "./recompute.ts";
 
 /**
  * One clean and one corrupted cached run, the metric and where it reads the logits. Treated as
@@ -109,21 +111,32 @@ function checkPosition(what: string, pos: number, length: number): void {
   }
 }
 
+/** Metric tokens must be ids of the model's vocabulary. */
+export function checkVocabTokens(model: Gpt2Model, tokens: readonly number[]): void {
+  for (const token of tokens) {
+    if (!Number.isInteger(token) || token < 0 || token >= model.config.dVocab) {
+      throw new PatchingError("bad_token", `metric token ${token} is outside the vocabulary [0, ${model.config.dVocab})`);
+    }
+  }
+}
+
 /** Metric of the logits after the graph's paths carry (source − base) changes. */
 export function evaluatePaths(
   context: PathPatchingContext, graph: PathGraph, base: PathActivations, source: PathActivations,
 ): number {
   const model = context.model.model;
   const final = patchedFinalResidual(model, base, source, graph, context.logitPosition);
-  const frozen = context.freezeFinalScale
-    ? rowsAt(base.finalScale, base.batch, base.pos, 1, context.logitPosition)
-    : undefined;
-  if (context.metricTokens) return context.metric(unembedTokens(model, final, context.metricTokens, frozen));
+  const ln = context.freezeFinalScale ? { frozenScale: base.finalScaleAt(context.logitPosition) } : {};
+  if (context.metricTokens) {
+    checkVocabTokens(model, context.metricTokens);
+    return context.metric(unembedTokens(model, final, context.metricTokens, ln));
+  }
   if (context.softmaxMetric) {
-    const { logSumExp, tokenLogits } = unembedLogSumExp(model, final, context.softmaxMetric.tokens, frozen);
+    checkVocabTokens(model, context.softmaxMetric.tokens);
+    const { logSumExp, tokenLogits } = unembedLogSumExp(model, final, context.softmaxMetric.tokens, ln);
     return context.softmaxMetric.fromLogSumExp(logSumExp, tokenLogits);
   }
-  return context.metric(unembedRows(model, final, frozen));
+  return context.metric(unembed(model, final, ln));
 }
 
 const baselines = new WeakMap<PathPatchingContext, WeakMap<PathActivations, number>>();
@@ -141,7 +154,7 @@ export function baselineMetric(context: PathPatchingContext, run: PathActivation
   }
   const known = byRun.get(run);
   if (known !== undefined) return known;
-  const empty: PathGraph = { senders: [], recomputed: [], edge: () => false, toLogits: () => false };
+  const empty: PathGraph = { senders: [], recomputed: [], senderEdge: () => false, senderToLogits: () => false, edge: () => false, toLogits: () => false };
   const value = evaluatePaths(context, empty, run, run);
   byRun.set(run, value);
   return value;
@@ -211,28 +224,40 @@ function headSpaceValues(
   if (options.senderPosition !== context.logitPosition) return null;
   const heads = senders.flatMap((c) => (c.kind === "head" ? [{ layer: c.layer, head: c.head }] : []));
   if (heads.length === 0) return null;
-  const values = headToLogitsMetrics({
-    model: context.model.model, clean: context.clean, corrupted: context.corrupted, position: context.logitPosition,
-    heads, tokens: softmaxMetric.tokens, metric: softmaxMetric.fromLogSumExp,
+  const { clean, corrupted, logitPosition: at } = context;
+  checkVocabTokens(context.model.model, softmaxMetric.tokens);
+  const values = headDeltaUnembedMetrics(context.model.model, {
+    finalResid: clean.finalResidAt(at),
+    heads,
+    dz: (layer, head) => minus(corrupted.headAt(layer, "attn.hook_z", head, at), clean.headAt(layer, "attn.hook_z", head, at)),
+    tokens: softmaxMetric.tokens,
+    metric: softmaxMetric.fromLogSumExp,
   });
   return new Map(heads.map((h, i) => [`${h.layer}.${h.head}`, values[i]!]));
 }
 
+/**
+ * The graph of one path: the sender's change enters only the receivers' channels (or the final
+ * residual stream for "logits"); receivers' changes reach the logits directly and through the
+ * continuation nodes. A sender that is also a receiver or a continuation node passes on no change
+ * of its own: it is recomputed like any other such node, from what reaches its inputs.
+ */
 function sweepGraph(sender: NodeAt, receivers: PathPatchingSweepOptions["receivers"], continuation: readonly NodeAt[]): PathGraph {
   if (receivers === "logits") {
-    return { senders: [sender], recomputed: [], edge: () => false, toLogits: (from) => sameNode(from, sender) };
+    return {
+      senders: [sender], recomputed: [],
+      senderEdge: () => false, senderToLogits: () => true,
+      edge: () => false, toLogits: () => false,
+    };
   }
   const isReceiver = (node: NodeAt) => receivers.some((r) => sameNode(r.node, node));
   const inContinuation = (node: NodeAt) => continuation.some((c) => sameNode(c, node));
   return {
     senders: [sender],
     recomputed: [...receivers.map((r) => r.node), ...continuation.filter((c) => !isReceiver(c))],
-    edge: (from, to, channel) => {
-      if (sameNode(from, sender)) {
-        return receivers.some((r) => sameNode(r.node, to) && r.channels.includes(channel));
-      }
-      return (isReceiver(from) || inContinuation(from)) && inContinuation(to) && !isReceiver(to);
-    },
+    senderEdge: (_, to, channel) => receivers.some((r) => sameNode(r.node, to) && r.channels.includes(channel)),
+    senderToLogits: () => false,
+    edge: (from, to) => (isReceiver(from) || inContinuation(from)) && inContinuation(to) && !isReceiver(to),
     toLogits: (from) => isReceiver(from) || inContinuation(from),
   };
 }
@@ -296,6 +321,8 @@ export function evaluateCircuit(context: PathPatchingContext, circuit: readonly 
   const graph: PathGraph = {
     senders: embeds,
     recomputed: members,
+    senderEdge: () => true,
+    senderToLogits: () => true,
     edge: (from) => inCircuit(from),
     toLogits: (from) => inCircuit(from),
   };

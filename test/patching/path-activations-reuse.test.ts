@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
 import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
-import { collectPathActivations, type PathActivations, sharedPrefixLength } from "../../src/patching/path-activations.ts";
+import { collectPathActivations, pathActivationNames, type PathActivations, sharedPrefixLength } from "../../src/patching/path-activations.ts";
 import { GT_POSITIONS, makeGreaterThanDataset } from "../../src/tasks/greater-than/dataset.ts";
 import { expectClose } from "../helpers/compare.ts";
 import { BUNDLED_MODEL_DIR } from "../helpers/fixtures.ts";
@@ -15,12 +15,9 @@ const data = makeGreaterThanDataset({ n: 10, seed: 5 });
 
 function expectSameRun(actual: PathActivations, expected: PathActivations): void {
   expect([actual.batch, actual.pos]).toEqual([expected.batch, expected.pos]);
-  const arrays = (run: PathActivations): [string, Float32Array][] => [
-    ["embed", run.embed], ["finalResid", run.finalResid], ["finalScale", run.finalScale],
-    ...(["residPre", "residMid", "k", "v", "z", "mlpOut"] as const).flatMap((key) =>
-      run[key].map((values, layer): [string, Float32Array] => [`${key}[${layer}]`, values]),
-    ),
-  ];
+  const arrays = (run: PathActivations): [string, Float32Array][] =>
+    pathActivationNames(run.config).map((name): [string, Float32Array] => [name, run.cache.get(name).data]);
+  expect(arrays(actual).length).toBe(6 * model.config.nLayers + 2);
   const wanted = new Map(arrays(expected));
   for (const [name, values] of arrays(actual)) {
     expect(values.length, name).toBe(wanted.get(name)!.length);

@@ -11,7 +11,7 @@ import { Gpt2LensError } from "../../src/errors.ts";
 import type { Tensor } from "../../src/tensor/tensor.ts";
 import { TINY_DIR, tinyGolden } from "../helpers/fixtures.ts";
 import { expectClose } from "../helpers/compare.ts";
-import { patchedFinalResidual } from "../../src/patching/path-engine.ts";
+import { type PathGraph, patchedFinalResidual } from "../../src/patching/path-engine.ts";
 import { probabilityDifferenceMetric, probabilityDifferenceSoftmaxMetric } from "../../src/tasks/greater-than/pd-metric.ts";
 
 const END = 12;
@@ -45,6 +45,11 @@ beforeAll(async () => {
   corrupted = collectPathActivations(model, tokens("corrupted_tokens"));
   yearTokens = tinyGolden().getInt32("year_tokens");
 });
+
+/** Senders straight into the final residual stream, nothing recomputed. */
+const directGraph: PathGraph = {
+  senders: [], recomputed: [], senderEdge: () => false, senderToLogits: () => true, edge: () => false, toLogits: () => false,
+};
 
 describe("path patching on the tiny model", () => {
   it("baselines equal the metric of the model's own logits", () => {
@@ -85,7 +90,7 @@ describe("path patching on the tiny model", () => {
     const sum = grid.flat().reduce<number>((acc, v) => acc + (v ?? 0), 0);
     const senders: NodeAt[] = allComponents(model.config).map((c) => ({ ...c, pos: END }));
     const together =
-      evaluatePaths(frozen, { senders, recomputed: [], edge: () => false, toLogits: () => true }, clean, corrupted) -
+      evaluatePaths(frozen, { ...directGraph, senders }, clean, corrupted) -
       baselineMetric(frozen, clean);
     expect(Math.abs(together)).toBeGreaterThan(1e-3);
     expect(Math.abs(sum - together)).toBeLessThan(1e-4 * Math.max(1, Math.abs(together)));
@@ -101,11 +106,9 @@ describe("path patching on the tiny model", () => {
     // Denoising every node at once: the corrupted run's final residual becomes the clean one.
     const embeds: NodeAt[] = Array.from({ length: clean.pos }, (_, pos) => ({ kind: "embed", pos }));
     const final = patchedFinalResidual(
-      model.model, corrupted, clean, { senders: embeds, recomputed: nodes, edge: () => true, toLogits: () => true }, END,
+      model.model, corrupted, clean, { senders: embeds, recomputed: nodes, senderEdge: () => true, senderToLogits: () => true, edge: () => true, toLogits: () => true }, END,
     );
-    const d = model.config.dModel;
-    const cleanFinal = Float32Array.from({ length: 2 * d }, (_, i) => clean.finalResid[(Math.floor(i / d) * clean.pos + END) * d + (i % d)]!);
-    expectClose(final, cleanFinal, 1e-5, "final residual");
+    expectClose(final.data, clean.finalResidAt(END).data, 1e-5, "final residual");
     expect(result.metric).toBeCloseTo(result.clean, 4);
     expect(evaluateCircuit(context(), []).recovered).toBeLessThan(0.999);
   });
@@ -233,7 +236,7 @@ describe("head → logits sweeps through the heads' output space", () => {
     for (let layer = 0; layer < nLayers; layer++) {
       for (let head = 0; head < nHeads; head++) {
         const sender: NodeAt = { kind: "head", layer, head, pos: GT_POSITIONS.END };
-        const graph = { senders: [sender], recomputed: [], edge: () => false, toLogits: () => true };
+        const graph = { ...directGraph, senders: [sender] };
         const expected = evaluatePaths(direct, graph, cleanRun, corruptedRun) - sweep.baseline;
         expect(sweep.grid[layer]![head]!).toBeCloseTo(expected, 6);
         largest = Math.max(largest, Math.abs(expected));

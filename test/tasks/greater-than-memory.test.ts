@@ -11,7 +11,7 @@ import { greaterThanLargestArrayFloats, greaterThanMemoryBytes } from "../../src
 import { BUNDLED_MODEL_DIR } from "../helpers/fixtures.ts";
 
 function arraysOf(run: PathActivations): Float32Array[] {
-  return Object.values(run).flatMap((value) => (value instanceof Float32Array ? [value] : Array.isArray(value) ? value : []));
+  return [...run.cache].map(([, tensor]) => tensor.data);
 }
 
 describe("greaterThanMemoryBytes", () => {

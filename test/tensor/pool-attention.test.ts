@@ -9,7 +9,7 @@
  */
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { attentionScores, mixValues } from "../../src/gpt2/attention.ts";
+import { attentionScores, mixValues } from "../../src/gpt2/components/attention.ts";
 import { Tensor } from "../../src/tensor/tensor.ts";
 import { NodeGemmPool } from "../../src/tensor/wasm/node-gemm-pool.ts";
 import { createPoolAttention, type AttentionKernels } from "../../src/tensor/wasm/pool-attention.ts";

@@ -1,6 +1,6 @@
 /**
  * The run-time-generated WebAssembly SIMD attention kernels (src/tensor/wasm/attention-kernel.ts)
- * against the plain-TypeScript loops of src/gpt2/attention.ts: random shapes (d_head 1–70, every
+ * against the plain-TypeScript loops of src/gpt2/components/attention.ts: random shapes (d_head 1–70, every
  * remainder mod 8, keys = pos or pos + up to 5), values with zeros, exact −∞ for masked scores,
  * exact skipping of zero weights (0 · ∞ never turns into NaN), a GPT-2-sized plane, chunking and
  * memory growth, and the backend plumbing.
@@ -12,7 +12,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../src/errors.ts";
-import { attentionScores, mixValues } from "../../src/gpt2/attention.ts";
+import { attentionScores, mixValues } from "../../src/gpt2/components/attention.ts";
 import { createWasmBackend } from "../../src/tensor/backends.ts";
 import type { ForwardKernels } from "../../src/tensor/forward-kernels.ts";
 import { referenceBackend } from "../../src/tensor/matmul.ts";

@@ -4,12 +4,13 @@ import { GT_PROMPT_LENGTH } from "./dataset.ts";
 export type GreaterThanMemoryConfig = Pick<Gpt2Config, "nLayers" | "dModel" | "nHeads" | "dHead" | "dVocab">;
 
 /**
- * Floats one cached run (`collectPathActivations`) holds per prompt position: the embedding, each
- * layer's resid_pre, resid_mid, k, v, z and mlp_out, the final residual and ln_final's scale.
+ * Floats one cached run (`collectPathActivations`) holds per prompt position: each layer's
+ * resid_pre (layer 0's is the embedding), resid_mid, k, v, z and mlp_out, the final residual and
+ * ln_final's scale.
  */
 function cachedFloatsPerPosition(config: GreaterThanMemoryConfig): number {
   const { nLayers, dModel, nHeads, dHead } = config;
-  return dModel + nLayers * (3 * dModel + 3 * nHeads * dHead) + dModel + 1;
+  return nLayers * (3 * dModel + 3 * nHeads * dHead) + dModel + 1;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Gpt2Model } from "../../gpt2/model.ts";
-import type { PathActivations } from "../../patching/path-activations.ts";
+import { logitAttrs } from "../../patching/direct-logit-attribution.ts";
 import { componentName } from "../../patching/nodes.ts";
-import { yearContributions, yearReadDirections } from "./year-unembedding.ts";
+import type { PathActivations } from "../../patching/path-activations.ts";
 
 export interface MlpLogitLens {
   readonly mlp: string;
@@ -11,25 +11,23 @@ export interface MlpLogitLens {
 }
 
 /**
- * Logit lens of one MLP's output at `pos`, through ln_final with the clean run's scale frozen: what
- * the MLP alone writes towards each year token, averaged over the prompts of each YY.
+ * Logit lens of one MLP's output at `pos`, through ln_final with the clean run's scale frozen
+ * (logitAttrs with applyLn: the MLP's additive share of the logits): what the MLP alone writes
+ * towards each year token, averaged over the prompts of each YY.
  */
 export function mlpLogitLens(
   model: Gpt2Model, clean: PathActivations, layer: number, pos: number, yy: Int32Array, yearTokens: readonly number[],
 ): MlpLogitLens {
-  const d = model.config.dModel;
-  const directions = yearReadDirections(model, yearTokens);
+  const years = yearTokens.length;
+  const attrs = logitAttrs(model, clean.cache, clean.residualAt(layer, "hook_mlp_out", pos), { pos, tokens: yearTokens, applyLn: true });
   const groups = [...new Set(yy)].sort((a, b) => a - b);
   const sums = new Map<number, { total: Float64Array; count: number }>(
-    groups.map((g) => [g, { total: new Float64Array(yearTokens.length), count: 0 }]),
+    groups.map((g) => [g, { total: new Float64Array(years), count: 0 }]),
   );
   for (let b = 0; b < clean.batch; b++) {
-    const offset = (b * clean.pos + pos) * d;
-    const vector = clean.mlpOut[layer]!.subarray(offset, offset + d);
-    const contributions = yearContributions(vector, clean.finalScale[b * clean.pos + pos]!, directions);
     const group = sums.get(yy[b]!)!;
     group.count++;
-    contributions.forEach((value, y) => (group.total[y]! += value));
+    for (let y = 0; y < years; y++) group.total[y]! += attrs.data[b * years + y]!;
   }
   const rows = groups.map((g) => {
     const { total, count } = sums.get(g)!;

@@ -1,19 +1,19 @@
+import { unembed } from "../../gpt2/components/unembed.ts";
 import type { HookedGpt2 } from "../../hooks/hooked-gpt2.ts";
 import type { NodeAt } from "../../patching/nodes.ts";
 import { componentLabel, componentName } from "../../patching/nodes.ts";
 import { collectPathActivations, type PathActivations } from "../../patching/path-activations.ts";
-import { unembedRows } from "../../patching/path-engine.ts";
 import {
   evaluateCircuit, pathPatch, pathPatchingSweep, type PathPatchingContext, type PathPatchingGrid, type ReceiverInput,
 } from "../../patching/path-patching.ts";
-import { cachedAttentionFrom, rowsAt } from "../../patching/recompute.ts";
+import { cachedAttentionFrom } from "../../patching/recompute.ts";
 import { importantHeads, importantMlps, mergeHeads, type SelectedHead } from "./circuit-selection.ts";
 import { GT_POSITIONS } from "./dataset.ts";
 import { DatasetError, type GreaterThanPrompts } from "./dataset-file.ts";
 import { cutoffSharpness, probabilityDifference } from "./metrics.ts";
 import { endYearProbabilities, probabilityDifferenceMetric, probabilityDifferenceSoftmaxMetric } from "./pd-metric.ts";
 import { mlpLogitLens, type MlpLogitLens } from "./mlp-logit-lens.ts";
-import { topNeuronsOfMlp, type NeuronRanking } from "./top-neurons.ts";
+import { type TopNeurons, topNeuronsOfMlp } from "./top-neurons.ts";
 import { yearTokenIds } from "./years.ts";
 
 export type ProgressReporter = (stage: string, done: number, total: number) => void;
@@ -54,7 +54,7 @@ export interface GreaterThanReport {
   /** Mean attention from END to YY, [layer][head], on the clean prompts. */
   readonly attention_end_to_yy: number[][];
   readonly mlp_logit_lens: MlpLogitLens[];
-  readonly top_neurons: NeuronRanking | null;
+  readonly top_neurons: TopNeurons | null;
   readonly circuit: {
     readonly heads: string[];
     readonly mlps: string[];
@@ -120,7 +120,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   const corrupted = collectPathActivations(model, data.corruptedTokens, { reuse: { run: clean, tokens: data.tokens } });
   progress("clean and corrupted runs", 2, 2);
 
-  const endLogits = (acts: PathActivations) => unembedRows(model.model, rowsAt(acts.finalResid, acts.batch, acts.pos, dModel, END));
+  const endLogits = (acts: PathActivations) => unembed(model.model, acts.finalResidAt(END));
   const cleanProbs = endYearProbabilities(endLogits(clean), yearTokens);
   const corruptedProbs = endYearProbabilities(endLogits(corrupted), yearTokens);
   const baseline = {
@@ -212,9 +212,9 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   progress("attention, logit lens, neurons", 0, 3);
   const attention = Array.from({ length: nLayers }, (_, layer) =>
     Array.from({ length: nHeads }, (_, head) => {
-      const weights = cachedAttentionFrom(model.model, clean, layer, head, END);
+      const pattern = cachedAttentionFrom(model.model, clean, layer, head, END);
       let total = 0;
-      for (let b = 0; b < clean.batch; b++) total += weights[b * (END + 1) + YY]!;
+      for (let b = 0; b < clean.batch; b++) total += pattern.data[b * (END + 1) + YY]!;
       return total / clean.batch;
     }),
   );

@@ -1,57 +1,59 @@
 import type { Gpt2Model } from "../../gpt2/model.ts";
+import { type NeuronRanking, neuronDirectPathPatching, rankNeurons } from "../../patching/neuron-attribution.ts";
 import { componentName } from "../../patching/nodes.ts";
-import type { PathActivations } from "../../patching/path-activations.ts";
-import { cachedMlpNeurons } from "../../patching/recompute.ts";
-import { yearContributions, yearReadDirections } from "./year-unembedding.ts";
+import { neuronCache, type PathActivations } from "../../patching/path-activations.ts";
 
-export interface NeuronRanking {
+export interface TopNeurons {
   readonly mlp: string;
   /** What `score` measures. */
   readonly score: string;
-  readonly neurons: { readonly neuron: number; readonly score: number }[];
+  /** The library's ranking (neuronDirectPathPatching + rankNeurons), largest |score| first. */
+  readonly neurons: NeuronRanking["ranking"];
+}
+
+/** Neurons patched per neuronDirectPathPatching call: bounds its [neurons, batch, years] result (GPT-2 small: 3072 neurons). */
+const NEURONS_PER_CALL = 256;
+
+/**
+ * The year-logit difference a prompt's token-logit changes make: mean change over the years > YY
+ * minus the mean over the years ≤ YY (the paper's PD, linearised in the logits).
+ */
+export function yearLogitDifference(yy: ArrayLike<number>): (changes: Float32Array, prompt: number) => number {
+  return (changes, prompt) => {
+    const cut = yy[prompt]!;
+    let below = 0;
+    let above = 0;
+    for (let y = 0; y < changes.length; y++) {
+      if (y <= cut) below += changes[y]!;
+      else above += changes[y]!;
+    }
+    const aboveCount = changes.length - 1 - cut;
+    return (aboveCount > 0 ? above / aboveCount : 0) - below / (cut + 1);
+  };
 }
 
 /**
- * Neuron-level direct-path patching: each neuron of MLP `layer` at `pos` takes its corrupted
- * activation; its change reaches the logits only through the direct path (ln_final scale frozen).
- * Score: mean change of the year-logit difference (mean logit of years > YY minus years ≤ YY).
- * The neuron activations are recomputed at `pos` from the cached runs' MLP inputs.
+ * Neuron-level direct-path patching of MLP `layer` at `pos` (neuronDirectPathPatching, ln_final
+ * scale frozen): each neuron takes its corrupted activation and its change reaches the logits only
+ * through the direct path; neurons are ranked (rankNeurons) by the mean change of the year-logit
+ * difference. Their activations come from the cached runs' MLP inputs.
  */
 export function topNeuronsOfMlp(
   model: Gpt2Model, clean: PathActivations, corrupted: PathActivations, yy: ArrayLike<number>,
   layer: number, pos: number, yearTokens: readonly number[], count: number,
-): NeuronRanking {
-  const { dMlp, dModel: d } = model.config;
-  const { batch } = clean;
-  const cleanPost = cachedMlpNeurons(model, clean, layer, pos);
-  const corruptedPost = cachedMlpNeurons(model, corrupted, layer, pos);
-  const directions = yearReadDirections(model, yearTokens);
-  const years = yearTokens.length;
-  const wOut = model.weights.blocks[layer]!.mlpOutWeight;
-  // prefix[n][y] = Σ_{y' < y} of neuron n's contribution to year y': the year-logit difference
-  // for any YY is then two lookups.
-  const prefix = Array.from({ length: dMlp }, (_, n) => {
-    const effect = yearContributions(wOut.subarray(n * d, (n + 1) * d), 1, directions);
-    const sums = new Float64Array(years + 1);
-    for (let y = 0; y < years; y++) sums[y + 1] = sums[y]! + effect[y]!;
-    return sums;
-  });
-  const scores = new Float64Array(dMlp);
-  for (let b = 0; b < batch; b++) {
-    const cut = yy[b]!;
-    const scale = clean.finalScale[b * clean.pos + pos]!;
-    const aboveCount = years - 1 - cut;
-    for (let n = 0; n < dMlp; n++) {
-      const change = (corruptedPost[b * dMlp + n]! - cleanPost[b * dMlp + n]!) / scale;
-      if (change === 0) continue;
-      const sums = prefix[n]!;
-      const below = sums[cut + 1]!;
-      const above = sums[years]! - below;
-      const difference = (aboveCount > 0 ? above / aboveCount : 0) - below / (cut + 1);
-      scores[n]! += (change * difference) / batch;
-    }
+): TopNeurons {
+  const cleanCache = neuronCache(model, clean, layer);
+  const corruptedCache = neuronCache(model, corrupted, layer);
+  const metric = yearLogitDifference(yy);
+  const best: NeuronRanking["ranking"][number][] = [];
+  for (let first = 0; first < model.config.dMlp; first += NEURONS_PER_CALL) {
+    const neurons = Array.from({ length: Math.min(NEURONS_PER_CALL, model.config.dMlp - first) }, (_, i) => first + i);
+    const result = neuronDirectPathPatching(model, {
+      clean: cleanCache, corrupted: corruptedCache, layer, pos, neurons, tokens: yearTokens, ln: "frozen",
+    });
+    best.push(...rankNeurons(result, metric, count).ranking);
   }
-  const neurons = Array.from(scores, (score, neuron) => ({ neuron, score }))
+  const neurons = best
     .sort((a, b) => Math.abs(b.score) - Math.abs(a.score) || a.neuron - b.neuron)
     .slice(0, count);
   return {

@@ -3,7 +3,7 @@
  * WebAssembly SIMD128 kernels of attention-kernel.ts (module bytes generated at run time; no Node
  * built-ins, runs in Node ≥ 20 and Deno).
  *
- * Layouts match src/gpt2/attention.ts: q, k, v, z are [batch, pos|keys, head, d_head] row-major,
+ * Layouts match src/gpt2/components/attention.ts: q, k, v, z are [batch, pos|keys, head, d_head] row-major,
  * scores and pattern [batch, head, query, key]. Results equal the plain-TypeScript loops within
  * float32 rounding (the dot products accumulate in float32 instead of float64); masked scores are
  * exactly −∞ and zero weights are skipped exactly as there.

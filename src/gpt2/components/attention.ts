@@ -1,7 +1,7 @@
-import { InputError } from "../errors.ts";
-import type { ForwardKernels } from "../tensor/forward-kernels.ts";
-import type { MatmulBackend, PreparedWeight } from "../tensor/matmul.ts";
-import { Tensor } from "../tensor/tensor.ts";
+import { InputError } from "../../errors.ts";
+import type { ForwardKernels } from "../../tensor/forward-kernels.ts";
+import type { MatmulBackend, PreparedWeight } from "../../tensor/matmul.ts";
+import { Tensor } from "../../tensor/tensor.ts";
 
 /** Output buffers for splitQkv, each [b·p·d] floats; a missing one is allocated. */
 export interface QkvBuffers {

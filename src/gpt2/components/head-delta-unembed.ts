@@ -1,6 +1,7 @@
 /**
- * Head → logits path patching with a softmax metric, through each head's 64-dimensional output
- * space instead of the full residual stream.
+ * ln_final and the unembedding of a final residual stream plus one head's output change, reduced to
+ * a softmax's statistics, through the head's d_head-wide output space instead of the full residual
+ * stream (head → logits path patching with a softmax metric).
  *
  * With ln_final recomputed, the patched logits of prompt i for head h are
  *   logits = ((x_c + Δ_c) / σ') ⊙ γ · W_U + β · W_U,   Δ = dz · W_O[h],  σ' = rms(x_c + Δ_c)
@@ -11,38 +12,41 @@
  * [batch, d_model]·W_U product: ≈ 4–5× fewer FLOPs for GPT-2 small at 490
  * prompts. The result is the same quantity as the direct route (floating-point rounding aside).
  */
-import type { Gpt2Model } from "../gpt2/model.ts";
-import { peekWeight } from "../gpt2/weights.ts";
-import { affineRowsInPlace } from "../tensor/affine-rows.ts";
-import { type BackendWorkspace, linear, type PreparedWeight } from "../tensor/matmul.ts";
-import { productLogSumExp } from "../tensor/product-log-sum-exp.ts";
-import { Tensor } from "../tensor/tensor.ts";
-import type { PathActivations } from "./path-activations.ts";
-import { checkVocabTokens } from "./path-engine.ts";
-import { rowsAt } from "./recompute.ts";
+import { affineRowsInPlace } from "../../tensor/affine-rows.ts";
+import { type BackendWorkspace, linear, type PreparedWeight } from "../../tensor/matmul.ts";
+import { productLogSumExp } from "../../tensor/product-log-sum-exp.ts";
+import { Tensor } from "../../tensor/tensor.ts";
+import type { Gpt2Model } from "../model.ts";
+import { peekWeight } from "../weights.ts";
+import { headOut } from "./attention-head.ts";
+import { checkVocabularyTokens } from "./unembed.ts";
 
-export interface HeadToLogitsOptions {
-  readonly model: Gpt2Model;
-  readonly clean: PathActivations;
-  readonly corrupted: PathActivations;
-  readonly position: number;
+export interface HeadDeltaUnembedOptions {
+  /** The final residual stream the changes are added to, [batch, d_model] (e.g. the clean run's at END). */
+  readonly finalResid: Tensor;
+  /** The heads whose output changes, in the order of the result. */
   readonly heads: readonly { readonly layer: number; readonly head: number }[];
+  /** Each head's change of z at that position, [batch, d_head]. */
+  readonly dz: (layer: number, head: number) => Tensor;
   readonly tokens: readonly number[];
-  /** The metric of one head's patched run, from each row's log-sum-exp and the tokens' logits. */
+  /** Reduces one head's statistics (each row's full-vocabulary log-sum-exp and the tokens' logits) to a number. */
   readonly metric: (logSumExp: Float64Array, tokenLogits: Tensor) => number;
 }
 
-/** The metric after patching each head's path to the logits, in the order of `heads`. */
-export function headToLogitsMetrics(options: HeadToLogitsOptions): number[] {
-  const { model, clean, position, tokens } = options;
+/**
+ * For each head h: the logits of finalResid + dz_h · W_O[h] through ln_final (recomputed) and the
+ * unembedding, reduced by `metric` — the same numbers as unembedLogSumExp of the changed rows.
+ */
+export function headDeltaUnembedMetrics(model: Gpt2Model, options: HeadDeltaUnembedOptions): number[] {
+  const { tokens, finalResid } = options;
   const { dModel: d, dVocab } = model.config;
   const { backend } = model;
-  const batch = clean.batch;
+  const batch = finalResid.shape[0]!;
   const gamma = model.weights.lnFinalWeight;
   const unembed = model.prepared.unembed;
-  checkVocabTokens(model, tokens);
+  checkVocabularyTokens(model, tokens, "headDeltaUnembedMetrics");
 
-  const cleanFinal = centredRows(rowsAt(clean.finalResid, batch, clean.pos, d, position), d);
+  const cleanFinal = centredRows(finalResid.data, d);
   // In the backend's workspace (when it has one) the matmuls write them in place and the per-head
   // rescaling (affineRowsInPlace) reads them there.
   const buffers = new WorkspaceBuffers(backend.workspace);
@@ -50,12 +54,11 @@ export function headToLogitsMetrics(options: HeadToLogitsOptions): number[] {
     const base = linear(backend, new Tensor(scaleColumns(cleanFinal, gamma, d), [batch, d]), unembed, null, buffers.take(batch * dVocab)).data;
     const betaLogits = linear(backend, new Tensor(model.weights.lnFinalBias, [1, d]), unembed, null, buffers.take(dVocab)).data;
     const headProduct = buffers.take(model.config.dHead * dVocab);
-    return perHeadMetrics(options, cleanFinal, { base, betaLogits, workspace: backend.workspace, headProduct });
+    return perHeadMetrics(model, options, cleanFinal, { base, betaLogits, workspace: backend.workspace, headProduct });
   } finally {
     buffers.releaseAll();
   }
 }
-
 interface BaseLogits {
   /** x_c ⊙ γ · W_U of the clean rows, [batch, d_vocab]. */
   readonly base: Float32Array;
@@ -66,11 +69,11 @@ interface BaseLogits {
   readonly headProduct: Float32Array;
 }
 
-function perHeadMetrics(options: HeadToLogitsOptions, cleanFinal: Float32Array, logits: BaseLogits): number[] {
-  const { model, clean, corrupted, position, heads, tokens, metric } = options;
+function perHeadMetrics(model: Gpt2Model, options: HeadDeltaUnembedOptions, cleanFinal: Float32Array, logits: BaseLogits): number[] {
+  const { heads, tokens, metric } = options;
   const { dModel: d, dHead, nHeads, dVocab, layerNormEps } = model.config;
   const { backend } = model;
-  const batch = clean.batch;
+  const batch = options.finalResid.shape[0]!;
   const gamma = model.weights.lnFinalWeight;
   const unembed = model.prepared.unembed;
   const results = new Map<string, number>();
@@ -84,11 +87,8 @@ function perHeadMetrics(options: HeadToLogitsOptions, cleanFinal: Float32Array, 
       const headRows = new Tensor(readOut.data.subarray(head * dHead * d, (head + 1) * dHead * d), [dHead, d]);
       const gHead = backend.prepare(linear(backend, headRows, unembed, null, logits.headProduct).data, dHead, dVocab);
       try {
-        const at = position * nHeads + head;
-        const zClean = rowsAt(clean.z[layer]!, batch, clean.pos * nHeads, dHead, at);
-        const zCorrupted = rowsAt(corrupted.z[layer]!, batch, corrupted.pos * nHeads, dHead, at);
-        const dz = zCorrupted.map((v, i) => v - zClean[i]!);
-        const delta = centredRows(linear(backend, new Tensor(dz, [batch, dHead]), model.prepared.blocks[layer]!.outPerHead[head]!).data, d);
+        const dz = options.dz(layer, head);
+        const delta = centredRows(headOut(model, layer, head, dz).data, d);
         const inverseScale = new Float64Array(batch);
         for (let b = 0; b < batch; b++) {
           let sumSquares = 0;
@@ -98,7 +98,7 @@ function perHeadMetrics(options: HeadToLogitsOptions, cleanFinal: Float32Array, 
           }
           inverseScale[b] = 1 / Math.sqrt(sumSquares / d + layerNormEps);
         }
-        const { logSumExp, tokenLogits } = patchedLogitStats(model, dz, gHead, logits, inverseScale, tokens);
+        const { logSumExp, tokenLogits } = patchedLogitStats(model, dz.data, gHead, logits, inverseScale, tokens);
         results.set(`${layer}.${head}`, metric(logSumExp, tokenLogits));
       } finally {
         backend.release?.(gHead);
