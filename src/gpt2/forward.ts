@@ -1,8 +1,9 @@
 import { add, addInPlace } from "../tensor/elementwise.ts";
-import { concatAxis, gatherRows, takeAxis } from "../tensor/indexing.ts";
+import { concatAxis, takeAxis } from "../tensor/indexing.ts";
 import { softmaxLastAxis } from "../tensor/softmax.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { attentionScores, mixValues, splitQkv } from "./components/attention.ts";
+import { positionEmbed, tokenEmbed } from "./components/embed.ts";
 import { attnOut, attnOutFromResult, attnQkv, attnResult } from "./components/attention-block.ts";
 import {
   type LayerNormSite, layerNormAffineOf, layerNormNormalized, layerNormScaleAndNormalized, layerNormScaleOf, lnFinal,
@@ -97,7 +98,7 @@ export function runForward(
 /** The pass itself, on inputs checkForwardInputs has accepted: embed, blocks, ln_final, unembed. */
 function forwardFrom(pass: Pass, tokens: TokenBatch | null, pastPos: number, options: ForwardOptions): Tensor {
   const { model, visit, buffers } = pass;
-  const { config, weights } = model;
+  const { config } = model;
   let residual: Tensor;
   let firstLayer = 0;
   if (options.start) {
@@ -105,9 +106,8 @@ function forwardFrom(pass: Pass, tokens: TokenBatch | null, pastPos: number, opt
     residual = options.start.residual;
   } else {
     const { ids, batch, pos } = tokens!;
-    const embed = visit("hook_embed", model.embedTokens(ids, [batch, pos]), null);
-    const positions = Int32Array.from({ length: batch * pos }, (_, i) => pastPos + (i % pos));
-    const posEmbed = visit("hook_pos_embed", gatherRows(weights.positionEmbedding, config.dModel, positions, [batch, pos]), null);
+    const embed = visit("hook_embed", tokenEmbed(model, ids, [batch, pos]), null);
+    const posEmbed = visit("hook_pos_embed", positionEmbed(model, batch, pos, pastPos), null);
     residual = add(embed, posEmbed);
   }
   for (let layer = firstLayer; layer < config.nLayers; layer++) {

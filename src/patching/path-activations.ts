@@ -1,3 +1,4 @@
+import { embed } from "../gpt2/components/embed.ts";
 import { mlpNeurons } from "../gpt2/components/mlp.ts";
 import type { Gpt2Config } from "../gpt2/config.ts";
 import { blockHook, type BlockHookSuffix, type HookName, hookShape } from "../gpt2/hook-names.ts";
@@ -138,15 +139,13 @@ export function collectPathActivations(
 /** The reused run's embeddings must be those of its tokens (cheap to check, and a mix-up would be silent). */
 function checkRunMatchesTokens(model: HookedGpt2, run: PathActivations, tokens: TokenBatch, prefix: number): void {
   const d = model.config.dModel;
-  const wPos = model.model.weights.positionEmbedding;
-  const embed = run.residual(0, "hook_resid_pre").data;
+  const cached = run.residual(0, "hook_resid_pre").data;
   for (let b = 0; b < run.batch; b++) {
     const ids = tokens.ids.subarray(b * tokens.pos, b * tokens.pos + prefix);
-    const embedded = model.model.embedTokens(ids, [prefix]).data;
+    const expected = embed(model.model, ids, 1, prefix).data;
     for (let p = 0; p < prefix; p++) {
       for (let j = 0; j < d; j++) {
-        const expected = Math.fround(embedded[p * d + j]! + wPos[p * d + j]!);
-        if (embed[(b * run.pos + p) * d + j] !== expected) {
+        if (cached[(b * run.pos + p) * d + j] !== expected[p * d + j]) {
           throw new PatchingError(
             "reuse_mismatch",
             `the run given to reuse is not a run of its tokens: prompt ${b}, position ${p} has a different embedding`,

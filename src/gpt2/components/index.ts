@@ -3,6 +3,7 @@
  * the pieces. The forward pass composes them for all positions at once; path patching,
  * attribution and the tasks compose them for the rows they recompute.
  */
+export * from "./embed.ts";
 export * from "./layer-norm.ts";
 export * from "./attention.ts";
 export * from "./attention-block.ts";
