@@ -16,7 +16,7 @@
  * Timings include matmul's copy of A in and C out (the caller's arrays are ordinary
  * Float32Arrays); packing B is done once, outside the timed region.
  */
-import { matmulReference } from "../src/tensor/wasm/reference-matmul.ts";
+import { matmulReference } from "../test/helpers/reference-matmul.ts";
 import { WasmGemm } from "../src/tensor/wasm/wasm-gemm.ts";
 import { cpuSeconds, gflops, randomMatrix } from "./gemm-timing.ts";
 

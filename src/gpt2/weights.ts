@@ -1,6 +1,6 @@
 /**
  * GPT-2 parameters as HuggingFace stores them: Conv1D weights are [in, out] row-major, so
- * `x · W` is the layer. TransformerLens-shaped views (W_Q[head] etc.) are derived in `weight-views.ts`.
+ * `x · W` is the layer. Per-head views (W_Q[head] etc.) are prepared in `components/head-weights.ts`.
  */
 export interface BlockWeights {
   readonly ln1Weight: Float32Array;

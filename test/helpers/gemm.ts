@@ -1,7 +1,7 @@
 /** Shared by the GEMM tests (WasmGemm, NodeGemmPool): seeded operands, cases, and comparisons. */
 import fc from "fast-check";
 import { expect } from "vitest";
-import { matmulReference } from "../../src/tensor/wasm/reference-matmul.ts";
+import { matmulReference } from "./reference-matmul.ts";
 
 /** Deterministic data in [-1, 1) from a seed (xorshift32). */
 export function data(n: number, seed: number): Float32Array {

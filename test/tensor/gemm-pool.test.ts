@@ -18,7 +18,7 @@ import { createWasmBackend, parseBackendChoice } from "../../src/tensor/backends
 import { rowBlockRows } from "../../src/tensor/wasm/gemm-kernel.ts";
 import { NodeGemmPool, type NodeGemmPoolOptions } from "../../src/tensor/wasm/node-gemm-pool.ts";
 import { createParallelWasmBackend } from "../../src/tensor/wasm/node-parallel-backend.ts";
-import { matmulReference } from "../../src/tensor/wasm/reference-matmul.ts";
+import { matmulReference } from "../helpers/reference-matmul.ts";
 import { WasmGemm } from "../../src/tensor/wasm/wasm-gemm.ts";
 import { firstBitDifference } from "../helpers/compare.ts";
 import { type Case, caseArb, caseOperands, data, relErr, transpose } from "../helpers/gemm.ts";

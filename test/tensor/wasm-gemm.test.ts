@@ -16,7 +16,7 @@ import {
   rowBlockRows,
   scratchFloats,
 } from "../../src/tensor/wasm/gemm-kernel.ts";
-import { matmulReference } from "../../src/tensor/wasm/reference-matmul.ts";
+import { matmulReference } from "../helpers/reference-matmul.ts";
 import {
   instantiateGemmKernel,
   wasmRelaxedSimdSupported,

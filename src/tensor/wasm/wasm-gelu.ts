@@ -20,7 +20,7 @@ import { isSharedBuffer, overlapsPartially, webAssembly } from "./wasm-api.ts";
  * Generates and instantiates the gelu kernel against `memory`; null when WebAssembly SIMD is
  * unavailable. For callers that manage pointers themselves; see gelu-kernel.ts for the contract.
  */
-export function instantiateGeluKernel(memory: WasmMemory, options: Omit<GeluKernelOptions, "sharedMemory"> = {}): GeluExports | null {
+function instantiateGeluKernel(memory: WasmMemory, options: Omit<GeluKernelOptions, "sharedMemory"> = {}): GeluExports | null {
   const wa = webAssembly();
   if (wa === undefined || !wasmSimdSupported()) return null;
   const bytes = generateGeluModule({ ...options, sharedMemory: isSharedBuffer(memory.buffer) });

@@ -286,8 +286,10 @@ export class WasmGemm {
   private readonly freeList: { ptr: number; size: number }[] = [];
   /** Per-call kernel scratch (edge tile + packed A block), grown on demand. */
   private scratch: Block | undefined;
-  /** Reusable staging for matmul copy-in/out: the A + C arena (slot 0; slot 1 unused) and bias. */
-  private readonly staging: (Block | undefined)[] = [undefined, undefined, undefined];
+  /** Reusable staging for matmul copy-in/out: the A + C arena. */
+  private arena: Block | undefined;
+  /** Reusable staging for a bias that is not in this memory. */
+  private biasStaging: Block | undefined;
   /** Bound on the A and C staging together, in bytes (see WasmGemmOptions.stagingBudgetBytes). */
   readonly stagingBudgetBytes: number;
   /** See WasmGemmOptions.columnStrips. */
@@ -366,7 +368,7 @@ export class WasmGemm {
    * staging, which uses the same arena.
    */
   get stagingBytes(): number {
-    return 4 * (this.staging[0]?.length ?? 0);
+    return 4 * (this.arena?.length ?? 0);
   }
 
   private allocBuffer(floats: number): Block {
@@ -625,7 +627,7 @@ export class WasmGemm {
     const need = aReserved + cFloats;
     const budgetFloats = Math.floor(this.stagingBudgetBytes / 4);
     const size = Math.max(need, budgetFloats);
-    let arena = this.staging[0];
+    let arena = this.arena;
     if (need > 0 && (arena === undefined || arena.length < need || arena.length > size)) {
       if (arena !== undefined) this.free(arena);
       try {
@@ -634,12 +636,11 @@ export class WasmGemm {
         if (size === need) throw error;
         arena = this.allocBuffer(need); // a budget too large for the memory: just what is needed
       }
-      this.staging[0] = arena;
-      this.staging[1] = undefined;
+      this.arena = arena;
     }
     const at = (offset: number, floats: number): WasmF32Buffer | undefined =>
       floats > 0 ? new Slice(arena!, offset, floats) : undefined;
-    const bias = biasFloats > 0 ? this.stage(2, biasFloats) : undefined;
+    const bias = biasFloats > 0 ? this.stageBias(biasFloats) : undefined;
     return [at(0, aFloats), at(aReserved, cFloats), bias];
   }
 
@@ -662,22 +663,19 @@ export class WasmGemm {
     return this.scratch;
   }
 
-  /** A staging buffer with at least `floats` floats, reusing the previous one when big enough. */
-  private stage(slot: number, floats: number): Block {
-    const cur = this.staging[slot];
+  /** The bias staging buffer with at least `floats` floats, reusing the previous one when big enough. */
+  private stageBias(floats: number): Block {
+    const cur = this.biasStaging;
     if (cur !== undefined && cur.length >= floats) return cur;
     if (cur !== undefined) this.free(cur);
-    const buf = this.allocBuffer(floats);
-    this.staging[slot] = buf;
-    return buf;
+    this.biasStaging = this.allocBuffer(floats);
+    return this.biasStaging;
   }
 
   /** Frees matmul's cached staging buffers (they are kept between calls to avoid re-allocation). */
   releaseStaging(): void {
-    for (let slot = 0; slot < this.staging.length; slot++) {
-      const buf = this.staging[slot];
-      if (buf !== undefined) this.free(buf);
-      this.staging[slot] = undefined;
-    }
+    for (const buf of [this.arena, this.biasStaging]) if (buf !== undefined) this.free(buf);
+    this.arena = undefined;
+    this.biasStaging = undefined;
   }
 }

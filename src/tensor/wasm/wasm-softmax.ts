@@ -17,7 +17,7 @@ import { wasmSimdSupported, type WasmMemory } from "./wasm-gemm.ts";
 import { isSharedBuffer, overlapsPartially, webAssembly } from "./wasm-api.ts";
 
 /** Generates and instantiates the softmax kernel against `memory`; null without wasm SIMD. */
-export function instantiateSoftmaxKernel(memory: WasmMemory): SoftmaxExports | null {
+function instantiateSoftmaxKernel(memory: WasmMemory): SoftmaxExports | null {
   const wa = webAssembly();
   if (wa === undefined || !wasmSimdSupported()) return null;
   const bytes = generateSoftmaxModule({ sharedMemory: isSharedBuffer(memory.buffer) });

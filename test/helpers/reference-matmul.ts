@@ -6,7 +6,7 @@
  * (four k steps per sweep). Each output row is accumulated in float64 and rounded to float32 once
  * at the end, so the result is as exact as float32 inputs allow (up to summation order in double).
  */
-import { InputError } from "../../errors.ts";
+import { InputError } from "../../src/errors.ts";
 
 export function matmulReference(
   a: Float32Array,
