@@ -430,13 +430,11 @@ describe("a sender that is itself a receiver or continuation node passes on no c
     tiny.expectVisible("MLP0's direct effect", direct);
   });
 
-  // remove .fails once the sender-as-continuation fix lands
-  it.fails("pathPatch: sender MLP0@END is a continuation node", () => {
+  it("pathPatch: sender MLP0@END is a continuation node", () => {
     tiny.checkPath({ sender: mlp(0, END), receivers, continuation });
   });
 
-  // remove .fails once the sender-as-continuation fix lands
-  it.fails("pathPatchingSweep: the MLP0 cell (senders at END, continuation = all MLPs at END)", () => {
+  it("pathPatchingSweep: the MLP0 cell (senders at END, continuation = all MLPs at END)", () => {
     const expected = tiny.oracleEffects({ sender: mlp(0, END), receivers, continuation });
     tiny.routes.forEach((_, i) => {
       const { grid } = pathPatchingSweep(tiny.context(i), { senderPosition: END, receivers, continuation });
@@ -453,13 +451,11 @@ describe("a sender that is itself a receiver or continuation node passes on no c
     });
   });
 
-  // remove .fails once the sender-as-continuation fix lands
-  it.fails("pathPatch: sender MLP0@END is also a receiver (MLP0.in and L1H1.q, continuation MLP1)", () => {
+  it("pathPatch: sender MLP0@END is also a receiver (MLP0.in and L1H1.q, continuation MLP1)", () => {
     tiny.checkPath({ sender: mlp(0, END), receivers: [into(mlp(0, END), "in"), into(head(1, 1, END), "q")], continuation: [mlp(1, END)] });
   });
 
-  // remove .fails once the sender-as-continuation fix lands
-  it.fails("pathPatch: sender head L0H2@END is also a receiver (L0H2.q and L1H0.q)", () => {
+  it("pathPatch: sender head L0H2@END is also a receiver (L0H2.q and L1H0.q)", () => {
     tiny.checkPath({ sender: head(0, 2, END), receivers: [into(head(0, 2, END), "q"), into(head(1, 0, END), "q")] });
   });
 });
@@ -489,8 +485,7 @@ describe("path patching equals the oracle on the bundled greater-than model", ()
     for (const sender of [head(0, 1, END), head(1, 1, END)]) bundled.checkPath({ sender, receivers, continuation: allMlps }, { visible: false });
   });
 
-  // remove .fails once the sender-as-continuation fix lands
-  it.fails("sender-as-continuation cells MLP0 and MLP1 (senders at END, continuation = every MLP at END)", () => {
+  it("sender-as-continuation cells MLP0 and MLP1 (senders at END, continuation = every MLP at END)", () => {
     for (const layer of [0, 1]) {
       const path = { sender: mlp(layer, END), receivers, continuation: allMlps };
       const expected = bundled.oracleEffects(path);
