@@ -19,7 +19,8 @@
  *    register-only multiply-add loop), which turns each shape's matmul FLOPs into a floor that no
  *    wasm forward on this machine can beat, printed next to PyTorch's time;
  * 7. peak RSS of our loading + running process vs the float32 weight bytes;
- * 8. bench/greater-than.ts --n 490 (pipeline stage times) under Node (compiled by bench/node-compile.ts).
+ * 8. bench/greater-than.ts --n 490 (pipeline stage times) under Node (compiled by bench/node-compile.ts);
+ * 9. bench/load-dispose.ts (under Node): RSS over 50 load / run / dispose cycles of the bundled model.
  */
 import { spawnSync, type SpawnSyncOptions } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -321,6 +322,19 @@ if (SKIP_GREATER_THAN) {
 }
 log(greaterThanLine);
 
+// ---- 9. load / dispose ----
+
+section("load / run / dispose of the bundled model, 50 cycles");
+let loadDisposeLine: string;
+{
+  const r = run("node", [compileForNode("bench/load-dispose.ts"), "--cycles", "50"], {
+    env: { ...process.env, MALLOC_MMAP_THRESHOLD_: "131072" },
+  });
+  log(indent(r.stdout));
+  if (r.status === null) log(indent(r.stderr.split("\n").slice(-5).join("\n")));
+  loadDisposeLine = r.stdout.trim().split("\n").filter((l) => l.startsWith("backend ")).at(-1) ?? `bench/load-dispose.ts failed (${r.status})`;
+}
+
 // ---- summary ----
 
 const all = [...ours.values()].flatMap((m) => [...m.values()]);
@@ -336,6 +350,7 @@ log(`machine: ${cpus().length} CPU(s); uptime after: ${uptime()}`);
 log(`ours: Node ${nodeVersion}, default backend ${autoName}, one-thread backend ${wasmName}; ${torchName}: CPU, torch.no_grad(), OMP_WAIT_POLICY=PASSIVE${torchBlas ? `, BLAS ${torchBlas}` : ""}`);
 if (!torch.ok) log(`PyTorch: NOT AVAILABLE (${torch.note}); only our side was measured`);
 log(`PyTorch vs ours logits (tiny-gpt2): ${checkLine}`);
+log(`load/dispose: ${loadDisposeLine}`);
 log("");
 const cols = [`ours ${autoName}`, "PyTorch 2 thr", "ours/PyTorch", `ours ${wasmName}`, "PyTorch 1 thr", "ours/PyTorch"];
 const widths = cols.map((c) => Math.max(c.length, 9));

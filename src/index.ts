@@ -9,9 +9,10 @@ export { selectBackend, createWasmBackend, parseBackendChoice, parseFmaChoice, t
 export { type Gpt2Config, ModelLoadError, parseHfConfig } from "./gpt2/config.ts";
 export type { BlockWeights, Gpt2Weights } from "./gpt2/weights.ts";
 export { Gpt2Model } from "./gpt2/model.ts";
+export { ModelDisposedError } from "./gpt2/model-disposed.ts";
 export { loadGpt2FromBytes, type Gpt2Sources } from "./gpt2/load.ts";
 export { loadGpt2FromDir, type LoadGpt2FromDirOptions, selectNodeBackend } from "./gpt2/node-load.ts";
-export { createParallelWasmBackend } from "./tensor/wasm/node-parallel-backend.ts";
+export { createParallelWasmBackend, type ParallelWasmBackend } from "./tensor/wasm/node-parallel-backend.ts";
 export { BUNDLED_MODEL_DIR } from "./gpt2/node-bundled-model.ts";
 /** The model's components (LayerNorms, heads' q/k/v and outputs, attention of one row, MLP, unembedding) as plain functions. */
 export * as components from "./gpt2/components/index.ts";

@@ -1,3 +1,4 @@
+import "../dispose-symbols.ts";
 import { InputError } from "../errors.ts";
 import { packedMatrixOf } from "../tensor/backends.ts";
 import { gatherRows } from "../tensor/indexing.ts";
@@ -8,6 +9,7 @@ import { Tensor } from "../tensor/tensor.ts";
 import type { PackedMatrix } from "../tensor/wasm/wasm-gemm.ts";
 import { gatherPackedColumns } from "../tensor/wasm/packed-gather.ts";
 import type { Gpt2Config } from "./config.ts";
+import { ModelDisposedError } from "./model-disposed.ts";
 import { isWeightResident, peekWeight, sameWeight, type Gpt2Weights } from "./weights.ts";
 
 export interface PreparedBlock {
@@ -28,30 +30,143 @@ export interface PreparedBlock {
  * unloaded until something reads them from `weights`, and the prepared weights hold no
  * `rowMajor`/`transposed` arrays. Otherwise (the reference backend) the plain arrays are the
  * prepared form and `weights` shares them.
+ *
+ * Lifetime: every weight the model prepares (also later, such as the per-head W_O copies) is
+ * registered with it, and {@link dispose} (or `using model = …`) releases them all back to the
+ * backend's memory; code that prepares more weights for this model registers them with
+ * {@link track} / {@link prepareOwned} so they go too. A disposed model throws `disposed`.
  */
 export class Gpt2Model {
   readonly config: Gpt2Config;
-  readonly weights: Gpt2Weights;
+  readonly #weights: Gpt2Weights;
   readonly backend: MatmulBackend;
-  readonly prepared: { readonly blocks: readonly PreparedBlock[]; readonly unembed: PreparedWeight };
+  readonly #prepared: { readonly blocks: readonly PreparedBlock[]; readonly unembed: PreparedWeight };
   /** The packed W_Eᵀ (tied embeddings on a WebAssembly backend): token embeddings are read from it. */
-  readonly #packedEmbedding: PackedMatrix | null;
+  #packedEmbedding: PackedMatrix | null;
+  /** Every weight prepared on `backend` for this model and not yet released. */
+  readonly #owned = new Set<PreparedWeight>();
+  #disposed = false;
 
   constructor(config: Gpt2Config, weights: Gpt2Weights, backend: MatmulBackend = referenceBackend) {
     assertMatmulBackend(backend, "Gpt2Model: backend");
     this.config = config;
-    this.weights = weights;
+    this.#weights = weights;
     this.backend = backend;
+    try {
+      this.#prepared = this.#prepareAll(config, weights, backend);
+    } catch (error) {
+      this.#releaseOwned(); // a load that fails half-way (e.g. out of wasm memory) leaves nothing behind
+      throw error;
+    }
+    const tied = sameWeight(weights, "unembedTransposed", "tokenEmbedding");
+    this.#packedEmbedding = backend.ownsPreparedCopy === true && tied ? packedMatrixOf(this.#prepared.unembed) : null;
+  }
+
+  /** Raw weights (see loadGpt2Weights for which are read lazily). Throws `disposed` after dispose(). */
+  get weights(): Gpt2Weights {
+    this.assertUsable("Gpt2Model.weights");
+    return this.#weights;
+  }
+
+  /** The weights prepared for `backend`. Throws `disposed` after dispose(). */
+  get prepared(): { readonly blocks: readonly PreparedBlock[]; readonly unembed: PreparedWeight } {
+    this.assertUsable("Gpt2Model.prepared");
+    return this.#prepared;
+  }
+
+  /** True once {@link dispose} has run. */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /** Throws `disposed` (ModelDisposedError) once the model has been disposed; `where` names the caller. */
+  assertUsable(where = "Gpt2Model"): void {
+    if (this.#disposed) throw new ModelDisposedError(where);
+  }
+
+  /**
+   * Registers a weight prepared on this model's backend (e.g. a per-model cache of derived matrices)
+   * so that {@link dispose} releases it; returns it.
+   */
+  track<W extends PreparedWeight>(weight: W): W {
+    this.assertUsable("Gpt2Model.track");
+    this.#owned.add(weight);
+    return weight;
+  }
+
+  /** `backend.prepare(w, inDim, outDim)`, registered with {@link track}. */
+  prepareOwned(w: Float32Array, inDim: number, outDim: number): PreparedWeight {
+    this.assertUsable("Gpt2Model.prepareOwned");
+    return this.track(this.backend.prepare(w, inDim, outDim));
+  }
+
+  /** `backend.prepareTransposed(wt, outDim, inDim)`, registered with {@link track}. */
+  prepareOwnedTransposed(wt: Float32Array, outDim: number, inDim: number): PreparedWeight {
+    this.assertUsable("Gpt2Model.prepareOwnedTransposed");
+    return this.track(this.backend.prepareTransposed(wt, outDim, inDim));
+  }
+
+  /** Releases a weight registered with {@link track} now, instead of at dispose(). */
+  releaseOwned(weight: PreparedWeight): void {
+    if (!this.#owned.delete(weight)) {
+      throw new InputError("Gpt2Model.releaseOwned: not a live weight registered with this model", "foreign_weight");
+    }
+    this.backend.release?.(weight);
+  }
+
+  /** How many prepared weights the model holds now (for leak checks). */
+  get ownedWeightCount(): number {
+    return this.#owned.size;
+  }
+
+  /**
+   * Releases every weight the model prepared back to its backend's memory (for reuse by later
+   * loads). The model cannot be used afterwards (`disposed`); calling dispose again does nothing.
+   * Models made with {@link withBackend} are separate and need their own dispose.
+   */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#packedEmbedding = null;
+    this.#releaseOwned();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.dispose();
+  }
+
+  #releaseOwned(): void {
+    const release = this.backend.release?.bind(this.backend);
+    const owned = [...this.#owned];
+    this.#owned.clear();
+    if (release === undefined) return;
+    let failure: unknown;
+    for (const weight of owned) {
+      try {
+        release(weight);
+      } catch (error) {
+        failure ??= error; // release the rest before reporting
+      }
+    }
+    if (failure !== undefined) throw failure;
+  }
+
+  #prepareAll(config: Gpt2Config, weights: Gpt2Weights, backend: MatmulBackend) {
     const { dModel: d, dHead, nHeads, dMlp, dVocab } = config;
     const ownsCopy = backend.ownsPreparedCopy === true;
     const get = <T extends object, K extends keyof T & string>(owner: T, key: K): T[K] =>
       ownsCopy ? peekWeight(owner, key) : owner[key];
     const own = (p: PreparedWeight): PreparedWeight => (ownsCopy ? { ...p, rowMajor: null, transposed: null } : p);
-    const prepare = (w: Float32Array, inDim: number, outDim: number) => own(backend.prepare(w, inDim, outDim));
+    const prepare = (w: Float32Array, inDim: number, outDim: number) => this.#track(own(backend.prepare(w, inDim, outDim)));
     // The unembedding first: its transient plain copy (W_E, the largest matrix) is then dropped
     // before the other packed copies exist.
     // (In its own call, so no stack slot of this frame keeps the plain copy reachable.)
-    const unembed = prepareUnembed(weights, backend, ownsCopy, dVocab, d);
+    const unembed = this.#track(prepareUnembed(weights, backend, ownsCopy, dVocab, d));
+    const model = this;
     const blocks = weights.blocks.map((block) => {
       const qkv = prepare(get(block, "qkvWeight"), d, 3 * d);
       const out = prepare(get(block, "outWeight"), d, d);
@@ -63,6 +178,7 @@ export class Gpt2Model {
       const prepared: PreparedBlock = {
         qkv, out, mlpIn, mlpOut,
         get outPerHead() {
+          model.assertUsable("Gpt2Model.prepared.blocks[].outPerHead");
           if (outPerHead === null) {
             const outWeight = get(block, "outWeight");
             outPerHead = Array.from({ length: nHeads }, (_, h) => prepare(outWeight.subarray(h * dHead * d, (h + 1) * dHead * d), dHead, d));
@@ -72,9 +188,12 @@ export class Gpt2Model {
       };
       return prepared;
     });
-    this.prepared = { blocks, unembed };
-    const tied = sameWeight(weights, "unembedTransposed", "tokenEmbedding");
-    this.#packedEmbedding = ownsCopy && tied ? packedMatrixOf(unembed) : null;
+    return { blocks, unembed };
+  }
+
+  #track(weight: PreparedWeight): PreparedWeight {
+    this.#owned.add(weight);
+    return weight;
   }
 
   /**
@@ -83,6 +202,7 @@ export class Gpt2Model {
    * forward pass does not need `weights.tokenEmbedding` resident.
    */
   embedTokens(ids: ArrayLike<number>, idsShape: readonly number[]): Tensor {
+    this.assertUsable("Gpt2Model.embedTokens");
     const packed = this.#packedEmbedding;
     const { dModel: d, dVocab } = this.config;
     if (packed === null || isWeightResident(this.weights, "tokenEmbedding")) {
@@ -101,6 +221,7 @@ export class Gpt2Model {
 
   /** The same weights on another matmul backend. */
   withBackend(backend: MatmulBackend): Gpt2Model {
+    this.assertUsable("Gpt2Model.withBackend");
     return new Gpt2Model(this.config, this.weights, backend);
   }
 }

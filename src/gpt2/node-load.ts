@@ -7,7 +7,7 @@ import { InputError } from "../errors.ts";
 import { assertBackendChoice, type BackendChoice, type BackendOptions, parseBackendChoice, parseFmaChoice, selectBackend } from "../tensor/backends.ts";
 import type { MatmulBackend } from "../tensor/matmul.ts";
 import { assertMatmulBackend } from "../tensor/check-backend.ts";
-import { createParallelWasmBackend } from "../tensor/wasm/node-parallel-backend.ts";
+import { createParallelWasmBackend, type ParallelWasmBackend } from "../tensor/wasm/node-parallel-backend.ts";
 import { wasmRelaxedSimdSupported } from "../tensor/wasm/wasm-gemm.ts";
 import { SafetensorsFileSource } from "../io/node-safetensors-source.ts";
 import { SafetensorsError } from "../io/safetensors.ts";
@@ -70,7 +70,7 @@ function collectGarbage(): void {
   }
 }
 
-const sharedParallel = new Map<boolean, MatmulBackend | null>();
+const sharedParallel = new Map<boolean, ParallelWasmBackend | null>();
 
 /**
  * Node 20's V8 (11.3) has relaxed SIMD behind a flag; V8 ships it from 11.4 (Node 22, Deno). A Wasm
@@ -97,7 +97,7 @@ function cores(): number {
 /**
  * Like selectBackend, for Node and Deno, where worker threads exist: "auto" uses WebAssembly SIMD
  * on a worker pool sized to the cores (one process-wide pool; its workers are unref()ed, so they
- * never keep the process alive) when there are ≥ 2 cores, else single-threaded SIMD, else the
+ * never keep the process alive; once closed, the next call creates a new one) when there are ≥ 2 cores, else single-threaded SIMD, else the
  * reference; "wasm-threads" insists on the pool, "wasm" is single-threaded SIMD, "reference" plain
  * TypeScript. The GEMM fuses multiply-adds unless `options.relaxedSimd` is false (on Node 20 this
  * turns on V8's --experimental-wasm-relaxed-simd for the process; see WasmGemmOptions.relaxedSimd).
@@ -107,7 +107,10 @@ export function selectNodeBackend(choice: BackendChoice = "auto", options: Backe
   if (options.relaxedSimd !== false && choice !== "reference") enableRelaxedSimd();
   const relaxedSimd = options.relaxedSimd !== false && wasmRelaxedSimdSupported();
   if (choice === "wasm-threads" || (choice === "auto" && cores() >= 2)) {
-    if (!sharedParallel.has(relaxedSimd)) sharedParallel.set(relaxedSimd, createParallelWasmBackend({ relaxedSimd }));
+    // A pool closed by whoever held it is replaced, so one owner's close() never breaks later loads.
+    if (!sharedParallel.has(relaxedSimd) || sharedParallel.get(relaxedSimd)?.closed === true) {
+      sharedParallel.set(relaxedSimd, createParallelWasmBackend({ relaxedSimd }));
+    }
     const parallel = sharedParallel.get(relaxedSimd);
     if (parallel) return parallel;
     if (choice === "wasm-threads") {

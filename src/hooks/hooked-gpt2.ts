@@ -1,3 +1,4 @@
+import "../dispose-symbols.ts";
 import type { Gpt2Config } from "../gpt2/config.ts";
 import { type ForwardOptions, runForward } from "../gpt2/forward.ts";
 import { checkStart } from "../gpt2/forward-inputs.ts";
@@ -73,6 +74,26 @@ export class HookedGpt2 {
     return this.model.config;
   }
 
+  /**
+   * Releases the model's prepared weights back to its backend (see Gpt2Model.dispose); runs then
+   * throw `disposed`. Idempotent; `using model = await loadHookedGpt2(…)` calls it at scope exit.
+   */
+  dispose(): void {
+    this.model.dispose();
+  }
+
+  get disposed(): boolean {
+    return this.model.disposed;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.dispose();
+  }
+
   /** Validates token ids against the vocabulary and context length. */
   tokens(input: TokenInput): TokenBatch {
     return normalizeTokens(input, this.config);
@@ -118,6 +139,7 @@ export class HookedGpt2 {
   }
 
   #execute(input: TokenInput, options: RunOptions, stopAfter: HookName | undefined) {
+    this.model.assertUsable(stopAfter === undefined ? "HookedGpt2.run" : "HookedGpt2.runUntil");
     const start = options.start;
     checkStart(this.config, start);
     const startLayer = start == null ? null : start.layer;

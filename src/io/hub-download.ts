@@ -7,13 +7,19 @@
  *   `X-Linked-Size` and redirect to a CDN; small git-stored files carry an `ETag` that is their
  *   git blob SHA-1;
  * - bytes stream into `<to>/<file>.incomplete`; a later run resumes it with `Range: bytes=<have>-`;
- * - the finished file is hashed and only renamed to its final name if the hash matches.
+ * - the finished file is hashed and only renamed to its final name if the hash matches; when the hub
+ *   sends no hash, the caller's content check (`checkContent`) must accept it instead, and without
+ *   one the file is refused (`unverified_download`): unverified bytes are never installed;
+ * - an HTML or JSON error page answered with 200 (by Content-Type or by its first bytes) is an
+ *   `error_page` error, and a partial file whose first bytes cannot start the file is discarded;
+ * - the sink's `lock` (when it has one) keeps two downloads out of the same directory.
  *
  * Runtime-neutral: uses the global `fetch`, WebCrypto and a {@link DownloadSink} for file access
  * (the node:fs one is loaded on demand when none is given).
  */
 import { Gpt2LensError } from "../errors.ts";
 import { Sha256, bytesToHex } from "./sha256.ts";
+import { SNIFF_BYTES, cannotStart, describeHead, errorPageStart, isErrorPageType } from "./hub-content-sniff.ts";
 
 /** A file being written by the downloader. */
 export interface DownloadWriter {
@@ -35,7 +41,18 @@ export interface DownloadSink {
   remove(path: string): Promise<void>;
   /** Optional fast path: SHA-256 of the file as lowercase hex (otherwise hashed in TypeScript). */
   sha256Of?(path: string): Promise<string>;
+  /**
+   * Optional: takes an exclusive lock on directory `dir` for one download run (throwing
+   * `directory_in_use` when another holds it); the returned function releases it.
+   */
+  lock?(dir: string): Promise<() => Promise<void>>;
 }
+
+/**
+ * Checks a finished file the hub gave no hash for (`path` is where it lies, not yet under its final
+ * name) and throws when it is not what `file` should be; may return a note on what was checked.
+ */
+export type ContentCheck = (file: string, path: string, sink: DownloadSink) => Promise<string | void>;
 
 export interface HubDownloadProgress {
   file: string;
@@ -53,8 +70,13 @@ export interface HubFileResult {
   path: string;
   outcome: HubFileOutcome;
   bytes: number;
-  /** What the content was checked against: LFS SHA-256, git blob SHA-1, or nothing the hub offered. */
-  verifiedBy: "sha256" | "git-blob-sha1" | "none";
+  /**
+   * What the content was checked against: the hub's LFS SHA-256 or git blob SHA-1, or — when the hub
+   * sent no hash — the caller's content check (`checkContent`).
+   */
+  verifiedBy: "sha256" | "git-blob-sha1" | "content";
+  /** For verifiedBy "content": what the check said it checked. */
+  contentNote?: string;
 }
 
 export interface HubDownloadOptions {
@@ -74,6 +96,11 @@ export interface HubDownloadOptions {
   /** Called as each file is finished (downloaded, resumed, or found already present). */
   onFileDone?: (result: HubFileResult) => void;
   sink?: DownloadSink;
+  /**
+   * Verifies a file the hub sends no hash for (e.g. a mirror without hash headers). Without it such
+   * a file is refused with `unverified_download`.
+   */
+  checkContent?: ContentCheck;
   /** Environment variables to read HF_ENDPOINT / HF_TOKEN from; default `process.env` where it exists. */
   env?: Readonly<Record<string, string | undefined>>;
   /** Abort when no bytes arrive for this long (ms); default 60 000. The partial file is kept. */
@@ -108,13 +135,18 @@ export const INCOMPLETE_SUFFIX = ".incomplete";
 /** Downloads every requested file in order and returns what happened to each. */
 export async function downloadHubModel(options: HubDownloadOptions): Promise<HubFileResult[]> {
   const context = await createContext(options);
-  const results: HubFileResult[] = [];
-  for (const file of options.files) {
-    const result = await downloadHubFile(file, context);
-    options.onFileDone?.(result);
-    results.push(result);
+  const unlock = await context.sink.lock?.(context.to);
+  try {
+    const results: HubFileResult[] = [];
+    for (const file of options.files) {
+      const result = await downloadHubFile(file, context);
+      options.onFileDone?.(result);
+      results.push(result);
+    }
+    return results;
+  } finally {
+    await unlock?.();
   }
-  return results;
 }
 
 /** `${endpoint}/${repo}/resolve/${revision}/${file}` with each part URL-encoded. */
@@ -133,6 +165,7 @@ interface DownloadContext {
   stallTimeoutMs: number;
   signal: AbortSignal | undefined;
   onProgress: ((progress: HubDownloadProgress) => void) | undefined;
+  checkContent: ContentCheck | undefined;
 }
 
 async function createContext(options: HubDownloadOptions): Promise<DownloadContext> {
@@ -150,6 +183,7 @@ async function createContext(options: HubDownloadOptions): Promise<DownloadConte
     stallTimeoutMs: options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
     signal: options.signal,
     onProgress: options.onProgress,
+    checkContent: options.checkContent,
   };
 }
 
@@ -211,7 +245,7 @@ async function downloadHubFile(file: string, context: DownloadContext): Promise<
   const partialPath = finalPath + INCOMPLETE_SUFFIX;
   const resolveUrl = hubResolveUrl(context.endpoint, context.repo, context.revision, file);
   const remote = await fetchRemoteFileInfo(file, resolveUrl, context);
-  const verifiedBy = remote.expectedHash?.algorithm ?? "none";
+  const verifiedBy = remote.expectedHash?.algorithm ?? "content";
 
   const existingSize = await sink.sizeOf(finalPath);
   if (existingSize !== undefined && (await isAlreadyPresent(finalPath, existingSize, remote, sink))) {
@@ -220,6 +254,12 @@ async function downloadHubFile(file: string, context: DownloadContext): Promise<
   }
 
   let have = (await sink.sizeOf(partialPath)) ?? 0;
+  // A partial file that cannot be the start of this file (say, an error page saved by an earlier
+  // run) would only be resumed into garbage: start over.
+  if (have > 0 && cannotStart(file, await readHead(partialPath, sink)) !== undefined) {
+    await sink.remove(partialPath);
+    have = 0;
+  }
   if (remote.size !== undefined && have > remote.size) {
     await sink.remove(partialPath);
     have = 0;
@@ -232,8 +272,44 @@ async function downloadHubFile(file: string, context: DownloadContext): Promise<
   }
 
   const bytes = await verifyPartialFile(file, partialPath, remote, sink);
+  const contentNote = remote.expectedHash === undefined ? await verifyContent(file, partialPath, remote, context) : undefined;
   await sink.rename(partialPath, finalPath);
-  return { file, path: finalPath, outcome, bytes, verifiedBy };
+  return { file, path: finalPath, outcome, bytes, verifiedBy, ...(contentNote === undefined ? {} : { contentNote }) };
+}
+
+/** The first SNIFF_BYTES bytes of a file (fewer if it is shorter). */
+async function readHead(path: string, sink: DownloadSink): Promise<Uint8Array> {
+  const head = new Uint8Array(SNIFF_BYTES);
+  let length = 0;
+  for await (const chunk of sink.readChunks(path)) {
+    const take = Math.min(chunk.length, SNIFF_BYTES - length);
+    head.set(chunk.subarray(0, take), length);
+    length += take;
+    if (length === SNIFF_BYTES) break;
+  }
+  return head.subarray(0, length);
+}
+
+/** The caller's content check for a file the hub sent no hash for; deletes the file when it fails. */
+async function verifyContent(file: string, partialPath: string, remote: RemoteFileInfo, context: DownloadContext): Promise<string> {
+  const fail = async (code: string, reason: string, cause?: unknown): Promise<never> => {
+    await context.sink.remove(partialPath);
+    throw new HubDownloadError(code, `${file}: ${reason} (from ${remote.downloadUrl}). The download was deleted.`, {
+      file,
+      url: remote.downloadUrl,
+      cause,
+    });
+  };
+  if (context.checkContent === undefined) {
+    return fail("unverified_download", "the hub sent no hash (no ETag / X-Linked-Etag) and no content check was given, so it cannot be verified");
+  }
+  let note: string | void;
+  try {
+    note = await context.checkContent(file, partialPath, context.sink);
+  } catch (error) {
+    return fail("content_check_failed", `the hub sent no hash, and the content is not a valid ${file}: ${describe(error)}`, error);
+  }
+  return note ?? "checked by content (the hub sent no hash)";
 }
 
 async function isAlreadyPresent(
@@ -379,9 +455,17 @@ async function streamBodyToFile(
   stall: StallGuard,
   context: DownloadContext,
 ): Promise<void> {
+  const contentType = response.headers.get("content-type");
+  if (isErrorPageType(file, contentType)) {
+    await response.body?.cancel().catch(() => undefined);
+    throw errorPageError(file, url, contentType, undefined);
+  }
   const writer = await context.sink.openWriter(partialPath, mode);
   let received = start;
   let interruption: unknown;
+  // The first bytes of a fresh transfer are held back until they show it can be the file.
+  let head: Uint8Array | undefined = start === 0 ? new Uint8Array(0) : undefined;
+  let rejected: HubDownloadError | undefined;
   try {
     context.onProgress?.({ file, received, total });
     const reader = response.body?.getReader();
@@ -396,17 +480,42 @@ async function streamBodyToFile(
       }
       if (chunk.done || chunk.value === undefined) break;
       stall.touch();
+      let bytes = chunk.value;
+      if (head !== undefined) {
+        head = concat(head, bytes);
+        if (head.length < SNIFF_BYTES) continue;
+        rejected = sniffed(file, url, contentType, head);
+        if (rejected !== undefined) {
+          await reader.cancel().catch(() => undefined);
+          break;
+        }
+        bytes = head;
+        head = undefined;
+      }
       try {
-        await writer.write(chunk.value);
+        await writer.write(bytes);
       } catch (writeError) {
         await reader.cancel().catch(() => undefined);
         throw writeError;
       }
-      received += chunk.value.length;
+      received += bytes.length;
       context.onProgress?.({ file, received, total });
+    }
+    if (head !== undefined && rejected === undefined) {
+      // A body shorter than SNIFF_BYTES (or cut off before them).
+      rejected = sniffed(file, url, contentType, head);
+      if (rejected === undefined && head.length > 0) {
+        await writer.write(head);
+        received += head.length;
+        context.onProgress?.({ file, received, total });
+      }
     }
   } finally {
     await writer.close();
+  }
+  if (rejected !== undefined) {
+    await context.sink.remove(partialPath);
+    throw rejected;
   }
   if (interruption !== undefined) throw interruptedError(file, url, received, total, stall.reason(interruption));
   if (total !== undefined && received < total) {
@@ -586,6 +695,30 @@ function httpError(file: string, url: string, status: number, partialKept = fals
     url,
     status,
   });
+}
+
+function sniffed(file: string, url: string, contentType: string | null, head: Uint8Array): HubDownloadError | undefined {
+  const reason = errorPageStart(file, head);
+  return reason === undefined ? undefined : errorPageError(file, url, contentType, `${reason}: ${describeHead(head)}`);
+}
+
+function errorPageError(file: string, url: string, contentType: string | null, detail: string | undefined): HubDownloadError {
+  const type = contentType === null ? "no content type" : `content type ${contentType}`;
+  const why = detail === undefined ? "" : `; ${detail}`;
+  return new HubDownloadError(
+    "error_page",
+    `Downloading ${file} failed: ${url} answered with what looks like an error page, not the file (${type}${why}). ` +
+      `Nothing was kept; check HF_ENDPOINT or the mirror.`,
+    { file, url },
+  );
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
 }
 
 function unreachableError(file: string, url: string, cause: unknown): HubDownloadError {

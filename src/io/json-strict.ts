@@ -19,7 +19,22 @@ export class JsonNumber {
   }
 }
 
-export type StrictJsonErrorKind = "syntax" | "duplicate_key" | "too_deep";
+export type StrictJsonErrorKind = "syntax" | "duplicate_key" | "too_deep" | "too_many_values" | "key_too_long" | "too_many_root_members";
+
+/**
+ * Bounds on what a document may declare, checked while parsing (before the structures grow): a
+ * small untrusted text must not become a large object graph.
+ */
+export interface StrictJsonLimits {
+  /** Nesting depth (default 32). */
+  readonly maxDepth?: number;
+  /** JSON values in all, keys not counted (default unlimited). */
+  readonly maxValues?: number;
+  /** UTF-16 code units of an object key, after unescaping (default unlimited). */
+  readonly maxKeyLength?: number;
+  /** Members of the top-level object (default unlimited). */
+  readonly maxRootMembers?: number;
+}
 
 export class StrictJsonError extends Error {
   readonly kind: StrictJsonErrorKind;
@@ -48,8 +63,13 @@ const SIMPLE_ESCAPES: Readonly<Record<string, string>> = {
   t: "\t",
 };
 
-export function parseStrictJson(text: string, maxDepth = 32): JsonValue {
+export function parseStrictJson(text: string, limits: StrictJsonLimits = {}): JsonValue {
+  const maxDepth = limits.maxDepth ?? 32;
+  const maxValues = limits.maxValues ?? Infinity;
+  const maxKeyLength = limits.maxKeyLength ?? Infinity;
+  const maxRootMembers = limits.maxRootMembers ?? Infinity;
   let pos = 0;
+  let values = 0;
 
   const fail = (message: string, kind: StrictJsonErrorKind = "syntax"): never => {
     throw new StrictJsonError(kind, message, pos);
@@ -132,6 +152,7 @@ export function parseStrictJson(text: string, maxDepth = 32): JsonValue {
   };
 
   const parseValue = (depth: number): JsonValue => {
+    if (++values > maxValues) fail(`more than ${maxValues} values`, "too_many_values");
     skipWhitespace();
     const c = text[pos];
     if (c === "{" || c === "[") {
@@ -173,7 +194,12 @@ export function parseStrictJson(text: string, maxDepth = 32): JsonValue {
       skipWhitespace();
       if (text[pos] !== '"') fail("expected a string key");
       const keyStart = pos;
+      if (depth === 1 && out.size >= maxRootMembers) fail(`more than ${maxRootMembers} members in the top-level object`, "too_many_root_members");
       const key = parseString();
+      if (key.length > maxKeyLength) {
+        pos = keyStart;
+        fail(`a key of ${key.length} characters (${JSON.stringify(key.slice(0, 40))}…) is longer than ${maxKeyLength}`, "key_too_long");
+      }
       if (out.has(key)) {
         pos = keyStart;
         fail(`duplicate key ${JSON.stringify(key)}`, "duplicate_key");

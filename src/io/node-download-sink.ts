@@ -1,12 +1,14 @@
 /**
  * The node:fs implementation of {@link DownloadSink}: plain files, durable writes (fsync before
- * the downloader renames a verified file into place), and node:crypto for fast SHA-256.
+ * the downloader renames a verified file into place), node:crypto for fast SHA-256, and a lock file
+ * per target directory (node-dir-lock.ts).
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { DownloadSink, DownloadWriter } from "./hub-download.ts";
+import { lockDirectory } from "./node-dir-lock.ts";
 
 const READ_CHUNK_BYTES = 1024 * 1024;
 
@@ -21,6 +23,7 @@ export function createNodeDownloadSink(): DownloadSink {
     },
     remove: (path) => rm(path, { force: true }),
     sha256Of,
+    lock: (dir) => lockDirectory(dir, "another download (gpt2-lens fetch)"),
   };
 }
 

@@ -8,7 +8,24 @@ import {
   type TensorInfo,
 } from "./safetensors-format.ts";
 
+/** The reference Rust crate's MAX_HEADER_SIZE. */
 export const DEFAULT_MAX_HEADER_BYTES = 100_000_000;
+
+/**
+ * What a header may declare. GPT-2 XL has 582 tensors with keys under 40 characters, and the large
+ * checkpoints on the hub hold at most a few thousand tensors per file; these limits are 100× that
+ * and more, yet keep a 100 MB header from becoming gigabytes of parsed objects (1.7 M empty tensors
+ * took 2.5 GB and 10 s): 65,536 entries of at most 16 JSON values each (a tensor entry has about 10)
+ * parse in well under a second into a few hundred MB at most.
+ */
+export const HEADER_LIMITS = Object.freeze({
+  /** Tensors in one file. */
+  maxTensors: 65_536,
+  /** Characters of a tensor name (or metadata key). */
+  maxKeyLength: 1_024,
+  /** JSON values in the whole header (tensor entries, shapes, offsets, metadata). */
+  maxValues: 16 * 65_536,
+});
 
 export interface DecodedHeader {
   /** Byte length of the JSON header (without the 8-byte length prefix). */
@@ -45,6 +62,9 @@ export function decodeHeader(
   for (const [key, value] of root) {
     if (key === "__metadata__") metadata = decodeMetadata(value);
     else tensors.push(decodeTensorEntry(key, value, dataLength));
+  }
+  if (tensors.length > HEADER_LIMITS.maxTensors) {
+    throw new SafetensorsError("too_many_tensors", `header declares ${tensors.length} tensors, more than the limit of ${HEADER_LIMITS.maxTensors} tensors`);
   }
   checkLayout(tensors, dataLength);
   return { headerLength, metadata, tensors };
@@ -105,14 +125,35 @@ function parseHeaderJson(headerBytes: Uint8Array): Map<string, JsonValue> {
   }
   let root: JsonValue;
   try {
-    root = parseStrictJson(text);
+    root = parseStrictJson(text, {
+      maxRootMembers: HEADER_LIMITS.maxTensors + 1, // + "__metadata__"
+      maxKeyLength: HEADER_LIMITS.maxKeyLength,
+      maxValues: HEADER_LIMITS.maxValues,
+    });
   } catch (error) {
     if (!(error instanceof StrictJsonError)) throw error;
-    const code = error.kind === "duplicate_key" ? "duplicate_key" : "invalid_header_json";
-    throw new SafetensorsError(code, `header is not valid JSON: ${error.message}`);
+    throw headerJsonError(error);
   }
   if (!(root instanceof Map)) throw new SafetensorsError("invalid_header_start", "header JSON must be an object");
   return root;
+}
+
+function headerJsonError(error: StrictJsonError): SafetensorsError {
+  switch (error.kind) {
+    case "duplicate_key":
+      return new SafetensorsError("duplicate_key", `header is not valid JSON: ${error.message}`);
+    case "too_many_root_members":
+      return new SafetensorsError("too_many_tensors", `header declares more than the limit of ${HEADER_LIMITS.maxTensors} tensors`);
+    case "key_too_long":
+      return new SafetensorsError("key_too_long", `header key too long (limit ${HEADER_LIMITS.maxKeyLength} characters): ${error.message}`);
+    case "too_many_values":
+      return new SafetensorsError(
+        "header_too_complex",
+        `header holds more than the limit of ${HEADER_LIMITS.maxValues} JSON values (tensor entries, shapes, offsets, metadata)`,
+      );
+    default:
+      return new SafetensorsError("invalid_header_json", `header is not valid JSON: ${error.message}`);
+  }
 }
 
 function decodeMetadata(value: JsonValue): Readonly<Record<string, string>> {

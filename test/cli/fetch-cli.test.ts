@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -33,20 +33,27 @@ interface SeenRequest {
   path: string;
 }
 
+interface HubOptions {
+  flipModelByteAt?: number;
+  /** A mirror that sends no hash headers and serves the files directly, or answers 200 with an HTML page. */
+  mirror?: "no-hash" | "html";
+}
+
 class FakeHub {
   readonly seen: SeenRequest[] = [];
   private constructor(
     private readonly server: Server,
     readonly endpoint: string,
     private readonly flipModelByteAt: number | undefined,
+    private readonly mirror: HubOptions["mirror"],
   ) {}
 
-  static async start(options: { flipModelByteAt?: number } = {}): Promise<FakeHub> {
+  static async start(options: HubOptions = {}): Promise<FakeHub> {
     let hub: FakeHub | undefined;
     const server = createServer((request, response) => hub!.handle(request, response));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const { port } = server.address() as AddressInfo;
-    hub = new FakeHub(server, `http://127.0.0.1:${port}`, options.flipModelByteAt);
+    hub = new FakeHub(server, `http://127.0.0.1:${port}`, options.flipModelByteAt, options.mirror);
     return hub;
   }
 
@@ -60,6 +67,13 @@ class FakeHub {
     this.seen.push({ method: request.method ?? "GET", path });
     const resolvePrefix = `/${REPO}/resolve/main/`;
     const cdnPath = `/cdn-lfs/${MODEL_SHA256}?signed=yes`;
+    if (this.mirror !== undefined && path.startsWith(resolvePrefix)) {
+      const body =
+        this.mirror === "html" ? new TextEncoder().encode("<html><body>Service unavailable</body></html>") : path.endsWith("config.json") ? CONFIG : MODEL;
+      response.writeHead(200, { "content-length": String(body.length), ...(this.mirror === "html" ? { "content-type": "text/html" } : {}) });
+      response.end(request.method === "HEAD" ? undefined : body);
+      return;
+    }
     if (path === `${resolvePrefix}model.safetensors`) {
       // LFS file: the hub answers with its hash and size and redirects to the CDN.
       response
@@ -113,7 +127,7 @@ function freshDir(): string {
 }
 
 const hubs: FakeHub[] = [];
-async function startHub(options: { flipModelByteAt?: number } = {}): Promise<FakeHub> {
+async function startHub(options: HubOptions = {}): Promise<FakeHub> {
   const hub = await FakeHub.start(options);
   hubs.push(hub);
   return hub;
@@ -191,6 +205,40 @@ describe("gpt2-lens fetch gpt2 from a local hub", () => {
     const left = readdirSync(to);
     expect(left).not.toContain("model.safetensors");
     expect(left).not.toContain("model.safetensors.incomplete");
+  });
+});
+
+describe("gpt2-lens fetch from a mirror without hashes, an error page, a busy directory", () => {
+  it("checks the content when the mirror sends no hash, and says it was not checked by hash", TEST_TIMEOUT, async () => {
+    const hub = await startHub({ mirror: "no-hash" });
+    const to = freshDir();
+    const run = await cli(["fetch", "gpt2", "--to", to], hub.endpoint);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^config\.json: downloaded \(\d+ bytes, not by hash but checked by content \(the hub sent no hash\): a GPT-2 config/m);
+    expect(run.stdout).toMatch(/^model\.safetensors: downloaded \(\d+ bytes, not by hash but checked by content/m);
+    expect(readdirSync(to).sort()).toEqual(["config.json", "model.safetensors"]);
+  });
+
+  it("refuses an HTML page served with 200: error_page naming the URL and content type, exit 1, nothing kept", TEST_TIMEOUT, async () => {
+    const hub = await startHub({ mirror: "html" });
+    const to = freshDir();
+    const run = await cli(["fetch", "gpt2", "--to", to], hub.endpoint);
+    expect(run.status).toBe(1);
+    const errors = errorLines(run);
+    expect(errors, run.stderr).toHaveLength(1);
+    expect(errors[0]).toContain(`${hub.endpoint}/${REPO}/resolve/main/config.json answered with what looks like an error page`);
+    expect(errors[0]).toContain("content type text/html");
+    expect(readdirSync(to)).toEqual([]);
+  });
+
+  it("says the directory is in use while another fetch holds its lock (exit 1)", TEST_TIMEOUT, async () => {
+    const hub = await startHub();
+    const to = freshDir();
+    writeFileSync(join(to, ".gpt2-lens.lock"), `${process.pid}\n`); // this test process: alive
+    const run = await cli(["fetch", "gpt2", "--to", to], hub.endpoint);
+    expect(run.status).toBe(1);
+    expect(errorLines(run)).toEqual([expect.stringMatching(new RegExp(`^gpt2-lens: error: ${to.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is in use by another download \\(gpt2-lens fetch\\) in process ${process.pid}`))]);
+    expect(hub.seen).toEqual([]);
   });
 });
 

@@ -14,6 +14,9 @@ import {
 } from "../../src/io/hub-download.ts";
 import { createNodeDownloadSink } from "../../src/io/node-download-sink.ts";
 import { Gpt2LensError } from "../../src/errors.ts";
+import { gpt2ContentCheck } from "../../src/gpt2/node-download-check.ts";
+import { LOCK_FILE_NAME } from "../../src/io/node-dir-lock.ts";
+import { spawnSync } from "node:child_process";
 
 const FIXTURES = new URL("../fixtures/tiny-gpt2/", import.meta.url);
 const MODEL = new Uint8Array(await readFile(new URL("legacy-layout.safetensors", FIXTURES)));
@@ -36,6 +39,10 @@ interface FakeHubBehaviour {
   ignoreRange?: boolean;
   /** Leave out X-Linked-Size (the downloader then learns the size only from the transfer). */
   omitLinkedSize?: boolean;
+  /** Send no hash headers (ETag, X-Linked-Etag), as some mirrors do. */
+  noHashHeaders?: boolean;
+  /** Answer every GET with 200 and this HTML page (and no hash headers), with this content type if given. */
+  errorPage?: { contentType?: string };
 }
 
 interface SeenRequest {
@@ -80,6 +87,13 @@ class FakeHub {
     response.on("finish", () => (seen.status = response.statusCode));
     response.on("close", () => (seen.status ??= response.statusCode));
     const resolvePrefix = `/${REPO}/resolve/main/`;
+    if (this.behaviour.errorPage !== undefined && path.startsWith(resolvePrefix)) {
+      const page = new TextEncoder().encode(`<!DOCTYPE html><html><body>Mirror maintenance</body></html>`);
+      const type = this.behaviour.errorPage.contentType;
+      response.writeHead(200, { "content-length": String(page.length), ...(type === undefined ? {} : { "content-type": type }) });
+      response.end(request.method === "HEAD" ? undefined : page);
+      return;
+    }
     if (path === `${resolvePrefix}model.safetensors`) {
       const headers: Record<string, string> = {
         location: `${this.endpoint}/cdn-lfs/${MODEL_SHA256}?signed=yes`,
@@ -89,6 +103,10 @@ class FakeHub {
         "content-length": "0",
       };
       if (!this.behaviour.omitLinkedSize) headers["x-linked-size"] = String(MODEL.length);
+      if (this.behaviour.noHashHeaders) {
+        delete headers["x-linked-etag"];
+        delete headers.etag;
+      }
       response.writeHead(302, headers).end();
       return;
     }
@@ -98,7 +116,7 @@ class FakeHub {
     }
     if (path === `${resolvePrefix}config.json`) {
       const body = withFlippedByte(CONFIG, this.behaviour.flipConfigByteAt);
-      response.writeHead(200, { etag: `"${CONFIG_GIT_SHA1}"`, "content-length": String(body.length) });
+      response.writeHead(200, { ...(this.behaviour.noHashHeaders ? {} : { etag: `"${CONFIG_GIT_SHA1}"` }), "content-length": String(body.length) });
       response.end(request.method === "HEAD" ? undefined : body);
       return;
     }
@@ -294,7 +312,7 @@ describe("downloadHubModel", () => {
 
   it("starts over cleanly when the server ignores Range and sends the whole file", TEST_TIMEOUT, async () => {
     hub = await FakeHub.start({ ignoreRange: true });
-    await writeFile(join(dir, "model.safetensors.incomplete"), new Uint8Array(1000).fill(0xab));
+    await writeFile(join(dir, "model.safetensors.incomplete"), MODEL.subarray(0, 1000));
     const results = await download();
     expect(results.find((r) => r.file === "model.safetensors")?.outcome).toBe("downloaded");
     const [request] = hub.cdnRequests();
@@ -358,6 +376,78 @@ describe("downloadHubModel", () => {
       const error = await captureError(downloadHubModel({ repo: REPO, files: [file], to: dir, endpoint: "http://127.0.0.1:9", env: {} }));
       expect(error.code).toBe("bad_input");
     }
+  });
+});
+
+describe("downloads the hub sends no hash for, error pages, partial files, locking", () => {
+  it("without hash headers checks the content instead, and says so", TEST_TIMEOUT, async () => {
+    hub = await FakeHub.start({ noHashHeaders: true });
+    const results = await download({ checkContent: gpt2ContentCheck(dir) });
+    expect(results.map((r) => r.verifiedBy)).toEqual(["content", "content"]);
+    expect(results[0].contentNote).toMatch(/^checked by content \(the hub sent no hash\): a GPT-2 config/);
+    expect(results[1].contentNote).toMatch(/^checked by content .*every tensor config\.json implies/);
+    await expectFilesMatchFixtures();
+  });
+
+  it("never installs unverified bytes: no hash and no content check is unverified_download", TEST_TIMEOUT, async () => {
+    hub = await FakeHub.start({ noHashHeaders: true });
+    const error = await captureError(download());
+    expect(error.code).toBe("unverified_download");
+    expect(error.message).toMatch(/config\.json: the hub sent no hash/);
+    expect(await exists(join(dir, "config.json"))).toBe(false);
+    expect(await exists(join(dir, "config.json.incomplete"))).toBe(false);
+  });
+
+  it("refuses content that fails the check (content_check_failed) and keeps nothing", TEST_TIMEOUT, async () => {
+    hub = await FakeHub.start({ noHashHeaders: true, flipModelByteAt: 12 }); // inside the header's JSON
+    const error = await captureError(download({ checkContent: gpt2ContentCheck(dir) }));
+    expect(error.code).toBe("content_check_failed");
+    expect(error.message).toMatch(/^model\.safetensors: the hub sent no hash, and the content is not a valid model\.safetensors/);
+    expect(await exists(join(dir, "model.safetensors"))).toBe(false);
+    expect(await exists(join(dir, "model.safetensors.incomplete"))).toBe(false);
+  });
+
+  it.each([
+    ["by its content type", "text/html; charset=utf-8", /content type text\/html; charset=utf-8\)/],
+    ["by its first bytes", undefined, /no content type; it starts with '<' \(an HTML or XML page\): "<!DOCTYPE html><"\)/],
+  ])("an HTML page answered with 200 is an error_page naming the URL and content type (%s)", TEST_TIMEOUT, async (_, contentType, detail) => {
+    hub = await FakeHub.start({ errorPage: { contentType } });
+    const error = await captureError(download({ checkContent: gpt2ContentCheck(dir) }));
+    expect(error.code).toBe("error_page");
+    expect(error.message).toContain(`${hub.endpoint}/${REPO}/resolve/main/config.json`);
+    expect(error.message).toMatch(detail);
+    expect(await exists(join(dir, "config.json"))).toBe(false);
+    expect(await exists(join(dir, "config.json.incomplete"))).toBe(false);
+  });
+
+  it("discards a partial file that cannot start the file (an HTML page) instead of resuming it", TEST_TIMEOUT, async () => {
+    hub = await FakeHub.start();
+    await writeFile(join(dir, "model.safetensors.incomplete"), "<!DOCTYPE html><html><body>502 Bad Gateway</body></html>");
+    const results = await download();
+    expect(results.find((r) => r.file === "model.safetensors")?.outcome).toBe("downloaded");
+    const [request] = hub.cdnRequests();
+    expect(request.range).toBeUndefined();
+    await expectFilesMatchFixtures();
+  });
+
+  it("locks the directory: a second download into it at the same time is directory_in_use", TEST_TIMEOUT, async () => {
+    hub = await FakeHub.start();
+    const [a, b] = await Promise.allSettled([download(), download()]);
+    const rejected = [a, b].filter((r) => r.status === "rejected") as PromiseRejectedResult[];
+    expect(rejected).toHaveLength(1);
+    expect((rejected[0].reason as Gpt2LensError).code).toBe("directory_in_use");
+    expect((rejected[0].reason as Error).message).toContain(`${dir} is in use by another download`);
+    await expectFilesMatchFixtures();
+    expect(await exists(join(dir, LOCK_FILE_NAME))).toBe(false);
+  });
+
+  it("takes over a stale lock whose process is gone", TEST_TIMEOUT, async () => {
+    hub = await FakeHub.start();
+    const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" });
+    await writeFile(join(dir, LOCK_FILE_NAME), `${dead.stdout}\n`);
+    await download();
+    await expectFilesMatchFixtures();
+    expect(await exists(join(dir, LOCK_FILE_NAME))).toBe(false);
   });
 });
 

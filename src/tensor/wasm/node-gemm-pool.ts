@@ -292,7 +292,7 @@ export class NodeGemmPool {
     if (!this.packs.has(b)) {
       throw new InputError(`${where}: b must be a live PackedMatrix made by this pool's pack()/packTransposed()`, "foreign_buffer");
     }
-    if (this.closed) throw new InputError(`${where}: the pool was closed`, "pool_closed");
+    if (this.closed) throw new InputError(`${where}: the pool was closed (a model loaded on it must be loaded again, which gets a new pool)`, "pool_closed");
     const { k, n } = b;
     const large = Number.isInteger(m) && m > 0 && n > 0 && 2 * m * n * k >= this.minParallelFlops;
     const workers = large ? this.readyWorkers() : [];
@@ -564,7 +564,7 @@ export class NodeGemmPool {
   runRows(kernel: PoolRowKernel, rows: number, args: readonly number[], layout: RowJobLayout): void {
     const where = "NodeGemmPool.runRows";
     if (!this.rowKernels.has(kernel)) throw new InputError(`${where}: not a row kernel of this pool`, "foreign_kernel");
-    if (this.closed) throw new InputError(`${where}: the pool was closed`, "pool_closed");
+    if (this.closed) throw new InputError(`${where}: the pool was closed (a model loaded on it must be loaded again, which gets a new pool)`, "pool_closed");
     checkRowJob(where, rows, args, layout);
     if (rows === 0) return;
     let workers = rows * layout.workPerRow >= this.minParallelRowWork ? this.readyWorkers() : [];
@@ -705,6 +705,11 @@ export class NodeGemmPool {
       this.rowScratch = this.gemm.alloc((strideBytes / 4) * Math.max(threads, this.threads));
     }
     return this.rowScratch.ptr;
+  }
+
+  /** True once {@link close} was called. */
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   /** Bytes the A and C staging buffers hold now (at most the budget; see WasmGemm.stagingBytes). */

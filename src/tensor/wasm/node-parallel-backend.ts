@@ -23,8 +23,13 @@ export type ParallelWasmBackendOptions = NodeGemmPoolOptions;
 /** A MatmulBackend named "wasm-simd×N" or, with fused multiply-adds, "wasm-simd-fma×N" (N = threads) that owns a worker pool. */
 export interface ParallelWasmBackend extends MatmulBackend {
   readonly pool: NodeGemmPool;
-  /** Terminates the pool's workers (optional: they never keep a process alive). */
+  /**
+   * Terminates the pool's workers (optional: they never keep a process alive). Models prepared on
+   * this backend then fail with `pool_closed`; selectNodeBackend hands out a new backend afterwards.
+   */
   close(): Promise<void>;
+  /** True once close() was called. */
+  readonly closed: boolean;
 }
 
 interface PoolPreparedWeight extends PreparedWeight {
@@ -80,5 +85,8 @@ export function createParallelWasmBackend(options: ParallelWasmBackendOptions = 
       pool.free(packed);
     },
     close: () => pool.close(),
+    get closed() {
+      return pool.isClosed;
+    },
   };
 }

@@ -362,6 +362,16 @@ export class WasmGemm {
   }
 
   /**
+   * Bytes handed out and not yet freed (whole reserved blocks, including matmul's staging and
+   * scratch): what a leak check compares before and after, e.g. a model's load and dispose.
+   */
+  get bytesInUse(): number {
+    let free = 0;
+    for (const block of this.freeList) free += block.size;
+    return this.top - HEAP_BASE - free;
+  }
+
+  /**
    * Bytes held by matmul's A + C staging arena: 0 before anything was staged, then
    * {@link stagingBudgetBytes} (more only while a product needs more than the budget for its
    * minimum of mr rows). The bias staging, n floats, comes on top. Includes a NodeGemmPool's
