@@ -36,7 +36,8 @@ function sliceHead(model: Gpt2Model, layer: number, head: number): HeadWeights {
     for (let row = 0; row < d; row++) {
       w.set(block.qkvWeight.subarray(row * 3 * d + column, row * 3 * d + column + dHead), row * dHead);
     }
-    return model.backend.prepare(w, d, dHead);
+    // Registered with the model, so dispose() returns the copies with its own weights.
+    return model.prepareOwned(w, d, dHead);
   };
   const bias = (index: number) => block.qkvBias.slice(index * d + head * dHead, index * d + (head + 1) * dHead);
   return {
