@@ -8,6 +8,7 @@ import { ActivationCache } from "./activation-cache.ts";
 import { HookError } from "./hook-error.ts";
 import { firesFromLayer, type HookName, hookNames, parseHookName } from "../gpt2/hook-names.ts";
 import { nearestNames } from "./nearest-names.ts";
+import { checkRunOptions, checkStopAfter } from "./run-options-check.ts";
 
 export interface HookContext {
   readonly name: HookName;
@@ -79,12 +80,15 @@ export class HookedGpt2 {
   }
 
   run(tokens: TokenInput, options: RunOptions = {}): RunResult {
+    checkRunOptions(options);
     const { logits, cache } = this.#execute(tokens, options, undefined);
     return { logits: logits!, cache };
   }
 
   /** Runs until `stopAfter` has fired and returns the cache (no logits are computed). */
   runUntil(tokens: TokenInput, stopAfter: HookName, options: RunOptions = {}): ActivationCache {
+    checkStopAfter(stopAfter);
+    checkRunOptions(options);
     this.assertHookName(stopAfter, "stopAfter");
     return this.#execute(tokens, options, stopAfter).cache;
   }
