@@ -25,11 +25,13 @@ export async function cacheCommand(argv: readonly string[], log: (line: string) 
   const prompts = stringList(values, "prompt");
   if (prompts.length === 0) throw new UsageError("cache: give at least one --prompt");
   const out = requireString("cache", values.out, "out");
-  const model = new HookedGpt2(await loadGpt2FromDir(optionalString(values, "model") ?? BUNDLED_MODEL_DIR));
   const namesFlag = optionalString(values, "names");
-  const names = namesFlag
-    ? namesFlag.split(",").map((name) => name.trim()).filter(Boolean)
-    : [...model.hookNames];
+  const listed = namesFlag?.split(",").map((name) => name.trim()).filter(Boolean);
+  if (listed?.length === 0) {
+    throw new UsageError(`cache: --names "${namesFlag}" names no hook point; give comma-separated hook names, or leave --names out for all of them`);
+  }
+  const model = new HookedGpt2(await loadGpt2FromDir(optionalString(values, "model") ?? BUNDLED_MODEL_DIR));
+  const names = listed ?? [...model.hookNames];
   names.forEach((name) => model.assertHookName(name, "--names"));
   const tokens = toTokenBatch(prompts);
   const { logits, cache } = model.run(tokens, { cache: names as HookName[] });

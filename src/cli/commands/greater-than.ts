@@ -24,7 +24,7 @@ tokens, corrupted_tokens and yy (e.g. the fixture's golden.safetensors) instead 
 
 async function loadPrompts(datasetPath: string | undefined, n: number, seed: number, config: Gpt2Config): Promise<GreaterThanPrompts> {
   if (datasetPath) {
-    const prompts = readGreaterThanDataset(await readFileBytes(datasetPath), basename(datasetPath));
+    const prompts = readGreaterThanDataset(await readFileBytes(datasetPath), datasetPath);
     checkGreaterThanSize(prompts.tokens.batch, `--dataset ${basename(datasetPath)}`, config);
     return prompts;
   }
