@@ -37,7 +37,7 @@ const PSEUDO_FILESYSTEMS = new Map<number, string>([
 ]);
 
 /** Where those are mounted on Linux; checked by name first because statfs needs an existing path. */
-const PSEUDO_ROOTS = ["/proc", "/sys"];
+const PSEUDO_ROOTS = new Map([["/proc", "proc"], ["/sys", "sysfs"]]);
 
 /**
  * Refuses a path on a kernel pseudo filesystem (/proc, /sys, …): writes there fail or do harm, and
@@ -45,8 +45,7 @@ const PSEUDO_ROOTS = ["/proc", "/sys"];
  * existing ancestor (or the path itself).
  */
 export async function refuseSpecialFilesystem(abs: string, existing: string): Promise<void> {
-  const root = PSEUDO_ROOTS.find((r) => abs === r || abs.startsWith(`${r}${sep}`));
-  let kind = root?.slice(1);
+  let kind = [...PSEUDO_ROOTS].find(([root]) => abs === root || abs.startsWith(`${root}${sep}`))?.[1];
   if (kind === undefined) {
     try {
       kind = PSEUDO_FILESYSTEMS.get(Number((await statfs(existing)).type));

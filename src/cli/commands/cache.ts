@@ -6,6 +6,7 @@ import { writeFileAtomic } from "../../io/node-files.ts";
 import { serializeSafetensors, type TensorToWrite } from "../../io/safetensors.ts";
 import { optionalString, parseCommandArgs, requireString, stringList } from "../args.ts";
 import { BUNDLED_MODEL_DIR } from "../../gpt2/node-bundled-model.ts";
+import { checkOutFile } from "../output-checks.ts";
 import { UsageError } from "../usage-error.ts";
 
 export const CACHE_USAGE = `gpt2-lens cache [--model DIR] --prompt TEXT [--prompt TEXT …] [--names N1,N2,…] --out FILE
@@ -24,7 +25,7 @@ export async function cacheCommand(argv: readonly string[], log: (line: string) 
   if (positionals.length) throw new UsageError(`cache: unexpected argument "${positionals[0]}"`);
   const prompts = stringList(values, "prompt");
   if (prompts.length === 0) throw new UsageError("cache: give at least one --prompt");
-  const out = requireString("cache", values.out, "out");
+  const out = await checkOutFile("cache", "out", requireString("cache", values.out, "out"));
   const namesFlag = optionalString(values, "names");
   const listed = namesFlag?.split(",").map((name) => name.trim()).filter(Boolean);
   if (listed?.length === 0) {
