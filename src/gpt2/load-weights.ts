@@ -1,5 +1,6 @@
 import type { Float32TensorSource } from "../io/safetensors.ts";
 import { type Gpt2Config, ModelLoadError } from "./config.ts";
+import { finiteCheckedSource } from "./finite-weights.ts";
 import { type BlockWeights, defineLazyWeight, type Gpt2Weights, lazyWeight } from "./weights.ts";
 
 /** Finds the key prefix: "" (original GPT-2 checkpoint) or "transformer." (save_pretrained today). */
@@ -46,13 +47,15 @@ function checkLayerCount(file: Float32TensorSource, prefix: string, config: Gpt2
 }
 
 /**
- * GPT-2 weights from a tensor source. Every tensor's presence, shape and dtype is checked up front.
+ * GPT-2 weights from a tensor source. Every tensor's presence, shape and dtype is checked up front,
+ * and its values (no NaN or ±Infinity, `non_finite_weight`) as it is read.
  * The position embedding, layer norms and biases are read now; the large matrices (qkvWeight,
  * outWeight, mlpInWeight, mlpOutWeight, tokenEmbedding and unembedTransposed — one shared array
  * when tied) are lazily materialized: read from `file` on first access and then kept. Gpt2Model reads them with peekWeight, so a backend that
  * packs its own copy never makes them resident.
  */
-export function loadGpt2Weights(file: Float32TensorSource, config: Gpt2Config): Gpt2Weights {
+export function loadGpt2Weights(source: Float32TensorSource, config: Gpt2Config): Gpt2Weights {
+  const file = finiteCheckedSource(source);
   const prefix = detectPrefix(file);
   const check = tensorChecker(file, prefix);
   const read = (name: string, shape: readonly number[]) => file.getFloat32(check(name, shape));

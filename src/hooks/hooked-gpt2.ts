@@ -9,6 +9,8 @@ import { ActivationCache } from "./activation-cache.ts";
 import { HookError } from "./hook-error.ts";
 import { firesFromLayer, type HookName, hookNames, parseHookName } from "../gpt2/hook-names.ts";
 import { nearestNames } from "./nearest-names.ts";
+import { checkRunOptions, checkStopAfter } from "./run-options-check.ts";
+import { NonFiniteTracker } from "./non-finite-tracker.ts";
 
 export interface HookContext {
   readonly name: HookName;
@@ -100,12 +102,15 @@ export class HookedGpt2 {
   }
 
   run(tokens: TokenInput, options: RunOptions = {}): RunResult {
+    checkRunOptions(options);
     const { logits, cache } = this.#execute(tokens, options, undefined);
     return { logits: logits!, cache };
   }
 
   /** Runs until `stopAfter` has fired and returns the cache (no logits are computed). */
   runUntil(tokens: TokenInput, stopAfter: HookName, options: RunOptions = {}): ActivationCache {
+    checkStopAfter(stopAfter);
+    checkRunOptions(options);
     this.assertHookName(stopAfter, "stopAfter");
     return this.#execute(tokens, options, stopAfter).cache;
   }
@@ -148,23 +153,39 @@ export class HookedGpt2 {
     const hooksByName = this.#resolveHooks(options.hooks ?? [], startLayer);
     const shouldCache = this.#resolveCache(options.cache ?? false, startLayer);
     const cache = new ActivationCache();
+    const nonFinite = new NonFiniteTracker();
+    let visitorError: unknown = undefined;
     const visitor = {
       wants: (name: string) => hooksByName.has(name as HookName) || shouldCache(name as HookName),
       mayModify: (name: string) => hooksByName.has(name as HookName),
       visit: (name: string, value: Tensor, layer: number | null): Tensor => {
         const hookName = name as HookName;
         let current = value;
-        for (const fn of hooksByName.get(hookName) ?? []) {
-          const context: HookContext = { name: hookName, layer, shape: current.shape };
-          const replacement = fn(current, context);
-          if (replacement !== undefined) current = checkReplacement(hookName, current, replacement);
+        const fns = hooksByName.get(hookName);
+        try {
+          for (const fn of fns ?? []) {
+            const context: HookContext = { name: hookName, layer, shape: current.shape };
+            const replacement = fn(current, context);
+            if (replacement !== undefined) current = checkReplacement(hookName, current, replacement);
+          }
+        } catch (error) {
+          visitorError = error;
+          throw error;
         }
+        if (fns) nonFinite.afterHooks(hookName, current);
         if (shouldCache(hookName)) cache.record(hookName, current);
         return current;
       },
     };
     const forwardOptions: ForwardOptions = { start, stopAfter, logitPositions: options.logitPositions, past: options.past };
-    const { logits } = runForward(this.model, tokens, visitor, forwardOptions);
+    let logits;
+    try {
+      ({ logits } = runForward(this.model, tokens, visitor, forwardOptions));
+    } catch (error) {
+      // A hook's own error (or a bad replacement) is passed on as it is.
+      throw error === visitorError ? error : nonFinite.explain(error);
+    }
+    nonFinite.checkLogits(logits);
     return { logits, cache };
   }
 

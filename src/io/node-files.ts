@@ -1,7 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { open, readFile, rename, stat, unlink } from "node:fs/promises";
+import type { Stats } from "node:fs";
+import { type FileHandle, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { Gpt2LensError } from "../errors.ts";
+import { assertReplaceableFile } from "./node-output-paths.ts";
+import { trackTemporary } from "./node-temporaries.ts";
 
 function errnoCode(error: unknown): string | undefined {
   return typeof error === "object" && error !== null && "code" in error ? String(error.code) : undefined;
@@ -36,26 +39,35 @@ export async function fileExists(path: string): Promise<boolean> {
 }
 
 /**
- * Writes `bytes` to `path + ".<random>.tmp"` next to the target, fsyncs it and renames it over `path`,
- * so readers see either the old file or the complete new one. The temp file is removed on any failure.
+ * Replaces `path` with a file holding `bytes`: writes `path + ".<random>.tmp"` next to it, fsyncs it
+ * and renames it over `path`, so readers see either the old file or the complete new one. A file
+ * being replaced keeps its permission bits (and, for root, its owner). Anything at `path` other
+ * than a regular file (a symbolic link, directory, device) is refused with `not_a_regular_file`,
+ * never replaced or written through. The temp file is removed on any failure, and on SIGINT/SIGTERM.
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const existing = await assertReplaceableFile(path);
   const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
-  let created = false;
+  let untrack: (() => void) | null = null;
   try {
-    const handle = await open(tmp, "wx");
-    created = true;
+    const handle = await open(tmp, "wx", existing ? existing.mode & 0o7777 : 0o666);
+    untrack = trackTemporary(tmp);
     try {
+      if (existing) await keepOwnerAndMode(handle, existing);
       await handle.writeFile(bytes);
       await handle.sync();
     } finally {
       await handle.close();
     }
     await rename(tmp, path);
-    created = false;
+    untrack();
+    untrack = null;
   } catch (error) {
-    if (created) await unlink(tmp).catch(() => undefined);
-    if (errnoCode(error) === "ENOENT" && !created) {
+    if (untrack) {
+      await unlink(tmp).catch(() => undefined);
+      untrack();
+    }
+    if (errnoCode(error) === "ENOENT" && !untrack) {
       throw new Gpt2LensError(
         "directory_not_found",
         `cannot write ${path}: directory ${dirname(path)} does not exist`,
@@ -65,6 +77,13 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
     throw ioError("write", path, error);
   }
   await syncDirectory(dirname(path));
+}
+
+/** The new file gets the replaced one's mode (open's mode is filtered by the umask) and, when we may, its owner. */
+async function keepOwnerAndMode(handle: FileHandle, old: Stats): Promise<void> {
+  await handle.chmod(old.mode & 0o7777);
+  const stats = await handle.stat();
+  if (stats.uid !== old.uid || stats.gid !== old.gid) await handle.chown(old.uid, old.gid).catch(() => undefined);
 }
 
 async function syncDirectory(dir: string): Promise<void> {

@@ -296,6 +296,16 @@ describe("gpt2-lens greater-than errors: non-zero exit, one gpt2-lens: line, no 
       /no-such-dataset\.safetensors/,
       false,
     ],
+    [
+      "a dataset file that is not safetensors (named in the error)",
+      (out) => {
+        const file = join(work, "not.safetensors");
+        writeFileSync(file, "hello");
+        return ["greater-than", "--dataset", file, "--out", out];
+      },
+      /dataset .*\/not\.safetensors is not a valid safetensors file: file is 5 bytes long/,
+      false,
+    ],
     ["--n 0", (out) => ["greater-than", "--n", "0", "--out", out], /--n must be a positive integer, got "0"/, true],
     ["--n abc", (out) => ["greater-than", "--n", "abc", "--out", out], /--n must be a positive integer, got "abc"/, true],
     [

@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -59,6 +60,49 @@ describe("writeFileAtomic", () => {
     expect(error.message).toContain(target);
     expect(await readdir(sub)).toEqual(["target"]);
     expect(await readdir(target)).toEqual(["inside"]);
+  });
+});
+
+describe("writeFileAtomic replaces only regular files, keeping their mode", () => {
+  it("keeps a 0600 file 0600 (and a 0640 one 0640) whatever the umask", async () => {
+    for (const mode of [0o600, 0o640, 0o444]) {
+      const path = join(dir, `mode-${mode.toString(8)}.bin`);
+      await writeFile(path, "old");
+      await chmod(path, mode);
+      await writeFileAtomic(path, new Uint8Array([1]));
+      expect(((await stat(path)).mode & 0o7777).toString(8)).toBe(mode.toString(8));
+      expect([...(await readFileBytes(path))]).toEqual([1]);
+    }
+  });
+
+  it("refuses to replace or write through a symbolic link, leaving the link and its target alone", async () => {
+    const sub = join(dir, "link");
+    await mkdir(sub);
+    const target = join(sub, "target.bin");
+    const link = join(sub, "link.bin");
+    await writeFile(target, "target");
+    await symlink(target, link);
+    const error = await rejection(writeFileAtomic(link, new Uint8Array([1])));
+    expect(error.code).toBe("not_a_regular_file");
+    expect(error.message).toBe(
+      `${link} is a symbolic link (to ${target}); output files are written only as regular files, never through or over a link: give the link's target, or remove the link`,
+    );
+    expect((await lstat(link)).isSymbolicLink()).toBe(true);
+    expect(await readlink(link)).toBe(target);
+    expect(await readFile(target, "utf8")).toBe("target");
+    expect((await readdir(sub)).sort()).toEqual(["link.bin", "target.bin"]);
+  });
+
+  it("refuses a named pipe (a device node is refused the same way), creating no temp file", async () => {
+    const sub = join(dir, "fifo");
+    await mkdir(sub);
+    const fifo = join(sub, "pipe");
+    execFileSync("mkfifo", [fifo]);
+    const error = await rejection(writeFileAtomic(fifo, new Uint8Array([1])));
+    expect(error.code).toBe("not_a_regular_file");
+    expect(error.message).toMatch(/pipe is a named pipe; output is written only to a new path or over a regular file$/);
+    expect((await lstat(fifo)).isFIFO()).toBe(true);
+    expect(await readdir(sub)).toEqual(["pipe"]);
   });
 });
 

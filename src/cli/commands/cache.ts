@@ -6,6 +6,7 @@ import { writeFileAtomic } from "../../io/node-files.ts";
 import { serializeSafetensors, type TensorToWrite } from "../../io/safetensors.ts";
 import { optionalString, parseCommandArgs, requireString, stringList } from "../args.ts";
 import { BUNDLED_MODEL_DIR } from "../../gpt2/node-bundled-model.ts";
+import { checkOutFile } from "../output-checks.ts";
 import { UsageError } from "../usage-error.ts";
 
 export const CACHE_USAGE = `gpt2-lens cache [--model DIR] --prompt TEXT [--prompt TEXT …] [--names N1,N2,…] --out FILE
@@ -24,12 +25,14 @@ export async function cacheCommand(argv: readonly string[], log: (line: string) 
   if (positionals.length) throw new UsageError(`cache: unexpected argument "${positionals[0]}"`);
   const prompts = stringList(values, "prompt");
   if (prompts.length === 0) throw new UsageError("cache: give at least one --prompt");
-  const out = requireString("cache", values.out, "out");
-  const model = new HookedGpt2(await loadGpt2FromDir(optionalString(values, "model") ?? BUNDLED_MODEL_DIR));
+  const out = await checkOutFile("cache", "out", requireString("cache", values.out, "out"));
   const namesFlag = optionalString(values, "names");
-  const names = namesFlag
-    ? namesFlag.split(",").map((name) => name.trim()).filter(Boolean)
-    : [...model.hookNames];
+  const listed = namesFlag?.split(",").map((name) => name.trim()).filter(Boolean);
+  if (listed?.length === 0) {
+    throw new UsageError(`cache: --names "${namesFlag}" names no hook point; give comma-separated hook names, or leave --names out for all of them`);
+  }
+  const model = new HookedGpt2(await loadGpt2FromDir(optionalString(values, "model") ?? BUNDLED_MODEL_DIR));
+  const names = listed ?? [...model.hookNames];
   names.forEach((name) => model.assertHookName(name, "--names"));
   const tokens = toTokenBatch(prompts);
   const { logits, cache } = model.run(tokens, { cache: names as HookName[] });

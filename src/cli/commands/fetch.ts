@@ -1,8 +1,8 @@
-import { resolve } from "node:path";
 import { gpt2ContentCheck } from "../../gpt2/node-download-check.ts";
 import { downloadHubModel } from "../../io/hub-download.ts";
 import { parseCommandArgs, requireString } from "../args.ts";
 import { createProgressBar, type ProgressBar } from "../progress.ts";
+import { checkOutDirectory } from "../output-checks.ts";
 import { UsageError } from "../usage-error.ts";
 
 export const FETCH_USAGE = `gpt2-lens fetch gpt2 --to DIR
@@ -24,7 +24,7 @@ export async function fetchCommand(argv: readonly string[], log: (line: string) 
   if (extra.length) throw new UsageError(`fetch: unexpected argument "${extra[0]}"`);
   const repo = Object.hasOwn(MODELS, name) ? MODELS[name]! : undefined;
   if (!repo) throw new UsageError(`fetch: unknown model "${name}" (available: ${Object.keys(MODELS).join(", ")})`);
-  const to = resolve(requireString("fetch", values.to, "to"));
+  const to = await checkOutDirectory("fetch", "to", requireString("fetch", values.to, "to"));
   const bars = new Map<string, ProgressBar>();
   const results = await downloadHubModel({
     repo,

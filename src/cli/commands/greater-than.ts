@@ -1,8 +1,8 @@
-import { mkdir } from "node:fs/promises";
-import { basename, join, resolve } from "node:path";
+import { basename } from "node:path";
 import { loadWithProgress } from "../load-model.ts";
 import { HookedGpt2 } from "../../hooks/hooked-gpt2.ts";
-import { readFileBytes, writeFileAtomic } from "../../io/node-files.ts";
+import { readFileBytes } from "../../io/node-files.ts";
+import { replaceDirectory } from "../../io/node-replace-directory.ts";
 import { makeGreaterThanDataset } from "../../tasks/greater-than/dataset.ts";
 import { type GreaterThanPrompts, readGreaterThanDataset } from "../../tasks/greater-than/dataset-file.ts";
 import { runGreaterThanPipeline } from "../../tasks/greater-than/pipeline.ts";
@@ -12,6 +12,7 @@ import { BUNDLED_MODEL_DIR } from "../../gpt2/node-bundled-model.ts";
 import type { Gpt2Config } from "../../gpt2/config.ts";
 import { createProgressBar, type ProgressBar } from "../progress.ts";
 import { UsageError } from "../usage-error.ts";
+import { checkOutReplaceableDirectory } from "../output-checks.ts";
 import { checkGreaterThanSize } from "./greater-than-size.ts";
 
 export const GREATER_THAN_USAGE = `gpt2-lens greater-than [--model DIR] [--n 490] [--seed 0] [--dataset FILE] --out DIR
@@ -22,9 +23,18 @@ lens, top neurons, and the circuit's PD. Writes report.json, one SVG per figure 
 --model defaults to the bundled greater-than model; --dataset takes a safetensors file with
 tokens, corrupted_tokens and yy (e.g. the fixture's golden.safetensors) instead of --n/--seed.`;
 
+/** What a report directory holds; an existing --out holding anything else is refused (it is replaced whole). */
+const isReportFile = (name: string): boolean => name === "report.json" || name === "index.html" || name.endsWith(".svg");
+
+/** For the interruption test only: GPT2_LENS_TEST_PAUSE_AFTER_FILE_MS pauses after each report file. */
+function testPauseAfterFile(): (() => Promise<void>) | undefined {
+  const ms = Number(process.env.GPT2_LENS_TEST_PAUSE_AFTER_FILE_MS);
+  return ms > 0 ? () => new Promise((done) => setTimeout(done, ms)) : undefined;
+}
+
 async function loadPrompts(datasetPath: string | undefined, n: number, seed: number, config: Gpt2Config): Promise<GreaterThanPrompts> {
   if (datasetPath) {
-    const prompts = readGreaterThanDataset(await readFileBytes(datasetPath), basename(datasetPath));
+    const prompts = readGreaterThanDataset(await readFileBytes(datasetPath), datasetPath);
     checkGreaterThanSize(prompts.tokens.batch, `--dataset ${basename(datasetPath)}`, config);
     return prompts;
   }
@@ -42,7 +52,7 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
     out: { type: "string" },
   });
   if (positionals.length) throw new UsageError(`greater-than: unexpected argument "${positionals[0]}"`);
-  const out = resolve(requireString("greater-than", values.out, "out"));
+  const outFlag = requireString("greater-than", values.out, "out");
   const n = parsePositiveInt("greater-than", values.n, "n", 490);
   const seed = parseSeed("greater-than", values.seed, 0);
   const datasetPath = optionalString(values, "dataset");
@@ -50,6 +60,8 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
     throw new UsageError("greater-than: --dataset replaces --n and --seed; give one or the other");
   }
   const modelDir = optionalString(values, "model") ?? BUNDLED_MODEL_DIR;
+  const { path: out, viaLink } = await checkOutReplaceableDirectory("greater-than", "out", outFlag, isReportFile, "greater-than report");
+  if (viaLink) log(`--out ${viaLink} is a symbolic link: the report replaces its target, ${out}`);
   const started = performance.now();
   const model = new HookedGpt2(await loadWithProgress(modelDir));
   const data = await loadPrompts(datasetPath, n, seed, model.config);
@@ -76,12 +88,17 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
     throw error;
   }
 
-  await mkdir(out, { recursive: true });
   const figures = greaterThanFigures(report);
-  for (const figure of figures) await writeFileAtomic(join(out, figure.fileName), new TextEncoder().encode(figure.svg));
-  await writeFileAtomic(join(out, "report.json"), new TextEncoder().encode(`${JSON.stringify(report, null, 1)}\n`));
-  const html = greaterThanReportHtml(report, figures, basename(modelDir));
-  await writeFileAtomic(join(out, "index.html"), new TextEncoder().encode(html));
+  const encoder = new TextEncoder();
+  await replaceDirectory(
+    out,
+    [
+      ...figures.map((figure) => ({ name: figure.fileName, bytes: encoder.encode(figure.svg) })),
+      { name: "report.json", bytes: encoder.encode(`${JSON.stringify(report, null, 1)}\n`) },
+      { name: "index.html", bytes: encoder.encode(greaterThanReportHtml(report, figures, basename(modelDir))) },
+    ],
+    { afterFile: testPauseAfterFile() },
+  );
   const { baseline, circuit } = report;
   log(`PD ${baseline.prob_diff.toFixed(4)}  CS ${baseline.cutoff_sharpness.toFixed(4)}  corrupted PD ${baseline.corrupted_prob_diff.toFixed(4)}`);
   log(`circuit: heads ${circuit.heads.join(" ") || "—"}; MLPs ${circuit.mlps.join(" ") || "—"}; PD ${circuit.prob_diff.toFixed(4)} (${(100 * circuit.fraction_of_baseline).toFixed(1)} % of the model's)`);

@@ -1,6 +1,6 @@
 import { Gpt2LensError } from "../../errors.ts";
 import type { TokenBatch } from "../../gpt2/tokens.ts";
-import { parseSafetensors } from "../../io/safetensors.ts";
+import { parseSafetensors, SafetensorsError } from "../../io/safetensors.ts";
 
 export class DatasetError extends Gpt2LensError {
   constructor(code: string, message: string) {
@@ -27,7 +27,13 @@ function readTokens(file: ReturnType<typeof parseSafetensors>, name: string, sou
 
 /** Reads a safetensors dataset with `tokens`, `corrupted_tokens` [n, pos] and `yy` [n] (e.g. the golden file). */
 export function readGreaterThanDataset(bytes: Uint8Array, source = "file"): GreaterThanPrompts {
-  const file = parseSafetensors(bytes);
+  let file;
+  try {
+    file = parseSafetensors(bytes);
+  } catch (error) {
+    if (!(error instanceof SafetensorsError)) throw error;
+    throw new SafetensorsError(error.code, `dataset ${source} is not a valid safetensors file: ${error.message}`, error.tensor);
+  }
   const tokens = readTokens(file, "tokens", source);
   const corruptedTokens = readTokens(file, "corrupted_tokens", source);
   if (tokens.batch !== corruptedTokens.batch || tokens.pos !== corruptedTokens.pos) {
