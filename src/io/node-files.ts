@@ -86,7 +86,8 @@ async function keepOwnerAndMode(handle: FileHandle, old: Stats): Promise<void> {
   if (stats.uid !== old.uid || stats.gid !== old.gid) await handle.chown(old.uid, old.gid).catch(() => undefined);
 }
 
-async function syncDirectory(dir: string): Promise<void> {
+/** fsyncs a directory so a rename in it survives a crash (best effort). */
+export async function syncDirectory(dir: string): Promise<void> {
   try {
     const handle = await open(dir, "r");
     try {

@@ -11,6 +11,7 @@ import { Gpt2LensError } from "../errors.ts";
 import {
   checkOutputDirectory, errnoCode, nearestExisting, OutputPathError, refuseSpecialFilesystem, requireWritable,
 } from "./node-output-paths.ts";
+import { syncDirectory } from "./node-files.ts";
 import { trackTemporary } from "./node-temporaries.ts";
 
 export interface DirectoryFile {
@@ -75,19 +76,6 @@ async function writeDurably(path: string, bytes: Uint8Array): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
-  }
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  try {
-    const handle = await open(dir, "r");
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // Best effort: some platforms and filesystems refuse a directory fsync.
   }
 }
 

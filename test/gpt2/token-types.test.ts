@@ -7,19 +7,11 @@ import { InputError } from "../../src/errors.ts";
 import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
 import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import { TINY_DIR } from "../helpers/fixtures.ts";
+import { thrownBy } from "../helpers/thrown.ts";
 
 const model = new HookedGpt2(await loadGpt2FromDir(TINY_DIR));
 
-function thrown(fn: () => unknown): InputError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught, "expected an InputError").toBeInstanceOf(InputError);
-  return caught as InputError;
-}
+const thrown = (fn: () => unknown): InputError => thrownBy(fn, InputError);
 
 describe("token ids are checked before the Int32 conversion", () => {
   it("rejects 2^32 + 464 instead of running token 464", () => {

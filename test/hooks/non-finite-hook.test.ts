@@ -8,6 +8,7 @@ import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
 import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import { Tensor } from "../../src/tensor/tensor.ts";
 import { TINY_DIR } from "../helpers/fixtures.ts";
+import { thrownBy } from "../helpers/thrown.ts";
 
 const model = new HookedGpt2(await loadGpt2FromDir(TINY_DIR));
 const tokens = [
@@ -15,16 +16,7 @@ const tokens = [
   [5, 6, 7, 8],
 ];
 
-function thrown(fn: () => unknown): HookError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught, "expected a HookError").toBeInstanceOf(HookError);
-  return caught as HookError;
-}
+const thrown = (fn: () => unknown): HookError => thrownBy(fn, HookError);
 
 describe("a hook introducing a non-finite value", () => {
   it("that makes the run fail later is named, with the element and the later failure", () => {

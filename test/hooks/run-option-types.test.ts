@@ -8,21 +8,12 @@ import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
 import { HookedGpt2, type RunOptions } from "../../src/hooks/hooked-gpt2.ts";
 import type { HookName } from "../../src/gpt2/hook-names.ts";
 import { TINY_DIR } from "../helpers/fixtures.ts";
+import { thrownBy } from "../helpers/thrown.ts";
 
 const model = new HookedGpt2(await loadGpt2FromDir(TINY_DIR));
 const tokens = [[1, 2, 3]];
 
-function thrown(fn: () => unknown): InputError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught, "expected an InputError").toBeInstanceOf(InputError);
-  expect((caught as InputError).code).toBe("bad_option");
-  return caught as InputError;
-}
+const thrown = (fn: () => unknown): InputError => thrownBy(fn, InputError, "bad_option");
 
 const cases: [string, unknown, RegExp][] = [
   ["null options", null, /^run options must be an object \{ hooks, cache, logitPositions, start, past \} \(all optional\), got null$/],
