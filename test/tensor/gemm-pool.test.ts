@@ -436,7 +436,7 @@ const SCRIPT = (poolModule: string, logSumExpModule: string): string => `
 import { NodeGemmPool } from ${JSON.stringify(poolModule)};
 import { createPoolLogSumExp } from ${JSON.stringify(logSumExpModule)};
 const pool = NodeGemmPool.create({ threads: 2, minParallelRowWork: 0 });
-if (!pool.waitUntilReady()) throw new Error("workers did not start");
+if (!pool.waitUntilReady(60_000)) throw new Error("workers did not start");
 const m = 256, k = 256, n = 256;
 const packed = pool.pack(new Float32Array(k * n).fill(1), k, n);
 const out = new Float32Array(m * n);
@@ -457,14 +457,13 @@ describe("process exit without close()", () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  // A worker that kept the process alive would never let it exit: the spawn's timeout catches that
+  // (run.error), not a bound on the run time, which a loaded machine can stretch.
   function expectPromptExit(command: string, args: string[]): void {
-    const started = Date.now();
-    const run = spawnSync(command, args, { cwd: ROOT, encoding: "utf8", timeout: 30_000, env: { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" } });
-    const seconds = (Date.now() - started) / 1000;
+    const run = spawnSync(command, args, { cwd: ROOT, encoding: "utf8", timeout: 60_000, env: { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" } });
     expect(run.error, run.stderr).toBeUndefined();
     expect(run.status, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout.trim().split("\n").pop()!)).toEqual({ active: 2, value: 128, lse: 128 });
-    expect(seconds).toBeLessThan(10);
   }
 
   it("Node (compiled with tsc)", () => {
