@@ -48,13 +48,13 @@ function mustCreate(options?: WasmGemmOptions): WasmGemm {
 
 /** Runs one case through `gemm` and the reference; returns the relative error. */
 function runCase(gemm: WasmGemm, c: Case): number {
-  const { a, b, bias, initial, expected } = caseOperands(c);
+  const { a, b, bias, initial, expected, scale } = caseOperands(c);
 
   const packed = c.transposed ? gemm.packTransposed(transpose(b, c.k, c.n), c.n, c.k) : gemm.pack(b, c.k, c.n);
   const out = c.accumulate ? initial.slice() : new Float32Array(c.m * c.n).fill(Number.NaN);
   gemm.matmul(a, c.m, packed, out, bias, c.accumulate);
   gemm.free(packed.buffer);
-  return relErr(out, expected);
+  return relErr(out, expected, scale);
 }
 
 /** True if x and y have the same length and bit patterns. */
@@ -142,7 +142,7 @@ describe("WasmGemm", () => {
         const gemms = [true, false].map((splatFromVector) => mustCreate({ relaxedSimd, kernel: { ...tiling, splatFromVector } }));
         fc.assert(
           fc.property(caseArb(40), (c) => {
-            const { a, b, bias, initial, expected } = caseOperands(c);
+            const { a, b, bias, initial, expected, scale } = caseOperands(c);
             const [shuffled, loaded] = gemms.map((gemm) => {
               const packed = gemm.pack(b, c.k, c.n);
               const out = c.accumulate ? initial.slice() : new Float32Array(c.m * c.n).fill(Number.NaN);
@@ -150,7 +150,7 @@ describe("WasmGemm", () => {
               gemm.free(packed.buffer);
               return out;
             });
-            expect(relErr(shuffled!, expected)).toBeLessThan(1e-5);
+            expect(relErr(shuffled!, expected, scale)).toBeLessThan(1e-5);
             expect(bitsEqual(shuffled!, loaded!), `mr=${mr} relaxed=${relaxedSimd} ${JSON.stringify(c)}`).toBe(true);
           }),
           { numRuns: 15 },
@@ -338,11 +338,11 @@ describe("WasmGemm", () => {
       gemm.free(packed.buffer);
     };
     const check = (c: Case): void => {
-      const { initial, expected } = caseOperands(c);
+      const { initial, expected, scale } = caseOperands(c);
       const fresh = (): Float32Array => (c.accumulate ? initial.slice() : new Float32Array(c.m * c.n).fill(Number.NaN));
       const want = fresh();
       run(whole, c, want);
-      expect(relErr(want, expected)).toBeLessThan(1e-5);
+      expect(relErr(want, expected, scale)).toBeLessThan(1e-5);
       for (const gemm of blocked) {
         const got = fresh();
         run(gemm, c, got);
@@ -417,7 +417,8 @@ describe("WasmGemm", () => {
     };
     const check = (c: Case, aInPlace: boolean): void => {
       const want = run(whole, c, false);
-      expect(relErr(want, caseOperands(c).expected)).toBeLessThan(1e-5);
+      const { expected, scale } = caseOperands(c);
+      expect(relErr(want, expected, scale)).toBeLessThan(1e-5);
       expect(bitsEqual(run(rows, c, aInPlace), want), JSON.stringify(c)).toBe(true);
       expect(bitsEqual(run(strips, c, aInPlace), want), JSON.stringify(c)).toBe(true);
       expect(strips.stagingBytes).toBe(16384);
@@ -562,7 +563,7 @@ describe("WasmGemm", () => {
       const { mr, nr, kc } = gemm.layout;
       fc.assert(
         fc.property(caseArb(90, 70, 40), fc.array(fc.integer({ min: -1, max: 100 }), { minLength: 1, maxLength: 4 }), fc.nat(), (c, mcs, cut) => {
-          const { a, b, bias, initial, expected } = caseOperands(c);
+          const { a, b, bias, initial, expected, scale } = caseOperands(c);
           const { m, k, n } = c;
           const auto = rowBlockRows(gemm.layout, k, n, m);
           const blocks = [auto, ...mcs];
@@ -583,7 +584,7 @@ describe("WasmGemm", () => {
             return cBuf.view().slice();
           };
           const want = run(() => gemm.exports.gemm(aBuf.ptr, packed.buffer.ptr, cBuf.ptr, biasPtr, m, n, k, flags, scratch.ptr, auto));
-          expect(relErr(want, expected), JSON.stringify(c)).toBeLessThan(1e-5);
+          expect(relErr(want, expected, scale), JSON.stringify(c)).toBeLessThan(1e-5);
           for (const mc of mcs) {
             const got = run(() => gemm.exports.gemm(aBuf.ptr, packed.buffer.ptr, cBuf.ptr, biasPtr, m, n, k, flags, scratch.ptr, mc));
             expect(bitsEqual(got, want), `${JSON.stringify(c)} mc=${mc}`).toBe(true);
