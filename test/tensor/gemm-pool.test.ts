@@ -22,6 +22,7 @@ import { matmulReference } from "../../src/tensor/wasm/reference-matmul.ts";
 import { WasmGemm } from "../../src/tensor/wasm/wasm-gemm.ts";
 import { firstBitDifference } from "../helpers/compare.ts";
 import { type Case, caseArb, caseOperands, data, relErr, transpose } from "../helpers/gemm.ts";
+import { propertyParams } from "../helpers/property.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -93,10 +94,10 @@ describe("NodeGemmPool", () => {
   });
 
   it("equals the single-threaded kernel bit for bit on random shapes (panel and row splits)", () => {
-    fc.assert(fc.property(caseArb(90, 90, 90), (c) => checkCase(pool2, c)), { numRuns: 100 });
-    fc.assert(fc.property(caseArb(90, 90, 90), (c) => checkCase(pool3, c)), { numRuns: 100 });
+    fc.assert(fc.property(caseArb(90, 90, 90), (c) => checkCase(pool2, c)), propertyParams("random shapes pool2", 100));
+    fc.assert(fc.property(caseArb(90, 90, 90), (c) => checkCase(pool3, c)), propertyParams("random shapes pool3", 100));
     // Few panels, many rows: mostly row chunks.
-    fc.assert(fc.property(caseArb(300, 40, 24), (c) => checkCase(pool3, c)), { numRuns: 40 });
+    fc.assert(fc.property(caseArb(300, 40, 24), (c) => checkCase(pool3, c)), propertyParams("row chunks pool3", 40));
   });
 
   it("computes every chunk bit-identically on the workers", () => {
@@ -239,8 +240,8 @@ describe("NodeGemmPool", () => {
       checkCase(pool, c);
       within(pool, c);
     };
-    for (const pool of small) fc.assert(fc.property(caseArb(150, 40, 60), (c) => check(pool, c)), { numRuns: 40 });
-    fc.assert(fc.property(caseArb(150, 40, 60), (c) => check(mc8, c)), { numRuns: 40 });
+    for (const [i, pool] of small.entries()) fc.assert(fc.property(caseArb(150, 40, 60), (c) => check(pool, c)), propertyParams(`row blocks ${i}`, 40));
+    fc.assert(fc.property(caseArb(150, 40, 60), (c) => check(mc8, c)), propertyParams("row blocks mc8", 40));
     // Many blocks with accumulate and bias, remainders everywhere; k above the kernel's k block.
     check(small[1], { m: 517, k: 61, n: 77, seed: 3, bias: true, accumulate: true, transposed: false });
     check(mc8, { m: 301, k: 37, n: 45, seed: 4, bias: true, accumulate: true, transposed: true });
@@ -310,7 +311,7 @@ describe("NodeGemmPool", () => {
       }
     };
     const before = strips.map((pool) => pool.workerChunks);
-    fc.assert(fc.property(caseArb(60, 40, 300), fc.boolean(), check), { numRuns: 40 });
+    fc.assert(fc.property(caseArb(60, 40, 300), fc.boolean(), check), propertyParams("column strips", 40));
     // 50 rows, k 20, n 300 (38 panels of 4·50·8 = 1600 bytes) in two slots: A in place, 5 panels
     // fit each half of 16384 − 128 bytes → 8 strips of 5 panels (40 columns), the last 20 wide.
     widths.length = 0;
@@ -366,7 +367,7 @@ describe("NodeGemmPool", () => {
     expect(pool1.threads).toBe(1);
     expect(pool1.activeThreads).toBe(1);
     expect(pool1.waitUntilReady(10)).toBe(true);
-    fc.assert(fc.property(caseArb(50, 50, 50), (c) => checkCase(pool1, c)), { numRuns: 30 });
+    fc.assert(fc.property(caseArb(50, 50, 50), (c) => checkCase(pool1, c)), propertyParams("threads=1", 30));
   });
 
   it("runs small products on the main thread by default and large ones split", () => {

@@ -19,6 +19,7 @@ import { WasmAttention } from "../../src/tensor/wasm/wasm-attention.ts";
 import { createWasmSoftmaxRows, type WasmSoftmaxRows } from "../../src/tensor/wasm/wasm-softmax.ts";
 import { createParallelWasmBackend } from "../../src/tensor/wasm/node-parallel-backend.ts";
 import { firstBitDifference } from "../helpers/compare.ts";
+import { propertyParams } from "../helpers/property.ts";
 
 const REL = 1e-5;
 const GUARD = 8;
@@ -151,7 +152,7 @@ describe.each([1, 2, 3])("attention on a pool of %i thread(s)", (threads) => {
         for (const x of [q, k, v, scores, pattern, z]) expectGuards(pool, x);
         expect(Array.from(q)).toEqual(Array.from(qv));
       }),
-      { numRuns: 80 },
+      propertyParams(`attention ${threads}`, 80),
     );
     expect(fallbacks).toEqual([]);
   });
@@ -188,7 +189,7 @@ describe.each([1, 2, 3])("attention on a pool of %i thread(s)", (threads) => {
         expectSameBits(x, want, "softmax");
         expectGuards(pool, x);
       }),
-      { numRuns: 60 },
+      propertyParams(`softmax ${threads}`, 60),
     );
     // The last row's tail (width % 4 ≠ 0) ends exactly at the end of the memory: an over-read traps.
     const width = 7, rows = 9;

@@ -17,6 +17,7 @@ import { createPoolLogSumExp } from "../../src/tensor/wasm/pool-logsumexp.ts";
 import { rowChunkPlan } from "../../src/tensor/wasm/pool-row-jobs.ts";
 import { createWasmGelu, type WasmGelu } from "../../src/tensor/wasm/wasm-gelu.ts";
 import { createLogSumExpInMemory, LOG_SUM_EXP_TAIL_PAD, type LogSumExpInMemory } from "../../src/tensor/wasm/wasm-logsumexp.ts";
+import { propertyParams } from "../helpers/property.ts";
 
 const pools: NodeGemmPool[] = [];
 function mustPool(options: NodeGemmPoolOptions): NodeGemmPool {
@@ -111,7 +112,7 @@ describe.each([1, 2, 3])("row jobs on a pool of %i thread(s)", (threads) => {
   it("equals the single-threaded kernel bit for bit on random rows", () => {
     fc.assert(
       fc.property(rowsArb, ({ rows, cols, values }) => expectSame(Float32Array.from(values), rows, cols)),
-      { numRuns: 60 },
+      propertyParams(`log-sum-exp ${threads}`, 60),
     );
   });
 
@@ -133,7 +134,7 @@ describe.each([1, 2, 3])("row jobs on a pool of %i thread(s)", (threads) => {
         fc.array(fc.oneof({ weight: 30, arbitrary: fc.float({ min: -30, max: 30 }) }, { weight: 1, arbitrary: fc.constantFrom(-Infinity, Infinity, Number.NaN) }), { maxLength: 300 }),
         (values) => expectSameGelu(Float32Array.from(values)),
       ),
-      { numRuns: 60 },
+      propertyParams(`gelu ${threads}`, 60),
     );
     for (const n of [1, 2, 3, 4, 5, 7, 8, 9, 4 * 3072 + 3]) expectSameGelu(Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 6));
     expect(fallbackCalls).toEqual([]);

@@ -29,6 +29,7 @@ import {
 } from "../../src/tensor/wasm/wasm-gemm.ts";
 import { FunctionBuilder, ValType, encodeModule, sleb, uleb } from "../../src/tensor/wasm/wasm-writer.ts";
 import { type Case, caseArb, caseOperands, data, relErr, transpose } from "../helpers/gemm.ts";
+import { propertyParams } from "../helpers/property.ts";
 
 /** The WebAssembly JS API, typed locally (the project builds without DOM lib types). */
 const WA = (globalThis as unknown as {
@@ -129,7 +130,7 @@ describe("WasmGemm", () => {
         fc.property(caseArb(70), (c) => {
           expect(runCase(gemm, c)).toBeLessThan(1e-5);
         }),
-        { numRuns: label.startsWith("default") ? 150 : 40 },
+        propertyParams(`random shapes ${label}`, label.startsWith("default") ? 150 : 40),
       );
     });
   }
@@ -153,7 +154,7 @@ describe("WasmGemm", () => {
             expect(relErr(shuffled!, expected, scale)).toBeLessThan(1e-5);
             expect(bitsEqual(shuffled!, loaded!), `mr=${mr} relaxed=${relaxedSimd} ${JSON.stringify(c)}`).toBe(true);
           }),
-          { numRuns: 15 },
+          propertyParams(`splats mr=${mr} relaxed=${relaxedSimd}`, 15),
         );
       }
     }
@@ -352,7 +353,7 @@ describe("WasmGemm", () => {
         expect(gemm.stagingBytes).toBeLessThanOrEqual(Math.max(gemm.stagingBudgetBytes, 4 * minRows * (c.k + c.n) + 64));
       }
     };
-    fc.assert(fc.property(caseArb(120, 40, 40), check), { numRuns: 60 });
+    fc.assert(fc.property(caseArb(120, 40, 40), check), propertyParams("staging row blocks", 60));
     check({ m: 301, k: 70, n: 90, seed: 5, bias: true, accumulate: true, transposed: false });
     check({ m: 97, k: 4200 >> 4, n: 33, seed: 6, bias: false, accumulate: false, transposed: true });
     const small = blocked[1];
@@ -423,7 +424,7 @@ describe("WasmGemm", () => {
       expect(bitsEqual(run(strips, c, aInPlace), want), JSON.stringify(c)).toBe(true);
       expect(strips.stagingBytes).toBe(16384);
     };
-    fc.assert(fc.property(caseArb(60, 40, 300), fc.boolean(), check), { numRuns: 60 });
+    fc.assert(fc.property(caseArb(60, 40, 300), fc.boolean(), check), propertyParams("column strips", 60));
     // 50 rows, k 20, n 300 (38 panels of 4·50·8 = 1600 bytes), one strip at a time: A in place,
     // 10 panels fit 16384 − 128 bytes → 4 strips of 10 panels (80 columns), the last 60 wide; A
     // staged (4000 bytes): 7 fit → 6 strips of 7 panels, the last 20 columns wide.
@@ -598,7 +599,7 @@ describe("WasmGemm", () => {
           expect(bitsEqual(split, want), `${JSON.stringify(c)} rows split at ${m1}, mc ${mcs[0]} / ${mcs.at(-1)}`).toBe(true);
           for (const buf of [scratch, cBuf, biasBuf, aBuf, packed.buffer]) gemm.free(buf);
         }),
-        { numRuns: kernel === undefined ? 60 : 30 },
+        propertyParams(`row blocking ${JSON.stringify(kernel)}`, kernel === undefined ? 60 : 30),
       );
     }
   });
@@ -646,7 +647,7 @@ describe("WasmGemm", () => {
           if (m > 0) expect(Math.ceil(m / rows)).toBe(Math.ceil(m / max)); // no more blocks than needed
           expect(scratchFloats(l, k)).toBeGreaterThanOrEqual(l.mr * l.nr + max * Math.min(Math.max(k, 1), l.kc));
         }),
-        { numRuns: 300 },
+        propertyParams(`row block sizes ${JSON.stringify(l)}`, 300),
       );
     }
   });
