@@ -22,8 +22,20 @@ import { matmulReference } from "../helpers/reference-matmul.ts";
 import { WasmGemm } from "../../src/tensor/wasm/wasm-gemm.ts";
 import { firstBitDifference } from "../helpers/compare.ts";
 import { type Case, caseArb, caseOperands, data, relErr, transpose } from "../helpers/gemm.ts";
+import { propertyParams } from "../helpers/property.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/** Records the n (a strip's width, or all n) of every chunk the main thread runs on `pool`. */
+function recordMainThreadChunks(pool: NodeGemmPool): number[] {
+  const widths: number[] = [];
+  const exports = pool.gemm.exports;
+  (pool.gemm as { exports: unknown }).exports = { ...exports, gemmRange: (...args: Parameters<typeof exports.gemmRange>) => {
+    widths.push(args[5]);
+    exports.gemmRange(...args);
+  } };
+  return widths;
+}
 
 const pools: NodeGemmPool[] = [];
 function mustPool(options: NodeGemmPoolOptions): NodeGemmPool {
@@ -47,8 +59,8 @@ beforeAll(() => {
   // groups down to one panel.
   pool2 = mustPool({ threads: 2, minParallelFlops: 0, minChunkPanels: 1 });
   pool3 = mustPool({ threads: 3, minParallelFlops: 0, minChunkPanels: 1, kernel: { mc: 8 } });
-  expect(pool2.waitUntilReady()).toBe(true);
-  expect(pool3.waitUntilReady()).toBe(true);
+  expect(pool2.waitUntilReady(60_000)).toBe(true);
+  expect(pool3.waitUntilReady(60_000)).toBe(true);
 });
 
 afterAll(async () => {
@@ -56,9 +68,8 @@ afterAll(async () => {
 });
 
 /** Runs a case on the pool, the single-threaded kernel and the reference; checks all three. */
-function checkCase(pool: NodeGemmPool, c: Case): void {
-  const ref = pool === pool3 ? singleMc8 : single;
-  const { a, b, bias, initial, expected } = caseOperands(c);
+function checkCase(pool: NodeGemmPool, c: Case, ref = pool === pool3 ? singleMc8 : single): void {
+  const { a, b, bias, initial, expected, scale } = caseOperands(c);
 
   const bt = c.transposed ? transpose(b, c.k, c.n) : b;
   const packedPool = c.transposed ? pool.packTransposed(bt, c.n, c.k) : pool.pack(b, c.k, c.n);
@@ -72,7 +83,7 @@ function checkCase(pool: NodeGemmPool, c: Case): void {
   ref.free(packedSingle.buffer);
 
   expect(firstBitDifference(outPool, outSingle), JSON.stringify(c)).toBe(-1);
-  expect(relErr(outPool, expected), JSON.stringify(c)).toBeLessThan(1e-5);
+  expect(relErr(outPool, expected, scale), JSON.stringify(c)).toBeLessThan(1e-5);
 }
 
 describe("NodeGemmPool", () => {
@@ -83,22 +94,28 @@ describe("NodeGemmPool", () => {
   });
 
   it("equals the single-threaded kernel bit for bit on random shapes (panel and row splits)", () => {
-    fc.assert(fc.property(caseArb(90, 90, 90), (c) => checkCase(pool2, c)), { numRuns: 100 });
-    fc.assert(fc.property(caseArb(90, 90, 90), (c) => checkCase(pool3, c)), { numRuns: 100 });
+    fc.assert(fc.property(caseArb(90, 90, 90), (c) => checkCase(pool2, c)), propertyParams("random shapes pool2", 100));
+    fc.assert(fc.property(caseArb(90, 90, 90), (c) => checkCase(pool3, c)), propertyParams("random shapes pool3", 100));
     // Few panels, many rows: mostly row chunks.
-    fc.assert(fc.property(caseArb(300, 40, 24), (c) => checkCase(pool3, c)), { numRuns: 40 });
+    fc.assert(fc.property(caseArb(300, 40, 24), (c) => checkCase(pool3, c)), propertyParams("row chunks pool3", 40));
   });
 
-  it("really runs chunks on the workers", () => {
+  it("computes every chunk bit-identically on the workers", () => {
+    // Which thread takes a chunk is a race; testSchedule "workers" gives them all to the workers.
+    const onWorkers = [
+      mustPool({ threads: 2, minParallelFlops: 0, minChunkPanels: 1, testSchedule: "workers" }),
+      mustPool({ threads: 3, minParallelFlops: 0, minChunkPanels: 1, kernel: { mc: 8 }, testSchedule: "workers" }),
+    ];
+    const mainThreadChunks = onWorkers.map((pool) => recordMainThreadChunks(pool));
     const [m, k, n] = [480, 256, 512];
-    const before = [pool2.workerChunks, pool3.workerChunks];
-    // A descheduled worker may miss a job (the main thread then does it all), but not every one.
-    for (let i = 0; i < 50 && (pool2.workerChunks === before[0] || pool3.workerChunks === before[1]); i++) {
-      checkCase(pool2, { m, k, n, seed: i + 1, bias: true, accumulate: false, transposed: false });
-      checkCase(pool3, { m, k, n, seed: i + 1, bias: false, accumulate: true, transposed: true });
+    for (const [i, pool] of onWorkers.entries()) {
+      expect(pool.waitUntilReady(60_000)).toBe(true);
+      const before = pool.workerChunks;
+      checkCase(pool, { m, k, n, seed: 1, bias: true, accumulate: false, transposed: false }, i === 0 ? single : singleMc8);
+      checkCase(pool, { m, k, n, seed: 2, bias: false, accumulate: true, transposed: true }, i === 0 ? single : singleMc8);
+      expect(pool.workerChunks).toBeGreaterThan(before);
+      expect(mainThreadChunks[i]).toEqual([]);
     }
-    expect(pool2.workerChunks).toBeGreaterThan(before[0]);
-    expect(pool3.workerChunks).toBeGreaterThan(before[1]);
   });
 
   it("equals the single-threaded kernel on larger shapes (remainders in every dimension)", () => {
@@ -125,7 +142,7 @@ describe("NodeGemmPool", () => {
     const [m, k, n] = [300, 512, 6144];
     expect(rowBlockRows(pool2.gemm.layout, k, n, m)).toBe(150);
     const budget4 = mustPool({ threads: 2, minParallelFlops: 0, stagingBudgetBytes: 4 << 20 });
-    expect(budget4.waitUntilReady()).toBe(true);
+    expect(budget4.waitUntilReady(60_000)).toBe(true);
     const a = data(m * k, 31);
     const b = data(k * n, 32);
     const bias = data(n, 33);
@@ -214,7 +231,7 @@ describe("NodeGemmPool", () => {
     // of the next block run while the main thread copies the previous one out.
     const small = [2048, 16384].map((stagingBudgetBytes) => mustPool({ threads: 3, minParallelFlops: 0, minChunkPanels: 1, stagingBudgetBytes }));
     const mc8 = mustPool({ threads: 2, minParallelFlops: 0, minChunkPanels: 1, kernel: { mc: 8 }, stagingBudgetBytes: 4096 });
-    for (const pool of [...small, mc8]) expect(pool.waitUntilReady()).toBe(true);
+    for (const pool of [...small, mc8]) expect(pool.waitUntilReady(60_000)).toBe(true);
     const within = (pool: NodeGemmPool, c: Case): void => {
       const minRows = Math.min(c.m, pool.gemm.layout.mr);
       expect(pool.stagingBytes, JSON.stringify(c)).toBeLessThanOrEqual(Math.max(pool.gemm.stagingBudgetBytes, 2 * 4 * minRows * (c.k + c.n) + 64));
@@ -223,8 +240,8 @@ describe("NodeGemmPool", () => {
       checkCase(pool, c);
       within(pool, c);
     };
-    for (const pool of small) fc.assert(fc.property(caseArb(150, 40, 60), (c) => check(pool, c)), { numRuns: 40 });
-    fc.assert(fc.property(caseArb(150, 40, 60), (c) => check(mc8, c)), { numRuns: 40 });
+    for (const [i, pool] of small.entries()) fc.assert(fc.property(caseArb(150, 40, 60), (c) => check(pool, c)), propertyParams(`row blocks ${i}`, 40));
+    fc.assert(fc.property(caseArb(150, 40, 60), (c) => check(mc8, c)), propertyParams("row blocks mc8", 40));
     // Many blocks with accumulate and bias, remainders everywhere; k above the kernel's k block.
     check(small[1], { m: 517, k: 61, n: 77, seed: 3, bias: true, accumulate: true, transposed: false });
     check(mc8, { m: 301, k: 37, n: 45, seed: 4, bias: true, accumulate: true, transposed: true });
@@ -262,18 +279,14 @@ describe("NodeGemmPool", () => {
     // 16 KiB budgets: C never fits whole. Strips of whole panels over all rows, two in flight while
     // the main thread copies finished chunks out (row chunks × panel groups of a strip with 3
     // threads and mc 8), A staged whole or in place, bias, accumulate, a narrower last strip.
+    // Who takes each chunk is fixed (testSchedule): the main thread all on the first pool, so its
+    // kernel calls show every strip; the workers all on the second.
     const budget = 16384;
-    const strips = [mustPool({ threads: 2, minParallelFlops: 0, minChunkPanels: 1, stagingBudgetBytes: budget }),
-      mustPool({ threads: 3, minParallelFlops: 0, minChunkPanels: 1, kernel: { mc: 8 }, stagingBudgetBytes: budget })];
+    const strips = [mustPool({ threads: 2, minParallelFlops: 0, minChunkPanels: 1, stagingBudgetBytes: budget, testSchedule: "main" }),
+      mustPool({ threads: 3, minParallelFlops: 0, minChunkPanels: 1, kernel: { mc: 8 }, stagingBudgetBytes: budget, testSchedule: "workers" })];
     const rows = mustPool({ threads: 2, minParallelFlops: 0, minChunkPanels: 1, stagingBudgetBytes: budget, columnStrips: false });
-    for (const pool of [...strips, rows]) expect(pool.waitUntilReady()).toBe(true);
-    // Records the n of the main thread's kernel calls: a strip's width, or all n for a row block.
-    const widths: number[] = [];
-    const exports = strips[0].gemm.exports;
-    (strips[0].gemm as { exports: unknown }).exports = { ...exports, gemmRange: (...args: Parameters<typeof exports.gemmRange>) => {
-      widths.push(args[5]);
-      exports.gemmRange(...args);
-    } };
+    for (const pool of [...strips, rows]) expect(pool.waitUntilReady(60_000)).toBe(true);
+    const widths = recordMainThreadChunks(strips[0]);
     const run = (pool: NodeGemmPool, c: Case, aInPlace: boolean): Float32Array => {
       const { a, b, bias, initial } = caseOperands(c);
       const packed = c.transposed ? pool.packTransposed(transpose(b, c.k, c.n), c.n, c.k) : pool.pack(b, c.k, c.n);
@@ -298,15 +311,15 @@ describe("NodeGemmPool", () => {
       }
     };
     const before = strips.map((pool) => pool.workerChunks);
-    fc.assert(fc.property(caseArb(60, 40, 300), fc.boolean(), check), { numRuns: 40 });
+    fc.assert(fc.property(caseArb(60, 40, 300), fc.boolean(), check), propertyParams("column strips", 40));
     // 50 rows, k 20, n 300 (38 panels of 4·50·8 = 1600 bytes) in two slots: A in place, 5 panels
     // fit each half of 16384 − 128 bytes → 8 strips of 5 panels (40 columns), the last 20 wide.
     widths.length = 0;
     check({ m: 50, k: 20, n: 300, seed: 3, bias: true, accumulate: true, transposed: false }, true);
-    expect(widths.length).toBeGreaterThan(0);
-    expect(widths.every((w) => w === 40 || w === 20)).toBe(true);
+    expect([...new Set(widths)]).toEqual([40, 20]);
     check({ m: 50, k: 20, n: 300, seed: 4, bias: true, accumulate: false, transposed: true }, false);
-    strips.forEach((pool, i) => expect(pool.workerChunks).toBeGreaterThan(before[i]));
+    expect(strips[0].workerChunks).toBe(before[0]);
+    expect(strips[1].workerChunks).toBeGreaterThan(before[1]);
   });
 
   it("stages C through lent spare buffers instead of the arena, bit-identical", () => {
@@ -314,7 +327,7 @@ describe("NodeGemmPool", () => {
     // hold strips of 262 panels → 2 strips of 250 (2000 columns). With `a` in place and no bias
     // the arena is never touched. Spares that overlap `a`, or are too small, are not used.
     const pool = mustPool({ threads: 2, minParallelFlops: 0, minChunkPanels: 1, stagingBudgetBytes: 16384 });
-    expect(pool.waitUntilReady()).toBe(true);
+    expect(pool.waitUntilReady(60_000)).toBe(true);
     const [m, k, n] = [20, 16, 4000];
     const b = data(k * n, 41);
     const initial = data(m * n, 42);
@@ -340,7 +353,7 @@ describe("NodeGemmPool", () => {
 
   it("works with packed matrices, staging and chunk flags above 2 GiB (addresses as unsigned int32s)", () => {
     const pool = mustPool({ threads: 2, minParallelFlops: 0, minChunkPanels: 1, stagingBudgetBytes: 8192 });
-    expect(pool.waitUntilReady()).toBe(true);
+    expect(pool.waitUntilReady(60_000)).toBe(true);
     // 2 GiB of untouched (so not resident) memory first: everything allocated next lies above it.
     pool.gemm.alloc(2 ** 29);
     for (let seed = 1; seed <= 3; seed++) {
@@ -354,13 +367,13 @@ describe("NodeGemmPool", () => {
     expect(pool1.threads).toBe(1);
     expect(pool1.activeThreads).toBe(1);
     expect(pool1.waitUntilReady(10)).toBe(true);
-    fc.assert(fc.property(caseArb(50, 50, 50), (c) => checkCase(pool1, c)), { numRuns: 30 });
+    fc.assert(fc.property(caseArb(50, 50, 50), (c) => checkCase(pool1, c)), propertyParams("threads=1", 30));
   });
 
   it("runs small products on the main thread by default and large ones split", () => {
     const pool = mustPool({ threads: 2 });
     expect(pool.minParallelFlops).toBe(4e6);
-    expect(pool.waitUntilReady()).toBe(true);
+    expect(pool.waitUntilReady(60_000)).toBe(true);
     checkCase(pool, { m: 8, k: 16, n: 24, seed: 1, bias: true, accumulate: false, transposed: false });
     checkCase(pool, { m: 200, k: 160, n: 300, seed: 2, bias: true, accumulate: true, transposed: true });
   });
@@ -392,7 +405,7 @@ describe("createParallelWasmBackend", () => {
     const backend = createParallelWasmBackend({ threads: 2, relaxedSimd })!;
     expect(backend).not.toBeNull();
     expect(backend.name).toBe(poolName);
-    expect(backend.pool.waitUntilReady()).toBe(true);
+    expect(backend.pool.waitUntilReady(60_000)).toBe(true);
     const wasm = createWasmBackend({ relaxedSimd })!;
     expect(wasm.name).toBe(singleName);
     const [m, d, dOut] = [52, 768, 2304];
@@ -424,7 +437,7 @@ const SCRIPT = (poolModule: string, logSumExpModule: string): string => `
 import { NodeGemmPool } from ${JSON.stringify(poolModule)};
 import { createPoolLogSumExp } from ${JSON.stringify(logSumExpModule)};
 const pool = NodeGemmPool.create({ threads: 2, minParallelRowWork: 0 });
-if (!pool.waitUntilReady()) throw new Error("workers did not start");
+if (!pool.waitUntilReady(60_000)) throw new Error("workers did not start");
 const m = 256, k = 256, n = 256;
 const packed = pool.pack(new Float32Array(k * n).fill(1), k, n);
 const out = new Float32Array(m * n);
@@ -445,14 +458,13 @@ describe("process exit without close()", () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  // A worker that kept the process alive would never let it exit: the spawn's timeout catches that
+  // (run.error), not a bound on the run time, which a loaded machine can stretch.
   function expectPromptExit(command: string, args: string[]): void {
-    const started = Date.now();
-    const run = spawnSync(command, args, { cwd: ROOT, encoding: "utf8", timeout: 30_000, env: { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" } });
-    const seconds = (Date.now() - started) / 1000;
+    const run = spawnSync(command, args, { cwd: ROOT, encoding: "utf8", timeout: 60_000, env: { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" } });
     expect(run.error, run.stderr).toBeUndefined();
     expect(run.status, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout.trim().split("\n").pop()!)).toEqual({ active: 2, value: 128, lse: 128 });
-    expect(seconds).toBeLessThan(10);
   }
 
   it("Node (compiled with tsc)", () => {

@@ -11,13 +11,15 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { attentionScores, mixValues } from "../../src/gpt2/components/attention.ts";
 import { Tensor } from "../../src/tensor/tensor.ts";
-import { NodeGemmPool } from "../../src/tensor/wasm/node-gemm-pool.ts";
+import { NodeGemmPool, type NodeGemmPoolOptions } from "../../src/tensor/wasm/node-gemm-pool.ts";
 import { createPoolAttention, type AttentionKernels } from "../../src/tensor/wasm/pool-attention.ts";
+import { rowChunkPlan } from "../../src/tensor/wasm/pool-row-jobs.ts";
 import { createPoolSoftmaxRows } from "../../src/tensor/wasm/pool-softmax.ts";
 import { WasmAttention } from "../../src/tensor/wasm/wasm-attention.ts";
 import { createWasmSoftmaxRows, type WasmSoftmaxRows } from "../../src/tensor/wasm/wasm-softmax.ts";
 import { createParallelWasmBackend } from "../../src/tensor/wasm/node-parallel-backend.ts";
 import { firstBitDifference } from "../helpers/compare.ts";
+import { propertyParams } from "../helpers/property.ts";
 
 const REL = 1e-5;
 const GUARD = 8;
@@ -27,11 +29,11 @@ afterAll(async () => {
   await Promise.all(pools.map((p) => p.close()));
 });
 
-function mustPool(threads: number): NodeGemmPool {
-  const pool = NodeGemmPool.create({ threads, minParallelRowWork: 0 });
+function mustPool(threads: number, testSchedule?: NodeGemmPoolOptions["testSchedule"]): NodeGemmPool {
+  const pool = NodeGemmPool.create({ threads, minParallelRowWork: 0, testSchedule });
   if (pool === null) throw new Error("NodeGemmPool.create() returned null");
   pools.push(pool);
-  expect(pool.waitUntilReady()).toBe(true);
+  expect(pool.waitUntilReady(60_000)).toBe(true);
   return pool;
 }
 
@@ -150,7 +152,7 @@ describe.each([1, 2, 3])("attention on a pool of %i thread(s)", (threads) => {
         for (const x of [q, k, v, scores, pattern, z]) expectGuards(pool, x);
         expect(Array.from(q)).toEqual(Array.from(qv));
       }),
-      { numRuns: 80 },
+      propertyParams(`attention ${threads}`, 80),
     );
     expect(fallbacks).toEqual([]);
   });
@@ -187,7 +189,7 @@ describe.each([1, 2, 3])("attention on a pool of %i thread(s)", (threads) => {
         expectSameBits(x, want, "softmax");
         expectGuards(pool, x);
       }),
-      { numRuns: 60 },
+      propertyParams(`softmax ${threads}`, 60),
     );
     // The last row's tail (width % 4 ≠ 0) ends exactly at the end of the memory: an over-read traps.
     const width = 7, rows = 9;
@@ -217,32 +219,52 @@ describe.each([1, 2, 3])("attention on a pool of %i thread(s)", (threads) => {
     expect(fallbacks).toEqual(["scores", "scores", "scores", "mix", "softmax", "softmax"]);
   });
 
-  it.skipIf(threads === 1)("runs planes on the workers", () => {
+  it.skipIf(threads === 1)("computes every plane bit-identically on the workers", () => {
+    // Which thread takes a chunk is a race; testSchedule "workers" gives them all to the workers.
+    const onWorkers = mustPool(threads, "workers");
+    const noFallback = (): never => expect.fail("fell back");
+    const attention = createPoolAttention(onWorkers, { attentionScores: noFallback, mixValues: noFallback });
     const [batch, pos, nHeads, dHead] = [4, 64, 12, 64];
-    const q = inMemory(pool, Float32Array.from({ length: batch * pos * nHeads * dHead }, (_, i) => Math.sin(i)));
-    const scores = inMemory(pool, new Float32Array(batch * nHeads * pos * pos));
-    const before = pool.workerChunks;
-    for (let i = 0; i < 200 && pool.workerChunks === before; i++) pooled.attentionScores(q, q, batch, pos, pos, nHeads, dHead, scores);
-    expect(pool.workerChunks).toBeGreaterThan(before);
+    const planes = batch * nHeads;
+    const next = rng(11);
+    const qv = values(batch * pos * nHeads * dHead, next, 0.1, 2);
+    const vv = values(qv.length, next, 0.1, 2);
+    const q = inMemory(onWorkers, qv), v = inMemory(onWorkers, vv);
+    const scores = inMemory(onWorkers, new Float32Array(planes * pos * pos));
+    const z = inMemory(onWorkers, new Float32Array(qv.length));
+    const before = onWorkers.workerChunks;
+    attention.attentionScores(q, q, batch, pos, pos, nHeads, dHead, scores);
+    expect(onWorkers.workerChunks - before).toBe(rowChunkPlan(planes, threads).chunks);
+    const wantScores = new Float32Array(scores.length);
+    single.attentionScores(qv, qv, batch, pos, pos, nHeads, dHead, wantScores);
+    expectSameBits(scores, wantScores, "scores");
+    // Mixing with the scores as weights (large, but it only has to match the single-threaded kernel).
+    attention.mixValues(scores, v, batch, pos, pos, nHeads, dHead, z);
+    expect(onWorkers.workerChunks - before).toBe(2 * rowChunkPlan(planes, threads).chunks);
+    const wantZ = new Float32Array(z.length);
+    single.mixValues(wantScores, vv, batch, pos, pos, nHeads, dHead, wantZ);
+    expectSameBits(z, wantZ, "z");
+    for (const x of [q, v, scores, z]) expectGuards(onWorkers, x);
   });
 });
 
 describe("the parallel backend's kernels", () => {
-  const backend = createParallelWasmBackend({ threads: 2, minParallelRowWork: 0 });
+  // testSchedule "workers": every chunk on the worker, so a row job is seen there whatever the load.
+  const backend = createParallelWasmBackend({ threads: 2, minParallelRowWork: 0, testSchedule: "workers" });
   afterAll(() => backend?.close());
 
   it.runIf(backend !== null)("run attention on views of its memory as row jobs", () => {
     const { pool, kernels } = backend!;
-    // A worker still starting up takes no chunks; under a loaded machine that can outlast the loop.
-    expect(pool.waitUntilReady()).toBe(true);
+    // A worker still starting up is offered no jobs: the main thread would run this one alone.
+    expect(pool.waitUntilReady(60_000)).toBe(true);
     const [batch, pos, nHeads, dHead] = [2, 16, 4, 8];
     const qv = Float32Array.from({ length: batch * pos * nHeads * dHead }, (_, i) => Math.cos(i));
     const q = pool.allocView(qv.length).view;
     q.set(qv);
     const scores = pool.allocView(batch * nHeads * pos * pos).view;
     const before = pool.workerChunks;
-    for (let i = 0; i < 1000 && pool.workerChunks === before; i++) kernels!.attentionScores!(q, q, batch, pos, pos, nHeads, dHead, scores);
-    expect(pool.workerChunks).toBeGreaterThan(before);
+    kernels!.attentionScores!(q, q, batch, pos, pos, nHeads, dHead, scores);
+    expect(pool.workerChunks - before).toBe(rowChunkPlan(batch * nHeads, 2).chunks);
     const want = new Float32Array(scores.length);
     single.attentionScores(qv, qv, batch, pos, pos, nHeads, dHead, want);
     expectSameBits(scores, want, "scores");

@@ -14,15 +14,17 @@ import { generateLogSumExpModule } from "../../src/tensor/wasm/logsumexp-kernel.
 import { NodeGemmPool, type NodeGemmPoolOptions } from "../../src/tensor/wasm/node-gemm-pool.ts";
 import { createPoolGelu } from "../../src/tensor/wasm/pool-gelu.ts";
 import { createPoolLogSumExp } from "../../src/tensor/wasm/pool-logsumexp.ts";
+import { rowChunkPlan } from "../../src/tensor/wasm/pool-row-jobs.ts";
 import { createWasmGelu, type WasmGelu } from "../../src/tensor/wasm/wasm-gelu.ts";
 import { createLogSumExpInMemory, LOG_SUM_EXP_TAIL_PAD, type LogSumExpInMemory } from "../../src/tensor/wasm/wasm-logsumexp.ts";
+import { propertyParams } from "../helpers/property.ts";
 
 const pools: NodeGemmPool[] = [];
 function mustPool(options: NodeGemmPoolOptions): NodeGemmPool {
   const pool = NodeGemmPool.create(options);
   if (pool === null) throw new Error("NodeGemmPool.create() returned null");
   pools.push(pool);
-  expect(pool.waitUntilReady()).toBe(true);
+  expect(pool.waitUntilReady(60_000)).toBe(true);
   return pool;
 }
 
@@ -93,10 +95,11 @@ describe.each([1, 2, 3])("row jobs on a pool of %i thread(s)", (threads) => {
     expect(Array.from(src)).toEqual(Array.from(values));
   }
 
-  function expectSame(values: Float32Array, rows: number, cols: number): void {
-    const a = inMemory(pool, values);
+  /** `lse` (default: the log-sum-exp on `pool`) on rows in `on`'s memory vs the single-threaded kernel. */
+  function expectSame(values: Float32Array, rows: number, cols: number, on = pool, lse = parallel): void {
+    const a = inMemory(on, values);
     const b = inMemory(pool, values);
-    const got = parallel(a.rows, rows, cols, a.stats);
+    const got = lse(a.rows, rows, cols, a.stats);
     const want = single(b.rows, rows, cols, b.stats);
     for (let r = 0; r < rows; r++) {
       if (!Object.is(got[r], want[r])) expect.fail(`row ${r} of ${rows}×${cols}: ${got[r]} vs ${want[r]}`);
@@ -109,7 +112,7 @@ describe.each([1, 2, 3])("row jobs on a pool of %i thread(s)", (threads) => {
   it("equals the single-threaded kernel bit for bit on random rows", () => {
     fc.assert(
       fc.property(rowsArb, ({ rows, cols, values }) => expectSame(Float32Array.from(values), rows, cols)),
-      { numRuns: 60 },
+      propertyParams(`log-sum-exp ${threads}`, 60),
     );
   });
 
@@ -131,7 +134,7 @@ describe.each([1, 2, 3])("row jobs on a pool of %i thread(s)", (threads) => {
         fc.array(fc.oneof({ weight: 30, arbitrary: fc.float({ min: -30, max: 30 }) }, { weight: 1, arbitrary: fc.constantFrom(-Infinity, Infinity, Number.NaN) }), { maxLength: 300 }),
         (values) => expectSameGelu(Float32Array.from(values)),
       ),
-      { numRuns: 60 },
+      propertyParams(`gelu ${threads}`, 60),
     );
     for (const n of [1, 2, 3, 4, 5, 7, 8, 9, 4 * 3072 + 3]) expectSameGelu(Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 6));
     expect(fallbackCalls).toEqual([]);
@@ -153,13 +156,13 @@ describe.each([1, 2, 3])("row jobs on a pool of %i thread(s)", (threads) => {
     expect(() => gelu(view.subarray(0, 3), view.subarray(0, 4))).toThrow(InputError);
   });
 
-  it.skipIf(threads === 1)("runs chunks on the workers", () => {
+  it.skipIf(threads === 1)("computes every chunk bit-identically on the workers", () => {
+    // Which thread takes a chunk is a race; testSchedule "workers" gives them all to the workers.
+    const onWorkers = mustPool({ threads, minParallelRowWork: 0, testSchedule: "workers" });
     const [rows, cols] = [64, 4096];
-    const { rows: values, stats } = inMemory(pool, Float32Array.from({ length: rows * cols }, (_, i) => Math.cos(i)));
-    const before = pool.workerChunks;
-    // A descheduled worker may miss a job (the main thread then does it all), but not every one.
-    for (let i = 0; i < 200 && pool.workerChunks === before; i++) parallel(values, rows, cols, stats);
-    expect(pool.workerChunks).toBeGreaterThan(before);
+    const before = onWorkers.workerChunks;
+    expectSame(Float32Array.from({ length: rows * cols }, (_, i) => Math.cos(i) * 30), rows, cols, onWorkers, createPoolLogSumExp(onWorkers));
+    expect(onWorkers.workerChunks - before).toBe(rowChunkPlan(rows, threads).chunks);
   });
 
   it("reports a trapping kernel as a typed error, in whichever thread it traps, and stays usable", () => {

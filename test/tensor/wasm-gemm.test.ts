@@ -29,6 +29,7 @@ import {
 } from "../../src/tensor/wasm/wasm-gemm.ts";
 import { FunctionBuilder, ValType, encodeModule, sleb, uleb } from "../../src/tensor/wasm/wasm-writer.ts";
 import { type Case, caseArb, caseOperands, data, relErr, transpose } from "../helpers/gemm.ts";
+import { propertyParams } from "../helpers/property.ts";
 
 /** The WebAssembly JS API, typed locally (the project builds without DOM lib types). */
 const WA = (globalThis as unknown as {
@@ -48,13 +49,13 @@ function mustCreate(options?: WasmGemmOptions): WasmGemm {
 
 /** Runs one case through `gemm` and the reference; returns the relative error. */
 function runCase(gemm: WasmGemm, c: Case): number {
-  const { a, b, bias, initial, expected } = caseOperands(c);
+  const { a, b, bias, initial, expected, scale } = caseOperands(c);
 
   const packed = c.transposed ? gemm.packTransposed(transpose(b, c.k, c.n), c.n, c.k) : gemm.pack(b, c.k, c.n);
   const out = c.accumulate ? initial.slice() : new Float32Array(c.m * c.n).fill(Number.NaN);
   gemm.matmul(a, c.m, packed, out, bias, c.accumulate);
   gemm.free(packed.buffer);
-  return relErr(out, expected);
+  return relErr(out, expected, scale);
 }
 
 /** True if x and y have the same length and bit patterns. */
@@ -129,7 +130,7 @@ describe("WasmGemm", () => {
         fc.property(caseArb(70), (c) => {
           expect(runCase(gemm, c)).toBeLessThan(1e-5);
         }),
-        { numRuns: label.startsWith("default") ? 150 : 40 },
+        propertyParams(`random shapes ${label}`, label.startsWith("default") ? 150 : 40),
       );
     });
   }
@@ -142,7 +143,7 @@ describe("WasmGemm", () => {
         const gemms = [true, false].map((splatFromVector) => mustCreate({ relaxedSimd, kernel: { ...tiling, splatFromVector } }));
         fc.assert(
           fc.property(caseArb(40), (c) => {
-            const { a, b, bias, initial, expected } = caseOperands(c);
+            const { a, b, bias, initial, expected, scale } = caseOperands(c);
             const [shuffled, loaded] = gemms.map((gemm) => {
               const packed = gemm.pack(b, c.k, c.n);
               const out = c.accumulate ? initial.slice() : new Float32Array(c.m * c.n).fill(Number.NaN);
@@ -150,10 +151,10 @@ describe("WasmGemm", () => {
               gemm.free(packed.buffer);
               return out;
             });
-            expect(relErr(shuffled!, expected)).toBeLessThan(1e-5);
+            expect(relErr(shuffled!, expected, scale)).toBeLessThan(1e-5);
             expect(bitsEqual(shuffled!, loaded!), `mr=${mr} relaxed=${relaxedSimd} ${JSON.stringify(c)}`).toBe(true);
           }),
-          { numRuns: 15 },
+          propertyParams(`splats mr=${mr} relaxed=${relaxedSimd}`, 15),
         );
       }
     }
@@ -338,11 +339,11 @@ describe("WasmGemm", () => {
       gemm.free(packed.buffer);
     };
     const check = (c: Case): void => {
-      const { initial, expected } = caseOperands(c);
+      const { initial, expected, scale } = caseOperands(c);
       const fresh = (): Float32Array => (c.accumulate ? initial.slice() : new Float32Array(c.m * c.n).fill(Number.NaN));
       const want = fresh();
       run(whole, c, want);
-      expect(relErr(want, expected)).toBeLessThan(1e-5);
+      expect(relErr(want, expected, scale)).toBeLessThan(1e-5);
       for (const gemm of blocked) {
         const got = fresh();
         run(gemm, c, got);
@@ -352,7 +353,7 @@ describe("WasmGemm", () => {
         expect(gemm.stagingBytes).toBeLessThanOrEqual(Math.max(gemm.stagingBudgetBytes, 4 * minRows * (c.k + c.n) + 64));
       }
     };
-    fc.assert(fc.property(caseArb(120, 40, 40), check), { numRuns: 60 });
+    fc.assert(fc.property(caseArb(120, 40, 40), check), propertyParams("staging row blocks", 60));
     check({ m: 301, k: 70, n: 90, seed: 5, bias: true, accumulate: true, transposed: false });
     check({ m: 97, k: 4200 >> 4, n: 33, seed: 6, bias: false, accumulate: false, transposed: true });
     const small = blocked[1];
@@ -417,12 +418,13 @@ describe("WasmGemm", () => {
     };
     const check = (c: Case, aInPlace: boolean): void => {
       const want = run(whole, c, false);
-      expect(relErr(want, caseOperands(c).expected)).toBeLessThan(1e-5);
+      const { expected, scale } = caseOperands(c);
+      expect(relErr(want, expected, scale)).toBeLessThan(1e-5);
       expect(bitsEqual(run(rows, c, aInPlace), want), JSON.stringify(c)).toBe(true);
       expect(bitsEqual(run(strips, c, aInPlace), want), JSON.stringify(c)).toBe(true);
       expect(strips.stagingBytes).toBe(16384);
     };
-    fc.assert(fc.property(caseArb(60, 40, 300), fc.boolean(), check), { numRuns: 60 });
+    fc.assert(fc.property(caseArb(60, 40, 300), fc.boolean(), check), propertyParams("column strips", 60));
     // 50 rows, k 20, n 300 (38 panels of 4·50·8 = 1600 bytes), one strip at a time: A in place,
     // 10 panels fit 16384 − 128 bytes → 4 strips of 10 panels (80 columns), the last 60 wide; A
     // staged (4000 bytes): 7 fit → 6 strips of 7 panels, the last 20 columns wide.
@@ -562,7 +564,7 @@ describe("WasmGemm", () => {
       const { mr, nr, kc } = gemm.layout;
       fc.assert(
         fc.property(caseArb(90, 70, 40), fc.array(fc.integer({ min: -1, max: 100 }), { minLength: 1, maxLength: 4 }), fc.nat(), (c, mcs, cut) => {
-          const { a, b, bias, initial, expected } = caseOperands(c);
+          const { a, b, bias, initial, expected, scale } = caseOperands(c);
           const { m, k, n } = c;
           const auto = rowBlockRows(gemm.layout, k, n, m);
           const blocks = [auto, ...mcs];
@@ -583,7 +585,7 @@ describe("WasmGemm", () => {
             return cBuf.view().slice();
           };
           const want = run(() => gemm.exports.gemm(aBuf.ptr, packed.buffer.ptr, cBuf.ptr, biasPtr, m, n, k, flags, scratch.ptr, auto));
-          expect(relErr(want, expected), JSON.stringify(c)).toBeLessThan(1e-5);
+          expect(relErr(want, expected, scale), JSON.stringify(c)).toBeLessThan(1e-5);
           for (const mc of mcs) {
             const got = run(() => gemm.exports.gemm(aBuf.ptr, packed.buffer.ptr, cBuf.ptr, biasPtr, m, n, k, flags, scratch.ptr, mc));
             expect(bitsEqual(got, want), `${JSON.stringify(c)} mc=${mc}`).toBe(true);
@@ -597,7 +599,7 @@ describe("WasmGemm", () => {
           expect(bitsEqual(split, want), `${JSON.stringify(c)} rows split at ${m1}, mc ${mcs[0]} / ${mcs.at(-1)}`).toBe(true);
           for (const buf of [scratch, cBuf, biasBuf, aBuf, packed.buffer]) gemm.free(buf);
         }),
-        { numRuns: kernel === undefined ? 60 : 30 },
+        propertyParams(`row blocking ${JSON.stringify(kernel)}`, kernel === undefined ? 60 : 30),
       );
     }
   });
@@ -645,7 +647,7 @@ describe("WasmGemm", () => {
           if (m > 0) expect(Math.ceil(m / rows)).toBe(Math.ceil(m / max)); // no more blocks than needed
           expect(scratchFloats(l, k)).toBeGreaterThanOrEqual(l.mr * l.nr + max * Math.min(Math.max(k, 1), l.kc));
         }),
-        { numRuns: 300 },
+        propertyParams(`row block sizes ${JSON.stringify(l)}`, 300),
       );
     }
   });

@@ -77,6 +77,13 @@ export interface NodeGemmPoolOptions {
   minParallelRowWork?: number;
   /** See WasmGemmOptions.columnStrips. */
   columnStrips?: boolean;
+  /**
+   * Tests only; leave unset. Who runs a split job's chunks is otherwise a race (a descheduled
+   * worker may miss a job), so tests that must know a path ran fix it here instead: "workers" —
+   * the main thread waits for every worker to join and takes no chunks itself; "main" — the job
+   * is planned for all threads but the workers are not offered it. Results are the same either way.
+   */
+  testSchedule?: "workers" | "main";
 }
 
 /** Upper bound on threads (keeps the per-thread scratch and control blocks bounded). */
@@ -124,6 +131,7 @@ export class NodeGemmPool {
   private readonly workers: PoolWorker[];
   private readonly job: Int32Array;
   private readonly minChunkPanels: number;
+  private readonly testSchedule: NodeGemmPoolOptions["testSchedule"];
   private readonly packs = new WeakSet<PackedMatrix>();
   /** Every buffer object the shared memory has had: views of any of them address this memory. */
   private readonly memoryBuffers = new WeakSet<object>();
@@ -147,6 +155,7 @@ export class NodeGemmPool {
     this.minParallelFlops = options.minParallelFlops ?? 4e6;
     this.minParallelRowWork = options.minParallelRowWork ?? 1 << 18;
     this.minChunkPanels = Math.max(1, Math.floor(options.minChunkPanels ?? 16));
+    this.testSchedule = options.testSchedule;
   }
 
   /**
@@ -355,6 +364,7 @@ export class NodeGemmPool {
     const chunkRows = rowBlockRows(this.gemm.layout, k, n, blockRows);
     const { rowChunks, groupPanels, panels, chunks: perBlock } = this.plan(blockRows, strip > 0 ? strip : n, threads, chunkRows, strip > 0);
     const chunks = blocks * perBlock;
+    const offered = this.testSchedule === "main" ? [] : workers;
     const nr = this.nr;
     const job = this.job;
 
@@ -469,8 +479,8 @@ export class NodeGemmPool {
     for (let s = 0; s < slots; s++) publish();
 
     // Fork: offer the job to every ready worker, then take chunks here too.
-    for (let w = 0; w < workers.length; w++) {
-      const ctl = workers[w].control;
+    for (let w = 0; w < offered.length; w++) {
+      const ctl = offered[w].control;
       ctl[CONTROL.SCRATCH] = (scratchPtr + (w + 1) * this.scratchStride * 4) | 0;
       Atomics.store(ctl, CONTROL.ERROR, 0);
       Atomics.store(ctl, CONTROL.STATE, WORKER_STATE.POSTED);
@@ -479,8 +489,9 @@ export class NodeGemmPool {
     let failure: unknown;
     let joined: PoolWorker[] = [];
     try {
+      if (this.testSchedule === "workers") this.waitJoined(offered);
       for (;;) {
-        const chunk = Atomics.add(job, JOB.NEXT, 1);
+        const chunk = this.testSchedule === "workers" ? chunks : Atomics.add(job, JOB.NEXT, 1);
         if (chunk >= chunks) break;
         const block = Math.floor(chunk / perBlock);
         // Every chunk before this one has been taken: the oldest blocks finish without us.
@@ -518,14 +529,14 @@ export class NodeGemmPool {
       }
       // Join: withdraw the job from workers that have not started on it (they took no chunks),
       // harvest the chunks the others finish as they finish them, then wait for them to be done.
-      joined = workers.filter((w) => this.claimed(w));
+      joined = offered.filter((w) => this.claimed(w));
       while (retired < blocks) finishOldest();
     } finally {
       // Never leave a worker waiting for a block (only reachable here if copying threw).
       if (published < blocks) {
         Atomics.store(job, JOB.READY, blocks);
         Atomics.notify(job, JOB.READY);
-        if (joined.length === 0) joined = workers.filter((w) => this.claimed(w));
+        if (joined.length === 0) joined = offered.filter((w) => this.claimed(w));
       }
       for (const w of joined) this.waitDone(w);
     }
@@ -602,15 +613,17 @@ export class NodeGemmPool {
       job[JOB.ROW_STRIDES + i] = layout.rowStrides[i]! | 0;
     }
     Atomics.store(job, JOB.NEXT, 0);
-    for (const w of workers) {
+    const offered = this.testSchedule === "main" ? [] : workers;
+    for (const w of offered) {
       Atomics.store(w.control, CONTROL.ERROR, 0);
       Atomics.store(w.control, CONTROL.STATE, WORKER_STATE.POSTED);
       Atomics.notify(w.control, CONTROL.STATE);
     }
     let failure: unknown;
     try {
+      if (this.testSchedule === "workers") this.waitJoined(offered);
       for (;;) {
-        const chunk = Atomics.add(job, JOB.NEXT, 1);
+        const chunk = this.testSchedule === "workers" ? chunks : Atomics.add(job, JOB.NEXT, 1);
         if (chunk >= chunks) break;
         const r0 = chunk * chunkRows;
         try {
@@ -621,10 +634,10 @@ export class NodeGemmPool {
       }
     } finally {
       // Join (also if something above threw): withdraw the job from workers that never started it.
-      for (const w of workers) if (this.claimed(w)) this.waitDone(w);
+      for (const w of offered) if (this.claimed(w)) this.waitDone(w);
     }
     if (failure !== undefined) throw rowKernelFailed(where, failure);
-    if (workers.some((w) => Atomics.load(w.control, CONTROL.ERROR) !== 0)) throw rowKernelFailed(where);
+    if (offered.some((w) => Atomics.load(w.control, CONTROL.ERROR) !== 0)) throw rowKernelFailed(where);
   }
 
   /**
@@ -633,6 +646,14 @@ export class NodeGemmPool {
    */
   private claimed(w: PoolWorker): boolean {
     return Atomics.compareExchange(w.control, CONTROL.STATE, WORKER_STATE.POSTED, WORKER_STATE.IDLE) !== WORKER_STATE.POSTED;
+  }
+
+  /** testSchedule "workers": waits until each worker has joined the posted job (it then takes chunks until none are left). */
+  private waitJoined(workers: readonly PoolWorker[]): void {
+    for (const w of workers) {
+      // A worker does not notify when it joins: poll (tests only).
+      while (Atomics.load(w.control, CONTROL.STATE) === WORKER_STATE.POSTED) Atomics.wait(w.control, CONTROL.STATE, WORKER_STATE.POSTED, 1);
+    }
   }
 
   /** Waits until a worker that joined the job has finished its last chunk. */
