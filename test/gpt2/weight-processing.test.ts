@@ -194,6 +194,15 @@ describe("processing options", () => {
     expect(() => loadGpt2FromBytes(sources, undefined, { processing: processing as never })).toThrow(message);
   });
 
+  it("loadHookedGpt2 takes its options second or third; an object that is neither options nor a backend is bad_backend", async () => {
+    expect((await loadHookedGpt2(TINY_DIR, undefined, { processing: { centerUnembed: true } })).model.weightsProcessing).toBe("centerUnembed");
+    expect((await loadHookedGpt2(TINY_DIR, { processing: "none" })).model.weightsProcessing).toBe("huggingface");
+    const error = await loadHookedGpt2(TINY_DIR, { name: "mine" } as never).catch((e: unknown) => e);
+    expect((error as InputError).code).toBe("bad_backend");
+    const badStep = await loadHookedGpt2(TINY_DIR, { processing: { foldLn: "yes" } } as never).catch((e: unknown) => e);
+    expect((badStep as InputError).code).toBe("bad_option");
+  });
+
   it("processed weights are not processed again", () => {
     const model = loadGpt2FromBytes(sources, referenceBackend, { processing: { foldLn: true } });
     expect(() => processWeights(model.weights, model.config, { centerUnembed: true })).toThrow(/processed already \(foldLn\)/);
