@@ -10,7 +10,12 @@ export { type Gpt2Config, ModelLoadError, parseHfConfig } from "./gpt2/config.ts
 export type { BlockWeights, Gpt2Weights } from "./gpt2/weights.ts";
 export { Gpt2Model } from "./gpt2/model.ts";
 export { ModelDisposedError } from "./gpt2/model-disposed.ts";
-export { loadGpt2FromBytes, type Gpt2Sources } from "./gpt2/load.ts";
+export { loadGpt2FromBytes, type Gpt2Sources, type LoadGpt2Options } from "./gpt2/load.ts";
+export {
+  NO_PROCESSING, processingLabel, processWeights, TRANSFORMER_LENS_PROCESSING, type WeightProcessing, type WeightProcessingSteps,
+} from "./gpt2/process-weights.ts";
+export { FactoredMatrix } from "./gpt2/factored-matrix.ts";
+export { TlWeights, tlWeights } from "./gpt2/weight-views.ts";
 export { loadGpt2FromDir, type LoadGpt2FromDirOptions, selectNodeBackend } from "./gpt2/node-load.ts";
 export { createParallelWasmBackend, type ParallelWasmBackend } from "./tensor/wasm/node-parallel-backend.ts";
 export { BUNDLED_MODEL_DIR } from "./gpt2/node-bundled-model.ts";

@@ -10,7 +10,8 @@ import type { PackedMatrix } from "../tensor/wasm/wasm-gemm.ts";
 import { gatherPackedColumns } from "../tensor/wasm/packed-gather.ts";
 import type { Gpt2Config } from "./config.ts";
 import { ModelDisposedError } from "./model-disposed.ts";
-import { isWeightResident, peekWeight, sameWeight, type Gpt2Weights } from "./weights.ts";
+import { NO_PROCESSING, processingLabel } from "./process-weights.ts";
+import { isWeightResident, peekWeight, sameWeight, type Gpt2Weights, type WeightProcessingSteps } from "./weights.ts";
 
 export interface PreparedBlock {
   readonly qkv: PreparedWeight;
@@ -66,6 +67,19 @@ export class Gpt2Model {
   get weights(): Gpt2Weights {
     this.assertUsable("Gpt2Model.weights");
     return this.#weights;
+  }
+
+  /**
+   * The TransformerLens processing steps the weights have been through (all false: HuggingFace's
+   * values); see processWeights.
+   */
+  get processing(): WeightProcessingSteps {
+    return this.#weights.processing ?? NO_PROCESSING;
+  }
+
+  /** Which numbers the model gives: "huggingface", "transformer-lens", or the steps taken joined by "+". */
+  get weightsProcessing(): string {
+    return processingLabel(this.processing);
   }
 
   /** The weights prepared for `backend`. Throws `disposed` after dispose(). */

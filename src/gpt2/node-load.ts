@@ -12,7 +12,8 @@ import { wasmRelaxedSimdSupported } from "../tensor/wasm/wasm-gemm.ts";
 import { SafetensorsFileSource } from "../io/node-safetensors-source.ts";
 import { SafetensorsError } from "../io/safetensors.ts";
 import { ModelLoadError } from "./config.ts";
-import { loadGpt2FromTensors, parseConfigSource } from "./load.ts";
+import { type LoadGpt2Options, loadGpt2FromTensors, parseConfigSource } from "./load.ts";
+import { resolveWeightProcessing } from "./process-weights.ts";
 import { progressReporter } from "./load-progress.ts";
 import type { Gpt2Model } from "./model.ts";
 
@@ -120,7 +121,7 @@ export function selectNodeBackend(choice: BackendChoice = "auto", options: Backe
   return selectBackend(choice, { relaxedSimd });
 }
 
-export interface LoadGpt2FromDirOptions {
+export interface LoadGpt2FromDirOptions extends LoadGpt2Options {
   /**
    * Called as model.safetensors is read (synchronously, between reads), with the bytes done and the
    * file's size; the last call reports (size, size). Loading stops at its first throw, and that
@@ -139,6 +140,10 @@ export interface LoadGpt2FromDirOptions {
  * backend that packs its own copy (the WebAssembly ones), the large matrices are dropped once
  * packed and re-read from the file if something later asks for them (`model.weights.blocks[i].qkvWeight`
  * etc.): the file must then still be there, unchanged.
+ *
+ * `options.processing` applies TransformerLens's weight processing (see processWeights): processed
+ * matrices are computed from the file's as they are read, so the streaming above still holds, at the
+ * cost of reading the matrices that biases are folded from once more during the load.
  */
 export async function loadGpt2FromDir(
   dir: string,
@@ -148,6 +153,7 @@ export async function loadGpt2FromDir(
   if (backend != null) assertMatmulBackend(backend, "loadGpt2FromDir: backend");
   const progress = progressReporter(options, "loadGpt2FromDir");
   const onProgress = progress.report;
+  const processing = resolveWeightProcessing(options?.processing, "loadGpt2FromDir");
   const configText = new TextDecoder().decode(await readRequired(dir, "config.json"));
   const weightsPath = join(dir, "model.safetensors");
   try {
@@ -174,7 +180,7 @@ export async function loadGpt2FromDir(
     } catch (error) {
       throw fileError(error, dir, "model.safetensors");
     }
-    const model = loadGpt2FromTensors(config, source, chosen);
+    const model = loadGpt2FromTensors(config, source, chosen, processing);
     loading = false;
     onProgress?.(source.size, source.size);
     return model;

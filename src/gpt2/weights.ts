@@ -31,6 +31,18 @@ export interface Gpt2Weights {
   readonly lnFinalBias: Float32Array;
   /** lm_head: [d_vocab, d_model] (W_Uᵀ); the token embedding itself when tied. */
   readonly unembedTransposed: Float32Array;
+  /** b_U [d_vocab]: HuggingFace's GPT-2 has none (absent); folding ln_final's bias into W_U makes one. */
+  readonly unembedBias?: Float32Array;
+  /** The TransformerLens processing these values have been through; absent: none (HuggingFace's values). */
+  readonly processing?: WeightProcessingSteps;
+}
+
+/** TransformerLens's weight-processing steps (`from_pretrained`'s flags of the same names). */
+export interface WeightProcessingSteps {
+  readonly foldLn: boolean;
+  readonly centerWritingWeights: boolean;
+  readonly centerUnembed: boolean;
+  readonly foldValueBiases: boolean;
 }
 
 const lazyCells = new WeakMap<object, Map<string, LazyWeight>>();
@@ -86,4 +98,22 @@ export function sameWeight(owner: object, a: string, b: string): boolean {
   const cellB = cells?.get(b);
   if (cellA !== undefined || cellB !== undefined) return cellA === cellB;
   return (owner as Record<string, unknown>)[a] === (owner as Record<string, unknown>)[b];
+}
+
+/**
+ * Defines `target[key]` as `owner[sourceKey]` passed through `transform` (which must return a new
+ * array), lazily when the source is lazy: loads and peeks then read the source without keeping it.
+ * With a null transform, the source itself (sharing its lazy cell, so tied weights stay one array).
+ */
+export function defineDerivedWeight(
+  target: object, key: string, owner: object, sourceKey: string, transform: ((source: Float32Array) => Float32Array) | null,
+): void {
+  const cell = lazyCells.get(owner)?.get(sourceKey);
+  if (cell === undefined) {
+    const source = (owner as Record<string, Float32Array>)[sourceKey]!;
+    Object.defineProperty(target, key, { enumerable: true, configurable: false, writable: false, value: transform ? transform(source) : source });
+    return;
+  }
+  if (transform === null) return defineLazyWeight(target, key, cell);
+  defineLazyWeight(target, key, lazyWeight(() => transform(cell.value ?? cell.load()), () => transform(cell.value ?? cell.peek())));
 }

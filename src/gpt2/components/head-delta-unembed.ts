@@ -52,7 +52,8 @@ export function headDeltaUnembedMetrics(model: Gpt2Model, options: HeadDeltaUnem
   const buffers = new WorkspaceBuffers(backend.workspace);
   try {
     const base = linear(backend, new Tensor(scaleColumns(cleanFinal, gamma, d), [batch, d]), unembed, null, buffers.take(batch * dVocab)).data;
-    const betaLogits = linear(backend, new Tensor(model.weights.lnFinalBias, [1, d]), unembed, null, buffers.take(dVocab)).data;
+    // β·W_U + b_U: the logits' constant part (b_U only in processed weights).
+    const betaLogits = linear(backend, new Tensor(model.weights.lnFinalBias, [1, d]), unembed, model.weights.unembedBias ?? null, buffers.take(dVocab)).data;
     const headProduct = buffers.take(model.config.dHead * dVocab);
     return perHeadMetrics(model, options, cleanFinal, { base, betaLogits, workspace: backend.workspace, headProduct });
   } finally {

@@ -21,9 +21,12 @@ function checkResidual(model: Gpt2Model, x: Tensor, where: string): void {
   }
 }
 
-/** ln_final's output [.., d_model] · W_U → logits [.., d_vocab] (GPT-2 has no unembedding bias). */
+/**
+ * ln_final's output [.., d_model] · W_U + b_U → logits [.., d_vocab] (HuggingFace's GPT-2 has no b_U;
+ * processed weights may: see processWeights).
+ */
 export function unembedNormalized(model: Gpt2Model, lnFinalOut: Tensor, spare?: readonly Float32Array[]): Tensor {
-  return linear(model.backend, lnFinalOut, model.prepared.unembed, null, undefined, spare);
+  return linear(model.backend, lnFinalOut, model.prepared.unembed, model.weights.unembedBias ?? null, undefined, spare);
 }
 
 /** ln_final then the unembedding of final residual rows [.., d_model] → logits [.., d_vocab]. */
@@ -50,7 +53,9 @@ export function unembedLogSumExp(
   checkVocabularyTokens(model, tokens, "unembedLogSumExp");
   const normalized = layerNorm(model, lnFinal, finalResid, options);
   const rows = normalized.size / model.config.dModel;
-  const { logSumExp, picked } = productLogSumExp(model.backend, normalized.data, rows, model.prepared.unembed, tokens);
+  const bias = model.weights.unembedBias;
+  const adjust = bias === undefined ? undefined : (block: Float32Array) => addRowBias(block, bias);
+  const { logSumExp, picked } = productLogSumExp(model.backend, normalized.data, rows, model.prepared.unembed, tokens, { adjust });
   return { logSumExp, tokenLogits: new Tensor(picked, [rows, tokens.length]) };
 }
 
@@ -87,20 +92,28 @@ export function unembedLinear(
     for (let j = 0; j < d; j++) x[base + j] = (vectors.data[base + j]! - mean) * (lnWeight ? gamma[j]! : 1);
   }
   const rows = new Tensor(x, vectors.shape);
-  if (tokens === null) return unembedNormalized(model, rows);
+  // Linear: no b_U (a constant, not any vector's share).
+  if (tokens === null) return linear(model.backend, rows, model.prepared.unembed, null);
   checkVocabularyTokens(model, tokens, "unembedLinear");
-  return tokenProducts(model, rows, tokens);
+  return tokenProducts(model, rows, tokens, false);
 }
 
-/** x [.., d_model] · W_U[:, tokens] → [.., tokens.length], accumulated in float64. */
-function tokenProducts(model: Gpt2Model, x: Tensor, tokens: readonly number[]): Tensor {
+/** Adds bias [cols] to each row of block [rows, cols] in place. */
+function addRowBias(block: Float32Array, bias: Float32Array): void {
+  const cols = bias.length;
+  for (let i = 0; i < block.length; i++) block[i] = block[i]! + bias[i % cols]!;
+}
+
+/** x [.., d_model] · W_U[:, tokens] (+ b_U[tokens] when `withBias`) → [.., tokens.length], accumulated in float64. */
+function tokenProducts(model: Gpt2Model, x: Tensor, tokens: readonly number[], withBias = true): Tensor {
   const d = model.config.dModel;
   const rows = x.size / d;
   const out = new Float32Array(rows * tokens.length);
+  const bias = withBias ? model.weights.unembedBias : undefined;
   tokens.forEach((token, t) => {
     const direction = model.weights.unembedTransposed.subarray(token * d, (token + 1) * d);
     for (let r = 0; r < rows; r++) {
-      let acc = 0;
+      let acc = bias === undefined ? 0 : bias[token]!;
       for (let j = 0; j < d; j++) acc += x.data[r * d + j]! * direction[j]!;
       out[r * tokens.length + t] = acc;
     }
