@@ -210,6 +210,22 @@ describe("gpt2-lens greater-than --n --seed", () => {
   }, 200_000);
 });
 
+describe("gpt2-lens greater-than --processing transformer-lens", () => {
+  it("says which weights it ran on, and processing keeps the model's PD (log-probabilities are unchanged)", async () => {
+    const [plain, processed] = [freshDir(), freshDir()];
+    const runs = await Promise.all([
+      cli(["greater-than", "--n", "20", "--out", plain], 180_000),
+      cli(["greater-than", "--n", "20", "--processing", "transformer-lens", "--out", processed], 180_000),
+    ]);
+    runs.forEach(expectSuccess);
+    const [a, b] = [readReport(plain), readReport(processed)];
+    expect(a.model.weights).toBe("huggingface");
+    expect(b.model.weights).toBe("transformer-lens");
+    expect(b.baseline.prob_diff).toBeCloseTo(a.baseline.prob_diff, 4);
+    expect(b.baseline.cutoff_sharpness).toBeCloseTo(a.baseline.cutoff_sharpness, 4);
+  }, 200_000);
+});
+
 // ---- bad input ----
 
 const FIVE = 5;
@@ -314,6 +330,7 @@ describe("gpt2-lens greater-than errors: non-zero exit, one gpt2-lens: line, no 
       /1000000000 prompts \(--n\) need an array of \d+ floats on this model, more than 2\^32 floats/,
       true,
     ],
+    ["--processing tl", (out) => ["greater-than", "--processing", "tl", "--out", out], /--processing must be "none" or "transformer-lens", got "tl"/, true],
     ["--seed 1.5", (out) => ["greater-than", "--seed", "1.5", "--out", out], /--seed must be an integer from 0 to 4294967295, got "1\.5"/, true],
     [
       "--dataset together with --n",

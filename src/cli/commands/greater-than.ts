@@ -15,13 +15,16 @@ import { UsageError } from "../usage-error.ts";
 import { checkOutReplaceableDirectory } from "../output-checks.ts";
 import { checkGreaterThanSize } from "./greater-than-size.ts";
 
-export const GREATER_THAN_USAGE = `gpt2-lens greater-than [--model DIR] [--n 490] [--seed 0] [--dataset FILE] --out DIR
+export const GREATER_THAN_USAGE = `gpt2-lens greater-than [--model DIR] [--n 490] [--seed 0] [--dataset FILE] [--processing none|transformer-lens] --out DIR
 
 Reproduces Hanna, Liu & Variengien (2023): baselines, iterative path patching (senders → logits,
 → the last four MLPs, → the circuit heads' queries and keys/values), attention to YY, MLP logit
 lens, top neurons, and the circuit's PD. Writes report.json, one SVG per figure and index.html.
 --model defaults to the bundled greater-than model; --dataset takes a safetensors file with
-tokens, corrupted_tokens and yy (e.g. the fixture's golden.safetensors) instead of --n/--seed.`;
+tokens, corrupted_tokens and yy (e.g. the fixture's golden.safetensors) instead of --n/--seed.
+--processing transformer-lens loads the weights as TransformerLens's from_pretrained processes them
+(fold_ln, center_writing_weights, center_unembed, fold_value_biases); the default, none, keeps
+HuggingFace's values. report.json says which (model.weights).`;
 
 /** What a report directory holds; an existing --out holding anything else is refused (it is replaced whole). */
 const isReportFile = (name: string): boolean => name === "report.json" || name === "index.html" || name.endsWith(".svg");
@@ -50,6 +53,7 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
     seed: { type: "string" },
     dataset: { type: "string" },
     out: { type: "string" },
+    processing: { type: "string" },
   });
   if (positionals.length) throw new UsageError(`greater-than: unexpected argument "${positionals[0]}"`);
   const outFlag = requireString("greater-than", values.out, "out");
@@ -60,10 +64,14 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
     throw new UsageError("greater-than: --dataset replaces --n and --seed; give one or the other");
   }
   const modelDir = optionalString(values, "model") ?? BUNDLED_MODEL_DIR;
+  const processing = optionalString(values, "processing") ?? "none";
+  if (processing !== "none" && processing !== "transformer-lens") {
+    throw new UsageError(`greater-than: --processing must be "none" or "transformer-lens", got "${processing}"`);
+  }
   const { path: out, viaLink } = await checkOutReplaceableDirectory("greater-than", "out", outFlag, isReportFile, "greater-than report");
   if (viaLink) log(`--out ${viaLink} is a symbolic link: the report replaces its target, ${out}`);
   const started = performance.now();
-  const model = new HookedGpt2(await loadWithProgress(modelDir));
+  const model = new HookedGpt2(await loadWithProgress(modelDir, processing));
   const data = await loadPrompts(datasetPath, n, seed, model.config);
   log(`model ${modelDir}: ${model.config.nLayers} layers × ${model.config.nHeads} heads, d_model ${model.config.dModel}; ${data.tokens.batch} prompts`);
 

@@ -38,7 +38,11 @@ export interface HeadInputPatching {
 }
 
 export interface GreaterThanReport {
-  readonly model: { readonly n_layers: number; readonly n_heads: number; readonly d_model: number; readonly d_mlp: number };
+  readonly model: {
+    readonly n_layers: number; readonly n_heads: number; readonly d_model: number; readonly d_mlp: number;
+    /** Which numbers the weights give: "huggingface" (as loaded) or "transformer-lens" (processed), see Gpt2Model.weightsProcessing. */
+    readonly weights: string;
+  };
   readonly dataset: {
     readonly prompts: readonly string[] | null;
     readonly tokens: number[][];
@@ -229,7 +233,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   progress("attention, logit lens, neurons", 3, 3);
 
   return {
-    model: { n_layers: nLayers, n_heads: nHeads, d_model: dModel, d_mlp: dMlp },
+    model: { n_layers: nLayers, n_heads: nHeads, d_model: dModel, d_mlp: dMlp, weights: model.model.weightsProcessing },
     dataset: {
       prompts: data.prompts ? [...data.prompts] : null,
       tokens: tokenRows(data.tokens.ids, data.tokens.batch, data.tokens.pos),
