@@ -1,5 +1,7 @@
 import ndarray from "ndarray";
 import { InputError } from "../errors.ts";
+import { formatTensor } from "./format.ts";
+import { tensorHtml } from "./html.ts";
 import { argmax, argmin, type Axes, max, mean, min, sum } from "./reduce.ts";
 import { slice, type SliceIndex } from "./slice.ts";
 import { topk, type TopK } from "./topk.ts";
@@ -182,5 +184,24 @@ export class Tensor {
   /** The k largest values along `axis` (default last) and their indices, largest first (torch.topk). */
   topk(k: number, axis = -1): TopK {
     return topk(this, k, axis);
+  }
+
+  // Display: String(t), console.log in Node and Deno, and rich output in Jupyter kernels.
+
+  /** Shape, dtype and the values, long axes elided numpy-style. */
+  toString(): string {
+    return formatTensor(this.data, this.shape);
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString();
+  }
+
+  [Symbol.for("Deno.customInspect")](): string {
+    return this.toString();
+  }
+
+  [Symbol.for("Jupyter.display")](): Record<string, string> {
+    return { "text/plain": this.toString(), "text/html": tensorHtml(this.data, this.shape) };
   }
 }
