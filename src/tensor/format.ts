@@ -19,7 +19,7 @@ interface Resolved {
   readonly lineWidth: number;
 }
 
-const DEFAULTS: Resolved = { threshold: 256, edgeItems: 3, precision: 4, lineWidth: 100 };
+const DEFAULTS: Resolved = { threshold: 256, edgeItems: 3, precision: 4, lineWidth: 120 };
 const ELLIPSIS = "…";
 
 export function formatHeader(shape: Shape): string {
