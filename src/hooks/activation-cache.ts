@@ -1,3 +1,4 @@
+import { InputError } from "../errors.ts";
 import { formatHeader } from "../tensor/format.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { HookError } from "./hook-error.ts";
@@ -13,9 +14,18 @@ export class ActivationCache implements Iterable<[HookName, Tensor]> {
     this.#values.set(name, value);
   }
 
-  /** Whether the cache holds `name` (a full hook name, or TransformerLens's short form as in {@link get}). */
+  /**
+   * Whether the cache holds `name` (a full hook name, or TransformerLens's short form as in
+   * {@link get}); false, not an error, for a name that is no hook point.
+   */
   has(name: ActNameInput, layer?: number, layerType?: LayerType): boolean {
-    return this.#values.has(actName(name, layer, layerType));
+    if (layer === undefined && layerType === undefined && this.#values.has(name as HookName)) return true;
+    try {
+      return this.#values.has(actName(name, layer, layerType));
+    } catch (error) {
+      if (error instanceof InputError) return false;
+      throw error;
+    }
   }
 
   /**

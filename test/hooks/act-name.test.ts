@@ -101,6 +101,8 @@ describe("ActivationCache", () => {
     expect(cache.get("pattern1")).toBe(cache.get("blocks.1.attn.hook_pattern"));
     expect(cache.has("z", 0)).toBe(true);
     expect(cache.has("result", 0)).toBe(true);
+    expect(cache.has("pattern", 9)).toBe(false);
+    expect(cache.has("patern" as ActNameInput, 0)).toBe(false);
     expect(() => cache.get("patern" as ActNameInput, 0)).toThrow(expect.objectContaining({ code: "unknown_act_name" }));
     expect(() => cache.get("pattern", 9)).toThrow(HookError);
     expect(() => cache.get("pattern", 9)).toThrow(/"blocks\.9\.attn\.hook_pattern" is not in the cache; nearest cached names: blocks\.0\.attn\.hook_pattern/);
