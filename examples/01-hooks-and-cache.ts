@@ -11,21 +11,20 @@ console.log(toStrTokens(tokens));
 
 // Run with a cache of the attention patterns: [batch, head, query_pos, key_pos].
 const { logits, cache } = model.run(tokens, { cache: (name) => name.endsWith("hook_pattern") });
-const pattern = cache.get("blocks.0.attn.hook_pattern");
+console.log(cache); // the cached hook names and their shapes
+const pattern = cache.get("pattern", 0); // TransformerLens's short form of "blocks.0.attn.hook_pattern"
 const END = tokens.length - 1, YY = 8;
 console.log(`L0H0 attends from END to YY with weight ${pattern.get(0, 0, END, YY).toFixed(3)}`);
+console.log(pattern.slice([0, 0])); // head 0's [query_pos, key_pos] pattern, printed numpy-style
 
 // Greedy next token before and after zero-ablating head L0H0 through a hook on hook_z.
-const argmaxAtEnd = (values: Float32Array) => {
-  const vocab = model.config.dVocab;
-  let best = 0;
-  for (let t = 1; t < vocab; t++) if (values[END * vocab + t]! > values[END * vocab + best]!) best = t;
-  return toStrTokens([best])[0];
-};
+const top = logits.slice([0, -1]).topk(3);
+console.log(`top 3 at END: ${toStrTokens(Array.from(top.indices.data)).map((t) => JSON.stringify(t)).join(", ")}`);
+const argmaxAtEnd = (values: typeof logits) => toStrTokens([values.slice([0, END]).argmax()])[0];
 const ablated = model.run(tokens, {
   hooks: [["blocks.0.attn.hook_z", (z) => {
     const [, pos, heads, dHead] = z.shape as [number, number, number, number];
     for (let p = 0; p < pos; p++) z.data.fill(0, (p * heads + 0) * dHead, (p * heads + 1) * dHead);
   }]],
 });
-console.log(`next token: "${argmaxAtEnd(logits.data)}", with L0H0 ablated: "${argmaxAtEnd(ablated.logits.data)}"`);
+console.log(`next token: "${argmaxAtEnd(logits)}", with L0H0 ablated: "${argmaxAtEnd(ablated.logits)}"`);

@@ -33,8 +33,8 @@ export { loadHookedGpt2 } from "./hooks/node-load-hooked.ts";
 export { ActivationCache } from "./hooks/activation-cache.ts";
 export { HookError } from "./hooks/hook-error.ts";
 export {
-  BLOCK_HOOK_SUFFIXES, blockHook, type BlockHookName, type BlockHookSuffix, type HookName, hookNames, hookShape,
-  parseHookName,
+  ACT_SHORT_NAMES, actName, type ActNameInput, type ActShortName, BLOCK_HOOK_SUFFIXES, blockHook, type BlockHookName,
+  type BlockHookSuffix, type HookName, hookNames, hookShape, isHookName, type LayerType, parseHookName,
 } from "./gpt2/hook-names.ts";
 
 export * from "./patching/activation-patching.ts";

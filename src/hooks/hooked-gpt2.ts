@@ -8,7 +8,7 @@ import { sameShape, shapeToString, Tensor } from "../tensor/tensor.ts";
 import { ActivationCache } from "./activation-cache.ts";
 import { HookError } from "./hook-error.ts";
 import { firesFromLayer, type HookName, hookNames, parseHookName } from "../gpt2/hook-names.ts";
-import { nearestNames } from "./nearest-names.ts";
+import { nearestNames } from "../nearest-names.ts";
 import { checkRunOptions, checkStopAfter } from "./run-options-check.ts";
 import { NonFiniteTracker } from "./non-finite-tracker.ts";
 

@@ -1,4 +1,8 @@
-export { Tensor, shapeSize, shapeToString, sameShape, type Shape } from "./tensor.ts";
+export { Tensor, shapeSize, shapeToString, sameShape, type NestedNumbers, type Shape } from "./tensor.ts";
+export { argmax, argmin, type Axes, max, mean, min, sum } from "./reduce.ts";
+export { topk, type TopK } from "./topk.ts";
+export { slice, type SliceIndex, type SliceRange } from "./slice.ts";
+export { formatTensor, type FormatOptions } from "./format.ts";
 export { add, sub, mul, scale, addInPlace, addBias } from "./elementwise.ts";
 export { geluNew } from "./activation.ts";
 export { layerNorm, layerNormScale, layerNormNormalize, layerNormAffine } from "./layer-norm.ts";

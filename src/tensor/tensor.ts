@@ -1,5 +1,13 @@
 import ndarray from "ndarray";
 import { InputError } from "../errors.ts";
+import { formatTensor } from "./format.ts";
+import { tensorHtml } from "./html.ts";
+import { argmax, argmin, type Axes, max, mean, min, sum } from "./reduce.ts";
+import { slice, type SliceIndex } from "./slice.ts";
+import { topk, type TopK } from "./topk.ts";
+
+/** A tensor's values as nested arrays (a number for a rank-0 tensor). */
+export type NestedNumbers = number | NestedNumbers[];
 
 export type Shape = readonly number[];
 
@@ -113,12 +121,87 @@ export class Tensor {
     return ndarray(this.data, [...this.shape]);
   }
 
-  toNestedArray(): unknown {
-    const build = (axis: number, offset: number): unknown => {
-      if (axis === this.rank) return this.data[offset];
+  /** The values as nested arrays, e.g. `[[1, 2], [3, 4]]` (like torch's `tolist()`). */
+  toNested(): NestedNumbers {
+    const build = (axis: number, offset: number): NestedNumbers => {
+      if (axis === this.rank) return this.data[offset]!;
       const stride = shapeSize(this.shape.slice(axis + 1));
       return Array.from({ length: this.shape[axis]! }, (_, i) => build(axis + 1, offset + i * stride));
     };
     return build(0, 0);
+  }
+
+  /** @deprecated use {@link toNested} */
+  toNestedArray(): NestedNumbers {
+    return this.toNested();
+  }
+
+  // Everyday operations (numpy / torch semantics); each lives in its own module of src/tensor.
+
+  /** numpy-style indexing: `t.slice([0, [2, -1], null])` is `t[0, 2:-1, :]` (a copy; see SliceIndex). */
+  slice(spec: readonly SliceIndex[]): Tensor {
+    return slice(this, spec);
+  }
+
+  /** Sum of all values, or over `axis` (a number, a list, or null for all) keeping the axes with size 1 if `keepdims`. */
+  sum(): number;
+  sum(axis: Axes, keepdims?: boolean): Tensor;
+  sum(axis?: Axes, keepdims?: boolean): Tensor | number {
+    return axis === undefined ? sum(this) : sum(this, axis, keepdims);
+  }
+
+  mean(): number;
+  mean(axis: Axes, keepdims?: boolean): Tensor;
+  mean(axis?: Axes, keepdims?: boolean): Tensor | number {
+    return axis === undefined ? mean(this) : mean(this, axis, keepdims);
+  }
+
+  max(): number;
+  max(axis: Axes, keepdims?: boolean): Tensor;
+  max(axis?: Axes, keepdims?: boolean): Tensor | number {
+    return axis === undefined ? max(this) : max(this, axis, keepdims);
+  }
+
+  min(): number;
+  min(axis: Axes, keepdims?: boolean): Tensor;
+  min(axis?: Axes, keepdims?: boolean): Tensor | number {
+    return axis === undefined ? min(this) : min(this, axis, keepdims);
+  }
+
+  /** Flat index of the largest value, or the indices of the largest along `axis`. */
+  argmax(): number;
+  argmax(axis: number, keepdims?: boolean): Tensor;
+  argmax(axis?: number, keepdims?: boolean): Tensor | number {
+    return axis === undefined ? argmax(this) : argmax(this, axis, keepdims);
+  }
+
+  argmin(): number;
+  argmin(axis: number, keepdims?: boolean): Tensor;
+  argmin(axis?: number, keepdims?: boolean): Tensor | number {
+    return axis === undefined ? argmin(this) : argmin(this, axis, keepdims);
+  }
+
+  /** The k largest values along `axis` (default last) and their indices, largest first (torch.topk). */
+  topk(k: number, axis = -1): TopK {
+    return topk(this, k, axis);
+  }
+
+  // Display: String(t), console.log in Node and Deno, and rich output in Jupyter kernels.
+
+  /** Shape, dtype and the values, long axes elided numpy-style. */
+  toString(): string {
+    return formatTensor(this.data, this.shape);
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString();
+  }
+
+  [Symbol.for("Deno.customInspect")](): string {
+    return this.toString();
+  }
+
+  [Symbol.for("Jupyter.display")](): Record<string, string> {
+    return { "text/plain": this.toString(), "text/html": tensorHtml(this.data, this.shape) };
   }
 }

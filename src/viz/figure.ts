@@ -1,5 +1,6 @@
-/** Figure: a named SVG with a caption, displayable inline in Jupyter (Deno kernel) as image/svg+xml. */
+/** Figure: a named SVG with a caption, displayable inline in Jupyter (Deno kernel) as HTML: the SVG and its caption. */
 
+import { escapeXml } from "./escape-xml.ts";
 import { figureInputError, requireString } from "./input-checks.ts";
 import { JUPYTER_DISPLAY, type JupyterDisplayable, type MimeBundle } from "./jupyter-display.ts";
 
@@ -40,8 +41,16 @@ export class Figure implements JupyterDisplayable {
     return `${this.name}.svg`;
   }
 
-  /** The MIME bundle Deno's Jupyter kernel displays: the SVG inline. */
+  /** The figure as an HTML `<figure>`: the SVG inline, then the caption. */
+  toHtml(): string {
+    return `<figure class="gpt2-lens-figure" style="margin:0"><div>${this.svg}</div><figcaption style="max-width:760px;font:13px sans-serif;color:#333;margin-top:4px">${escapeXml(this.caption)}</figcaption></figure>`;
+  }
+
+  /**
+   * The MIME bundle Deno's Jupyter kernel displays: the SVG with its caption as HTML (no bare
+   * image/svg+xml, which a front end could prefer and so drop the caption), and the caption as text.
+   */
   [JUPYTER_DISPLAY](): MimeBundle {
-    return { "image/svg+xml": this.svg };
+    return { "text/html": this.toHtml(), "text/plain": `${this.name}: ${this.caption}` };
   }
 }

@@ -28,6 +28,14 @@ declare module "ndarray-ops" {
     equals(a: View, b: View): boolean;
     /** Σ a. */
     sum(a: View): number;
+    /** max a (−∞ for an empty view; NaN never wins). */
+    sup(a: View): number;
+    /** min a (+∞ for an empty view; NaN never wins). */
+    inf(a: View): number;
+    /** The index of the first largest element. */
+    argmax(a: View): number[];
+    /** The index of the first smallest element. */
+    argmin(a: View): number[];
   };
   export = ops;
 }

@@ -7,13 +7,21 @@ import { expectBadFigureInput } from "./expect-bad-figure-input.ts";
 const svg = barChart({ title: "PD", labels: ["model", "circuit"], values: [0.8, 0.7] });
 
 describe("Figure", () => {
-  it("displays as image/svg+xml through the registered Jupyter.display symbol", () => {
-    const figure = new Figure({ name: "pd-bars", svg, caption: "PD of model and circuit" });
+  it("displays as HTML holding the SVG and its caption through the registered Jupyter.display symbol", () => {
+    const figure = new Figure({ name: "pd-bars", svg, caption: "PD of model & circuit <L0H0>" });
     expect(JUPYTER_DISPLAY).toBe(Symbol.for("Jupyter.display"));
     const display = (figure as unknown as Record<symbol, () => Record<string, string>>)[Symbol.for("Jupyter.display")];
-    expect(display.call(figure)).toEqual({ "image/svg+xml": svg });
+    const bundle = display.call(figure);
+    expect(Object.keys(bundle).sort()).toEqual(["text/html", "text/plain"]);
+    const html = bundle["text/html"]!;
+    expect(html).toBe(figure.toHtml());
+    expect(html).toMatch(/^<figure [^>]*><div><svg/);
+    expect(html).toContain(svg);
+    expect(html).toMatch(/<figcaption[^>]*>PD of model &amp; circuit &lt;L0H0&gt;<\/figcaption><\/figure>$/);
+    expect(html.indexOf(svg)).toBeLessThan(html.indexOf("<figcaption"));
+    expect(bundle["text/plain"]).toBe("pd-bars: PD of model & circuit <L0H0>");
     expect(figure.fileName).toBe("pd-bars.svg");
-    expect([figure.name, figure.caption]).toEqual(["pd-bars", "PD of model and circuit"]);
+    expect([figure.name, figure.caption]).toEqual(["pd-bars", "PD of model & circuit <L0H0>"]);
   });
 
   it("rejects names unusable as file stems or ids, and non-SVG markup", () => {
