@@ -15,14 +15,14 @@ import { UsageError } from "../usage-error.ts";
 import { checkOutReplaceableDirectory } from "../output-checks.ts";
 import { checkGreaterThanSize } from "./greater-than-size.ts";
 
-export const GREATER_THAN_USAGE = `gpt2-lens greater-than [--model DIR] [--n 490] [--seed 0] [--dataset FILE] [--processing none|transformer-lens] --out DIR
+export const GREATER_THAN_USAGE = `gpt2-lens greater-than [--model DIR] [--n 490] [--seed 0] [--dataset FILE] [--processing MODE] --out DIR
 
 Reproduces Hanna, Liu & Variengien (2023): baselines, iterative path patching (senders → logits,
 → the last four MLPs, → the circuit heads' queries and keys/values), attention to YY, MLP logit
 lens, top neurons, and the circuit's PD. Writes report.json, one SVG per figure and index.html.
 --model defaults to the bundled greater-than model; --dataset takes a safetensors file with
 tokens, corrupted_tokens and yy (e.g. the fixture's golden.safetensors) instead of --n/--seed.
---processing transformer-lens loads the weights as TransformerLens's from_pretrained processes them
+--processing (MODE none or transformer-lens): transformer-lens loads the weights as TransformerLens's from_pretrained processes them
 (fold_ln, center_writing_weights, center_unembed, fold_value_biases); the default, none, keeps
 HuggingFace's values. report.json says which (model.weights).`;
 
