@@ -33,7 +33,7 @@ export function checkRelatedFamily(family: RelatedFamily): void {
   for (const field of ["template", "corrupted"] as const) {
     const template = family[field];
     if (typeof template !== "string" || template === "") fail(`${field} must be a non-empty string`);
-    for (const name of placeholders(template)) checkPlaceholder(name, Object.keys(fillers), `${where} ${field}`);
+    for (const name of placeholders(template)) checkPlaceholder(name, Object.keys(fillers), `${where} ${field}`, "bad_family");
     if (!template.endsWith("{XX}")) fail(`${field} must end with {XX} (the century the model continues)`);
   }
   if (placeholders(family.template).filter((name) => name === "year").length !== 1) fail("template must hold {year} exactly once");

@@ -47,13 +47,13 @@ export function usesEarlierYears(template: string): boolean {
   return placeholders(template).some((name) => EARLIER.test(name));
 }
 
-/** Throws InputError (`bad_template`) for a placeholder that is none of the known kinds. */
-export function checkPlaceholder(name: string, fillerNames: readonly string[], where: string): void {
+/** Throws InputError (`code`, default `bad_template`) for a placeholder that is none of the known kinds. */
+export function checkPlaceholder(name: string, fillerNames: readonly string[], where: string, code = "bad_template"): void {
   if (name === "XX" || name === "YY" || YEAR.test(name) || EARLIER.test(name) || fillerNames.includes(name)) return;
   throw new InputError(
     `${where}: unknown placeholder {${name}}; expected {XX}, {YY}, {year}, {year±N}, {year±Ni}, {earlier1}…{earlier4}` +
       (fillerNames.length ? ` or a filler (${fillerNames.map((f) => `{${f}}`).join(", ")})` : ""),
-    "bad_template",
+    code,
   );
 }
 
