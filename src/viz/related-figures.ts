@@ -8,6 +8,8 @@ import { renderReportHtml, type ReportTable } from "./report-html.ts";
 
 const YEAR_LABELS = Array.from({ length: 100 }, (_, y) => String(y).padStart(2, "0"));
 const fmt = (value: number | null | undefined) => (value === null || value === undefined ? "—" : value.toFixed(3));
+/** Three significant digits in the figures (report.json keeps full precision): keeps index.html small. */
+const rounded = (rows: readonly (readonly (number | null)[])[]) => rows.map((row) => row.map((v) => (v === null ? null : Number(v.toPrecision(3)))));
 const yesNo = (value: boolean | null) => (value === null ? "—" : value ? "yes" : "no");
 
 /** The colour range of a probability heatmap: up to the 99th percentile, so one large cell does not wash out the rest. */
@@ -33,7 +35,7 @@ function familyFigures(family: RelatedFamilyResult, nLayers: number, nHeads: num
           `correct years lie ${side} YY (mask "${family.mask}"). Colour scale clipped at the 99th percentile, ${range[1].toPrecision(2)}. ${verdict}`,
         svg: heatmap({
           title: `Family ${family.id}: end-year probabilities`,
-          values: family.probability_heatmap.mean_probability,
+          values: rounded(family.probability_heatmap.mean_probability),
           rowLabels: family.probability_heatmap.yy.map((y) => String(y).padStart(2, "0")),
           colLabels: YEAR_LABELS,
           xLabel: "predicted year",
@@ -54,7 +56,7 @@ function familyFigures(family: RelatedFamilyResult, nLayers: number, nHeads: num
           `its value on the corrupted prompt ("${family.corrupted}"). Blue: the component's path supports the task.`,
         svg: heatmap({
           title: `Family ${family.id}: senders → logits`,
-          values: family.path_patching_logits,
+          values: rounded(family.path_patching_logits),
           rowLabels: Array.from({ length: nLayers }, (_, l) => `L${l}`),
           colLabels: [...Array.from({ length: nHeads }, (_, h) => `H${h}`), "MLP"],
           xLabel: "sender",

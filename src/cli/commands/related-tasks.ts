@@ -26,7 +26,8 @@ For each prompt family (0–9, plus those of --families): the model's PD and CS 
 the corrupted prompts' PD, the circuit's PD, and path patching senders → logits. Writes report.json,
 one probability heatmap and one path-patching grid per family, a summary chart and index.html.
 --circuit lists heads and MLPs, at END unless marked @YY: "L0H0,L0H1,MLP0,MLP3,L0H3@YY".
-Without it, the circuit is the one greater-than selects on --n prompts of its own template (--seed).
+Without it, the circuit is the one greater-than selects on its own template, on max(--n, 97)
+prompts (at least one per YY, 02…98; --seed).
 --families adds families from a JSON array of { id, name, template, corrupted, mask, centuries, yy?, fillers? }.`;
 
 const COMMAND = "related-tasks";
@@ -52,6 +53,9 @@ async function extraFamilies(path: string | undefined): Promise<RelatedFamily[]>
   }
   return families;
 }
+
+/** Fewer prompts than one per YY leave the selection's sweeps unbalanced (and, on the bundled model, select nothing). */
+const SELECTION_MIN_PROMPTS = 97;
 
 /** The greater-than circuit of the model, selected on `n` prompts of the greater-than template. */
 function selectGreaterThanCircuit(model: HookedGpt2, n: number, seed: number, progress: (s: string, d: number, t: number) => void): CircuitMember[] {
@@ -98,8 +102,9 @@ export async function relatedTasksCommand(argv: readonly string[], log: (line: s
   const progress = stageProgress();
   let report;
   try {
-    const circuit = circuitGiven ?? selectGreaterThanCircuit(model, n, seed, progress.report);
-    const circuitSource = circuitGiven ? "--circuit" : `greater-than selection on ${n} prompts, seed ${seed}`;
+    const selectionN = Math.max(n, SELECTION_MIN_PROMPTS);
+    const circuit = circuitGiven ?? selectGreaterThanCircuit(model, selectionN, seed, progress.report);
+    const circuitSource = circuitGiven ? "--circuit" : `greater-than selection on ${selectionN} prompts, seed ${seed}`;
     report = runRelatedTasks({ model, n, seed, circuit, circuitSource, families, onProgress: progress.report });
   } catch (error) {
     progress.abort();
@@ -113,7 +118,7 @@ export async function relatedTasksCommand(argv: readonly string[], log: (line: s
     { name: "report.json", bytes: encoder.encode(`${JSON.stringify(report, null, 1)}\n`) },
     { name: "index.html", bytes: encoder.encode(relatedReportHtml(report, figures, basename(modelDir))) },
   ]);
-  log(`circuit: ${report.circuit.members || "—"} (${report.circuit.source})`);
+  log(`circuit: ${report.circuit.members || "none selected (no circuit to evaluate)"} (${report.circuit.source})`);
   const f = (v: number | null | undefined) => (v === null || v === undefined ? "—" : v.toFixed(4));
   for (const family of report.families) {
     const excluded = family.prompts.requested - family.prompts.used;
