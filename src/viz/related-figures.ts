@@ -91,9 +91,9 @@ export function relatedFigures(report: RelatedTasksReport): Figure[] {
       values,
       highlight,
       highlightLabel: "circuit",
-      otherLabel: "model (clean, corrupted)",
-      horizontal: true,
-      xLabel: "probability difference",
+      otherLabel: "model: clean, then corrupted prompts",
+      xLabel: "family and run",
+      yLabel: "probability difference",
     }),
   });
   const { n_layers: nLayers, n_heads: nHeads } = report.model;
