@@ -10,6 +10,7 @@ import { runGreaterThanPipeline } from "../../tasks/greater-than/pipeline.ts";
 import { type CircuitMember, greaterThanCircuitMembers, parseCircuitSpec } from "../../tasks/related/circuit-spec.ts";
 import { RELATED_FAMILIES, type RelatedFamily } from "../../tasks/related/families.ts";
 import { parseRelatedFamilies } from "../../tasks/related/family-check.ts";
+import { makeFamilyPrompts } from "../../tasks/related/prompts.ts";
 import { runRelatedTasks } from "../../tasks/related/run-related.ts";
 import { relatedFigures, relatedReportHtml } from "../../viz/related-figures.ts";
 import { optionalString, parseCommandArgs, parsePositiveInt, parseSeed, requireString } from "../args.ts";
@@ -18,6 +19,7 @@ import { checkOutReplaceableDirectory } from "../output-checks.ts";
 import { stageProgress } from "../stage-progress.ts";
 import { UsageError } from "../usage-error.ts";
 import { checkGreaterThanSize } from "./greater-than-size.ts";
+import { checkRelatedTasksSize } from "./related-tasks-size.ts";
 
 export const RELATED_TASKS_USAGE = `gpt2-lens related-tasks [--model DIR] [--n 97] [--seed 0] [--circuit SPEC] [--families FILE] --out DIR
 
@@ -97,6 +99,9 @@ export async function relatedTasksCommand(argv: readonly string[], log: (line: s
   const started = performance.now();
   const model = new HookedGpt2(await loadWithProgress(modelDir));
   const circuitGiven = circuitSpec === undefined ? null : parseCircuit(circuitSpec, model.config);
+  // Every YY once is enough to see each family's longest prompt.
+  const sample = families.flatMap((family) => makeFamilyPrompts(family, { n: Math.min(n, 97), seed }).prompts);
+  checkRelatedTasksSize(n, Math.max(1, ...sample.map((p) => p.tokens.length)), model.config);
   log(`model ${modelDir}: ${model.config.nLayers} layers × ${model.config.nHeads} heads; ${families.length} families, ${n} prompts each`);
 
   const progress = stageProgress();
