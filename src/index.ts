@@ -65,3 +65,6 @@ export { greaterThanMemoryBytes } from "./tasks/greater-than/memory.ts";
 
 export * from "./viz/index.ts";
 export { greaterThanFigures, greaterThanReportHtml } from "./viz/greater-than-figures.ts";
+
+export * from "./tasks/related/index.ts";
+export { relatedFigures, relatedReportHtml } from "./viz/related-figures.ts";

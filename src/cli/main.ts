@@ -4,6 +4,7 @@ import { BENCH_USAGE, benchCommand } from "./commands/bench.ts";
 import { CACHE_USAGE, cacheCommand } from "./commands/cache.ts";
 import { FETCH_USAGE, fetchCommand } from "./commands/fetch.ts";
 import { GREATER_THAN_USAGE, greaterThanCommand } from "./commands/greater-than.ts";
+import { RELATED_TASKS_USAGE, relatedTasksCommand } from "./commands/related-tasks.ts";
 import { UsageError } from "./usage-error.ts";
 
 type Command = {
@@ -13,6 +14,7 @@ type Command = {
 
 const COMMANDS: Record<string, Command> = {
   "greater-than": { usage: GREATER_THAN_USAGE, run: greaterThanCommand },
+  "related-tasks": { usage: RELATED_TASKS_USAGE, run: relatedTasksCommand },
   cache: { usage: CACHE_USAGE, run: cacheCommand },
   fetch: { usage: FETCH_USAGE, run: fetchCommand },
   bench: { usage: BENCH_USAGE, run: benchCommand },
