@@ -27,8 +27,10 @@ export interface ComponentAnalysesInput {
   readonly corrupted: PathActivations;
   readonly yy: Int32Array;
   readonly yearTokens: readonly number[];
-  /** The senders → logits grid: ranks heads by strength and picks the control head and the most important MLP. */
+  /** The senders → logits grid: picks the most important MLP. */
   readonly logitsGrid: Pick<PathPatchingGrid, "grid">;
+  /** Every senders-at-END grid (→ logits, → each MLP; default the logits grid): rank the heads and pick the control head. */
+  readonly senderGrids?: readonly Pick<PathPatchingGrid, "grid">[];
   readonly heads: readonly SelectedHead[];
   readonly circuitMlps: readonly number[];
   /** MLPs the most important one is chosen among (the last four). */
@@ -46,7 +48,8 @@ export function runComponentAnalyses(input: ComponentAnalysesInput): ComponentAn
   const { END } = GT_POSITIONS;
   const step = input.onStep ?? (() => {});
   checkNeuronMlp(input.neuronMlp, nLayers);
-  const effect = (h: SelectedHead) => logitsGrid.grid[h.layer]![h.head] ?? 0;
+  const grids = input.senderGrids ?? [logitsGrid];
+  const effect = (h: SelectedHead) => Math.min(...grids.map((g) => g.grid[h.layer]![h.head] ?? 0));
   const strongest = [...heads].sort((a, b) => effect(a) - effect(b) || a.layer - b.layer || a.head - b.head).slice(0, 4);
   step(0, COMPONENT_ANALYSIS_STEPS);
   const attention_patterns = meanAttentionPatterns(model.model, clean, strongest);
@@ -57,7 +60,7 @@ export function runComponentAnalyses(input: ComponentAnalysesInput): ComponentAn
   const year_pca = yearPca(model, {
     circuitHeads: heads,
     firstCircuitMlp: input.circuitMlps.length ? Math.min(...input.circuitMlps) : null,
-    controlHead: controlHead(logitsGrid, heads, nLayers, nHeads),
+    controlHead: controlHead(grids, heads, nLayers, nHeads),
   });
   step(3, COMPONENT_ANALYSIS_STEPS);
   const layer = input.neuronMlp ?? mostImportantMlp(logitsGrid, nHeads, input.candidateMlps);
@@ -73,14 +76,14 @@ export function checkNeuronMlp(neuronMlp: number | undefined, nLayers: number): 
   }
 }
 
-/** The non-circuit head whose direct path to the logits matters least (ties: the earliest). */
-export function controlHead(grid: Pick<PathPatchingGrid, "grid">, heads: readonly SelectedHead[], nLayers: number, nHeads: number): SelectedHead | null {
+/** The non-circuit head whose largest path effect in `grids` is smallest (ties: the earliest). */
+export function controlHead(grids: readonly Pick<PathPatchingGrid, "grid">[], heads: readonly SelectedHead[], nLayers: number, nHeads: number): SelectedHead | null {
   let best: SelectedHead | null = null;
   let bestEffect = Infinity;
   for (let layer = 0; layer < nLayers; layer++) {
     for (let head = 0; head < nHeads; head++) {
       if (heads.some((h) => h.layer === layer && h.head === head)) continue;
-      const value = Math.abs(grid.grid[layer]![head] ?? 0);
+      const value = Math.max(...grids.map((g) => Math.abs(g.grid[layer]![head] ?? 0)));
       if (value < bestEffect) [best, bestEffect] = [{ layer, head }, value];
     }
   }

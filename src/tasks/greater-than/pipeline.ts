@@ -235,7 +235,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   progress("attention, logit lens, neurons", 3, 3);
 
   const componentAnalyses = runComponentAnalyses({
-    model, clean, corrupted, yy: data.yy, yearTokens, logitsGrid, heads, circuitMlps: circuitMlpLayers, candidateMlps: lastMlps,
+    model, clean, corrupted, yy: data.yy, yearTokens, logitsGrid, senderGrids: [logitsGrid, ...mlpGrids], heads, circuitMlps: circuitMlpLayers, candidateMlps: lastMlps,
     neuronMlp: options.neuronMlp,
     onStep: (done, total) => progress("component analyses", done, total),
   });
