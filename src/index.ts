@@ -62,9 +62,20 @@ export {
 } from "./tasks/greater-than/pd-metric.ts";
 export { type GreaterThanReport, runGreaterThanPipeline } from "./tasks/greater-than/pipeline.ts";
 export { greaterThanMemoryBytes } from "./tasks/greater-than/memory.ts";
+// What each circuit component does (issue 15 §§3–6).
+export {
+  type AttentionPatterns, type AttentionToYyByYy, attentionToYyByYy, GT_POSITION_LABELS, type HeadAttentionPattern, meanAttentionPatterns,
+} from "./tasks/greater-than/attention-analysis.ts";
+export { type HeadLogitLens, headLogitLens } from "./tasks/greater-than/head-logit-lens.ts";
+export { type PcaPanel, type YearPca, yearPca, type YearPcaOptions, yearPcaPrompts } from "./tasks/greater-than/year-pca.ts";
+export { type NeuronAnalysis, neuronAnalysis, type NeuronAnalysisOptions, type NeuronHeatmap } from "./tasks/greater-than/neuron-analysis.ts";
+export {
+  type ComponentAnalysesInput, type ComponentAnalysesReport, controlHead, mostImportantMlp, runComponentAnalyses,
+} from "./tasks/greater-than/component-analyses.ts";
 
 export * from "./viz/index.ts";
 export { greaterThanFigures, greaterThanReportHtml } from "./viz/greater-than-figures.ts";
 
 export * from "./tasks/related/index.ts";
 export { relatedFigures, relatedReportHtml } from "./viz/related-figures.ts";
+export { componentFigures, componentTables } from "./viz/component-figures.ts";

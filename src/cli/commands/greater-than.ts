@@ -15,7 +15,7 @@ import { UsageError } from "../usage-error.ts";
 import { checkOutReplaceableDirectory } from "../output-checks.ts";
 import { checkGreaterThanSize } from "./greater-than-size.ts";
 
-export const GREATER_THAN_USAGE = `gpt2-lens greater-than [--model DIR] [--n 490] [--seed 0] [--dataset FILE] [--processing MODE] --out DIR
+export const GREATER_THAN_USAGE = `gpt2-lens greater-than [--model DIR] [--n 490] [--seed 0] [--dataset FILE] [--processing MODE] [--neuron-mlp L] --out DIR
 
 Reproduces Hanna, Liu & Variengien (2023): baselines, iterative path patching (senders → logits,
 → the last four MLPs, → the circuit heads' queries and keys/values), attention to YY, MLP logit
@@ -24,7 +24,8 @@ lens, top neurons, and the circuit's PD. Writes report.json, one SVG per figure 
 tokens, corrupted_tokens and yy (e.g. the fixture's golden.safetensors) instead of --n/--seed.
 --processing (MODE none or transformer-lens): transformer-lens loads the weights as TransformerLens's from_pretrained processes them
 (fold_ln, center_writing_weights, center_unembed, fold_value_biases); the default, none, keeps
-HuggingFace's values. report.json says which (model.weights).`;
+HuggingFace's values. report.json says which (model.weights).
+--neuron-mlp L analyses MLP L's neurons instead of the most important MLP's.`;
 
 /** What a report directory holds; an existing --out holding anything else is refused (it is replaced whole). */
 const isReportFile = (name: string): boolean => name === "report.json" || name === "index.html" || name.endsWith(".svg");
@@ -54,6 +55,7 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
     dataset: { type: "string" },
     out: { type: "string" },
     processing: { type: "string" },
+    "neuron-mlp": { type: "string" },
   });
   if (positionals.length) throw new UsageError(`greater-than: unexpected argument "${positionals[0]}"`);
   const outFlag = requireString("greater-than", values.out, "out");
@@ -63,6 +65,7 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
   if (datasetPath && (values.n !== undefined || values.seed !== undefined)) {
     throw new UsageError("greater-than: --dataset replaces --n and --seed; give one or the other");
   }
+  const neuronMlp = parseNeuronMlp(optionalString(values, "neuron-mlp"));
   const modelDir = optionalString(values, "model") ?? BUNDLED_MODEL_DIR;
   const processing = optionalString(values, "processing") ?? "none";
   if (processing !== "none" && processing !== "transformer-lens") {
@@ -73,6 +76,9 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
   const started = performance.now();
   const model = new HookedGpt2(await loadWithProgress(modelDir, processing));
   const data = await loadPrompts(datasetPath, n, seed, model.config);
+  if (neuronMlp !== undefined && neuronMlp >= model.config.nLayers) {
+    throw new UsageError(`greater-than: --neuron-mlp ${neuronMlp} is not an MLP of this model (layers 0…${model.config.nLayers - 1})`);
+  }
   log(`model ${modelDir}: ${model.config.nLayers} layers × ${model.config.nHeads} heads, d_model ${model.config.dModel}; ${data.tokens.batch} prompts`);
 
   const bars = new Map<string, ProgressBar>();
@@ -81,6 +87,7 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
     report = runGreaterThanPipeline({
       model,
       data,
+      neuronMlp,
       onProgress: (stage, done, total) => {
         let bar = bars.get(stage);
         if (!bar) {
@@ -111,4 +118,12 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
   log(`PD ${baseline.prob_diff.toFixed(4)}  CS ${baseline.cutoff_sharpness.toFixed(4)}  corrupted PD ${baseline.corrupted_prob_diff.toFixed(4)}`);
   log(`circuit: heads ${circuit.heads.join(" ") || "—"}; MLPs ${circuit.mlps.join(" ") || "—"}; PD ${circuit.prob_diff.toFixed(4)} (${(100 * circuit.fraction_of_baseline).toFixed(1)} % of the model's)`);
   log(`wrote report.json, ${figures.length} figures and index.html to ${out} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+}
+
+function parseNeuronMlp(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new UsageError(`greater-than: --neuron-mlp must be a layer number (0, 1, …), got "${value}"`);
+  }
+  return Number(value);
 }

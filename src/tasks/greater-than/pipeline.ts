@@ -15,6 +15,7 @@ import { endYearProbabilities, probabilityDifferenceMetric, probabilityDifferenc
 import { mlpLogitLens, type MlpLogitLens } from "./mlp-logit-lens.ts";
 import { type TopNeurons, topNeuronsOfMlp } from "./top-neurons.ts";
 import { yearTokenIds } from "./years.ts";
+import { checkNeuronMlp, type ComponentAnalysesReport, runComponentAnalyses } from "./component-analyses.ts";
 
 export type ProgressReporter = (stage: string, done: number, total: number) => void;
 
@@ -25,6 +26,8 @@ export interface GreaterThanPipelineOptions {
   /** A head joins the circuit when its path effect reaches this fraction of the strongest head's. */
   readonly headFraction?: number;
   readonly topNeuronCount?: number;
+  /** Analyse this MLP's neurons (component_analyses.neurons) instead of the most important one. */
+  readonly neuronMlp?: number;
 }
 
 export interface HeadInputPatching {
@@ -67,6 +70,8 @@ export interface GreaterThanReport {
     readonly fraction_of_baseline: number;
     readonly recovered: number;
   };
+  /** What each component does: attention patterns, head logit lens, PCA of year representations, neurons. */
+  readonly component_analyses: ComponentAnalysesReport;
 }
 
 function tokenRows(ids: Int32Array, batch: number, pos: number): number[][] {
@@ -101,6 +106,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   const progress = options.onProgress ?? (() => {});
   const { END, YY } = GT_POSITIONS;
   const yearTokens = yearTokenIds();
+  checkNeuronMlp(options.neuronMlp, nLayers);
   for (const [name, batch] of [["tokens", data.tokens], ["corrupted_tokens", data.corruptedTokens]] as const) {
     if (batch.pos !== END + 1) {
       throw new DatasetError(
@@ -232,6 +238,12 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
       : topNeuronsOfMlp(model.model, clean, corrupted, data.yy, mostImportantMlp, END, yearTokens, options.topNeuronCount ?? 10);
   progress("attention, logit lens, neurons", 3, 3);
 
+  const componentAnalyses = runComponentAnalyses({
+    model, clean, corrupted, yy: data.yy, yearTokens, logitsGrid, senderGrids: [logitsGrid, ...mlpGrids], heads, circuitMlps: circuitMlpLayers, candidateMlps: lastMlps,
+    neuronMlp: options.neuronMlp,
+    onStep: (done, total) => progress("component analyses", done, total),
+  });
+
   return {
     model: { n_layers: nLayers, n_heads: nHeads, d_model: dModel, d_mlp: dMlp, weights: model.model.weightsProcessing },
     dataset: {
@@ -261,6 +273,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
       fraction_of_baseline: evaluation.fractionOfBaseline,
       recovered: evaluation.recovered,
     },
+    component_analyses: componentAnalyses,
   };
 }
 
