@@ -133,7 +133,7 @@ export function circuitEvaluationFigures(report: GreaterThanReport): Figure[] {
     const receiver = grid.receivers[0] ?? "MLP";
     figures.push(
       new Figure({
-        name: `lower-circuit-${receiver.replace(/[^A-Za-z0-9]+/g, "-").replace(/-$/, "")}`,
+        name: `lower-circuit-${receiver.replace(/\..*$/, "").replace(/[^A-Za-z0-9]+/g, "-")}`,
         caption:
           `Path patching senders at YY → ${receiver} at YY, continuing through ${grid.continuation.join(", ")}: mean change of PD. ` +
           `The embedding at YY: ${grid.embed === null ? "n/a" : fmt(grid.embed)}.`,

@@ -70,10 +70,10 @@ export function lowerCircuit(input: LowerCircuitInput): LowerCircuitReport {
   const mlpsAtYy = yyMlps.map((receiver, i) =>
     grid([{ node: receiver, channels: ["in"] }], [...yyMlps.slice(i + 1), ...headsKv, ...circuitMlps], `senders at YY → ${componentName(receiver)} at YY`),
   );
-  const lowest = Math.min(...heads.map((h) => h.layer));
+  const highest = Math.max(...heads.map((h) => h.layer));
   const note = yyMlps.length > 0
     ? null
-    : lowest === 0
+    : highest === 0
       ? "The circuit heads sit in layer 0: their keys and values at YY read only the embedding, so no head or MLP at YY is upstream of them " +
         "(the k and v grids are empty; the embedding's paths are given) and there is no MLP at YY to patch into."
       : "No MLP at YY lowers PD through the circuit heads' keys and values by 1 % of the baseline, so there is no MLP at YY to patch into.";
