@@ -65,7 +65,9 @@ export function lowerCircuit(input: LowerCircuitInput): LowerCircuitReport {
   };
   const k = grid(headReceivers("k"), circuitMlps, "senders at YY → circuit heads' keys");
   const v = grid(headReceivers("v"), circuitMlps, "senders at YY → circuit heads' values");
-  const yyMlps = input.yySenders.filter((n) => n.kind === "mlp").sort((a, b) => (a as { layer: number }).layer - (b as { layer: number }).layer);
+  const yyMlps = input.yySenders
+    .filter((n): n is Extract<NodeAt, { kind: "mlp" }> => n.kind === "mlp")
+    .sort((a, b) => a.layer - b.layer);
   const headsKv: ContinuationNode[] = heads.map((h) => ({ node: { kind: "head", layer: h.layer, head: h.head, pos: end }, channels: ["k", "v"] }));
   const mlpsAtYy = yyMlps.map((receiver, i) =>
     grid([{ node: receiver, channels: ["in"] }], [...yyMlps.slice(i + 1), ...headsKv, ...circuitMlps], `senders at YY → ${componentName(receiver)} at YY`),

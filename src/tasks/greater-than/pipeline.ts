@@ -182,7 +182,8 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   const heads: SelectedHead[] = given
     ? given.heads.map((h) => ({ layer: h.layer, head: h.head }))
     : mergeHeads([logitsGrid, ...mlpGrids].map((grid) => importantHeads(grid, nHeads, headFraction, minEffect)));
-  const circuitMlps: NodeAt[] = (given ? given.mlps.map((m) => m.layer) : circuitMlpLayers).map((layer) => ({ kind: "mlp", layer, pos: END }));
+  const mlpLayers = given ? given.mlps.map((m) => m.layer) : circuitMlpLayers;
+  const circuitMlps: NodeAt[] = mlpLayers.map((layer) => ({ kind: "mlp", layer, pos: END }));
   const headReceivers = (channels: ("q" | "k" | "v")[]): ReceiverInput[] =>
     heads.map((h) => ({ node: { kind: "head", layer: h.layer, head: h.head, pos: END }, channels }));
   const headInputs: HeadInputPatching[] = [];
@@ -238,7 +239,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
     context,
     source: given ? "given" : "found",
     heads: heads.map((h) => ({ kind: "head", ...h })),
-    mlps: circuitMlps.map((m) => ({ kind: "mlp", layer: (m as { layer: number }).layer })),
+    mlps: mlpLayers.map((layer) => ({ kind: "mlp", layer })),
     fullCircuitNodes: circuitNodes,
     lower: lowerCircuitNodes({ yySenders, embedKv, yy: YY, minEffect }),
     yearTokens,
