@@ -49,6 +49,7 @@ export {
 } from "./patching/path-activations.ts";
 export { type PathGraph, patchedFinalResidual } from "./patching/path-engine.ts";
 export * from "./patching/path-patching.ts";
+export * from "./patching/circuit-evaluation.ts";
 
 export { GREATER_THAN_NOUNS } from "./tasks/greater-than/nouns.ts";
 export { validYears, yearTokenIds } from "./tasks/greater-than/years.ts";
