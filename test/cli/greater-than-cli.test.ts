@@ -97,7 +97,7 @@ describe("gpt2-lens greater-than on the golden dataset (acceptance)", () => {
     expectSuccess(goldenRun);
     const report = readReport(goldenOut);
     const { n_layers: nLayers, n_heads: nHeads } = report.model;
-    expect(report.model).toEqual({ n_layers: 4, n_heads: 4, d_model: 128, d_mlp: 512 });
+    expect(report.model).toEqual({ n_layers: 4, n_heads: 4, d_model: 128, d_mlp: 512, weights: "huggingface" });
 
     // dataset: exactly what the file holds
     const file = readGreaterThanDataset(new Uint8Array(readFileSync(GOLDEN_DATASET)), "golden");
@@ -187,9 +187,9 @@ describe("gpt2-lens greater-than --n --seed", () => {
   it("is deterministic: the same seed gives byte-identical output, another seed another dataset", async () => {
     const [a, b, c] = [freshDir(), freshDir(), freshDir()];
     const runs = await Promise.all([
-      cli(["greater-than", "--n", "30", "--seed", "3", "--out", a], 180_000),
-      cli(["greater-than", "--n", "30", "--seed", "3", "--out", b], 180_000),
-      cli(["greater-than", "--n", "30", "--seed", "4", "--out", c], 180_000),
+      cli(["greater-than", "--n", "30", "--seed", "3", "--out", a], ACCEPTANCE_TIMEOUT_MS),
+      cli(["greater-than", "--n", "30", "--seed", "3", "--out", b], ACCEPTANCE_TIMEOUT_MS),
+      cli(["greater-than", "--n", "30", "--seed", "4", "--out", c], ACCEPTANCE_TIMEOUT_MS),
     ]);
     runs.forEach(expectSuccess);
     const bytesA = readFileSync(join(a, "report.json"));
@@ -207,15 +207,15 @@ describe("gpt2-lens greater-than --n --seed", () => {
     expect(seed4.dataset.prompts).not.toEqual(seed3.dataset.prompts); // … nouns and centuries do not
     expect(seed4.dataset.tokens).not.toEqual(seed3.dataset.tokens);
     expect(readFileSync(join(c, "report.json")).equals(bytesA)).toBe(false);
-  }, 200_000);
+  }, ACCEPTANCE_TIMEOUT_MS + 10_000);
 });
 
 describe("gpt2-lens greater-than --processing transformer-lens", () => {
   it("says which weights it ran on, and processing keeps the model's PD (log-probabilities are unchanged)", async () => {
     const [plain, processed] = [freshDir(), freshDir()];
     const runs = await Promise.all([
-      cli(["greater-than", "--n", "20", "--out", plain], 180_000),
-      cli(["greater-than", "--n", "20", "--processing", "transformer-lens", "--out", processed], 180_000),
+      cli(["greater-than", "--n", "20", "--out", plain], ACCEPTANCE_TIMEOUT_MS),
+      cli(["greater-than", "--n", "20", "--processing", "transformer-lens", "--out", processed], ACCEPTANCE_TIMEOUT_MS),
     ]);
     runs.forEach(expectSuccess);
     const [a, b] = [readReport(plain), readReport(processed)];
@@ -223,7 +223,7 @@ describe("gpt2-lens greater-than --processing transformer-lens", () => {
     expect(b.model.weights).toBe("transformer-lens");
     expect(b.baseline.prob_diff).toBeCloseTo(a.baseline.prob_diff, 4);
     expect(b.baseline.cutoff_sharpness).toBeCloseTo(a.baseline.cutoff_sharpness, 4);
-  }, 200_000);
+  }, ACCEPTANCE_TIMEOUT_MS + 10_000);
 });
 
 // ---- bad input ----
