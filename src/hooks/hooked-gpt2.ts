@@ -13,6 +13,7 @@ import { checkRunOptions, checkStopAfter } from "./run-options-check.ts";
 import { lastRealIndices, resolveRunInput, type RunInput, tokenizeInput, type TokenizeInputOptions } from "./run-input.ts";
 import type { PaddedTokens } from "../gpt2/padding.ts";
 import { InputError } from "../errors.ts";
+import { generate, type GenerateOptions, type GenerateResult } from "./generate.ts";
 import { NonFiniteTracker } from "./non-finite-tracker.ts";
 
 export interface HookContext {
@@ -149,6 +150,19 @@ export class HookedGpt2 {
         return gatherLastTokens(allLogits, lastTokenIndex);
       },
     };
+  }
+
+  /**
+   * Continues text or ids by sampling (TransformerLens's generate) with the key/value cache;
+   * deterministic for a `seed`; `temperature: 0` is greedy; hooks run at every step. A batch of
+   * prompts is padded on the left.
+   */
+  generate(
+    prompt: string | readonly string[] | readonly number[] | readonly (readonly number[])[],
+    options: GenerateOptions = {},
+  ): GenerateResult {
+    this.model.assertUsable("HookedGpt2.generate");
+    return generate(this, prompt, options);
   }
 
   /** Runs until `stopAfter` has fired and returns the cache (no logits are computed). */
