@@ -88,3 +88,16 @@ export function lastRealIndices(mask: Tensor | null, batch: number, pos: number)
     return -1;
   });
 }
+
+/**
+ * Text (BOS first) or ids for an analysis that needs prompts of equal token length, such as
+ * activation patching: text whose prompts would need padding is `ragged_batch`.
+ */
+export function unpaddedTokens(input: TokenInput | string | readonly string[], what: string): TokenInput {
+  if (typeof input !== "string" && !isTextBatch(input)) return input as TokenInput;
+  const tokens = tokenizeInput(input);
+  if (tokens.attentionMask !== null) {
+    throw new InputError(`${what} prompts have different token lengths (${tokens.lastTokenIndex.map((i) => i + 1).join(", ")}); they must be equally long`, "ragged_batch");
+  }
+  return tokens;
+}
