@@ -4,7 +4,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
+import { loadGpt2FromDir, selectNodeBackend } from "../../src/gpt2/node-load.ts";
 import type { PaddingSide } from "../../src/gpt2/padding.ts";
 import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import { Tensor } from "../../src/tensor/tensor.ts";
@@ -62,6 +62,19 @@ describe("padded batches", () => {
       }),
       propertyParams("padded batches", 15),
     );
+  });
+
+  it("holds on the plain-TypeScript backend too (no wasm kernels)", async () => {
+    const plain = new HookedGpt2(await loadGpt2FromDir(TINY_DIR, selectNodeBackend("reference")));
+    const rows = [[3, 4], [5, 6, 7, 8, 9]];
+    for (const paddingSide of ["left", "right"] as const) {
+      const together = plain.run(plain.toTokens(rows, { paddingSide }), { cache: ["blocks.1.attn.hook_pattern"] });
+      rows.forEach((row, b) => {
+        expectClose(together.lastTokenLogits().slice([b]).data, plain.run([row]).lastTokenLogits().data, 1e-5, `${paddingSide} row ${b}`);
+      });
+      expect(together.cache.get("blocks.1.attn.hook_pattern").data.every((v) => !Number.isNaN(v))).toBe(true);
+    }
+    plain.dispose();
   });
 
   it("pads text as TransformerLens does: BOS first, the mask and last token per row", () => {
