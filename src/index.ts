@@ -29,6 +29,9 @@ export {
   HookedGpt2, type CacheSelector, type HookContext, type HookFn, type HookSelector, type HookSpec, type RunOptions,
   type RunResult,
 } from "./hooks/hooked-gpt2.ts";
+export { type RunInput, type TokenizeInputOptions } from "./hooks/run-input.ts";
+export { padTokenRows, type PaddedTokens, type PaddingOptions, type PaddingSide } from "./gpt2/padding.ts";
+export { type GenerateOptions, type GenerateResult } from "./hooks/generate.ts";
 export { loadHookedGpt2 } from "./hooks/node-load-hooked.ts";
 export { ActivationCache } from "./hooks/activation-cache.ts";
 export { HookError } from "./hooks/hook-error.ts";

@@ -82,6 +82,22 @@ function checkLogitPositions(positions: unknown, pos: number): void {
   });
 }
 
+/** An attention mask is [batch, pastPos + pos] of 0 (pad) and 1 (real token). */
+function checkAttentionMask(mask: unknown, batch: number, pastPos: number, pos: number): void {
+  const keys = pastPos + pos;
+  if (!(mask instanceof Tensor)) {
+    throw new InputError(`attentionMask must be a Tensor [batch, positions] of 0 and 1, got ${describe(mask)}`, "bad_mask");
+  }
+  if (!sameShape(mask.shape, [batch, keys])) {
+    const what = pastPos > 0 ? ` (${pastPos} past positions, then ${pos} new ones)` : "";
+    throw new InputError(`attentionMask has shape ${shapeToString(mask.shape)}, expected [${batch}, ${keys}]${what}`, "bad_mask");
+  }
+  const i = mask.data.findIndex((v) => v !== 0 && v !== 1);
+  if (i >= 0) {
+    throw new InputError(`attentionMask holds ${mask.data[i]} at [${Math.floor(i / keys)}, ${i % keys}]; only 0 (pad) and 1 (token) are allowed`, "bad_mask");
+  }
+}
+
 /** Checks everything a forward pass is given before it does any work; returns its sizes. */
 export function checkForwardInputs(config: Gpt2Config, tokens: TokenBatch | null, options: ForwardOptions): ForwardSizes {
   checkStart(config, options.start);
@@ -91,5 +107,6 @@ export function checkForwardInputs(config: Gpt2Config, tokens: TokenBatch | null
   const pos = residual ? residual.shape[1]! : tokens!.pos;
   const pastPos = options.past ? checkPast(config, options.past, batch, pos) : 0;
   if (options.logitPositions !== undefined) checkLogitPositions(options.logitPositions, pos);
+  if (options.attentionMask !== undefined) checkAttentionMask(options.attentionMask, batch, pastPos, pos);
   return { batch, pos, pastPos };
 }

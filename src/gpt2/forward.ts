@@ -3,7 +3,8 @@ import { concatAxis, takeAxis } from "../tensor/indexing.ts";
 import { softmaxLastAxis } from "../tensor/softmax.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { attentionScores, mixValues, splitQkv } from "./components/attention.ts";
-import { positionEmbed, tokenEmbed } from "./components/embed.ts";
+import { type KeyMask, maskPaddedKeys, softmaxMasked } from "./components/attention-mask.ts";
+import { maskedPositionEmbed, positionEmbed, tokenEmbed } from "./components/embed.ts";
 import { attnOut, attnOutFromResult, attnQkv, attnResult } from "./components/attention-block.ts";
 import {
   type LayerNormSite, layerNormAffineOf, layerNormNormalized, layerNormScaleAndNormalized, layerNormScaleOf, lnFinal,
@@ -41,6 +42,13 @@ export interface ForwardOptions {
   readonly logitPositions?: readonly number[];
   /** Keys and values of earlier positions: the tokens continue them (positions start after them). */
   readonly past?: PastKeysValues;
+  /**
+   * [batch, pastPos + pos] of 1 (real token) and 0 (padding), as TransformerLens's attention_mask:
+   * no query attends to a pad, real tokens' positions count real tokens only, a pad's position
+   * embedding is 0 and a query that sees no real token gets a zero pattern. Pads' own activations
+   * are meaningless.
+   */
+  readonly attentionMask?: Tensor;
 }
 
 /**
@@ -62,6 +70,7 @@ class StopForward {}
 /** One pass: the model, what sees its activations, and where its intermediates live. */
 interface Pass {
   readonly model: Gpt2Model;
+  readonly mask: KeyMask | null;
   readonly visitor: ActivationVisitor;
   readonly buffers: ForwardBuffers;
   readonly visit: (name: HookName, value: Tensor, layer: number | null) => Tensor;
@@ -75,8 +84,10 @@ export function runForward(
 ): ForwardOutput {
   const { pastPos } = checkForwardInputs(model.config, tokens, options);
   const scratch = beginPassScratch(model.backend.workspace);
+  const mask = options.attentionMask;
   const pass: Pass = {
     model,
+    mask: mask ? { data: mask.data, batch: mask.shape[0]!, keys: mask.shape[1]! } : null,
     visitor,
     buffers: new ForwardBuffers(scratch, (name) => visitor.wants(name)),
     visit: (name, value, layer) => {
@@ -97,7 +108,7 @@ export function runForward(
 
 /** The pass itself, on inputs checkForwardInputs has accepted: embed, blocks, ln_final, unembed. */
 function forwardFrom(pass: Pass, tokens: TokenBatch | null, pastPos: number, options: ForwardOptions): Tensor {
-  const { model, visit, buffers } = pass;
+  const { model, visit, buffers, mask } = pass;
   const { config } = model;
   let residual: Tensor;
   let firstLayer = 0;
@@ -107,7 +118,7 @@ function forwardFrom(pass: Pass, tokens: TokenBatch | null, pastPos: number, opt
   } else {
     const { ids, batch, pos } = tokens!;
     const embed = visit("hook_embed", tokenEmbed(model, ids, [batch, pos]), null);
-    const posEmbed = visit("hook_pos_embed", positionEmbed(model, batch, pos, pastPos), null);
+    const posEmbed = visit("hook_pos_embed", mask ? maskedPositionEmbed(model, mask, pos) : positionEmbed(model, batch, pos, pastPos), null);
     residual = add(embed, posEmbed);
   }
   for (let layer = firstLayer; layer < config.nLayers; layer++) {
@@ -174,8 +185,13 @@ function runBlock(pass: Pass, layer: number, residPreIn: Tensor, past: PastKeysV
   // The softmax overwrites the scores only when neither is held (the pattern then lives in their buffer).
   const patternInPlace = !held("attn.hook_attn_scores") && !held("attn.hook_pattern");
   const scoresBuffer = patternInPlace ? buffer("scores", batch * nHeads * pos * keys.shape[1]!) : undefined;
-  const scores = visit("attn.hook_attn_scores", attentionScores(q, keys, backend.kernels, scoresBuffer));
-  const pattern = visit("attn.hook_pattern", softmaxLastAxis(scores, backend.kernels, patternInPlace || !held("attn.hook_attn_scores")));
+  const rawScores = attentionScores(q, keys, backend.kernels, scoresBuffer);
+  const scores = visit("attn.hook_attn_scores", pass.mask ? maskPaddedKeys(rawScores, pass.mask) : rawScores);
+  const softmaxInPlace = patternInPlace || !held("attn.hook_attn_scores");
+  const pattern = visit(
+    "attn.hook_pattern",
+    pass.mask ? softmaxMasked(scores, pass.mask, backend.kernels, softmaxInPlace) : softmaxLastAxis(scores, backend.kernels, softmaxInPlace),
+  );
   const z = visit("attn.hook_z", mixValues(pattern, values, backend.kernels, buffer("z", rows * d, "attn.hook_z")));
   // Per-head results are summed into attn_out only when a hook may edit them; otherwise attn_out
   // takes the usual z·W_O route, so merely caching hook_result leaves the logits bit-identical.

@@ -10,6 +10,10 @@ import { HookError } from "./hook-error.ts";
 import { firesFromLayer, type HookName, hookNames, parseHookName } from "../gpt2/hook-names.ts";
 import { nearestNames } from "../nearest-names.ts";
 import { checkRunOptions, checkStopAfter } from "./run-options-check.ts";
+import { lastRealIndices, resolveRunInput, type RunInput, tokenizeInput, type TokenizeInputOptions } from "./run-input.ts";
+import type { PaddedTokens } from "../gpt2/padding.ts";
+import { InputError } from "../errors.ts";
+import { generate, type GenerateOptions, type GenerateResult } from "./generate.ts";
 import { NonFiniteTracker } from "./non-finite-tracker.ts";
 
 export interface HookContext {
@@ -28,7 +32,7 @@ export type HookSpec = readonly [HookSelector, HookFn];
 
 export type CacheSelector = boolean | readonly HookName[] | ((name: HookName) => boolean);
 
-export interface RunOptions {
+export interface RunOptions extends TokenizeInputOptions {
   /** [name or name filter, fn] pairs; several hooks on one name run in the given order. */
   readonly hooks?: readonly HookSpec[];
   /** What to record: true (everything), a list of names, or a filter. Default: nothing. */
@@ -50,11 +54,24 @@ export interface RunOptions {
    * patterns are [batch, head, query, pastPos + pos].
    */
   readonly past?: ForwardOptions["past"];
+  /**
+   * For ids padded by hand: [batch, pastPos + pos] (a Tensor or rows) of 1 (token) and 0 (pad).
+   * Text and model.toTokens batches bring their own.
+   */
+  readonly attentionMask?: Tensor | readonly (readonly number[])[];
 }
 
 export interface RunResult {
   readonly logits: Tensor;
   readonly cache: ActivationCache;
+  /** The ids the run embedded (null when it started from a residual stream). */
+  readonly tokens: TokenBatch | null;
+  /** [batch, pastPos + pos] of 1 (token) and 0 (pad) when the batch was padded; null otherwise. */
+  readonly attentionMask: Tensor | null;
+  /** Per row, the index of its last real token among the run's positions (pos − 1 without padding). */
+  readonly lastTokenIndex: readonly number[];
+  /** Each row's logits at its last real token, [batch, d_vocab] (not after a run with logitPositions). */
+  lastTokenLogits(): Tensor;
 }
 
 /**
@@ -101,14 +118,55 @@ export class HookedGpt2 {
     return normalizeTokens(input, this.config);
   }
 
-  run(tokens: TokenInput, options: RunOptions = {}): RunResult {
+  /**
+   * Text as TransformerLens's to_tokens gives it: BOS first (unless `prependBos: false`), a batch of
+   * prompts padded to the longest (`paddingSide`), with its attention mask and each row's last real
+   * token. Rows of ids are padded the same way (no BOS added). run() takes the result.
+   */
+  toTokens(input: string | readonly string[] | readonly number[] | readonly (readonly number[])[], options: TokenizeInputOptions = {}): PaddedTokens {
+    const padded = tokenizeInput(input, options);
+    this.tokens(padded);
+    return padded;
+  }
+
+  /**
+   * Runs text, ids or a padded batch. A padded batch's rows each give, on their real tokens, the
+   * activations and logits of the row run alone; pads' activations are meaningless.
+   */
+  run(input: RunInput, options: RunOptions = {}): RunResult {
     checkRunOptions(options);
-    const { logits, cache } = this.#execute(tokens, options, undefined);
-    return { logits: logits!, cache };
+    const { logits, cache, tokens, attentionMask, lastTokenIndex } = this.#execute(input, options, undefined);
+    const allLogits = logits!;
+    return {
+      logits: allLogits,
+      cache,
+      tokens,
+      attentionMask,
+      lastTokenIndex,
+      lastTokenLogits: () => {
+        if (options.logitPositions !== undefined) {
+          throw new InputError("lastTokenLogits needs the logits of every position; the run had logitPositions", "bad_option");
+        }
+        return gatherLastTokens(allLogits, lastTokenIndex);
+      },
+    };
+  }
+
+  /**
+   * Continues text or ids by sampling (TransformerLens's generate) with the key/value cache;
+   * deterministic for a `seed`; `temperature: 0` is greedy; hooks run at every step. A batch of
+   * prompts is padded on the left.
+   */
+  generate(
+    prompt: string | readonly string[] | readonly number[] | readonly (readonly number[])[],
+    options: GenerateOptions = {},
+  ): GenerateResult {
+    this.model.assertUsable("HookedGpt2.generate");
+    return generate(this, prompt, options);
   }
 
   /** Runs until `stopAfter` has fired and returns the cache (no logits are computed). */
-  runUntil(tokens: TokenInput, stopAfter: HookName, options: RunOptions = {}): ActivationCache {
+  runUntil(tokens: RunInput, stopAfter: HookName, options: RunOptions = {}): ActivationCache {
     checkStopAfter(stopAfter);
     checkRunOptions(options);
     this.assertHookName(stopAfter, "stopAfter");
@@ -143,13 +201,14 @@ export class HookedGpt2 {
     );
   }
 
-  #execute(input: TokenInput, options: RunOptions, stopAfter: HookName | undefined) {
+  #execute(input: RunInput, options: RunOptions, stopAfter: HookName | undefined) {
     this.model.assertUsable(stopAfter === undefined ? "HookedGpt2.run" : "HookedGpt2.runUntil");
     const start = options.start;
     checkStart(this.config, start);
     const startLayer = start == null ? null : start.layer;
     if (stopAfter !== undefined) this.#assertFiresAfterStart(stopAfter, startLayer, "stopAfter");
-    const tokens = start ? null : this.tokens(input);
+    const resolved = resolveRunInput(input, options);
+    const tokens = start ? null : this.tokens(resolved.tokens);
     const hooksByName = this.#resolveHooks(options.hooks ?? [], startLayer);
     const shouldCache = this.#resolveCache(options.cache ?? false, startLayer);
     const cache = new ActivationCache();
@@ -177,7 +236,8 @@ export class HookedGpt2 {
         return current;
       },
     };
-    const forwardOptions: ForwardOptions = { start, stopAfter, logitPositions: options.logitPositions, past: options.past };
+    const attentionMask = resolved.attentionMask ?? undefined;
+    const forwardOptions: ForwardOptions = { start, stopAfter, logitPositions: options.logitPositions, past: options.past, attentionMask };
     let logits;
     try {
       ({ logits } = runForward(this.model, tokens, visitor, forwardOptions));
@@ -186,7 +246,9 @@ export class HookedGpt2 {
       throw error === visitorError ? error : nonFinite.explain(error);
     }
     nonFinite.checkLogits(logits);
-    return { logits, cache };
+    const [batch, pos] = start ? start.residual.shape as [number, number] : [tokens!.batch, tokens!.pos];
+    const lastTokenIndex = resolved.lastTokenIndex ?? lastRealIndices(resolved.attentionMask, batch, pos);
+    return { logits, cache, tokens, attentionMask: resolved.attentionMask, lastTokenIndex };
   }
 
   #resolveHooks(hooks: readonly HookSpec[], startLayer: number | null): Map<HookName, HookFn[]> {
@@ -217,6 +279,17 @@ export class HookedGpt2 {
     const wanted = new Set<string>(selector);
     return (name) => wanted.has(name);
   }
+}
+
+/** logits[b, lastTokenIndex[b]] for each row b → [batch, d_vocab]. */
+function gatherLastTokens(logits: Tensor, lastTokenIndex: readonly number[]): Tensor {
+  const [batch, pos, dVocab] = logits.shape as [number, number, number];
+  const out = new Float32Array(batch * dVocab);
+  lastTokenIndex.forEach((p, b) => {
+    if (p < 0 || p >= pos) throw new InputError(`row ${b} has no real token among the run's positions`, "bad_mask");
+    out.set(logits.data.subarray((b * pos + p) * dVocab, (b * pos + p + 1) * dVocab), b * dVocab);
+  });
+  return new Tensor(out, [batch, dVocab]);
 }
 
 function checkReplacement(name: HookName, current: Tensor, replacement: unknown): Tensor {

@@ -1,7 +1,7 @@
 import { InputError } from "../errors.ts";
 
 /** The keys of RunOptions; anything else is most likely a misspelling. */
-const RUN_OPTION_KEYS = ["hooks", "cache", "logitPositions", "start", "past"] as const;
+const RUN_OPTION_KEYS = ["hooks", "cache", "logitPositions", "start", "past", "attentionMask", "prependBos", "paddingSide", "padTokenId"] as const;
 
 function describe(value: unknown): string {
   if (value === null || value === undefined) return String(value);
@@ -52,9 +52,13 @@ export function checkRunOptions(options: unknown): void {
       throw bad(`unknown run option "${key}"; the options are ${RUN_OPTION_KEYS.join(", ")}`);
     }
   }
-  const { hooks, cache } = options as Record<string, unknown>;
+  const { hooks, cache, prependBos, padTokenId } = options as Record<string, unknown>;
   if (hooks !== undefined) checkHooks(hooks);
   if (cache !== undefined) checkCache(cache);
+  if (prependBos !== undefined && typeof prependBos !== "boolean") throw bad(`prependBos must be true or false, got ${describe(prependBos)}`);
+  if (padTokenId !== undefined && (typeof padTokenId !== "number" || !Number.isInteger(padTokenId))) {
+    throw bad(`padTokenId must be a token id, got ${describe(padTokenId)}`);
+  }
 }
 
 /** runUntil's stopAfter must be a hook name (a string); its value is checked against the model's names. */

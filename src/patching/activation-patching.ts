@@ -13,6 +13,7 @@
  * gives, as every kernel computes each prompt row on its own. The metric should be a pure function.
  */
 import type { TokenBatch, TokenInput } from "../gpt2/tokens.ts";
+import { unpaddedTokens } from "../hooks/run-input.ts";
 import { blockHook, type BlockHookSuffix } from "../gpt2/hook-names.ts";
 import type { HookedGpt2 } from "../hooks/hooked-gpt2.ts";
 import { shapeSize, shapeToString, Tensor } from "../tensor/tensor.ts";
@@ -33,9 +34,10 @@ export type PatchingMetric = (logits: Tensor) => number | ArrayLike<number> | Te
 export interface ActivationPatchingOptions<C extends PatchComponent = PatchComponent> {
   readonly component: C;
   readonly by: PatchGroupingFor<C>;
-  readonly clean: TokenInput;
+  /** Ids, or text tokenized as run() does it (BOS first); prompts of equal token length. */
+  readonly clean: TokenInput | string | readonly string[];
   /** Must have the clean prompt's shape. */
-  readonly corrupted: TokenInput;
+  readonly corrupted: TokenInput | string | readonly string[];
   /** denoising (default): run corrupted, patch clean values in; noising: run clean, patch corrupted values in. */
   readonly direction?: PatchDirection;
   readonly metric: PatchingMetric;
@@ -146,8 +148,8 @@ function checkOptions(model: HookedGpt2, options: ActivationPatchingOptions): {
   if (direction !== "denoising" && direction !== "noising") {
     throw new PatchingError("bad_option", `direction must be "denoising" or "noising", got ${JSON.stringify(direction)}`);
   }
-  const clean = model.tokens(options.clean);
-  const corrupted = model.tokens(options.corrupted);
+  const clean = model.tokens(unpaddedTokens(options.clean, "clean"));
+  const corrupted = model.tokens(unpaddedTokens(options.corrupted, "corrupted"));
   if (clean.batch !== corrupted.batch || clean.pos !== corrupted.pos) {
     throw new PatchingError(
       "shape_mismatch",

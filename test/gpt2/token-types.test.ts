@@ -36,9 +36,15 @@ describe("token ids are checked before the Int32 conversion", () => {
 });
 
 describe("values that are not tokens", () => {
+  it("a string is text for run() (tokenized), but bad_tokens for model.tokens(), which takes ids", () => {
+    expect(model.run("text").logits.shape).toEqual([1, 2, model.config.dVocab]);
+    const error = thrown(() => model.tokens("text" as unknown as number[]));
+    expect(error.code).toBe("bad_tokens");
+    expect(error.message).toMatch(/got the string "text" \(turn text into ids with toTokens\(text\)\)/);
+  });
+
   it.each<[string, unknown, RegExp]>([
     ["a number", 42, /got number 42/],
-    ["a string", "text", /got the string "text" \(turn text into ids with toTokens\(text\)\)/],
     ["null", null, /got null/],
     ["undefined", undefined, /got undefined/],
     ["an object without Int32Array ids", { ids: [1, 2], batch: 1, pos: 2 }, /got an object \(Object\)/],

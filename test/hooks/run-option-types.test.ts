@@ -16,7 +16,7 @@ const tokens = [[1, 2, 3]];
 const thrown = (fn: () => unknown): InputError => thrownBy(fn, InputError, "bad_option");
 
 const cases: [string, unknown, RegExp][] = [
-  ["null options", null, /^run options must be an object \{ hooks, cache, logitPositions, start, past \} \(all optional\), got null$/],
+  ["null options", null, /^run options must be an object \{ hooks, cache, logitPositions, start, past, attentionMask, prependBos, paddingSide, padTokenId \} \(all optional\), got null$/],
   ["a string as options", "hook_embed", /run options must be an object .* got the string "hook_embed"/],
   ["an array as options", [["hook_embed", () => undefined]], /run options must be an object .* got an array/],
   ["a misspelt option", { cahce: true }, /unknown run option "cahce"; the options are hooks, cache, logitPositions, start, past/],

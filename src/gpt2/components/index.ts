@@ -6,6 +6,7 @@
 export * from "./embed.ts";
 export * from "./layer-norm.ts";
 export * from "./attention.ts";
+export * from "./attention-mask.ts";
 export * from "./attention-block.ts";
 export * from "./attention-head.ts";
 export { headWeights, type HeadWeights } from "./head-weights.ts";
