@@ -100,7 +100,12 @@ function panel(name: string, what: string, rows: Tensor | null, missing: string)
   if (rows === null) return { name, what, points: null, explained_variance: null, missing };
   const width = rows.shape[rows.rank - 1]!;
   const matrix = Array.from({ length: rows.size / width }, (_, r) => Array.from(rows.data.subarray(r * width, (r + 1) * width)));
-  const pca = new PCA(matrix, { center: true, scale: false });
+  // ml-pca's default SVD route can loop forever on a (nearly) rank-deficient matrix, e.g. a head whose
+  // output hardly depends on YY; the eigen-decomposition of the covariance matrix does not.
+  const spread = columnSpread(matrix);
+  if (!Number.isFinite(spread)) return { name, what, points: null, explained_variance: null, missing: "the representation holds non-finite values" };
+  if (spread === 0) return { name, what, points: null, explained_variance: null, missing: "the representation is the same for every YY (no variance to decompose)" };
+  const pca = new PCA(matrix, { center: true, scale: false, method: "covarianceMatrix" });
   const variance = pca.getExplainedVariance();
   const projected = pca.predict(matrix, { nComponents: 2 }).to2DArray();
   return {
@@ -110,6 +115,22 @@ function panel(name: string, what: string, rows: Tensor | null, missing: string)
     explained_variance: [variance[0] ?? 0, variance[1] ?? 0],
     missing: null,
   };
+}
+
+/** The largest |x − column mean| over the matrix (0: every row the same; NaN/∞ when a value is not finite). */
+function columnSpread(matrix: readonly number[][]): number {
+  let spread = 0;
+  const width = matrix[0]?.length ?? 0;
+  for (let j = 0; j < width; j++) {
+    let mean = 0;
+    for (const row of matrix) mean += row[j]!;
+    mean /= matrix.length;
+    for (const row of matrix) {
+      const deviation = Math.abs(row[j]! - mean);
+      if (!(deviation <= spread)) spread = deviation;
+    }
+  }
+  return spread;
 }
 
 function pcaTable(value: YearPca): string {
