@@ -84,7 +84,8 @@ export function attentionViewerHtml(data: AttentionViewerData, options: Attentio
     `<canvas class="gl-heatmap" width="1" height="1" aria-label="attention pattern heatmap"></canvas>`,
     `<div class="gl-cell-info"></div></div>`,
     `</div>`,
-    `<noscript><div class="gl-hint">The heatmaps and hovering need JavaScript.</div></noscript>`,
+    // Removed by the script; stays where a notebook front end or viewer does not run scripts.
+    `<div class="gl-hint gl-needs-script">The heatmaps, head thumbnails and hovering need JavaScript, which this viewer did not run.</div>`,
     `<script type="application/json" class="gl-data">${json}</script>`,
     `<script>${ATTENTION_VIEWER_SCRIPT}(${JSON.stringify(rootId)});</script>`,
     `</div>`,

@@ -17,6 +17,8 @@ export const ATTENTION_VIEWER_SCRIPT = String.raw`(function (rootId) {
     return [parseInt(c.slice(1, 3), 16), parseInt(c.slice(3, 5), 16), parseInt(c.slice(5, 7), 16)];
   });
   var n = data.tokens.length;
+  var notice = root.querySelector(".gl-needs-script");
+  if (notice) notice.parentNode.removeChild(notice);
   var state = { layerIndex: 0, head: 0, focus: null };
 
   function weight(li, h, q, k) { return k <= q ? data.patterns[li][h][q][k] : 0; }

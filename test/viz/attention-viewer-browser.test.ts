@@ -110,6 +110,7 @@ describe.skipIf(!HAS_CHROMIUM)(`attention viewer in headless Chromium${HAS_CHROM
     const labels = await page.$$eval("button.gl-head", (buttons) => buttons.map((button) => button.getAttribute("data-label")));
     expect(labels).toEqual([0, 1, 2, 3].flatMap((layer) => [0, 1, 2, 3].map((head) => `L${layer}H${head}`)));
     expect(await textOf(page, ".gl-heatmap-title")).toBe("L0H0 attention pattern (rows: query, columns: key)");
+    expect(await page.$(".gl-needs-script"), "the no-script notice is removed").toBeNull();
     expect(pageErrors).toEqual([]);
     expect(requests.every((url) => url.startsWith("file:"))).toBe(true);
   });

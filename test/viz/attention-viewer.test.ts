@@ -140,6 +140,10 @@ describe("attentionViewerHtml", () => {
     expect(ids[0]).not.toBe(ids[1]);
   });
 
+  it("says, until its script runs, that the heatmaps need JavaScript", () => {
+    expect(attentionViewerHtml(dataFor(["a"]))).toContain(`<div class="gl-hint gl-needs-script">The heatmaps, head thumbnails and hovering need JavaScript`);
+  });
+
   it("escapes the title", () => {
     expect(attentionViewerHtml(dataFor(["a"]), { title: "<b>x</b>" })).toContain(`<div class="gl-title">&lt;b&gt;x&lt;/b&gt;</div>`);
   });
