@@ -21,7 +21,8 @@ export function attentionViewerStyle(rootId: string): string {
     `${r} .gl-token{display:inline-flex;flex-direction:column;align-items:stretch;border:1px solid ${THEME.gridColor};cursor:default;min-width:2.2em}`,
     `${r} .gl-token.gl-focused{border-color:${THEME.textColor};box-shadow:0 0 0 1px ${THEME.textColor}}`,
     `${r} .gl-token-text{white-space:pre;padding:1px 3px;font-family:monospace}`,
-    `${r} .gl-to,${r} .gl-from{font-size:10px;font-family:monospace;text-align:center;min-height:1.2em;padding:0 2px}`,
+    // Room for "0.000" while empty: filling the numbers in must not move tokens under the pointer.
+    `${r} .gl-to,${r} .gl-from{font-size:10px;font-family:monospace;text-align:center;height:1.3em;line-height:1.3em;min-width:5.5ch;padding:0 2px;overflow:hidden}`,
     `${r} .gl-focus{min-height:1.3em;font-size:12px;margin:2px 0 10px}`,
   ].join("\n");
 }

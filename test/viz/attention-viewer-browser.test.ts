@@ -14,7 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
 import { toStrTokens, toTokens } from "../../src/gpt2/tokenizer.ts";
 import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
-import type { Tensor } from "../../src/tensor/tensor.ts";
+import { Tensor } from "../../src/tensor/tensor.ts";
+import { attentionViewerData } from "../../src/viz/attention-viewer-data.ts";
+import { attentionViewerHtml } from "../../src/viz/attention-viewer-html.ts";
 import { runCliSync } from "../helpers/cli.ts";
 import { BUNDLED_MODEL_DIR } from "../helpers/fixtures.ts";
 
@@ -171,5 +173,33 @@ describe.skipIf(!HAS_CHROMIUM)(`attention viewer in headless Chromium${HAS_CHROM
     expect(await textOf(page, ".gl-heatmap-title")).toBe("L3H0 attention pattern (rows: query, columns: key)");
     await expectTokenValues(3, 0);
     expect(pageErrors).toEqual([]);
+  });
+
+  it("keeps the tokens in place while their numbers fill in, so the hovered token stays the one under the pointer", async () => {
+    const n = 80;
+    const data = new Float32Array(n * n);
+    for (let q = 0; q < n; q++) for (let k = 0; k <= q; k++) data[q * n + k] = 1 / (q + 1);
+    const short = Array.from({ length: n }, (_, i) => (i % 2 ? " a" : "b"));
+    const html = attentionViewerHtml(attentionViewerData(short, [0], [new Tensor(data, [1, 1, n, n])]));
+    const other = await browser!.newPage();
+    try {
+      await other.setViewport({ width: 900, height: 900 });
+      await other.setContent(`<!DOCTYPE html><meta charset="utf-8"><body>${html}</body>`);
+      const boxes = (): Promise<string> =>
+        other.$$eval(".gl-token", (tokens) =>
+          JSON.stringify(tokens.map((token) => {
+            const box = (token as unknown as { getBoundingClientRect(): { x: number; y: number; width: number; height: number } }).getBoundingClientRect();
+            return [box.x, box.y, box.width, box.height];
+          })));
+      const before = await boxes();
+      for (const pos of [0, 37, 55, 79]) {
+        await other.hover(`.gl-token[data-pos="${pos}"]`);
+        const focused = await other.$$eval(".gl-token.gl-focused", (tokens) => tokens.map((token) => token.getAttribute("data-pos")));
+        expect(focused).toEqual([`${pos}`]);
+      }
+      expect(await boxes()).toBe(before);
+    } finally {
+      await other.close();
+    }
   });
 });
