@@ -78,6 +78,7 @@ const minutes = (seconds: number) => (seconds >= 90 ? ` (${(seconds / 60).toFixe
 const SUB_STEPS: Record<string, readonly string[]> = {
   "clean and corrupted runs": ["clean run", "corrupted run"],
   "attention, logit lens, neurons": ["attention END → YY", "MLP logit lens", "top neurons"],
+  "component analyses": ["attention patterns", "head logit lens", "PCA of year representations", "neurons"],
 };
 
 interface StageTiming {

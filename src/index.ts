@@ -49,6 +49,7 @@ export {
 } from "./patching/path-activations.ts";
 export { type PathGraph, patchedFinalResidual } from "./patching/path-engine.ts";
 export * from "./patching/path-patching.ts";
+export * from "./patching/circuit-evaluation.ts";
 
 export { GREATER_THAN_NOUNS } from "./tasks/greater-than/nouns.ts";
 export { validYears, yearTokenIds } from "./tasks/greater-than/years.ts";
@@ -62,6 +63,16 @@ export {
 } from "./tasks/greater-than/pd-metric.ts";
 export { type GreaterThanReport, runGreaterThanPipeline } from "./tasks/greater-than/pipeline.ts";
 export { greaterThanMemoryBytes } from "./tasks/greater-than/memory.ts";
+// What each circuit component does (issue 15 §§3–6).
+export {
+  type AttentionPatterns, type AttentionToYyByYy, attentionToYyByYy, GT_POSITION_LABELS, type HeadAttentionPattern, meanAttentionPatterns,
+} from "./tasks/greater-than/attention-analysis.ts";
+export { type HeadLogitLens, headLogitLens } from "./tasks/greater-than/head-logit-lens.ts";
+export { type PcaPanel, type YearPca, yearPca, type YearPcaOptions, yearPcaPrompts } from "./tasks/greater-than/year-pca.ts";
+export { type NeuronAnalysis, neuronAnalysis, type NeuronAnalysisOptions, type NeuronHeatmap } from "./tasks/greater-than/neuron-analysis.ts";
+export {
+  type ComponentAnalysesInput, type ComponentAnalysesReport, controlHead, mostImportantMlp, runComponentAnalyses,
+} from "./tasks/greater-than/component-analyses.ts";
 
 export * from "./viz/index.ts";
 export { greaterThanFigures, greaterThanReportHtml } from "./viz/greater-than-figures.ts";
@@ -71,3 +82,4 @@ export { attentionViewerHtml } from "./viz/attention-viewer-html.ts";
 
 export * from "./tasks/related/index.ts";
 export { relatedFigures, relatedReportHtml } from "./viz/related-figures.ts";
+export { componentFigures, componentTables } from "./viz/component-figures.ts";

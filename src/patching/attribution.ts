@@ -38,3 +38,4 @@ export {
   decomposedResidual,
   type ResidualOptions,
 } from "./residual-decomposition.ts";
+export { cumulativeNeuronPatching, type CumulativeNeuronPatchingResult } from "./neuron-cumulative.ts";

@@ -18,6 +18,7 @@ import {
   runShape,
   type TokenIds,
 } from "./attribution-common.ts";
+import { checkNeurons } from "./neuron-attribution.ts";
 import { PatchingError } from "./patching-error.ts";
 
 export interface DlaOptions {
@@ -187,13 +188,13 @@ function stackAttribution(
 
 /**
  * Per-neuron DLA of MLP `layer` at `pos`: hook_post[b, pos, n] · (W_out[n, :] · W_U[:, t]) →
- * values [batch, d_mlp, tokens.length], labels "L{layer}N{n}". No LayerNorm unless `applyLn`
- * (then W_out[n, :] is centred, the direction is w_ln ⊙ W_U[:, t], and each prompt's value is
- * divided by its cached `ln_final.hook_scale` at `pos`).
+ * values [batch, neurons, tokens.length] (all d_mlp neurons unless `neurons` is given), labels
+ * "L{layer}N{n}". No LayerNorm unless `applyLn` (then W_out[n, :] is centred, the direction is
+ * w_ln ⊙ W_U[:, t], and each prompt's value is divided by its cached `ln_final.hook_scale` at `pos`).
  */
 export function neuronDla(
   model: ModelLike, cache: ActivationCache, layer: number, pos: number, tokens: TokenIds,
-  options: { readonly applyLn?: boolean } = {},
+  options: { readonly applyLn?: boolean; readonly neurons?: readonly number[] } = {},
 ): AttributionResult {
   const gpt2 = resolveModel(model);
   const { dMlp } = gpt2.config;
@@ -205,24 +206,26 @@ export function neuronDla(
   checkPosition(pos, length, purpose);
   const applyLn = options.applyLn ?? false;
   const scales = applyLn ? finalScaleAt(cache, batch, length, pos, purpose) : null;
-  const weights = neuronTokenWeights(gpt2, layer, null, ids, applyLn);
+  const neurons = options.neurons === undefined ? Array.from({ length: dMlp }, (_, n) => n) : checkNeurons(options.neurons, dMlp, purpose);
+  const N = neurons.length;
+  const weights = neuronTokenWeights(gpt2, layer, neurons, ids, applyLn);
   const post = rowsAtPosition(cache.get(postName), pos);
   const T = ids.length;
-  const out = new Float32Array(batch * dMlp * T);
+  const out = new Float32Array(batch * N * T);
   for (let b = 0; b < batch; b++) {
     const inv = scales ? 1 / scales[b]! : 1;
-    for (let n = 0; n < dMlp; n++) {
-      const activation = post[b * dMlp + n]! * inv;
-      const row = n * T;
-      const base = (b * dMlp + n) * T;
+    for (let i = 0; i < N; i++) {
+      const activation = post[b * dMlp + neurons[i]!]! * inv;
+      const row = i * T;
+      const base = (b * N + i) * T;
       for (let t = 0; t < T; t++) out[base + t] = activation * weights[row + t]!;
     }
   }
   return {
-    values: new Tensor(out, [batch, dMlp, T]),
+    values: new Tensor(out, [batch, N, T]),
     axes: ["batch", "neuron", "token"],
     labelAxis: "neuron",
-    labels: Array.from({ length: dMlp }, (_, n) => `L${layer}N${n}`),
+    labels: neurons.map((n) => `L${layer}N${n}`),
   };
 }
 

@@ -218,7 +218,8 @@ function sumsOfSquares(rows: Float32Array, d: number): Float64Array {
   return out;
 }
 
-function checkNeurons(neurons: readonly number[] | undefined, dMlp: number, where: string): number[] {
+/** The neurons to patch or attribute (all d_mlp when undefined): integers in range, none twice, at least one. */
+export function checkNeurons(neurons: readonly number[] | undefined, dMlp: number, where: string): number[] {
   if (neurons === undefined) return Array.from({ length: dMlp }, (_, n) => n);
   const list = [...neurons];
   if (list.length === 0) throw new PatchingError("bad_neurons", `${where}: the neuron list is empty`);

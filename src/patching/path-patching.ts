@@ -60,8 +60,22 @@ export interface PathPatchingSweepOptions {
   readonly senderPosition: number;
   /** "logits" for the direct path to the final residual stream. */
   readonly receivers: "logits" | readonly ReceiverInput[];
-  /** Downstream nodes the receivers' changes flow through to the logits (e.g. MLPs 11 and 10 at END). */
-  readonly continuation?: readonly NodeAt[];
+  /**
+   * Downstream nodes the receivers' changes flow through to the logits (e.g. MLPs 11 and 10 at END).
+   * A node given as `{ node, channels }` takes those changes only on these inputs (e.g. a head's keys
+   * and values); a plain node takes them on every input.
+   */
+  readonly continuation?: readonly ContinuationNode[];
+}
+
+export type ContinuationNode = NodeAt | ReceiverInput;
+
+function continuationNode(entry: ContinuationNode): NodeAt {
+  return "node" in entry ? entry.node : entry;
+}
+
+function continuationTakes(entry: ContinuationNode, channel: Channel): boolean {
+  return !("node" in entry) || entry.channels.includes(channel);
 }
 
 export interface PathPatchingGrid {
@@ -92,7 +106,7 @@ function gridDisplay(grid: Omit<PathPatchingGrid, typeof JUPYTER_DISPLAY_SYMBOL>
   };
 }
 
-function checkContext(context: PathPatchingContext): void {
+export function checkContext(context: PathPatchingContext): void {
   const { clean, corrupted, logitPosition } = context;
   if (clean.batch !== corrupted.batch || clean.pos !== corrupted.pos) {
     throw new PatchingError(
@@ -105,7 +119,7 @@ function checkContext(context: PathPatchingContext): void {
   }
 }
 
-function checkPosition(what: string, pos: number, length: number): void {
+export function checkPosition(what: string, pos: number, length: number): void {
   if (!Number.isInteger(pos) || pos < 0 || pos >= length) {
     throw new PatchingError("bad_position", `${what} position ${pos} is outside [0, ${length})`);
   }
@@ -124,8 +138,12 @@ export function checkVocabTokens(model: Gpt2Model, tokens: readonly number[]): v
 export function evaluatePaths(
   context: PathPatchingContext, graph: PathGraph, base: PathActivations, source: PathActivations,
 ): number {
+  return metricOfFinalResidual(context, patchedFinalResidual(context.model.model, base, source, graph, context.logitPosition), base);
+}
+
+/** The context's metric of a final residual stream at the logit position (ln_final frozen at `base`'s scale when the context says so). */
+export function metricOfFinalResidual(context: PathPatchingContext, final: Tensor, base: PathActivations): number {
   const model = context.model.model;
-  const final = patchedFinalResidual(model, base, source, graph, context.logitPosition);
   const ln = context.freezeFinalScale ? { frozenScale: base.finalScaleAt(context.logitPosition) } : {};
   if (context.metricTokens) {
     checkVocabTokens(model, context.metricTokens);
@@ -167,6 +185,11 @@ function receiverName(receivers: PathPatchingSweepOptions["receivers"]): string 
     .join(",");
 }
 
+function continuationName(entry: ContinuationNode): string {
+  const node = continuationNode(entry);
+  return "node" in entry && node.kind === "head" ? `${componentName(node)}.${entry.channels.join("")}` : componentName(node);
+}
+
 /**
  * Path patching of each sender at `senderPosition` separately: the path sender → receivers →
  * continuation → logits carries corrupted − clean; everything else stays clean.
@@ -179,7 +202,7 @@ export function pathPatchingSweep(context: PathPatchingContext, options: PathPat
   const continuation = options.continuation ?? [];
   const receivers = options.receivers;
   const receiverNodes = receivers === "logits" ? [] : receivers.map((r) => r.node);
-  for (const node of [...receiverNodes, ...continuation]) checkPosition(componentLabel(node), node.pos, clean.pos);
+  for (const node of [...receiverNodes, ...continuation.map(continuationNode)]) checkPosition(componentLabel(node), node.pos, clean.pos);
   const senders = options.senders ?? allComponents(config);
   for (const component of senders) checkComponent(component, config);
   const baseline = baselineMetric(context, clean);
@@ -204,7 +227,7 @@ export function pathPatchingSweep(context: PathPatchingContext, options: PathPat
   }
   return gridDisplay({
     receiver: receiverName(receivers),
-    continuation: continuation.map((node) => componentName(node)),
+    continuation: continuation.map((entry) => continuationName(entry)),
     grid,
     baseline,
     senderLabels,
@@ -242,7 +265,8 @@ function headSpaceValues(
  * continuation nodes. A sender that is also a receiver or a continuation node passes on no change
  * of its own: it is recomputed like any other such node, from what reaches its inputs.
  */
-function sweepGraph(sender: NodeAt, receivers: PathPatchingSweepOptions["receivers"], continuation: readonly NodeAt[]): PathGraph {
+function sweepGraph(sender: NodeAt, receivers: PathPatchingSweepOptions["receivers"], entries: readonly ContinuationNode[]): PathGraph {
+  const continuation = entries.map(continuationNode);
   if (receivers === "logits") {
     return {
       senders: [sender], recomputed: [],
@@ -257,7 +281,9 @@ function sweepGraph(sender: NodeAt, receivers: PathPatchingSweepOptions["receive
     recomputed: [...receivers.map((r) => r.node), ...continuation.filter((c) => !isReceiver(c))],
     senderEdge: (_, to, channel) => receivers.some((r) => sameNode(r.node, to) && r.channels.includes(channel)),
     senderToLogits: () => false,
-    edge: (from, to) => (isReceiver(from) || inContinuation(from)) && inContinuation(to) && !isReceiver(to),
+    edge: (from, to, channel) =>
+      (isReceiver(from) || inContinuation(from)) && !isReceiver(to) &&
+      entries.some((entry) => sameNode(continuationNode(entry), to) && continuationTakes(entry, channel)),
     toLogits: (from) => isReceiver(from) || inContinuation(from),
   };
 }
@@ -265,7 +291,7 @@ function sweepGraph(sender: NodeAt, receivers: PathPatchingSweepOptions["receive
 export interface PathPatchOptions {
   readonly sender: NodeAt;
   readonly receivers: "logits" | readonly ReceiverInput[];
-  readonly continuation?: readonly NodeAt[];
+  readonly continuation?: readonly ContinuationNode[];
 }
 
 /**
@@ -276,7 +302,7 @@ export function pathPatch(context: PathPatchingContext, options: PathPatchOption
   checkContext(context);
   const { sender, receivers } = options;
   const continuation = options.continuation ?? [];
-  const nodes = [sender, ...(receivers === "logits" ? [] : receivers.map((r) => r.node)), ...continuation];
+  const nodes = [sender, ...(receivers === "logits" ? [] : receivers.map((r) => r.node)), ...continuation.map(continuationNode)];
   for (const node of nodes) {
     checkComponent(node, context.model.config);
     checkPosition(componentLabel(node), node.pos, context.clean.pos);
@@ -315,18 +341,7 @@ export function evaluateCircuit(context: PathPatchingContext, circuit: readonly 
   checkContext(context);
   const { clean, corrupted } = context;
   for (const node of circuit) checkPosition(componentLabel(node), node.pos, clean.pos);
-  const embeds: NodeAt[] = Array.from({ length: clean.pos }, (_, pos) => ({ kind: "embed", pos }));
-  const members = circuit.filter((node) => node.kind !== "embed");
-  const inCircuit = (node: NodeAt) => node.kind === "embed" || members.some((m) => sameNode(m, node));
-  const graph: PathGraph = {
-    senders: embeds,
-    recomputed: members,
-    senderEdge: () => true,
-    senderToLogits: () => true,
-    edge: (from) => inCircuit(from),
-    toLogits: (from) => inCircuit(from),
-  };
-  const metric = evaluatePaths(context, graph, corrupted, clean);
+  const metric = evaluatePaths(context, fullCircuitGraph(clean.pos, circuit), corrupted, clean);
   const cleanMetric = baselineMetric(context, clean);
   const corruptedMetric = baselineMetric(context, corrupted);
   return {
@@ -335,5 +350,24 @@ export function evaluateCircuit(context: PathPatchingContext, circuit: readonly 
     corrupted: corruptedMetric,
     fractionOfBaseline: metric / cleanMetric,
     recovered: (metric - corruptedMetric) / (cleanMetric - corruptedMetric),
+  };
+}
+
+/**
+ * evaluateCircuit's graph over prompts of `positions` tokens: every embedding is a sender; its change
+ * enters only circuit nodes, which are recomputed from the changes of the embeddings and of other
+ * circuit nodes and pass theirs on to circuit nodes and the logits.
+ */
+export function fullCircuitGraph(positions: number, circuit: readonly NodeAt[]): PathGraph {
+  const embeds: NodeAt[] = Array.from({ length: positions }, (_, pos) => ({ kind: "embed", pos }));
+  const members = circuit.filter((node) => node.kind !== "embed");
+  const inCircuit = (node: NodeAt) => node.kind === "embed" || members.some((m) => sameNode(m, node));
+  return {
+    senders: embeds,
+    recomputed: members,
+    senderEdge: () => true,
+    senderToLogits: () => true,
+    edge: (from) => inCircuit(from),
+    toLogits: (from) => inCircuit(from),
   };
 }

@@ -1,5 +1,7 @@
 import type { GreaterThanReport } from "../tasks/greater-than/pipeline.ts";
 import { barChart } from "./bar-chart.ts";
+import { componentFigures, componentTables } from "./component-figures.ts";
+import { circuitEvaluationFigures, circuitEvaluationTables } from "./circuit-evaluation-figures.ts";
 import { Figure } from "./figure.ts";
 import { heatmap } from "./heatmap.ts";
 import { renderReportHtml, type ReportTable } from "./report-html.ts";
@@ -149,6 +151,8 @@ export function greaterThanFigures(report: GreaterThanReport): Figure[] {
       }),
     }),
   );
+  figures.push(...componentFigures(report.component_analyses));
+  figures.push(...circuitEvaluationFigures(report));
   return figures;
 }
 
@@ -174,6 +178,8 @@ export function greaterThanReportHtml(report: GreaterThanReport, figures: readon
         ["fraction of the model's PD", fmt(report.circuit.fraction_of_baseline)],
       ],
     },
+    ...componentTables(report.component_analyses),
+    ...circuitEvaluationTables(report),
   ];
   return renderReportHtml({
     title: `How does ${modelName} compute greater-than?`,

@@ -3,6 +3,7 @@
 export { heatmap, type HeatmapInput } from "./heatmap.ts";
 export { barChart, type BarChartInput } from "./bar-chart.ts";
 export { lineChart, type LineChartInput, type LineSeries } from "./line-chart.ts";
+export { scatterChart, type ScatterChartInput } from "./scatter-chart.ts";
 export { Figure, type FigureInit } from "./figure.ts";
 export { htmlDisplay, JUPYTER_DISPLAY, type HtmlDisplay, type JupyterDisplayable, type MimeBundle } from "./jupyter-display.ts";
 export { renderReportHtml, type ReportInput, type ReportTable } from "./report-html.ts";

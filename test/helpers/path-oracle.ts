@@ -20,7 +20,8 @@ export interface OracleReceiver {
 export interface OraclePath {
   readonly sender: NodeAt;
   readonly receivers: "logits" | readonly OracleReceiver[];
-  readonly continuation?: readonly NodeAt[];
+  /** A node given with channels takes the path's changes on those inputs only. */
+  readonly continuation?: readonly (NodeAt | OracleReceiver)[];
 }
 
 type Rows = Float32Array;
@@ -161,7 +162,8 @@ export class PathOracle {
     const { receivers } = path;
     if (receivers === "logits") return new Map([[key(path.sender), senderValue]]);
     const fromSender = new Map([[key(path.sender), senderValue]]);
-    const recomputed = [...receivers.map((r) => r.node), ...(path.continuation ?? [])]
+    const continuation = (path.continuation ?? []).map((c) => ("node" in c ? c : { node: c, channels: ["q", "k", "v", "in"] as Channel[] }));
+    const recomputed = [...receivers.map((r) => r.node), ...continuation.map((c) => c.node)]
       .filter((node, i, all) => all.findIndex((other) => key(other) === key(node)) === i)
       .sort((a, b) => order(a) - order(b) || a.pos - b.pos);
     const outputs = new Map<string, Rows>();
@@ -169,7 +171,7 @@ export class PathOracle {
       const asReceiver = receivers.find((r) => key(r.node) === key(node));
       const value = asReceiver
         ? this.recompute(node, fromSender, asReceiver.channels)
-        : this.recompute(node, outputs, ["q", "k", "v", "in"]);
+        : this.recompute(node, outputs, continuation.find((c) => key(c.node) === key(node))!.channels);
       outputs.set(key(node), value);
     }
     return outputs;

@@ -185,7 +185,7 @@ function describePath(path: OraclePath, logitPosition: number): string {
   const receivers = path.receivers === "logits"
     ? "logits"
     : path.receivers.map((r) => `${nodeName(r.node)}.${r.channels.join("")}`).join("+");
-  const via = path.continuation?.length ? ` via ${path.continuation.map(nodeName).join(",")}` : "";
+  const via = path.continuation?.length ? ` via ${path.continuation.map((c) => ("node" in c ? `${nodeName(c.node)}.${c.channels.join("")}` : nodeName(c))).join(",")}` : "";
   return `${nodeName(path.sender)} → ${receivers}${via} → logits@${logitPosition}`;
 }
 

@@ -14,8 +14,10 @@ import { createProgressBar, type ProgressBar } from "../progress.ts";
 import { UsageError } from "../usage-error.ts";
 import { checkOutReplaceableDirectory } from "../output-checks.ts";
 import { checkGreaterThanSize } from "./greater-than-size.ts";
+import { type CircuitSpec, parseCircuitSpec } from "../../tasks/greater-than/circuit-spec.ts";
+import { PatchingError } from "../../patching/patching-error.ts";
 
-export const GREATER_THAN_USAGE = `gpt2-lens greater-than [--model DIR] [--n 490] [--seed 0] [--dataset FILE] [--processing MODE] --out DIR
+export const GREATER_THAN_USAGE = `gpt2-lens greater-than [--model DIR] [--n 490] [--seed 0] [--dataset FILE] [--processing MODE] [--neuron-mlp L] [--circuit SPEC] --out DIR
 
 Reproduces Hanna, Liu & Variengien (2023): baselines, iterative path patching (senders → logits,
 → the last four MLPs, → the circuit heads' queries and keys/values), attention to YY, MLP logit
@@ -24,7 +26,10 @@ lens, top neurons, and the circuit's PD. Writes report.json, one SVG per figure 
 tokens, corrupted_tokens and yy (e.g. the fixture's golden.safetensors) instead of --n/--seed.
 --processing (MODE none or transformer-lens): transformer-lens loads the weights as TransformerLens's from_pretrained processes them
 (fold_ln, center_writing_weights, center_unembed, fold_value_biases); the default, none, keeps
-HuggingFace's values. report.json says which (model.weights).`;
+HuggingFace's values. report.json says which (model.weights).
+--neuron-mlp L analyses MLP L's neurons instead of the most important MLP's.
+--circuit evaluates and analyses the given heads and MLPs at END instead of the circuit found, e.g.
+L5H1,L5H5,L6H1,L6H9,L7H10,L8H8,L8H11,L9H1,MLP8,MLP9,MLP10,MLP11 (the paper's, for GPT-2 small).`;
 
 /** What a report directory holds; an existing --out holding anything else is refused (it is replaced whole). */
 const isReportFile = (name: string): boolean => name === "report.json" || name === "index.html" || name.endsWith(".svg");
@@ -46,6 +51,16 @@ async function loadPrompts(datasetPath: string | undefined, n: number, seed: num
   return { tokens: dataset.tokens, corruptedTokens: dataset.corruptedTokens, yy: dataset.yy, prompts: dataset.prompts };
 }
 
+/** --circuit checked against the loaded model; a bad label is a usage error naming it. */
+function circuitOption(text: string, config: Gpt2Config): CircuitSpec {
+  try {
+    return parseCircuitSpec(text, config);
+  } catch (error) {
+    if (error instanceof PatchingError) throw new UsageError(`greater-than: --circuit: ${error.message}`);
+    throw error;
+  }
+}
+
 export async function greaterThanCommand(argv: readonly string[], log: (line: string) => void): Promise<void> {
   const { values, positionals } = parseCommandArgs("greater-than", argv, {
     model: { type: "string" },
@@ -54,6 +69,8 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
     dataset: { type: "string" },
     out: { type: "string" },
     processing: { type: "string" },
+    "neuron-mlp": { type: "string" },
+    circuit: { type: "string" },
   });
   if (positionals.length) throw new UsageError(`greater-than: unexpected argument "${positionals[0]}"`);
   const outFlag = requireString("greater-than", values.out, "out");
@@ -62,6 +79,11 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
   const datasetPath = optionalString(values, "dataset");
   if (datasetPath && (values.n !== undefined || values.seed !== undefined)) {
     throw new UsageError("greater-than: --dataset replaces --n and --seed; give one or the other");
+  }
+  const neuronMlp = parseNeuronMlp(optionalString(values, "neuron-mlp"));
+  const circuitText = values.circuit;
+  if (circuitText !== undefined && (typeof circuitText !== "string" || circuitText.trim() === "")) {
+    throw new UsageError("greater-than: --circuit needs a comma-separated list of heads and MLPs, e.g. L5H1,L6H9,MLP8");
   }
   const modelDir = optionalString(values, "model") ?? BUNDLED_MODEL_DIR;
   const processing = optionalString(values, "processing") ?? "none";
@@ -72,7 +94,11 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
   if (viaLink) log(`--out ${viaLink} is a symbolic link: the report replaces its target, ${out}`);
   const started = performance.now();
   const model = new HookedGpt2(await loadWithProgress(modelDir, processing));
+  const givenCircuit = circuitText === undefined ? undefined : circuitOption(circuitText, model.config);
   const data = await loadPrompts(datasetPath, n, seed, model.config);
+  if (neuronMlp !== undefined && neuronMlp >= model.config.nLayers) {
+    throw new UsageError(`greater-than: --neuron-mlp ${neuronMlp} is not an MLP of this model (layers 0…${model.config.nLayers - 1})`);
+  }
   log(`model ${modelDir}: ${model.config.nLayers} layers × ${model.config.nHeads} heads, d_model ${model.config.dModel}; ${data.tokens.batch} prompts`);
 
   const bars = new Map<string, ProgressBar>();
@@ -81,6 +107,8 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
     report = runGreaterThanPipeline({
       model,
       data,
+      neuronMlp,
+      ...(givenCircuit ? { circuit: givenCircuit } : {}),
       onProgress: (stage, done, total) => {
         let bar = bars.get(stage);
         if (!bar) {
@@ -110,5 +138,15 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
   const { baseline, circuit } = report;
   log(`PD ${baseline.prob_diff.toFixed(4)}  CS ${baseline.cutoff_sharpness.toFixed(4)}  corrupted PD ${baseline.corrupted_prob_diff.toFixed(4)}`);
   log(`circuit: heads ${circuit.heads.join(" ") || "—"}; MLPs ${circuit.mlps.join(" ") || "—"}; PD ${circuit.prob_diff.toFixed(4)} (${(100 * circuit.fraction_of_baseline).toFixed(1)} % of the model's)`);
+  const { paper, paper_reverse: reverse } = report.circuit_evaluation;
+  log(`circuit (${givenCircuit ? "given" : "found"}), paper's evaluation: PD ${paper.prob_diff.toFixed(4)} (${(100 * paper.fraction_of_baseline).toFixed(1)} %), CS ${paper.cutoff_sharpness.toFixed(4)}; reversed: PD ${reverse.prob_diff.toFixed(4)}`);
   log(`wrote report.json, ${figures.length} figures and index.html to ${out} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+}
+
+function parseNeuronMlp(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new UsageError(`greater-than: --neuron-mlp must be a layer number (0, 1, …), got "${value}"`);
+  }
+  return Number(value);
 }

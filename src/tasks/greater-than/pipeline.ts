@@ -15,6 +15,10 @@ import { endYearProbabilities, probabilityDifferenceMetric, probabilityDifferenc
 import { mlpLogitLens, type MlpLogitLens } from "./mlp-logit-lens.ts";
 import { type TopNeurons, topNeuronsOfMlp } from "./top-neurons.ts";
 import { yearTokenIds } from "./years.ts";
+import { checkNeuronMlp, type ComponentAnalysesReport, runComponentAnalyses } from "./component-analyses.ts";
+import { circuitEvaluations, type CircuitEvaluationsReport } from "./circuit-evaluations.ts";
+import type { CircuitSpec } from "./circuit-spec.ts";
+import { lowerCircuit, lowerCircuitNodes, type LowerCircuitReport } from "./lower-circuit.ts";
 
 export type ProgressReporter = (stage: string, done: number, total: number) => void;
 
@@ -25,6 +29,10 @@ export interface GreaterThanPipelineOptions {
   /** A head joins the circuit when its path effect reaches this fraction of the strongest head's. */
   readonly headFraction?: number;
   readonly topNeuronCount?: number;
+  /** Analyse this MLP's neurons (component_analyses.neurons) instead of the most important one. */
+  readonly neuronMlp?: number;
+  /** Evaluate and analyse this circuit (heads and MLPs at END) instead of the one the selection rule finds. */
+  readonly circuit?: CircuitSpec;
 }
 
 export interface HeadInputPatching {
@@ -66,7 +74,15 @@ export interface GreaterThanReport {
     readonly prob_diff: number;
     readonly fraction_of_baseline: number;
     readonly recovered: number;
+    /** "found" by the selection rule, or "given" (--circuit). */
+    readonly source: "found" | "given";
   };
+  /** What each component does: attention patterns, head logit lens, PCA of year representations, neurons. */
+  readonly component_analyses: ComponentAnalysesReport;
+  /** The paper's circuit evaluation, its reverse, the stricter full-circuit rule and upper + lower circuit, each with its heatmap. */
+  readonly circuit_evaluation: CircuitEvaluationsReport;
+  /** Senders at YY → the circuit heads' keys and values apart, and → the lower circuit's MLPs at YY. */
+  readonly lower_circuit: LowerCircuitReport;
 }
 
 function tokenRows(ids: Int32Array, batch: number, pos: number): number[][] {
@@ -101,6 +117,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   const progress = options.onProgress ?? (() => {});
   const { END, YY } = GT_POSITIONS;
   const yearTokens = yearTokenIds();
+  checkNeuronMlp(options.neuronMlp, nLayers);
   for (const [name, batch] of [["tokens", data.tokens], ["corrupted_tokens", data.corruptedTokens]] as const) {
     if (batch.pos !== END + 1) {
       throw new DatasetError(
@@ -170,12 +187,18 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
       ),
     );
   }
-  const heads = mergeHeads([logitsGrid, ...mlpGrids].map((grid) => importantHeads(grid, nHeads, headFraction, minEffect)));
-  const circuitMlps: NodeAt[] = circuitMlpLayers.map((layer) => ({ kind: "mlp", layer, pos: END }));
+  // --circuit: the given heads and MLPs replace the found ones from here on.
+  const given = options.circuit;
+  const heads: SelectedHead[] = given
+    ? given.heads.map((h) => ({ layer: h.layer, head: h.head }))
+    : mergeHeads([logitsGrid, ...mlpGrids].map((grid) => importantHeads(grid, nHeads, headFraction, minEffect)));
+  const mlpLayers = given ? given.mlps.map((m) => m.layer) : circuitMlpLayers;
+  const circuitMlps: NodeAt[] = mlpLayers.map((layer) => ({ kind: "mlp", layer, pos: END }));
   const headReceivers = (channels: ("q" | "k" | "v")[]): ReceiverInput[] =>
     heads.map((h) => ({ node: { kind: "head", layer: h.layer, head: h.head, pos: END }, channels }));
   const headInputs: HeadInputPatching[] = [];
   const yySenders: NodeAt[] = [];
+  let embedKv: number | null = null;
   for (const [channel, senderPosition, channels] of [
     ["q", END, ["q"]],
     ["kv", YY, ["k", "v"]],
@@ -201,6 +224,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
       grid: grid.grid,
     });
     if (channel === "kv") {
+      embedKv = embed;
       for (const head of importantHeads(grid, nHeads, headFraction, minEffect)) yySenders.push({ kind: "head", ...head, pos: YY });
       for (let layer = 0; layer < nLayers; layer++) {
         if ((grid.grid[layer]![nHeads] ?? 0) <= -minEffect) yySenders.push({ kind: "mlp", layer, pos: YY });
@@ -212,6 +236,29 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   const circuitNodes: NodeAt[] = [...heads.map((h): NodeAt => ({ kind: "head", ...h, pos: END })), ...circuitMlps, ...yySenders];
   const evaluation = evaluateCircuit(context, circuitNodes);
   progress("circuit evaluation", 1, 1);
+
+  const lowerSteps = 2 + yySenders.filter((n) => n.kind === "mlp").length;
+  let lowerDone = 0;
+  const lower = lowerCircuit({
+    context, heads, circuitMlps, yySenders, embedKv, yy: YY, end: END, minEffect,
+    onStep: () => progress("lower circuit at YY", lowerDone++, lowerSteps),
+  });
+  progress("lower circuit at YY", lowerSteps, lowerSteps);
+  let evaluationsDone = 0;
+  const evaluations = circuitEvaluations({
+    context,
+    source: given ? "given" : "found",
+    heads: heads.map((h) => ({ kind: "head", ...h })),
+    mlps: mlpLayers.map((layer) => ({ kind: "mlp", layer })),
+    fullCircuitNodes: circuitNodes,
+    lower: lowerCircuitNodes({ yySenders, embedKv, yy: YY, minEffect }),
+    yearTokens,
+    yy: data.yy,
+    end: END,
+    yyPosition: YY,
+    onStep: () => progress("circuit evaluations and heatmaps", evaluationsDone++, 4),
+  });
+  progress("circuit evaluations and heatmaps", 4, 4);
 
   progress("attention, logit lens, neurons", 0, 3);
   const attention = Array.from({ length: nLayers }, (_, layer) =>
@@ -231,6 +278,12 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
       ? null
       : topNeuronsOfMlp(model.model, clean, corrupted, data.yy, mostImportantMlp, END, yearTokens, options.topNeuronCount ?? 10);
   progress("attention, logit lens, neurons", 3, 3);
+
+  const componentAnalyses = runComponentAnalyses({
+    model, clean, corrupted, yy: data.yy, yearTokens, logitsGrid, senderGrids: [logitsGrid, ...mlpGrids], heads, circuitMlps: circuitMlpLayers, candidateMlps: lastMlps,
+    neuronMlp: options.neuronMlp,
+    onStep: (done, total) => progress("component analyses", done, total),
+  });
 
   return {
     model: { n_layers: nLayers, n_heads: nHeads, d_model: dModel, d_mlp: dMlp, weights: model.model.weightsProcessing },
@@ -260,7 +313,11 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
       prob_diff: evaluation.metric,
       fraction_of_baseline: evaluation.fractionOfBaseline,
       recovered: evaluation.recovered,
+      source: given ? "given" : "found",
     },
+    component_analyses: componentAnalyses,
+    circuit_evaluation: evaluations,
+    lower_circuit: lower,
   };
 }
 

@@ -1,0 +1,120 @@
+import { PCA } from "ml-pca";
+import { tokenEmbed } from "../../gpt2/components/embed.ts";
+import { toTokens } from "../../gpt2/tokenizer.ts";
+import type { HookedGpt2 } from "../../hooks/hooked-gpt2.ts";
+import { componentLabel } from "../../patching/nodes.ts";
+import { collectPathActivations, type PathActivations } from "../../patching/path-activations.ts";
+import { cachedHeadOutput, plus } from "../../patching/recompute.ts";
+import type { Tensor } from "../../tensor/tensor.ts";
+import type { SelectedHead } from "./circuit-selection.ts";
+import { type GreaterThanDataset, GT_POSITIONS, makeGreaterThanDataset } from "./dataset.ts";
+import { type HtmlDisplayed, withHtmlDisplay } from "./display.ts";
+import { escapeHtml } from "../../patching/html-grid.ts";
+import { validYears, yearTokenIds } from "./years.ts";
+
+export interface PcaPanel {
+  /** "mlp_input", "circuit_heads", "control_head" or "yy_embeddings". */
+  readonly name: string;
+  /** What was decomposed, in words. */
+  readonly what: string;
+  /** One [PC1, PC2] point per prompt (per YY), or null when there was nothing to decompose. */
+  readonly points: [number, number][] | null;
+  /** Fraction of the total variance along PC1 and PC2. */
+  readonly explained_variance: [number, number] | null;
+  /** Why the panel is empty, when it is. */
+  readonly missing: string | null;
+}
+
+export interface YearPca {
+  readonly noun: string;
+  readonly century: number;
+  /** The YY of each point, 02…98. */
+  readonly yy: number[];
+  readonly panels: PcaPanel[];
+}
+
+export interface YearPcaOptions {
+  readonly circuitHeads: readonly SelectedHead[];
+  /** The earliest circuit MLP (its input at END is decomposed), or null. */
+  readonly firstCircuitMlp: number | null;
+  /** A head outside the circuit, as a control, or null. */
+  readonly controlHead: SelectedHead | null;
+  /** Default " war" and the 1700s. */
+  readonly noun?: string;
+  readonly century?: number;
+}
+
+/**
+ * Two-component PCA (ml-pca, centred, not scaled) of the year representations on one prompt per
+ * YY 02…98 with a fixed noun and century: the first circuit MLP's input (hook_resid_mid) at END,
+ * the circuit heads' summed outputs at END, a non-circuit head's output at END, and the static
+ * embeddings (W_E rows) of the YY tokens.
+ */
+export function yearPca(model: HookedGpt2, options: YearPcaOptions): YearPca & HtmlDisplayed {
+  const noun = options.noun ?? "war";
+  const century = options.century ?? 17;
+  const data = yearPcaPrompts(noun, century);
+  const acts = collectPathActivations(model, data.tokens);
+  const { END } = GT_POSITIONS;
+  const yy = Array.from(data.yy);
+  const gpt2 = model.model;
+  const headsSum = (heads: readonly SelectedHead[]): Tensor =>
+    heads.map((h) => cachedHeadOutput(gpt2, acts, h.layer, h.head, END)).reduce((a, b) => plus(a, b));
+  const yearTokens = yearTokenIds();
+  const headList = options.circuitHeads.map((h) => componentLabel({ kind: "head", ...h })).join(", ");
+  const panels: PcaPanel[] = [
+    panel(
+      "mlp_input",
+      options.firstCircuitMlp === null ? "the first circuit MLP's input at END" : `MLP${options.firstCircuitMlp}'s input (hook_resid_mid) at END`,
+      options.firstCircuitMlp === null ? null : residMidAt(acts, options.firstCircuitMlp, END),
+      "the circuit has no MLP",
+    ),
+    panel(
+      "circuit_heads",
+      `the circuit heads' summed output at END (${headList || "none"})`,
+      options.circuitHeads.length ? headsSum(options.circuitHeads) : null,
+      "the circuit has no heads",
+    ),
+    panel(
+      "control_head",
+      options.controlHead ? `${componentLabel({ kind: "head", ...options.controlHead })}'s output at END (not in the circuit; control)` : "a non-circuit head's output at END",
+      options.controlHead ? headsSum([options.controlHead]) : null,
+      "every head is in the circuit",
+    ),
+    panel("yy_embeddings", "the static token embeddings (W_E rows) of the YY tokens", tokenEmbed(gpt2, yy.map((y) => yearTokens[y]!), [yy.length]), ""),
+  ];
+  return withHtmlDisplay({ noun, century, yy, panels }, pcaTable);
+}
+
+/** One prompt per YY 02…98 with `noun` and start years in the century `century`·100 (e.g. 1702…1798). */
+export function yearPcaPrompts(noun: string, century: number): GreaterThanDataset {
+  const years = validYears(toTokens, [century * 100, century * 100 + 99]).filter((y) => y % 100 >= 2 && y % 100 <= 98);
+  return makeGreaterThanDataset({ n: 97, seed: 0, nouns: [noun], years });
+}
+
+function residMidAt(acts: PathActivations, layer: number, pos: number): Tensor {
+  return acts.residualAt(layer, "hook_resid_mid", pos);
+}
+
+function panel(name: string, what: string, rows: Tensor | null, missing: string): PcaPanel {
+  if (rows === null) return { name, what, points: null, explained_variance: null, missing };
+  const width = rows.shape[rows.rank - 1]!;
+  const matrix = Array.from({ length: rows.size / width }, (_, r) => Array.from(rows.data.subarray(r * width, (r + 1) * width)));
+  const pca = new PCA(matrix, { center: true, scale: false });
+  const variance = pca.getExplainedVariance();
+  const projected = pca.predict(matrix, { nComponents: 2 }).to2DArray();
+  return {
+    name,
+    what,
+    points: projected.map((row) => [row[0] ?? 0, row[1] ?? 0]),
+    explained_variance: [variance[0] ?? 0, variance[1] ?? 0],
+    missing: null,
+  };
+}
+
+function pcaTable(value: YearPca): string {
+  const rows = value.panels
+    .map((p) => `<tr><td>${escapeHtml(p.what)}</td><td>${p.explained_variance ? p.explained_variance.map((v) => v.toFixed(3)).join(" / ") : escapeHtml(`— (${p.missing})`)}</td></tr>`)
+    .join("");
+  return `<table style="font:11px monospace"><caption>PCA of year representations (" ${escapeHtml(value.noun)}", ${value.century}YY): explained variance PC1 / PC2</caption>${rows}</table>`;
+}

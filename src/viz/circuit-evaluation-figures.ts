@@ -1,0 +1,169 @@
+/** Figures and tables of a greater-than report's circuit evaluations and lower circuit. */
+import type { CircuitEvaluationEntry } from "../tasks/greater-than/circuit-evaluations.ts";
+import type { LowerCircuitGrid } from "../tasks/greater-than/lower-circuit.ts";
+import type { GreaterThanReport } from "../tasks/greater-than/pipeline.ts";
+import { barChart } from "./bar-chart.ts";
+import { Figure } from "./figure.ts";
+import { heatmap } from "./heatmap.ts";
+import type { ReportTable } from "./report-html.ts";
+import { sideBySide } from "./side-by-side.ts";
+
+const YEAR_LABELS = Array.from({ length: 100 }, (_, y) => String(y).padStart(2, "0"));
+const fmt = (value: number) => value.toFixed(3);
+
+const EVALUATIONS = [
+  ["paper", "paper's evaluation"],
+  ["paper_reverse", "reverse (only the circuit's paths corrupted)"],
+  ["full_circuit", "full circuit (stricter rule)"],
+  ["upper_and_lower", "upper and lower circuit"],
+] as const;
+
+type EvaluationKey = (typeof EVALUATIONS)[number][0];
+
+function entries(report: GreaterThanReport): [EvaluationKey, string, CircuitEvaluationEntry][] {
+  const evaluations = report.circuit_evaluation;
+  return EVALUATIONS.flatMap(([key, title]) => {
+    const entry = evaluations[key];
+    return entry ? [[key, title, entry] as [EvaluationKey, string, CircuitEvaluationEntry]] : [];
+  });
+}
+
+function yearHeatmap(title: string, values: number[][], yy: readonly number[], range: [number, number]): string {
+  return heatmap({
+    title,
+    values,
+    rowLabels: yy.map((y) => String(y).padStart(2, "0")),
+    colLabels: YEAR_LABELS,
+    xLabel: "predicted year YY'",
+    yLabel: "start year YY",
+    colorScale: "sequential",
+    range,
+    valueLabel: "probability",
+  });
+}
+
+function senderGrid(title: string, grid: LowerCircuitGrid, nLayers: number, nHeads: number): string {
+  return heatmap({
+    title,
+    values: grid.grid,
+    rowLabels: Array.from({ length: nLayers }, (_, l) => `L${l}`),
+    colLabels: [...Array.from({ length: nHeads }, (_, h) => `H${h}`), "MLP"],
+    xLabel: "sender at YY",
+    yLabel: "layer",
+    colorScale: "diverging",
+    valueLabel: "Δ PD",
+  });
+}
+
+const hasCell = (grid: LowerCircuitGrid) => grid.grid.some((row) => row.some((v) => v !== null));
+
+/** The evaluations' PD bars, each evaluation's heatmap beside the model's, and the lower circuit's grids. */
+export function circuitEvaluationFigures(report: GreaterThanReport): Figure[] {
+  const { n_layers: nLayers, n_heads: nHeads } = report.model;
+  const evaluations = report.circuit_evaluation;
+  const members = [...evaluations.heads, ...evaluations.mlps].join(", ") || "no components";
+  const figures: Figure[] = [];
+  const list = entries(report);
+  figures.push(
+    new Figure({
+      name: "circuit-evaluations",
+      caption:
+        `PD of the model, of the ${evaluations.source} circuit (${members}) under each evaluation, and of the corrupted prompts. ` +
+        list.map(([, title, e]) => `${title}: ${fmt(e.prob_diff)} (${(100 * e.fraction_of_baseline).toFixed(1)} % of the model's)`).join("; ") + ".",
+      svg: barChart({
+        title: "Circuit evaluations: probability difference",
+        labels: ["model", ...list.map(([key]) => key.replace(/_/g, " ")), "corrupted"],
+        values: [report.baseline.prob_diff, ...list.map(([, , e]) => e.prob_diff), report.baseline.corrupted_prob_diff],
+        highlight: list.map((_, i) => i + 1),
+        highlightLabel: "circuit",
+        otherLabel: "model / corrupted",
+        yLabel: "probability difference",
+      }),
+    }),
+  );
+  const model = report.probability_heatmap.mean_probability;
+  for (const [key, title, entry] of list) {
+    const top = Math.max(...model.flat(), ...entry.mean_probability.flat());
+    figures.push(
+      new Figure({
+        name: `circuit-heatmap-${key.replace(/_/g, "-")}`,
+        caption:
+          `Mean p(end year) per start year YY: the model (left) and the ${title} (right; ${entry.rule}), on one colour scale. ` +
+          `PD ${fmt(entry.prob_diff)}, CS ${fmt(entry.cutoff_sharpness)}; the model's PD ${fmt(report.baseline.prob_diff)}, CS ${fmt(report.baseline.cutoff_sharpness)}.`,
+        svg: sideBySide([
+          yearHeatmap("Model", model, report.probability_heatmap.yy, [0, top]),
+          yearHeatmap(title[0]!.toUpperCase() + title.slice(1), entry.mean_probability, evaluations.yy, [0, top]),
+        ]),
+      }),
+    );
+  }
+  const lower = report.lower_circuit;
+  const kv = report.head_input_patching.find((h) => h.channel === "kv");
+  if (lower.k && lower.v) {
+    const grids = [["k", "keys", lower.k], ["v", "values", lower.v]] as const;
+    if (grids.some(([, , grid]) => hasCell(grid))) {
+      for (const [channel, word, grid] of grids) {
+        figures.push(
+          new Figure({
+            name: `lower-circuit-${channel}`,
+            caption:
+              `Path patching senders at YY → the circuit heads' ${word} at END only (${grid.receivers.join(", ")}), continuing through ${grid.continuation.join(", ") || "nothing"}: mean change of PD. ` +
+              `The embedding at YY: ${grid.embed === null ? "n/a" : fmt(grid.embed)}.`,
+            svg: senderGrid(`Senders at YY → circuit heads' ${word}`, grid, nLayers, nHeads),
+          }),
+        );
+      }
+    } else {
+      figures.push(
+        new Figure({
+          name: "lower-circuit-embedding",
+          caption: `${lower.note ?? "No sender at YY is upstream of the circuit heads."} The embedding at YY through the heads' keys only, values only, and both: ` +
+            `${fmt(lower.k.embed ?? 0)}, ${fmt(lower.v.embed ?? 0)}, ${kv?.embed === null || kv === undefined ? "n/a" : fmt(kv.embed)}.`,
+          svg: barChart({
+            title: "Embedding at YY → circuit heads' keys / values",
+            labels: ["keys", "values", "keys + values"],
+            values: [lower.k.embed, lower.v.embed, kv?.embed ?? null],
+            yLabel: "Δ PD",
+          }),
+        }),
+      );
+    }
+  }
+  for (const grid of lower.mlps_at_yy) {
+    const receiver = grid.receivers[0] ?? "MLP";
+    figures.push(
+      new Figure({
+        name: `lower-circuit-${receiver.replace(/\..*$/, "").replace(/[^A-Za-z0-9]+/g, "-")}`,
+        caption:
+          `Path patching senders at YY → ${receiver} at YY, continuing through ${grid.continuation.join(", ")}: mean change of PD. ` +
+          `The embedding at YY: ${grid.embed === null ? "n/a" : fmt(grid.embed)}.`,
+        svg: senderGrid(`Senders at YY → ${receiver} at YY`, grid, nLayers, nHeads),
+      }),
+    );
+  }
+  return figures;
+}
+
+/** The evaluations in numbers, and what the lower-circuit sections could not show. */
+export function circuitEvaluationTables(report: GreaterThanReport): ReportTable[] {
+  const evaluations = report.circuit_evaluation;
+  const lower = report.lower_circuit;
+  return [
+    {
+      caption: `Circuit evaluations (${evaluations.source} circuit: ${[...evaluations.heads, ...evaluations.mlps].join(", ") || "empty"}; lower circuit ${evaluations.lower.join(", ") || "none"})`,
+      headers: ["evaluation", "PD", "CS", "fraction of the model's PD", "recovered"],
+      rows: entries(report).map(([, title, e]) => [title, fmt(e.prob_diff), fmt(e.cutoff_sharpness), fmt(e.fraction_of_baseline), fmt(e.recovered)]),
+    },
+    {
+      caption: "Lower circuit at YY",
+      headers: ["part", "value"],
+      rows: [
+        ["nodes", lower.nodes.join(", ") || "—"],
+        ["embedding at YY → heads' keys", lower.k?.embed === null || lower.k === null ? "—" : fmt(lower.k.embed)],
+        ["embedding at YY → heads' values", lower.v?.embed === null || lower.v === null ? "—" : fmt(lower.v.embed)],
+        ["MLPs at YY patched into", lower.mlps_at_yy.map((g) => g.receivers.join(", ")).join("; ") || "—"],
+        ...(lower.note ? [["note", lower.note]] : []),
+      ],
+    },
+  ];
+}

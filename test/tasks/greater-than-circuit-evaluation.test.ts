@@ -1,0 +1,195 @@
+/**
+ * The greater-than report's circuit evaluations and lower circuit against independent computations:
+ * hooked forward passes with explicit patches (circuit-oracle, PathOracle), the clean and corrupted
+ * runs. Bundled model (its circuit is in layer 0) at a few prompts, and the tiny model for the lower
+ * circuit's grids, which are empty on the bundled model.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
+import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
+import type { NodeAt } from "../../src/patching/nodes.ts";
+import { collectPathActivations } from "../../src/patching/path-activations.ts";
+import type { PathPatchingContext } from "../../src/patching/path-patching.ts";
+import { parseCircuitSpec } from "../../src/tasks/greater-than/circuit-spec.ts";
+import { GT_POSITIONS, makeGreaterThanDataset } from "../../src/tasks/greater-than/dataset.ts";
+import { lowerCircuit } from "../../src/tasks/greater-than/lower-circuit.ts";
+import { cutoffSharpness, probabilityDifference } from "../../src/tasks/greater-than/metrics.ts";
+import { endYearProbabilities } from "../../src/tasks/greater-than/pd-metric.ts";
+import { type GreaterThanReport, runGreaterThanPipeline } from "../../src/tasks/greater-than/pipeline.ts";
+import { yearTokenIds } from "../../src/tasks/greater-than/years.ts";
+import type { Tensor } from "../../src/tensor/tensor.ts";
+import { paperCircuitOracleLogits } from "../helpers/circuit-oracle.ts";
+import { BUNDLED_MODEL_DIR, TINY_DIR, tinyGolden } from "../helpers/fixtures.ts";
+import { PathOracle } from "../helpers/path-oracle.ts";
+
+const { YY, END } = GT_POSITIONS;
+function everyNth(full: ReturnType<typeof makeGreaterThanDataset>, step: number, count: number) {
+  const rows = Array.from({ length: count }, (_, i) => i * step);
+  const pick = (ids: Int32Array) => Int32Array.from(rows.flatMap((r) => Array.from(ids.subarray(r * 13, (r + 1) * 13))));
+  return {
+    tokens: { ids: pick(full.tokens.ids), batch: count, pos: 13 },
+    corruptedTokens: { ids: pick(full.corruptedTokens.ids), batch: count, pos: 13 },
+    yy: Int32Array.from(rows, (r) => full.yy[r]!),
+  };
+}
+
+const mean = (values: Float64Array) => values.reduce((a, b) => a + b, 0) / values.length;
+
+describe("circuit evaluations on the bundled model (20 prompts, its 490-prompt circuit given)", () => {
+  let model: HookedGpt2;
+  // Every 24th of the 490 prompts, so that YY spans 02…98 (the first 20 prompts have YY 02…21, where the corrupted PD is high too).
+  const data = everyNth(makeGreaterThanDataset({ n: 490, seed: 5 }), 24, 20);
+  let found: GreaterThanReport;
+  const years = yearTokenIds();
+  const metrics = (logits: Tensor) => {
+    const probs = endYearProbabilities(logits, years);
+    return { pd: mean(probabilityDifference(probs, data.yy)), cs: mean(cutoffSharpness(probs, data.yy)) };
+  };
+
+  beforeAll(async () => {
+    model = new HookedGpt2(await loadGpt2FromDir(BUNDLED_MODEL_DIR));
+    // The circuit the selection rule finds on the 490 golden prompts (README); 20 prompts find a smaller one.
+    found = runGreaterThanPipeline({ model, data, circuit: parseCircuitSpec("L0H0,L0H1,L0H3,MLP0,MLP1,MLP3", model.config) });
+  }, 120_000);
+
+  it("paper, reverse and upper + lower equal one hooked forward pass each with explicit patches", () => {
+    const evaluations = found.circuit_evaluation;
+    expect(evaluations.source).toBe("given");
+    const circuit = parseCircuitSpec([...evaluations.heads, ...evaluations.mlps].join(","), model.config);
+    const oracle = (reverse: boolean, lower?: NodeAt[]) => {
+      const [base, source] = reverse ? [data.tokens, data.corruptedTokens] : [data.corruptedTokens, data.tokens];
+      return metrics(paperCircuitOracleLogits(model, base, source, {
+        heads: circuit.heads, mlps: circuit.mlps.map((m) => m.layer), position: END, ...(lower ? { lower } : {}),
+      }, END));
+    };
+    const cases = [
+      [evaluations.paper, oracle(false)],
+      [evaluations.paper_reverse, oracle(true)],
+      [evaluations.upper_and_lower!, oracle(false, [{ kind: "embed", pos: YY }])],
+    ] as const;
+    expect(evaluations.lower).toEqual(["embed@YY"]);
+    for (const [entry, expected] of cases) {
+      expect(entry.prob_diff).toBeCloseTo(expected.pd, 4);
+      expect(entry.cutoff_sharpness).toBeCloseTo(expected.cs, 4);
+      expect(entry.fraction_of_baseline).toBeCloseTo(entry.prob_diff / found.baseline.prob_diff, 10);
+    }
+    // The paper's reverse test: corrupting only the circuit's paths loses most of the PD.
+    expect(evaluations.paper_reverse.prob_diff).toBeLessThan(0.5 * found.baseline.prob_diff);
+    expect(evaluations.paper.fraction_of_baseline).toBeGreaterThan(0.5);
+    // The stricter rule is the report's circuit number.
+    expect(evaluations.full_circuit.prob_diff).toBeCloseTo(found.circuit.prob_diff, 6);
+  });
+
+  it("heatmaps: one row per YY, 100 years, rows summing to at most 1", () => {
+    const evaluations = found.circuit_evaluation;
+    expect(evaluations.yy).toEqual(found.probability_heatmap.yy);
+    for (const entry of [evaluations.paper, evaluations.paper_reverse, evaluations.full_circuit]) {
+      expect(entry.mean_probability).toHaveLength(evaluations.yy.length);
+      for (const row of entry.mean_probability) {
+        expect(row).toHaveLength(100);
+        const total = row.reduce((a, b) => a + b, 0);
+        expect(total).toBeGreaterThan(0);
+        expect(total).toBeLessThanOrEqual(1 + 1e-9);
+      }
+    }
+  });
+
+  it("the whole model as the circuit gives the model's PD and heatmap; reversed, the corrupted PD", () => {
+    const { nLayers, nHeads } = model.config;
+    const all = [
+      ...Array.from({ length: nLayers * nHeads }, (_, i) => `L${Math.floor(i / nHeads)}H${i % nHeads}`),
+      ...Array.from({ length: nLayers }, (_, l) => `MLP${l}`),
+    ].join(",");
+    const whole = runGreaterThanPipeline({ model, data, circuit: parseCircuitSpec(all, model.config) });
+    const { paper, paper_reverse: reverse } = whole.circuit_evaluation;
+    expect(whole.circuit.source).toBe("given");
+    expect(paper.prob_diff).toBeCloseTo(whole.baseline.prob_diff, 5);
+    expect(paper.cutoff_sharpness).toBeCloseTo(whole.baseline.cutoff_sharpness, 5);
+    expect(reverse.prob_diff).toBeCloseTo(whole.baseline.corrupted_prob_diff, 5);
+    paper.mean_probability.forEach((row, r) => row.forEach((p, y) => expect(p).toBeCloseTo(whole.probability_heatmap.mean_probability[r]![y]!, 5)));
+  }, 120_000);
+
+  it("on layer-0 heads the lower circuit says why its grids are empty and gives the embedding's k and v paths", () => {
+    const lower = found.lower_circuit;
+    expect(lower.note).toMatch(/layer 0/);
+    expect(lower.k!.grid.flat().every((cell) => cell === null)).toBe(true);
+    expect(lower.v!.grid.flat().every((cell) => cell === null)).toBe(true);
+    expect(lower.mlps_at_yy).toEqual([]);
+    expect(lower.v!.embed!).toBeLessThan(-0.1);
+  });
+});
+
+describe("lower circuit grids against PathOracle (tiny model, whose layer-1 heads read senders at YY)", () => {
+  it("k-only, v-only and MLP-at-YY cells equal the oracle; k and v differ from each other", async () => {
+    const model = new HookedGpt2(await loadGpt2FromDir(TINY_DIR));
+    const golden = tinyGolden();
+    const cleanTokens = { ids: golden.getInt32("tokens"), batch: 2, pos: 13 };
+    const corruptedTokens = { ids: golden.getInt32("corrupted_tokens"), batch: 2, pos: 13 };
+    const target = golden.getInt32("year_tokens")[70]!;
+    const logProb = (logits: Tensor) => {
+      const [rows, vocab] = logits.shape as [number, number];
+      let total = 0;
+      for (let r = 0; r < rows; r++) {
+        const row = logits.data.subarray(r * vocab, (r + 1) * vocab);
+        let max = -Infinity;
+        for (const v of row) max = Math.max(max, v);
+        let sum = 0;
+        for (const v of row) sum += Math.exp(v - max);
+        total += row[target]! - max - Math.log(sum);
+      }
+      return total / rows;
+    };
+    const context: PathPatchingContext = {
+      model, clean: collectPathActivations(model, cleanTokens), corrupted: collectPathActivations(model, corruptedTokens),
+      logitPosition: END, metric: logProb,
+    };
+    const heads = [{ layer: 1, head: 2 }, { layer: 1, head: 0 }];
+    const circuitMlps: NodeAt[] = [{ kind: "mlp", layer: 1, pos: END }];
+    const mlp0AtYy: NodeAt = { kind: "mlp", layer: 0, pos: YY };
+    const report = lowerCircuit({ context, heads, circuitMlps, yySenders: [mlp0AtYy], embedKv: -1, yy: YY, end: END, minEffect: 0 });
+    expect(report.note).toBeNull();
+    expect(report.nodes).toEqual(["embed@YY", "MLP0@YY"]);
+    const oracle = new PathOracle(model, cleanTokens, corruptedTokens);
+    const unpatched = logProb(oracle.logits(new Map(), END));
+    const effect = (path: Parameters<PathOracle["pathOutputs"]>[0]) => logProb(oracle.logits(oracle.pathOutputs(path), END)) - unpatched;
+    const headNodes = heads.map((h): NodeAt => ({ kind: "head", ...h, pos: END }));
+    let visible = 0;
+    for (const [channel, grid] of [["k", report.k!], ["v", report.v!]] as const) {
+      const receivers = headNodes.map((node) => ({ node, channels: [channel] }));
+      for (const [layer, column] of [[0, 0], [0, 1], [0, 3], [0, 4]] as const) {
+        const sender: NodeAt = column === 4 ? { kind: "mlp", layer, pos: YY } : { kind: "head", layer, head: column, pos: YY };
+        const expected = effect({ sender, receivers, continuation: circuitMlps });
+        expect(grid.grid[layer]![column]!).toBeCloseTo(expected, 5);
+        if (Math.abs(expected) > 1e-4) visible++;
+      }
+      expect(grid.embed!).toBeCloseTo(effect({ sender: { kind: "embed", pos: YY }, receivers, continuation: circuitMlps }), 5);
+      expect(grid.grid[1]!.every((cell) => cell === null), "layer-1 senders are not upstream of layer-1 heads").toBe(true);
+    }
+    expect(visible).toBeGreaterThan(2);
+    expect(report.k!.grid[0]![4]).not.toBeCloseTo(report.v!.grid[0]![4]!, 4);
+    // Senders at YY → MLP0 at YY, reaching the logits only through the heads' keys and values, then MLP1.
+    const [intoMlp] = report.mlps_at_yy;
+    expect(intoMlp!.continuation).toEqual(["blocks.1.attn.h2.kv", "blocks.1.attn.h0.kv", "blocks.1.mlp"]);
+    for (let head = 0; head < 4; head++) {
+      const expected = effect({
+        sender: { kind: "head", layer: 0, head, pos: YY },
+        receivers: [{ node: mlp0AtYy, channels: ["in"] }],
+        continuation: [...headNodes.map((node) => ({ node, channels: ["k", "v"] as ("k" | "v")[] })), ...circuitMlps],
+      });
+      expect(intoMlp!.grid[0]![head]!).toBeCloseTo(expected, 5);
+    }
+  });
+});
+
+describe("parseCircuitSpec", () => {
+  it("splits heads and MLPs, sorted, and refuses what is not a circuit with typed errors", async () => {
+    const { config } = await loadGpt2FromDir(BUNDLED_MODEL_DIR);
+    expect(parseCircuitSpec(" MLP3,L1H2, L0H3 ,blocks.2.mlp", config)).toEqual({
+      heads: [{ kind: "head", layer: 0, head: 3 }, { kind: "head", layer: 1, head: 2 }],
+      mlps: [{ kind: "mlp", layer: 2 }, { kind: "mlp", layer: 3 }],
+    });
+    for (const [spec, code] of [["", "bad_circuit"], [",", "bad_circuit"], ["L0H0,", "bad_circuit"], ["embed", "bad_circuit"], ["MLP1,MLP1", "bad_circuit"], ["MLP4", "unknown_component"], ["L1", "unknown_component"]]) {
+      expect(() => parseCircuitSpec(spec!, config), spec).toThrow(expect.objectContaining({ code }));
+    }
+  });
+});

@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import { scatterChart } from "../../src/viz/scatter-chart.ts";
+import { expectBadFigureInput } from "./expect-bad-figure-input.ts";
+import { expectValidSvg } from "./svg-assertions.ts";
+import { findElements, textContent, tooltipsOf } from "./xml-well-formedness.ts";
+
+const yy = Array.from({ length: 97 }, (_, i) => i + 2);
+const input = {
+  title: "PCA of YY embeddings",
+  x: yy.map((y) => Math.cos(y / 15)),
+  y: yy.map((y) => Math.sin(y / 15)),
+  colorValues: yy,
+  colorLabel: "YY",
+  pointLabels: yy.map((y) => `YY ${y}`),
+  xLabel: "PC1",
+  yLabel: "PC2",
+};
+
+describe("scatterChart", () => {
+  it("draws one point per input with its label and exact coordinates, coloured by value, with a colour bar", () => {
+    const root = expectValidSvg(scatterChart(input));
+    const tips = tooltipsOf(root, "circle");
+    expect(tips).toHaveLength(97);
+    expect(tips[0]).toBe(`YY 2: PC1 = ${String(input.x[0])}, PC2 = ${String(input.y[0])}, YY = 2`);
+    const fills = new Set(findElements(root, "circle").map((c) => c.attributes.get("fill")));
+    expect(fills.size).toBeGreaterThan(20);
+    const texts = findElements(root, "text").map(textContent);
+    for (const label of ["PC1", "PC2", "YY"]) expect(texts).toContain(label);
+  });
+
+  it("draws points in one colour without colour values", () => {
+    const root = expectValidSvg(scatterChart({ title: "t", x: [0, 1, 1], y: [1, 1, 1], xLabel: "", yLabel: "" }));
+    expect(new Set(findElements(root, "circle").map((c) => c.attributes.get("fill"))).size).toBe(1);
+  });
+
+  it("names the bad field", () => {
+    expectBadFigureInput(() => scatterChart({ ...input, y: input.y.slice(1) }), /y has 96 entries but x has 97/);
+    expectBadFigureInput(() => scatterChart({ ...input, x: [NaN, ...input.x.slice(1)] }), /x\[0\] must be a finite number/);
+    expectBadFigureInput(() => scatterChart({ ...input, colorValues: undefined }), /colorLabel is given but colorValues is not/);
+  });
+});
