@@ -39,6 +39,15 @@ describe("gpt2-lens attention", () => {
     expect(data.tokens.join("")).toBe(PROMPT);
   });
 
+  it("writes the same page for the same prompt, byte for byte", () => {
+    const [first, second] = ["same-1.html", "same-2.html"].map((name) => {
+      const out = join(work, name);
+      expect(runCliSync(["attention", "--model", TINY_DIR, "--prompt", "x y", "--out", out]).status).toBe(0);
+      return readFileSync(out, "utf8");
+    });
+    expect(second).toBe(first);
+  });
+
   it("shows one layer with --layer, from --model", () => {
     const out = join(work, "one.html");
     const run = runCliSync(["attention", "--model", TINY_DIR, "--prompt", "a b c", "--layer", "1", "--out", out]);
