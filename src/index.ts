@@ -79,6 +79,9 @@ export {
 
 export * from "./viz/index.ts";
 export { greaterThanFigures, greaterThanReportHtml } from "./viz/greater-than-figures.ts";
+export { attentionViewer, type AttentionViewer, type AttentionViewerOptions } from "./viz/attention-viewer.ts";
+export { ATTENTION_DECIMALS, attentionViewerData, type AttentionViewerData } from "./viz/attention-viewer-data.ts";
+export { attentionViewerHtml } from "./viz/attention-viewer-html.ts";
 
 export * from "./tasks/related/index.ts";
 export { relatedFigures, relatedReportHtml } from "./viz/related-figures.ts";

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Gpt2LensError } from "../errors.ts";
+import { ATTENTION_USAGE, attentionCommand } from "./commands/attention.ts";
 import { BENCH_USAGE, benchCommand } from "./commands/bench.ts";
 import { CACHE_USAGE, cacheCommand } from "./commands/cache.ts";
 import { FETCH_USAGE, fetchCommand } from "./commands/fetch.ts";
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, Command> = {
   "greater-than": { usage: GREATER_THAN_USAGE, run: greaterThanCommand },
   "related-tasks": { usage: RELATED_TASKS_USAGE, run: relatedTasksCommand },
   cache: { usage: CACHE_USAGE, run: cacheCommand },
+  attention: { usage: ATTENTION_USAGE, run: attentionCommand },
   fetch: { usage: FETCH_USAGE, run: fetchCommand },
   bench: { usage: BENCH_USAGE, run: benchCommand },
 };

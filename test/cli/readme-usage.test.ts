@@ -1,6 +1,7 @@
 /** The README states each command's synopsis exactly as the CLI's own usage text gives it. */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { ATTENTION_USAGE } from "../../src/cli/commands/attention.ts";
 import { BENCH_USAGE } from "../../src/cli/commands/bench.ts";
 import { CACHE_USAGE } from "../../src/cli/commands/cache.ts";
 import { FETCH_USAGE } from "../../src/cli/commands/fetch.ts";
@@ -12,6 +13,7 @@ describe("README command line", () => {
   it.each([
     ["greater-than", GREATER_THAN_USAGE],
     ["cache", CACHE_USAGE],
+    ["attention", ATTENTION_USAGE],
     ["fetch", FETCH_USAGE],
     ["bench", BENCH_USAGE],
   ])("gives %s's synopsis as its usage text does, and no other form of it", (command, usage) => {
