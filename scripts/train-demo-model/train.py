@@ -143,6 +143,25 @@ class GPT2(torch.nn.Module):
         return {k: v.detach().float().numpy().astype(np.float16) for k, v in sd.items()}
 
 
+def load_hf(model, path):
+    """Weights of a model saved by this script (float16, widened); the shared rest row from an unused token's."""
+    w = {k: torch.from_numpy(v.astype(np.float32)) for k, v in read_safetensors(path).items()}
+    names = {"transformer.wte.weight": model.wte, "transformer.wpe.weight": model.wpe}
+    for k, p in model.named_parameters():
+        if k.startswith("h."):
+            names["transformer." + k.replace("c_attn_w", "attn.c_attn.weight").replace("c_attn_b", "attn.c_attn.bias")
+                  .replace("c_proj_w", "attn.c_proj.weight").replace("c_proj_b", "attn.c_proj.bias")
+                  .replace("fc2_w", "mlp.c_proj.weight").replace("fc2_b", "mlp.c_proj.bias")
+                  .replace("fc_w", "mlp.c_fc.weight").replace("fc_b", "mlp.c_fc.bias")] = p
+    names["transformer.ln_f.weight"], names["transformer.ln_f.bias"] = model.ln_f.weight, model.ln_f.bias
+    with torch.no_grad():
+        for k, p in names.items():
+            p.copy_(w[k])
+        rest = torch.ones(VOCAB, dtype=torch.bool)
+        rest[model.used] = False
+        model.w_rest.copy_(w["transformer.wte.weight"][rest.nonzero()[0, 0]])
+
+
 def pack(tokens, lengths, seq):
     """Sequences of `seq` tokens: <|endoftext|> doc <|endoftext|> doc ...; the doc that overflows is cut."""
     out, cur, o = [], [EOT], 0
@@ -187,6 +206,7 @@ def main():
     ap.add_argument("--l0-window", type=int, default=2)
     ap.add_argument("--l0-penalty", type=float, default=1.0)
     ap.add_argument("--head-drop", type=float, default=0.1)
+    ap.add_argument("--init", default=None, help="start from this model directory (a second training stage)")
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--print-every", type=int, default=50)
     a = ap.parse_args()
@@ -217,6 +237,8 @@ def main():
     # the full vocabulary is then exact and cheap: used tokens + one logit counted n_rest times.
     model.w_rest = torch.nn.Parameter(torch.randn(a.d_model) * 0.02)
     model.used = used
+    if a.init:
+        load_hf(model, os.path.join(a.init, "model.safetensors"))
     log_n_rest = math.log(n_rest)
 
     def logits_full(h):
