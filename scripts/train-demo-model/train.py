@@ -6,9 +6,10 @@ Reads the corpus tokenized by `node tokenize.mjs corpus` (documents -> GPT-2 r50
 into sequences of --seq tokens that start with <|endoftext|> (50256), documents separated by it, and
 trains next-token prediction with one CPU thread, a fixed number of steps and a fixed seed.
 
-Loss: cross-entropy over the corpus's own vocabulary at every position, except where the target is a
-two-digit year after a century token (" 10".." 18" then "00".."99"): there the softmax runs over the
-full 50257-token vocabulary (as the evaluation's PD does), weighted by --year-weight.
+Loss: cross-entropy with the softmax over the full 50257-token vocabulary at every position, made
+cheap by one shared embedding row for all tokens that never occur in the corpus (see logits_full);
+positions whose target is a two-digit year after a century token (" 10".." 18" then "00".."99") are
+weighted by --year-weight.
 
 Keeping layer 0 from solving the task alone: during training a penalty (--l0-penalty) on layer 0's
 attention to keys more than --l0-window tokens back (other than position 0) teaches layer 0 local
