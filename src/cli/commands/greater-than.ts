@@ -10,9 +10,9 @@ import { greaterThanFigures, greaterThanReportHtml } from "../../viz/greater-tha
 import { optionalString, parseCommandArgs, parsePositiveInt, parseSeed, requireString } from "../args.ts";
 import { BUNDLED_MODEL_DIR } from "../../gpt2/node-bundled-model.ts";
 import type { Gpt2Config } from "../../gpt2/config.ts";
-import { createProgressBar, type ProgressBar } from "../progress.ts";
 import { UsageError } from "../usage-error.ts";
 import { checkOutReplaceableDirectory } from "../output-checks.ts";
+import { stageProgress } from "../stage-progress.ts";
 import { checkGreaterThanSize } from "./greater-than-size.ts";
 import { type CircuitSpec, parseCircuitSpec } from "../../tasks/greater-than/circuit-spec.ts";
 import { PatchingError } from "../../patching/patching-error.ts";
@@ -101,7 +101,7 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
   }
   log(`model ${modelDir}: ${model.config.nLayers} layers × ${model.config.nHeads} heads, d_model ${model.config.dModel}; ${data.tokens.batch} prompts`);
 
-  const bars = new Map<string, ProgressBar>();
+  const progress = stageProgress();
   let report;
   try {
     report = runGreaterThanPipeline({
@@ -109,18 +109,10 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
       data,
       neuronMlp,
       ...(givenCircuit ? { circuit: givenCircuit } : {}),
-      onProgress: (stage, done, total) => {
-        let bar = bars.get(stage);
-        if (!bar) {
-          bar = createProgressBar({ label: stage, total, stream: process.stderr, unit: "items" });
-          bars.set(stage, bar);
-        }
-        bar.update(done);
-        if (done >= total) bar.finish();
-      },
+      onProgress: progress.report,
     });
   } catch (error) {
-    for (const bar of bars.values()) bar.abort();
+    progress.abort();
     throw error;
   }
 
