@@ -4,6 +4,7 @@ import type { ActivationCache } from "../hooks/activation-cache.ts";
 import type { HookedGpt2 } from "../hooks/hooked-gpt2.ts";
 import type { HookName } from "../gpt2/hook-names.ts";
 import { unembedColumns, unembedLinear } from "../gpt2/components/unembed.ts";
+import { centreRows } from "../gpt2/weight-maths.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { PatchingError } from "./patching-error.ts";
 
@@ -89,17 +90,8 @@ export function projectToTokens(model: Gpt2Model, rows: Float32Array, tokens: re
   return unembedLinear(model, new Tensor(rows, [rows.length / d, d]), tokens, { lnWeight, centre: false }).data;
 }
 
-/** Subtracts each row's mean over its last axis (width `width`), returning a copy. */
-export function centerRows(data: Float32Array, width: number): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let base = 0; base < data.length; base += width) {
-    let mean = 0;
-    for (let j = 0; j < width; j++) mean += data[base + j]!;
-    mean /= width;
-    for (let j = 0; j < width; j++) out[base + j] = data[base + j]! - mean;
-  }
-  return out;
-}
+/** Subtracts each row's mean over its last axis (width `width`), returning a copy (TransformerLens's centring). */
+export const centerRows = centreRows;
 
 /** Rows of a [batch, pos, width] tensor at one position → [batch, width] (a copy). */
 export function rowsAtPosition(x: Tensor, pos: number): Float32Array {

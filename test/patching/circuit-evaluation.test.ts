@@ -18,6 +18,7 @@ import type { Tensor } from "../../src/tensor/tensor.ts";
 import { paperCircuitOracleLogits } from "../helpers/circuit-oracle.ts";
 import { TINY_DIR, tinyGolden } from "../helpers/fixtures.ts";
 import { PathOracle } from "../helpers/path-oracle.ts";
+import { meanLogProb } from "../helpers/log-prob.ts";
 
 const { YY, END } = GT_POSITIONS;
 const TOL = 2e-5;
@@ -30,17 +31,7 @@ let target: number;
 let contexts: PathPatchingContext[];
 
 function logProb(logits: Tensor): number {
-  const [rows, vocab] = logits.shape as [number, number];
-  let total = 0;
-  for (let r = 0; r < rows; r++) {
-    const row = logits.data.subarray(r * vocab, (r + 1) * vocab);
-    let max = -Infinity;
-    for (const v of row) max = Math.max(max, v);
-    let sum = 0;
-    for (const v of row) sum += Math.exp(v - max);
-    total += row[target]! - max - Math.log(sum);
-  }
-  return total / rows;
+  return meanLogProb(logits, target);
 }
 
 const head = (layer: number, h: number): HeadComponent => ({ kind: "head", layer, head: h });

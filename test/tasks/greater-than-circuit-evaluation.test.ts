@@ -21,6 +21,7 @@ import type { Tensor } from "../../src/tensor/tensor.ts";
 import { paperCircuitOracleLogits } from "../helpers/circuit-oracle.ts";
 import { BUNDLED_MODEL_DIR, TINY_DIR, tinyGolden } from "../helpers/fixtures.ts";
 import { PathOracle } from "../helpers/path-oracle.ts";
+import { meanLogProb } from "../helpers/log-prob.ts";
 
 const { YY, END } = GT_POSITIONS;
 function everyNth(full: ReturnType<typeof makeGreaterThanDataset>, step: number, count: number) {
@@ -126,19 +127,7 @@ describe("lower circuit grids against PathOracle (tiny model, whose layer-1 head
     const cleanTokens = { ids: golden.getInt32("tokens"), batch: 2, pos: 13 };
     const corruptedTokens = { ids: golden.getInt32("corrupted_tokens"), batch: 2, pos: 13 };
     const target = golden.getInt32("year_tokens")[70]!;
-    const logProb = (logits: Tensor) => {
-      const [rows, vocab] = logits.shape as [number, number];
-      let total = 0;
-      for (let r = 0; r < rows; r++) {
-        const row = logits.data.subarray(r * vocab, (r + 1) * vocab);
-        let max = -Infinity;
-        for (const v of row) max = Math.max(max, v);
-        let sum = 0;
-        for (const v of row) sum += Math.exp(v - max);
-        total += row[target]! - max - Math.log(sum);
-      }
-      return total / rows;
-    };
+    const logProb = (logits: Tensor) => meanLogProb(logits, target);
     const context: PathPatchingContext = {
       model, clean: collectPathActivations(model, cleanTokens), corrupted: collectPathActivations(model, corruptedTokens),
       logitPosition: END, metric: logProb,

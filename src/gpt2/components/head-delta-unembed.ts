@@ -17,6 +17,7 @@ import { type BackendWorkspace, linear, type PreparedWeight } from "../../tensor
 import { productLogSumExp } from "../../tensor/product-log-sum-exp.ts";
 import { Tensor } from "../../tensor/tensor.ts";
 import type { Gpt2Model } from "../model.ts";
+import { centreRows } from "../weight-maths.ts";
 import { peekWeight } from "../weights.ts";
 import { headOut } from "./attention-head.ts";
 import { checkVocabularyTokens } from "./unembed.ts";
@@ -46,7 +47,7 @@ export function headDeltaUnembedMetrics(model: Gpt2Model, options: HeadDeltaUnem
   const unembed = model.prepared.unembed;
   checkVocabularyTokens(model, tokens, "headDeltaUnembedMetrics");
 
-  const cleanFinal = centredRows(finalResid.data, d);
+  const cleanFinal = centreRows(finalResid.data, d);
   // In the backend's workspace (when it has one) the matmuls write them in place and the per-head
   // rescaling (affineRowsInPlace) reads them there.
   const buffers = new WorkspaceBuffers(backend.workspace);
@@ -83,13 +84,13 @@ function perHeadMetrics(model: Gpt2Model, options: HeadDeltaUnembedOptions, clea
     // Rows of W_O for this layer (d_head rows per head), each centred over d_model and scaled by γ.
     // peekWeight: a packing backend's W_O is re-read from the file without being kept.
     const outWeight = peekWeight(model.weights.blocks[layer]!, "outWeight");
-    const readOut = new Tensor(scaleColumns(centredRows(outWeight, d), gamma, d), [nHeads * dHead, d]);
+    const readOut = new Tensor(scaleColumns(centreRows(outWeight, d), gamma, d), [nHeads * dHead, d]);
     for (const { head } of heads.filter((h) => h.layer === layer)) {
       const headRows = new Tensor(readOut.data.subarray(head * dHead * d, (head + 1) * dHead * d), [dHead, d]);
       const gHead = backend.prepare(linear(backend, headRows, unembed, null, logits.headProduct).data, dHead, dVocab);
       try {
         const dz = options.dz(layer, head);
-        const delta = centredRows(headOut(model, layer, head, dz).data, d);
+        const delta = centreRows(headOut(model, layer, head, dz).data, d);
         const inverseScale = new Float64Array(batch);
         for (let b = 0; b < batch; b++) {
           let sumSquares = 0;
@@ -122,17 +123,6 @@ function patchedLogitStats(
   return { logSumExp, tokenLogits: new Tensor(picked, [batch, tokens.length]) };
 }
 
-/** Each row of [rows, width] minus its mean. */
-function centredRows(values: Float32Array, width: number): Float32Array {
-  const out = new Float32Array(values.length);
-  for (let r = 0; r < values.length / width; r++) {
-    let mean = 0;
-    for (let j = 0; j < width; j++) mean += values[r * width + j]!;
-    mean /= width;
-    for (let j = 0; j < width; j++) out[r * width + j] = values[r * width + j]! - mean;
-  }
-  return out;
-}
 
 /** [rows, width] ⊙ scale (per column). */
 function scaleColumns(values: Float32Array, scale: Float32Array, width: number): Float32Array {
