@@ -37,7 +37,7 @@ import type { MatmulBackend } from "../src/tensor/matmul.ts";
 import { compileForNode } from "./node-compile.ts";
 import { ensureRandomGpt2 } from "./random-gpt2.ts";
 import { repoRoot } from "./repo-root.ts";
-import { measureWasmPeak } from "./wasm-peak.ts";
+import { measureWasmPeak, simdFloorAssumptions, simdFloorSeconds } from "./wasm-peak.ts";
 
 const BUNDLED_DIR = join(repoRoot(), "models/greater-than-gpt2/");
 const args = process.argv.slice(2);
@@ -193,11 +193,9 @@ function printFloor(timing: PipelineTiming): void {
   const peak = measureWasmPeak(true) ?? measureWasmPeak(false);
   if (!peak || timing.flops === 0) return;
   const threads = cpus().length;
-  const floor = timing.flops / (peak.median * 1e9 * threads);
-  console.log(
-    `  floor: ${(timing.flops / 1e12).toFixed(2)} TFLOP of matmuls at the wasm SIMD peak (${peak.median.toFixed(1)} GFLOP/s register-only ` +
-      `${peak.fused ? "fused multiply-adds" : "mul + add"} × ${threads} threads) = ${fmt(floor)}${minutes(floor)}; measured ${fmt(timing.pipeline)}`,
-  );
+  const floor = simdFloorSeconds(timing.flops, peak, threads);
+  console.log(`  ${simdFloorAssumptions(peak, threads)}`);
+  console.log(`  floor: ${(timing.flops / 1e12).toFixed(2)} TFLOP of matmuls = ${fmt(floor)}${minutes(floor)}; measured ${fmt(timing.pipeline)}`);
 }
 
 /** Per-stage a + b·N through the two probes, evaluated at N (never below the larger probe's time). */

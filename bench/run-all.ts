@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: gpt2-lens next to PyTorch (CPU) on a GPT-2-small-shaped model with random weights.
  *
- *   npm run bench [-- --repeat 5 --shapes 1x13,32x13,8x128 --no-setup --skip-greater-than]
+ *   npm run bench [-- --repeat 5 --shapes 1x13,32x13,8x128 --no-setup --skip-greater-than --forward-only]
  *   (runs as: deno run -A bench/run-all.ts; Deno runs the TypeScript directly)
  *
  * 1. machine load (uptime), runtimes; dist/ is rebuilt with tsc when src/ is newer;
@@ -11,35 +11,35 @@
  * 4. correctness: bench/torch_gpt2.py's logits vs ours (`gpt2-lens cache`) on test/fixtures/tiny-gpt2;
  * 5. forward, full logits at every position: ours = `gpt2-lens bench` (Node, one process per shape:
  *    load, one warm-up, median of R) with the default backend (auto: the worker pool on ≥ 2 cores)
- *    and with GPT2_LENS_BACKEND=wasm (one thread), vs bench/torch_gpt2.py (torch.no_grad) on 2
- *    threads and on 1 (OMP_WAIT_POLICY=PASSIVE: spinning OpenMP threads otherwise starve the BLAS
- *    threads on a busy 2-core machine);
+ *    and with GPT2_LENS_BACKEND=wasm (one thread), vs bench/torch_gpt2.py (torch.no_grad) on all
+ *    cores and on 1, in two setups (bench/torch-peer.ts): the environment as it is (here it pins
+ *    OpenBLAS to AVX2) and at its best (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE removed for it alone);
  * 6. GEMM 768×768·768×2304 GFLOP/s on one thread (our WebAssembly SIMD kernel under Node, and under
  *    Deno for scale; PyTorch's), and the peak of WebAssembly SIMD itself (bench/wasm-peak.ts: a
  *    register-only multiply-add loop), which turns each shape's matmul FLOPs into a floor that no
- *    wasm forward on this machine can beat, printed next to PyTorch's time;
+ *    wasm forward on this machine can beat; one table per shape then puts every run side by side
+ *    (bench/forward-table.ts), and the summary ends with the README's rows as Markdown;
  * 7. peak RSS of our loading + running process vs the float32 weight bytes;
  * 8. bench/greater-than.ts --n 490 (pipeline stage times) under Node (compiled by bench/node-compile.ts);
  * 9. bench/load-dispose.ts (under Node): RSS over 50 load / run / dispose cycles of the bundled model.
+ * --forward-only stops after 5 and 6b (the peak the floor needs).
  */
-import { spawnSync, type SpawnSyncOptions } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { newestSourceMtime } from "../scripts/newest-source-mtime.ts";
 import { parseSafetensors } from "../src/io/safetensors.ts";
+import { lastLine, results, ROOT, run } from "./child-run.ts";
+import { backendThreads, forwardMarkdown, forwardTables, ms, type OursTimes, ratio } from "./forward-table.ts";
 import { type Gemm768, measureGemm768 } from "./gemm-768.ts";
-import { forwardMatmulFlops, type WasmPeak } from "./wasm-peak.ts";
 import { compileForNode } from "./node-compile.ts";
 import { ensureRandomGpt2 } from "./random-gpt2.ts";
+import { kernelLabel, type PeerForward, type PeerGemm, peerSetups, PYTHON, runPeerForward, runPeerGemm, TORCH_SCRIPT } from "./torch-peer.ts";
+import type { WasmPeak } from "./wasm-peak.ts";
 
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const CLI = join(ROOT, "dist/cli/main.js");
 const TINY = join(ROOT, "test/fixtures/tiny-gpt2");
-const PYTHON = "/usr/bin/python3";
-const TORCH_SCRIPT = join(ROOT, "bench/torch_gpt2.py");
 const SETUP_SCRIPT = join(ROOT, ".bench/setup-torch.sh");
 const CHECK_TOLERANCE = 1e-4;
 
@@ -59,6 +59,7 @@ const SHAPES = (option("shapes") ?? "1x13,32x13,8x128").split(",").map((s) => {
   return { batch, seq, label: `${batch}×${seq}` };
 });
 const NO_SETUP = argv.includes("--no-setup");
+const FORWARD_ONLY = argv.includes("--forward-only");
 const SKIP_GREATER_THAN = argv.includes("--skip-greater-than");
 
 // ---- helpers ----
@@ -67,33 +68,6 @@ const log = (line = "") => console.log(line);
 const section = (title: string) => log(`\n== ${title}`);
 const indent = (text: string) => text.trimEnd().split("\n").filter(Boolean).map((l) => `   ${l}`).join("\n");
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  seconds: number;
-}
-
-function run(command: string, args: string[], options: SpawnSyncOptions = {}): Run {
-  const t0 = performance.now();
-  const result = spawnSync(command, args, { cwd: ROOT, encoding: "utf8", maxBuffer: 64 << 20, ...options });
-  const seconds = (performance.now() - t0) / 1000;
-  if (result.error) return { status: null, stdout: "", stderr: String(result.error.message), seconds };
-  return { status: result.status, stdout: String(result.stdout ?? ""), stderr: String(result.stderr ?? ""), seconds };
-}
-
-function results(stdout: string): Record<string, unknown>[] {
-  return stdout.split("\n").filter((l) => l.startsWith("RESULT ")).map((l) => JSON.parse(l.slice(7)) as Record<string, unknown>);
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-const ms = (value: number | undefined) => (value === undefined ? "—" : value >= 100 ? value.toFixed(0) : value.toFixed(1));
-const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? "—" : `${(a / b).toFixed(2)}×`);
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
 
 function uptime(): string {
@@ -233,45 +207,46 @@ for (const config of OURS) {
   ours.set(config.key, byShape);
 }
 const backendOf = (key: string) => [...(ours.get(key)?.values() ?? [])].find((o) => o.backend)?.backend ?? key;
+const oursTimes = (key: string): OursTimes => {
+  const backend = backendOf(key);
+  return { backend, threads: backendThreads(backend), byShape: new Map(SHAPES.map((s) => [s.label, ours.get(key)?.get(s.label)?.medianMs])) };
+};
+const oursPool = oursTimes("auto");
 
-interface TorchForward {
-  medianMs: number;
-  samples: number[];
-}
-const torchByThreads = new Map<number, Map<string, TorchForward>>();
-let torchPeakRss: number | undefined;
-let torchBlas: string | undefined;
+const setups = peerSetups(process.env);
+const peers: PeerForward[] = [];
 if (torch.ok) {
-  for (const threads of [2, 1]) {
-    const n = String(threads);
-    const env = { ...process.env, OMP_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, MKL_NUM_THREADS: n, OMP_WAIT_POLICY: "PASSIVE" };
-    const shapes = SHAPES.map((s) => `${s.batch}x${s.seq}`).join(",");
-    const r = run(PYTHON, [TORCH_SCRIPT, "time", "--model", MODEL, "--shapes", shapes, "--repeat", String(REPEAT), "--threads", String(threads)], { env });
-    const byShape = new Map<string, TorchForward>();
-    for (const res of results(r.stdout)) {
-      if (res.kind === "forward") byShape.set(`${res.batch}×${res.seq}`, { medianMs: res.median_ms as number, samples: res.samples_ms as number[] });
-      if (res.kind === "process" && threads === 2) torchPeakRss = res.peak_rss_bytes as number;
-      if (res.kind === "process" && typeof res.blas === "string") torchBlas = res.blas;
+  for (const setup of setups) log(`${setup.name}: OPENBLAS overrides ${setup.overrides}`);
+  for (const threads of new Set([oursPool.threads, 1])) {
+    for (const setup of setups) {
+      const same = setup.sameAsEnvironment ? peers.find((p) => p.threads === threads && p.setup.key === "environment") : undefined;
+      const peer = same ? { ...same, setup } : runPeerForward(setup, threads, MODEL, SHAPES, REPEAT);
+      peers.push(peer);
+      if (peer.error) log(`${setup.name}, ${threads} thread(s), failed: ${peer.error}`);
+      if (same) continue;
+      const kernel = `${kernelLabel(peer.kernel)}, ATen ${peer.kernel?.aten ?? "?"}, threads torch ${peer.kernel?.torchThreads ?? "?"} / OpenBLAS ${peer.kernel?.blasThreads ?? "?"}`;
+      for (const [label, t] of peer.byShape) {
+        log(`${setup.name}, ${threads} thr, ${label}: ${t.samples.map((x) => x.toFixed(0)).join(", ")} ms → median ${ms(t.medianMs)} ms (${kernel})`);
+      }
     }
-    if (r.status !== 0) log(`PyTorch (${threads} thread(s)) failed: ${r.stderr.trim().split("\n").at(-1)}`);
-    for (const [label, t] of byShape) log(`PyTorch ${threads} thr ${label}: ${t.samples.map((x) => x.toFixed(0)).join(", ")} ms → median ${ms(t.medianMs)} ms`);
-    torchByThreads.set(threads, byShape);
   }
-  if (torchBlas) log(`PyTorch's BLAS: ${torchBlas}`);
+  const blas = peers.find((p) => p.kernel?.blas)?.kernel?.blas;
+  if (blas) log(`PyTorch's BLAS: ${blas}`);
 }
 
 // ---- 6. GEMM ----
 
-section("GEMM 768×768 · 768×2304 (+bias), one thread");
-// Under Node, where our forward runs (Deno's V8 bounds-checks every wasm access; shown for scale).
-// Node 20 validates relaxed SIMD only with its flag (our loader sets it; this bench script uses the
-// kernel directly), so it is given on the command line.
 let oursGflops: Gemm768 | undefined;
 let oursPlainGflops: Gemm768 | undefined;
-{
+const torchGemms: PeerGemm[] = [];
+if (!FORWARD_ONLY) {
+  section("GEMM 768×768 · 768×2304 (+bias), one thread");
+  // Under Node, where our forward runs (Deno's V8 bounds-checks every wasm access; shown for scale).
+  // Node 20 validates relaxed SIMD only with its flag (our loader sets it; this bench script uses the
+  // kernel directly), so it is given on the command line.
   const r = run("node", ["--experimental-wasm-relaxed-simd", compileForNode("bench/gemm-768.ts")]);
   const byNode = results(r.stdout).filter((x) => x.kind === "gemm768" && x.median !== undefined) as unknown as Gemm768[];
-  if (r.status !== 0 || byNode.length === 0) log(`ours under Node: failed (${r.stderr.trim().split("\n").at(-1) ?? "no result"})`);
+  if (r.status !== 0 || byNode.length === 0) log(`ours under Node: failed (${lastLine(r)})`);
   oursGflops = byNode[0];
   oursPlainGflops = byNode.find((g) => !g.fma);
   const inDeno = [measureGemm768(true), measureGemm768(false)];
@@ -282,14 +257,12 @@ let oursPlainGflops: Gemm768 | undefined;
         `${g.best.toFixed(1)} best, ${g.perCpu.toFixed(1)} per CPU-second (${g.medianMs.toFixed(1)} ms)`,
     );
   }
-}
-let torchGflops: number | undefined;
-if (torch.ok) {
-  const env = { ...process.env, OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "1", MKL_NUM_THREADS: "1", OMP_WAIT_POLICY: "PASSIVE" };
-  const r = run(PYTHON, [TORCH_SCRIPT, "gemm", "--m", "768", "--k", "768", "--n", "2304", "--threads", "1"], { env });
-  const res = results(r.stdout).find((x) => x.kind === "gemm");
-  torchGflops = res?.gflops as number | undefined;
-  log(res ? `PyTorch addmm, 1 thread: ${torchGflops!.toFixed(1)} GFLOP/s median (${(res.median_ms as number).toFixed(1)} ms)` : `PyTorch GEMM failed: ${r.stderr.trim().split("\n").at(-1)}`);
+  for (const setup of torch.ok ? setups.filter((s) => !s.sameAsEnvironment) : []) {
+    const g = runPeerGemm(setup, 768, 768, 2304);
+    torchGemms.push(g);
+    const what = g.gflops === undefined ? `failed: ${g.error}` : `${g.gflops.toFixed(1)} GFLOP/s median (${g.medianMs!.toFixed(1)} ms)`;
+    log(`${setup.name}, addmm, 1 thread, ${kernelLabel(g.kernel)}: ${what}`);
+  }
 }
 
 // ---- 6b. the ceiling of any WebAssembly GEMM ----
@@ -299,34 +272,34 @@ let wasmPeak: WasmPeak | undefined;
 {
   const r = run("node", ["--experimental-wasm-relaxed-simd", compileForNode("bench/wasm-peak.ts")]);
   const peaks = results(r.stdout).filter((x) => x.kind === "wasmPeak") as unknown as WasmPeak[];
-  if (r.status !== 0 || peaks.length === 0) log(`failed (${r.stderr.trim().split("\n").at(-1) ?? "no result"})`);
+  if (r.status !== 0 || peaks.length === 0) log(`failed (${lastLine(r)})`);
   for (const p of peaks) log(`${p.runtime}, ${p.fused ? "fused (relaxed_madd)" : "mul + add"}: ${p.median.toFixed(1)} GFLOP/s median, ${p.best.toFixed(1)} best`);
   wasmPeak = peaks.find((p) => p.fused) ?? peaks[0];
 }
 
 // ---- 8. greater-than ----
 
-section("greater-than pipeline, N = 490");
 const greaterThan = join(ROOT, "bench/greater-than.ts");
 let greaterThanLine: string;
-if (SKIP_GREATER_THAN) {
-  greaterThanLine = "skipped (--skip-greater-than)";
+if (FORWARD_ONLY || SKIP_GREATER_THAN) {
+  greaterThanLine = FORWARD_ONLY ? "skipped (--forward-only)" : "skipped (--skip-greater-than)";
 } else if (!existsSync(greaterThan)) {
   greaterThanLine = "skipped: bench/greater-than.ts does not exist (yet)";
 } else {
+  section("greater-than pipeline, N = 490");
   // Under Node (compiled with tsc), like our forward: Deno's wasm memory accesses are bounds-checked.
   const r = run("node", [compileForNode("bench/greater-than.ts"), "--n", "490"]);
   log(indent(r.stdout));
   if (r.status !== 0) log(indent(r.stderr.split("\n").slice(-5).join("\n")));
   greaterThanLine = r.status === 0 ? `ran in ${r.seconds.toFixed(1)} s (stage times above)` : `bench/greater-than.ts exited ${r.status}`;
 }
-log(greaterThanLine);
+if (!FORWARD_ONLY) log(greaterThanLine);
 
 // ---- 9. load / dispose ----
 
-section("load / run / dispose of the bundled model, 50 cycles");
-let loadDisposeLine: string;
-{
+let loadDisposeLine = "skipped (--forward-only)";
+if (!FORWARD_ONLY) {
+  section("load / run / dispose of the bundled model, 50 cycles");
   const r = run("node", [compileForNode("bench/load-dispose.ts"), "--cycles", "50"], {
     env: { ...process.env, MALLOC_MMAP_THRESHOLD_: "131072" },
   });
@@ -341,44 +314,32 @@ const all = [...ours.values()].flatMap((m) => [...m.values()]);
 const params = all.find((o) => o.params !== undefined && Number.isFinite(o.params))?.params;
 const weightBytes = params ? params * 4 : modelBytes;
 const torchName = torch.ok ? `PyTorch ${torch.version}` : "PyTorch";
-const t2 = torchByThreads.get(2);
-const t1 = torchByThreads.get(1);
-const [autoName, wasmName] = [backendOf("auto"), backendOf("wasm")];
+const report = { shapes: SHAPES, ours: { pool: oursPool, oneThread: oursTimes("wasm"), noFma: oursTimes("auto-no-fma") }, peers, peak: wasmPeak };
 
 section("summary");
 log(`machine: ${cpus().length} CPU(s); uptime after: ${uptime()}`);
-log(`ours: Node ${nodeVersion}, default backend ${autoName}, one-thread backend ${wasmName}; ${torchName}: CPU, torch.no_grad(), OMP_WAIT_POLICY=PASSIVE${torchBlas ? `, BLAS ${torchBlas}` : ""}`);
+log(`ours: Node ${nodeVersion}, default backend ${oursPool.backend}, one-thread backend ${report.ours.oneThread.backend}; ${torchName}: CPU, torch.no_grad(), OMP_WAIT_POLICY=PASSIVE`);
+for (const setup of torch.ok ? setups : []) {
+  const kernels = [...new Set(peers.filter((p) => p.setup === setup).map((p) => kernelLabel(p.kernel)))].join(", ");
+  log(`${setup.name}: OPENBLAS overrides ${setup.overrides}; ${kernels}`);
+}
 if (!torch.ok) log(`PyTorch: NOT AVAILABLE (${torch.note}); only our side was measured`);
 log(`PyTorch vs ours logits (tiny-gpt2): ${checkLine}`);
 log(`load/dispose: ${loadDisposeLine}`);
 log("");
-const cols = [`ours ${autoName}`, "PyTorch 2 thr", "ours/PyTorch", `ours ${wasmName}`, "PyTorch 1 thr", "ours/PyTorch"];
-const widths = cols.map((c) => Math.max(c.length, 9));
-const row = (first: string, cells: string[]) => `${first.padEnd(21)} ${cells.map((c, i) => c.padStart(widths[i])).join("   ")}`;
-log(row("forward, full logits", cols));
-for (const shape of SHAPES) {
-  const oa = ours.get("auto")?.get(shape.label)?.medianMs;
-  const o1 = ours.get("wasm")?.get(shape.label)?.medianMs;
-  const p2 = t2?.get(shape.label)?.medianMs;
-  const p1 = t1?.get(shape.label)?.medianMs;
-  log(row(`${shape.label} (ms)`, [ms(oa), ms(p2), ratio(oa, p2), ms(o1), ms(p1), ratio(o1, p1)]));
-}
-if (wasmPeak) {
-  // Matmul FLOPs alone at the register-only peak on every core: below what any wasm forward can reach.
-  const threads = cpus().length;
-  const floors = SHAPES.map((shape) => {
-    const floorMs = (forwardMatmulFlops(shape) / (wasmPeak!.median * 1e9 * threads)) * 1000;
-    return `${shape.label} ${ms(floorMs)} ms (${ratio(floorMs, t2?.get(shape.label)?.medianMs)} PyTorch 2 thr)`;
-  });
-  log(`floor for any wasm SIMD forward here (matmul FLOPs at the ${wasmPeak.median.toFixed(1)} GFLOP/s register peak × ${threads} threads): ${floors.join(", ")}`);
-}
-const noFma = SHAPES.map((shape) => `${shape.label} ${ms(ours.get("auto-no-fma")?.get(shape.label)?.medianMs)} ms`).join(", ");
-log(`ours ${backendOf("auto-no-fma")} (GPT2_LENS_FMA=0, no fused multiply-adds): ${noFma}`);
+for (const line of forwardTables(report)) log(line);
 log("");
-log(
-  `GEMM 768×768·768×2304, GFLOP/s per thread: ours ${oursGflops ? `${oursGflops.median.toFixed(1)} (median, ${oursGflops.runtime}, ${oursGflops.tile}${oursGflops.fma ? " FMA" : ""}; ${oursGflops.perCpu.toFixed(1)} per CPU-s${oursPlainGflops && oursPlainGflops !== oursGflops ? `; without FMA ${oursPlainGflops.median.toFixed(1)}` : ""})` : "—"}` +
-    `; ${torchName} ${torchGflops?.toFixed(1) ?? "—"}; ours/PyTorch ${ratio(oursGflops?.median, torchGflops)}`,
-);
+log("README rows (Markdown):");
+for (const line of forwardMarkdown(report)) log(line);
+log("");
+if (!FORWARD_ONLY) {
+  const oursGemm = oursGflops
+    ? `${oursGflops.median.toFixed(1)} (median, ${oursGflops.runtime}, ${oursGflops.tile}${oursGflops.fma ? " FMA" : ""}; ${oursGflops.perCpu.toFixed(1)} per CPU-s` +
+      `${oursPlainGflops && oursPlainGflops !== oursGflops ? `; without FMA ${oursPlainGflops.median.toFixed(1)}` : ""})`
+    : "—";
+  const peerGemm = torchGemms.map((g) => `${g.setup.name} (${kernelLabel(g.kernel)}) ${g.gflops?.toFixed(1) ?? "—"}, ours/PyTorch ${ratio(oursGflops?.median, g.gflops)}`);
+  log(`GEMM 768×768·768×2304, GFLOP/s per thread (higher is faster): ours ${oursGemm}; ${peerGemm.join("; ") || `${torchName} —`}`);
+}
 /**
  * The issue's bound: 1.3× the float32 weights plus activations. Activations of a forward with full
  * logits, GPT-2-small shape: the logits plus one block's intermediates (residual, q/k/v, z, scores
@@ -405,5 +366,7 @@ for (const config of OURS) {
       rss.map((x) => `${x.shape.label} ${mb(rssBound(x.shape))} (${x.rss <= rssBound(x.shape) ? "within" : `over by ${mb(x.rss - rssBound(x.shape))}`})`).join(", "),
   );
 }
-if (torchPeakRss) log(`peak RSS, PyTorch process (load + all shapes, 2 threads): ${mb(torchPeakRss)} = ${(torchPeakRss / weightBytes).toFixed(2)}× the float32 weights`);
+for (const peer of peers.filter((p) => p.peakRss && p.threads === oursPool.threads && !p.setup.sameAsEnvironment)) {
+  log(`peak RSS, ${peer.setup.name} (load + all shapes, ${peer.threads} threads): ${mb(peer.peakRss!)} = ${(peer.peakRss! / weightBytes).toFixed(2)}× the float32 weights`);
+}
 log(`greater-than N=490: ${greaterThanLine}`);

@@ -28,6 +28,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+# Environment variables that pin OpenBLAS's kernel choice (reported with each timing).
+BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I32": np.int32, "I64": np.int64}
 
 
@@ -85,19 +87,41 @@ def peak_rss_bytes():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
+def openblas():
+    """The OpenBLAS library PyTorch's matmuls run on (ctypes), or None when PyTorch uses another BLAS."""
+    with open("/proc/self/maps") as maps:
+        paths = {line.split()[-1] for line in maps if "openblas" in line.split()[-1]}
+    return ctypes.CDLL(sorted(paths)[0]) if paths else None
+
+
+def set_threads(threads):
+    """PyTorch's intra-op threads and OpenBLAS's own pool (which torch.set_num_threads leaves alone)."""
+    torch.set_num_threads(threads)
+    lib = openblas()
+    if lib is not None:
+        lib.openblas_set_num_threads(threads)
+
+
 def blas_info():
-    """The BLAS PyTorch's matmuls run on: for OpenBLAS, its version and the kernel set it picked for this CPU."""
+    """What PyTorch computes with: the BLAS and, for OpenBLAS, the kernel set (core) it picked for this CPU
+    and its thread count; ATen's own vector kernels (LayerNorm, softmax, gelu) and the overrides seen."""
+    info = {"blas_env": {name: os.environ[name] for name in BLAS_OVERRIDES if name in os.environ}}
+    show = torch.__config__.show()
+    if "CPU capability usage:" in show:
+        info["aten_capability"] = show.split("CPU capability usage:")[1].split("\n")[0].strip()
     try:
-        with open("/proc/self/maps") as maps:
-            paths = {line.split()[-1] for line in maps if "openblas" in line.split()[-1]}
-        if not paths:
-            return "not OpenBLAS (" + torch.__config__.show().split("BLAS_INFO=")[-1].split(",")[0] + ")"
-        lib = ctypes.CDLL(sorted(paths)[0])
+        lib = openblas()
+        if lib is None:
+            info["blas"] = "not OpenBLAS (" + show.split("BLAS_INFO=")[-1].split(",")[0] + ")"
+            return info
         lib.openblas_get_corename.restype = ctypes.c_char_p
         lib.openblas_get_config.restype = ctypes.c_char_p
-        return f"{lib.openblas_get_config().decode()}; core {lib.openblas_get_corename().decode()}"
+        info["blas_core"] = lib.openblas_get_corename().decode()
+        info["blas_threads"] = lib.openblas_get_num_threads()
+        info["blas"] = f"{lib.openblas_get_config().decode()}; core {info['blas_core']}"
     except (OSError, AttributeError) as e:
-        return f"unknown ({e})"
+        info["blas"] = f"unknown ({e})"
+    return info
 
 
 def result(kind, **fields):
@@ -131,7 +155,7 @@ def time_it(fn, repeat):
 
 
 def cmd_time(args):
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     t0 = time.perf_counter()
     cfg, w = load_gpt2(args.model)
     load_ms = (time.perf_counter() - t0) * 1000
@@ -145,11 +169,12 @@ def cmd_time(args):
             samples = time_it(lambda: forward(cfg, w, tokens), args.repeat)
         result("forward", batch=batch, seq=seq, threads=torch.get_num_threads(), samples_ms=samples,
                median_ms=statistics.median(samples))
-    result("process", load_ms=load_ms, peak_rss_bytes=peak_rss_bytes(), torch=torch.__version__, blas=blas_info())
+    result("process", load_ms=load_ms, peak_rss_bytes=peak_rss_bytes(), torch=torch.__version__, threads=torch.get_num_threads(),
+           **blas_info())
 
 
 def cmd_gemm(args):
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     gen = torch.Generator().manual_seed(1)
     a = torch.rand(args.m, args.k, generator=gen) * 2 - 1
     b = torch.rand(args.k, args.n, generator=gen) * 2 - 1
@@ -158,7 +183,7 @@ def cmd_gemm(args):
     samples = time_it(lambda: torch.addmm(bias, a, b, out=out), args.repeat)
     median_s = statistics.median(samples) / 1000
     result("gemm", m=args.m, k=args.k, n=args.n, threads=torch.get_num_threads(), median_ms=median_s * 1000,
-           gflops=2 * args.m * args.k * args.n / median_s / 1e9)
+           gflops=2 * args.m * args.k * args.n / median_s / 1e9, **blas_info())
 
 
 def main():

@@ -112,6 +112,24 @@ export function forwardMatmulFlops(shape: { batch: number; seq: number }, model:
   return forwardGemmFlops(shape, model) + forwardAttentionFlops(shape, model);
 }
 
+/**
+ * The 128-bit SIMD floor: `flops` (a computation's matmul FLOPs) with every multiply-add at `peak`,
+ * the register-only f32x4 loop above, on each of `threads` threads at once. Memory traffic and all
+ * non-matmul work are left out, so no WebAssembly implementation can be faster on this machine.
+ */
+export function simdFloorSeconds(flops: number, peak: WasmPeak, threads: number): number {
+  return flops / (peak.median * 1e9 * threads);
+}
+
+/** The floor's assumptions in one line, printed wherever a floor is. */
+export function simdFloorAssumptions(peak: WasmPeak, threads: number): string {
+  return (
+    `128-bit SIMD floor = matmul FLOPs ÷ (${peak.median.toFixed(1)} GFLOP/s, the median register-only f32x4 ` +
+    `${peak.fused ? "fused multiply-add" : "mul + add"} peak of one thread under ${peak.runtime}, × ${threads} thread(s)); ` +
+    `LayerNorm, softmax, GELU, adds and memory traffic left out`
+  );
+}
+
 if (import.meta.url === `file://${process.argv[1]}` || (globalThis as { Deno?: { mainModule: string } }).Deno?.mainModule === import.meta.url) {
   for (const fused of [true, false]) {
     const result = measureWasmPeak(fused);
