@@ -224,7 +224,8 @@ if (torch.ok) {
       peers.push(peer);
       if (peer.error) log(`${setup.name}, ${threads} thread(s), failed: ${peer.error}`);
       if (same) continue;
-      const kernel = `${kernelLabel(peer.kernel)}, ATen ${peer.kernel?.aten ?? "?"}, threads torch ${peer.kernel?.torchThreads ?? "?"} / OpenBLAS ${peer.kernel?.blasThreads ?? "?"}`;
+      const k = peer.kernel;
+      const kernel = `${kernelLabel(k)}, ATen ${k?.aten ?? "?"}, threads torch ${k?.torchThreads ?? "?"} / OpenBLAS ${k?.blasThreads ?? "?"}, overrides seen ${k?.overridesSeen ?? "?"}`;
       for (const [label, t] of peer.byShape) {
         log(`${setup.name}, ${threads} thr, ${label}: ${t.samples.map((x) => x.toFixed(0)).join(", ")} ms → median ${ms(t.medianMs)} ms (${kernel})`);
       }

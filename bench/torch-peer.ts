@@ -24,6 +24,8 @@ export interface PeerSetup {
   /** "PyTorch as the environment has it" / "PyTorch at its best". */
   readonly name: string;
   readonly env: Env;
+  /** Variables the child must not see. */
+  readonly unset: readonly string[];
   /** What this setup does to the OpenBLAS overrides, e.g. "OPENBLAS_CORETYPE=Haswell OPENBLAS_L2_SIZE=… kept". */
   readonly overrides: string;
   /** True when the environment sets neither override, so "best" would repeat "environment". */
@@ -33,12 +35,10 @@ export interface PeerSetup {
 /** The two setups, from the environment this script was started in. */
 export function peerSetups(env: Env): readonly PeerSetup[] {
   const present = OPENBLAS_OVERRIDES.filter((name) => env[name] !== undefined);
-  const best: Env = { ...env };
-  for (const name of OPENBLAS_OVERRIDES) delete best[name];
   const kept = present.map((name) => `${name}=${env[name]}`).join(" ");
   return [
-    { key: "environment", name: "PyTorch as the environment has it", env: { ...env }, overrides: present.length ? `${kept} kept` : "none set", sameAsEnvironment: false },
-    { key: "best", name: "PyTorch at its best", env: best, overrides: present.length ? `${present.join(", ")} removed` : "none to remove", sameAsEnvironment: present.length === 0 },
+    { key: "environment", name: "PyTorch as the environment has it", env, unset: [], overrides: present.length ? `${kept} kept` : "none set", sameAsEnvironment: false },
+    { key: "best", name: "PyTorch at its best", env, unset: present, overrides: present.length ? `${present.join(", ")} removed` : "none to remove", sameAsEnvironment: present.length === 0 },
   ];
 }
 
@@ -51,6 +51,17 @@ export function withThreads(env: Env, threads: number): Env {
   return { ...env, OMP_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, MKL_NUM_THREADS: n, OMP_WAIT_POLICY: "PASSIVE" };
 }
 
+/**
+ * Runs bench/torch_gpt2.py in `setup` on `threads` threads. The variables to drop are removed by
+ * /usr/bin/env -u: Deno's child_process adds a child's `env` to its own environment rather than
+ * replacing it, so leaving them out of `env` would not remove them.
+ */
+function runTorch(setup: PeerSetup, threads: number, args: string[]) {
+  const env = withThreads(setup.env, threads);
+  if (setup.unset.length === 0) return run(PYTHON, [TORCH_SCRIPT, ...args], { env });
+  return run("/usr/bin/env", [...setup.unset.flatMap((name) => ["-u", name]), PYTHON, TORCH_SCRIPT, ...args], { env });
+}
+
 /** What a PyTorch process computed with, as bench/torch_gpt2.py reports it. */
 export interface PeerKernel {
   /** OpenBLAS's kernel set (openblas_get_corename), e.g. "Haswell" or "Cooperlake". */
@@ -61,12 +72,18 @@ export interface PeerKernel {
   readonly torchThreads?: number;
   /** ATen's own vector kernels (LayerNorm, softmax, gelu), e.g. "AVX2". */
   readonly aten?: string;
+  /** The OpenBLAS overrides the child saw, e.g. "OPENBLAS_CORETYPE=Haswell", or "none". */
+  readonly overridesSeen?: string;
 }
 
 function kernelOf(res: Record<string, unknown>): PeerKernel {
   const str = (v: unknown) => (typeof v === "string" ? v : undefined);
   const num = (v: unknown) => (typeof v === "number" ? v : undefined);
-  return { core: str(res.blas_core), blas: str(res.blas), blasThreads: num(res.blas_threads), torchThreads: num(res.threads), aten: str(res.aten_capability) };
+  const seen = Object.entries((res.blas_env ?? {}) as Record<string, string>).map(([name, value]) => `${name}=${value}`);
+  return {
+    core: str(res.blas_core), blas: str(res.blas), blasThreads: num(res.blas_threads), torchThreads: num(res.threads), aten: str(res.aten_capability),
+    overridesSeen: seen.join(" ") || "none",
+  };
 }
 
 /** The widest vector unit of OpenBLAS x86 cores we expect, for the reader; unknown names print bare. */
@@ -112,8 +129,7 @@ export function runPeerForward(
   repeat: number,
 ): PeerForward {
   const shapeArg = shapes.map((s) => `${s.batch}x${s.seq}`).join(",");
-  const args = [TORCH_SCRIPT, "time", "--model", model, "--shapes", shapeArg, "--repeat", String(repeat), "--threads", String(threads)];
-  const r = run(PYTHON, args, { env: withThreads(setup.env, threads) });
+  const r = runTorch(setup, threads, ["time", "--model", model, "--shapes", shapeArg, "--repeat", String(repeat), "--threads", String(threads)]);
   const byShape = new Map<string, PeerShape>();
   let kernel: PeerKernel | undefined;
   let peakRss: number | undefined;
@@ -137,8 +153,7 @@ export interface PeerGemm {
 
 /** PyTorch's addmm at m×k·k×n (+bias) on one thread. */
 export function runPeerGemm(setup: PeerSetup, m: number, k: number, n: number): PeerGemm {
-  const args = [TORCH_SCRIPT, "gemm", "--m", String(m), "--k", String(k), "--n", String(n), "--threads", "1"];
-  const r = run(PYTHON, args, { env: withThreads(setup.env, 1) });
+  const r = runTorch(setup, 1, ["gemm", "--m", String(m), "--k", String(k), "--n", String(n), "--threads", "1"]);
   const res = results(r.stdout).find((x) => x.kind === "gemm");
   if (!res) return { setup, error: lastLine(r) };
   return { setup, gflops: res.gflops as number, medianMs: res.median_ms as number, kernel: kernelOf(res) };
