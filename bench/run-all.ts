@@ -231,14 +231,17 @@ if (torch.ok) {
       }
     }
   }
-  const blas = peers.find((p) => p.kernel?.blas)?.kernel?.blas;
-  if (blas) log(`PyTorch's BLAS: ${blas}`);
+  for (const setup of setups.filter((s) => !s.sameAsEnvironment)) {
+    const blas = peers.find((p) => p.setup === setup && p.kernel?.blas)?.kernel?.blas;
+    if (blas) log(`${setup.name}, BLAS: ${blas}`);
+  }
 }
 
 // ---- 6. GEMM ----
 
 let oursGflops: Gemm768 | undefined;
 let oursPlainGflops: Gemm768 | undefined;
+let oursDenoGflops: Gemm768 | undefined;
 const torchGemms: PeerGemm[] = [];
 if (!FORWARD_ONLY) {
   section("GEMM 768×768 · 768×2304 (+bias), one thread");
@@ -251,6 +254,7 @@ if (!FORWARD_ONLY) {
   oursGflops = byNode[0];
   oursPlainGflops = byNode.find((g) => !g.fma);
   const inDeno = [measureGemm768(true), measureGemm768(false)];
+  oursDenoGflops = inDeno.find((g) => g !== null) ?? undefined;
   for (const g of [...byNode, ...inDeno]) {
     if (!g) continue;
     log(
@@ -332,6 +336,19 @@ for (const line of forwardTables(report)) log(line);
 log("");
 log("README rows (Markdown):");
 for (const line of forwardMarkdown(report)) log(line);
+if (!FORWARD_ONLY) {
+  const f1 = (gflops: number | undefined) => gflops?.toFixed(1) ?? "—";
+  const gemmOf = (setup: (typeof setups)[number]) => torchGemms.find((g) => g.setup.key === (setup.sameAsEnvironment ? "environment" : setup.key))?.gflops;
+  const cells = [
+    "GEMM 768×768·768×2304, one thread, GFLOP/s (higher is faster; ratios: ours ÷ the column)",
+    `${f1(oursGflops?.median)} (Deno: ${f1(oursDenoGflops?.median)})`,
+    ...(torch.ok ? setups : []).flatMap((setup) => [f1(gemmOf(setup)), ratio(oursGflops?.median, gemmOf(setup))]),
+    `${f1(wasmPeak?.median)} (peak)`,
+    ratio(oursGflops?.median, wasmPeak?.median),
+    f1(oursPlainGflops?.median),
+  ];
+  log(`| ${cells.join(" | ")} |`);
+}
 log("");
 if (!FORWARD_ONLY) {
   const oursGemm = oursGflops
