@@ -284,6 +284,7 @@ let wasmPeak: WasmPeak | undefined;
 
 // ---- 8. greater-than ----
 
+if (!FORWARD_ONLY) section("greater-than pipeline, N = 490");
 const greaterThan = join(ROOT, "bench/greater-than.ts");
 let greaterThanLine: string;
 if (FORWARD_ONLY || SKIP_GREATER_THAN) {
@@ -291,7 +292,6 @@ if (FORWARD_ONLY || SKIP_GREATER_THAN) {
 } else if (!existsSync(greaterThan)) {
   greaterThanLine = "skipped: bench/greater-than.ts does not exist (yet)";
 } else {
-  section("greater-than pipeline, N = 490");
   // Under Node (compiled with tsc), like our forward: Deno's wasm memory accesses are bounds-checked.
   const r = run("node", [compileForNode("bench/greater-than.ts"), "--n", "490"]);
   log(indent(r.stdout));
