@@ -24,7 +24,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { loadHookedGpt2 } from "../src/hooks/node-load-hooked.ts";
 import { selectNodeBackend } from "../src/gpt2/node-load.ts";
-import { parseBackendChoice } from "../src/tensor/backends.ts";
+import { parseBackendChoice } from "../src/backend/select.ts";
 import { repoRoot } from "./repo-root.ts";
 
 const argv = process.argv.slice(2);

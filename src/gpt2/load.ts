@@ -1,7 +1,7 @@
 import { InputError } from "../errors.ts";
 import { type Float32TensorSource, parseSafetensors } from "../io/safetensors.ts";
-import { selectBackend } from "../tensor/backends.ts";
-import { assertMatmulBackend } from "../tensor/check-backend.ts";
+import { selectBackend } from "../backend/select.ts";
+import { assertMatmulBackend } from "../backend/check-backend.ts";
 import type { MatmulBackend } from "../tensor/matmul.ts";
 import { type Gpt2Config, ModelLoadError, parseHfConfig } from "./config.ts";
 import { loadGpt2Weights } from "./load-weights.ts";

@@ -1,13 +1,13 @@
 import "../dispose-symbols.ts";
 import { InputError } from "../errors.ts";
-import { packedMatrixOf } from "../tensor/backends.ts";
+import { packedMatrixOf } from "../backend/select.ts";
 import { gatherRows } from "../tensor/indexing.ts";
-import { assertMatmulBackend } from "../tensor/check-backend.ts";
+import { assertMatmulBackend } from "../backend/check-backend.ts";
 import type { MatmulBackend, PreparedWeight } from "../tensor/matmul.ts";
 import { referenceBackend } from "../tensor/matmul.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import type { PackedMatrix } from "../tensor/wasm/wasm-gemm.ts";
-import { gatherPackedColumns } from "../tensor/wasm/packed-gather.ts";
+import type { PackedMatrix } from "../backend/wasm/gemm/wasm-gemm.ts";
+import { gatherPackedColumns } from "../backend/wasm/gemm/packed-gather.ts";
 import type { Gpt2Config } from "./config.ts";
 import { ModelDisposedError } from "./model-disposed.ts";
 import { NO_PROCESSING, processingLabel } from "./process-weights.ts";

@@ -9,6 +9,6 @@ export { layerNorm, layerNormScale, layerNormNormalize, layerNormAffine } from "
 export { softmaxLastAxis, applyCausalMaskInPlace } from "./softmax.ts";
 export { batchedMatmul, referenceBackend, linear, type MatmulBackend, type PreparedWeight } from "./matmul.ts";
 export { gatherRows, sliceAxis, selectAxis, takeAxis, permute, stack, concatRows, concatAxis } from "./indexing.ts";
-export { logSumExpRows } from "./log-sum-exp.ts";
-export { productLogSumExp, type ProductLogSumExp } from "./product-log-sum-exp.ts";
+export { logSumExpRows } from "../backend/log-sum-exp.ts";
+export { productLogSumExp, type ProductLogSumExp } from "../backend/product-log-sum-exp.ts";
 export type { ForwardKernels } from "./forward-kernels.ts";

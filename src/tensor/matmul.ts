@@ -2,7 +2,7 @@ import { InputError } from "../errors.ts";
 import type { ForwardKernels } from "./forward-kernels.ts";
 import { matmulRowMajor, matmulTransposed } from "./reference-kernels.ts";
 import { shapeToString, Tensor } from "./tensor.ts";
-import type { WasmMemory } from "./wasm/wasm-api.ts";
+import type { WasmMemory } from "../backend/wasm/wasm-api.ts";
 
 /**
  * A weight matrix W [inDim, outDim] prepared once for a particular kernel backend (packed panels,

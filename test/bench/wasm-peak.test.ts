@@ -3,7 +3,7 @@ import { forwardGemmFlops, measureWasmPeak } from "../../bench/wasm-peak.ts";
 import { loadGpt2FromDir, selectNodeBackend } from "../../src/gpt2/node-load.ts";
 import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import type { MatmulBackend } from "../../src/tensor/matmul.ts";
-import { wasmRelaxedSimdSupported } from "../../src/tensor/wasm/wasm-gemm.ts";
+import { wasmRelaxedSimdSupported } from "../../src/backend/wasm/gemm/wasm-gemm.ts";
 import { TINY_DIR } from "../helpers/fixtures.ts";
 
 describe("bench/wasm-peak.ts", () => {

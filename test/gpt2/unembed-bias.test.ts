@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { headDeltaUnembedMetrics, headOut, unembed, unembedLinear, unembedLogSumExp, unembedTokens } from "../../src/gpt2/components/index.ts";
 import { loadGpt2FromBytes } from "../../src/gpt2/load.ts";
 import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
-import { createWasmBackend } from "../../src/tensor/backends.ts";
+import { createWasmBackend } from "../../src/backend/select.ts";
 import { referenceBackend } from "../../src/tensor/matmul.ts";
 import { Tensor } from "../../src/tensor/tensor.ts";
 import { expectClose } from "../helpers/compare.ts";

@@ -13,7 +13,7 @@ import { isWeightResident } from "../../src/gpt2/weights.ts";
 import type { HookName } from "../../src/gpt2/hook-names.ts";
 import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import { loadHookedGpt2 } from "../../src/hooks/node-load-hooked.ts";
-import { createWasmBackend } from "../../src/tensor/backends.ts";
+import { createWasmBackend } from "../../src/backend/select.ts";
 import { referenceBackend } from "../../src/tensor/matmul.ts";
 import type { Tensor } from "../../src/tensor/tensor.ts";
 import { expectClose } from "../helpers/compare.ts";

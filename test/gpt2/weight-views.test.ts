@@ -6,7 +6,7 @@ import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
 import { tlWeights } from "../../src/gpt2/weight-views.ts";
 import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import { loadHookedGpt2 } from "../../src/hooks/node-load-hooked.ts";
-import { createWasmBackend } from "../../src/tensor/backends.ts";
+import { createWasmBackend } from "../../src/backend/select.ts";
 import { referenceBackend } from "../../src/tensor/matmul.ts";
 import { Tensor } from "../../src/tensor/tensor.ts";
 import { expectClose } from "../helpers/compare.ts";

@@ -15,8 +15,8 @@ import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
 import { type HookName } from "../../src/gpt2/hook-names.ts";
 import { type HookSpec, HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import { type BackendWorkspace, type MatmulBackend, referenceBackend } from "../../src/tensor/matmul.ts";
-import { createWasmBackend } from "../../src/tensor/backends.ts";
-import { createParallelWasmBackend } from "../../src/tensor/wasm/node-parallel-backend.ts";
+import { createWasmBackend } from "../../src/backend/select.ts";
+import { createParallelWasmBackend } from "../../src/backend/wasm/threads/node-parallel-backend.ts";
 import { firstBitDifference } from "../helpers/compare.ts";
 import { TINY_DIR } from "../helpers/fixtures.ts";
 

@@ -6,10 +6,10 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { Gpt2LensError } from "../../src/errors.ts";
 import { loadHookedGpt2 } from "../../src/hooks/node-load-hooked.ts";
-import { createWasmBackend } from "../../src/tensor/backends.ts";
+import { createWasmBackend } from "../../src/backend/select.ts";
 import type { MatmulBackend } from "../../src/tensor/matmul.ts";
-import { createParallelWasmBackend } from "../../src/tensor/wasm/node-parallel-backend.ts";
-import type { WasmGemm } from "../../src/tensor/wasm/wasm-gemm.ts";
+import { createParallelWasmBackend } from "../../src/backend/wasm/threads/node-parallel-backend.ts";
+import type { WasmGemm } from "../../src/backend/wasm/gemm/wasm-gemm.ts";
 import { referenceBackend } from "../../src/tensor/matmul.ts";
 import { BUNDLED_MODEL_DIR, TINY_DIR } from "../helpers/fixtures.ts";
 
