@@ -23,7 +23,7 @@
  * hits them alike); the load average is printed.
  */
 import { loadavg } from "node:os";
-import { type MatmulBackend } from "../src/tensor/matmul.ts";
+import type { MatmulBackend } from "../src/backend/backend.ts";
 import { productLogSumExp } from "../src/backend/product-log-sum-exp.ts";
 import { NodeGemmPool } from "../src/backend/wasm/threads/node-wasm-thread-pool.ts";
 import { createParallelWasmBackend } from "../src/backend/wasm/threads/node-parallel-backend.ts";

@@ -1,5 +1,5 @@
 import { InputError } from "../errors.ts";
-import type { BackendWorkspace } from "../tensor/matmul.ts";
+import type { BackendWorkspace } from "./backend.ts";
 import type { AffineRowsExports } from "./wasm/kernels/affine-rows-kernel.ts";
 import { instantiateAffineRowsKernel } from "./wasm/wasm-affine-rows.ts";
 import type { WasmMemory } from "./wasm/wasm-api.ts";

@@ -1,6 +1,6 @@
 import { InputError } from "../errors.ts";
-import { BACKEND_CHOICES } from "./select.ts";
-import type { MatmulBackend } from "../tensor/matmul.ts";
+import { BACKEND_CHOICES } from "./choice.ts";
+import type { Backend } from "./backend.ts";
 
 function describe(value: unknown): string {
   if (typeof value === "string") return `the string "${value}"`;
@@ -8,9 +8,9 @@ function describe(value: unknown): string {
   return "an object without a name, prepare, prepareTransposed and matmul";
 }
 
-/** Throws `bad_backend` unless `value` looks like a MatmulBackend; `where` names the argument. */
-export function assertMatmulBackend(value: unknown, where: string): asserts value is MatmulBackend {
-  const b = value as Partial<MatmulBackend> | null;
+/** Throws `bad_backend` unless `value` looks like a Backend; `where` names the argument. */
+export function assertBackend(value: unknown, where: string): asserts value is Backend {
+  const b = value as Partial<Backend> | null;
   if (
     typeof b === "object" && b !== null && typeof b.name === "string" &&
     typeof b.prepare === "function" && typeof b.prepareTransposed === "function" && typeof b.matmul === "function"

@@ -1,6 +1,6 @@
 import { InputError } from "../errors.ts";
 import { LOG_SUM_EXP_TAIL_PAD, logSumExpRows, logSumExpRowsInMemory } from "./log-sum-exp.ts";
-import type { BackendWorkspace, MatmulBackend, PreparedWeight } from "../tensor/matmul.ts";
+import type { BackendWorkspace, Backend, PreparedWeight } from "./backend.ts";
 
 export interface ProductLogSumExp {
   /** log Σ_j exp((a·W)[r, j]) per row, [m]. */
@@ -37,7 +37,7 @@ const DEFAULT_BLOCK_BYTES = 32 << 20;
  * the workspace cannot allocate, uses plain arrays. The numbers are the same either way.
  */
 export function productLogSumExp(
-  backend: MatmulBackend, a: Float32Array, m: number, w: PreparedWeight, pick: ArrayLike<number>,
+  backend: Backend, a: Float32Array, m: number, w: PreparedWeight, pick: ArrayLike<number>,
   options: ProductLogSumExpOptions = {},
 ): ProductLogSumExp {
   const { inDim, outDim } = w;

@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Gpt2LensError } from "../../src/errors.ts";
 import { affineRowsInPlace } from "../../src/backend/affine-rows.ts";
-import { createWasmBackend } from "../../src/backend/select.ts";
+import { createWasmBackend } from "../../src/backend/wasm/wasm-backend.ts";
 import { instantiateAffineRowsKernel } from "../../src/backend/wasm/wasm-affine-rows.ts";
 import { firstBitDifference } from "../helpers/compare.ts";
 

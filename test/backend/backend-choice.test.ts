@@ -1,8 +1,9 @@
 /** Backend choices are checked where they enter: an unknown one is `bad_backend`, listing the valid ones. */
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../src/errors.ts";
-import { selectNodeBackend } from "../../src/gpt2/node-load.ts";
-import { type BackendChoice, parseBackendChoice, selectBackend } from "../../src/backend/select.ts";
+import { selectNodeBackend } from "../../src/backend/node-select.ts";
+import { type BackendChoice, parseBackendChoice } from "../../src/backend/choice.ts";
+import { selectBackend } from "../../src/backend/select.ts";
 
 function errorOf(fn: () => unknown): InputError {
   try {

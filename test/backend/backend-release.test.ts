@@ -1,8 +1,8 @@
 /** MatmulBackend.release frees a prepared weight of the WebAssembly backends; reuse is a typed error. */
 import { afterAll, describe, expect, it } from "vitest";
 import { Gpt2LensError } from "../../src/errors.ts";
-import { createWasmBackend } from "../../src/backend/select.ts";
-import type { MatmulBackend } from "../../src/tensor/matmul.ts";
+import { createWasmBackend } from "../../src/backend/wasm/wasm-backend.ts";
+import type { MatmulBackend } from "../../src/backend/backend.ts";
 import { createParallelWasmBackend } from "../../src/backend/wasm/threads/node-parallel-backend.ts";
 
 const pool = createParallelWasmBackend({ threads: 2 })!;

@@ -9,9 +9,10 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InputError } from "../../src/errors.ts";
-import { createWasmBackend } from "../../src/backend/select.ts";
+import { createWasmBackend } from "../../src/backend/wasm/wasm-backend.ts";
 import { logSumExpRows } from "../../src/backend/log-sum-exp.ts";
-import { type BackendWorkspace, type MatmulBackend, referenceBackend } from "../../src/tensor/matmul.ts";
+import type { BackendWorkspace, MatmulBackend } from "../../src/backend/backend.ts";
+import { referenceBackend } from "../../src/backend/reference/reference-backend.ts";
 import { productLogSumExp } from "../../src/backend/product-log-sum-exp.ts";
 import { createParallelWasmBackend, type ParallelWasmBackend } from "../../src/backend/wasm/threads/node-parallel-backend.ts";
 import type { WasmMemory } from "../../src/backend/wasm/wasm-api.ts";

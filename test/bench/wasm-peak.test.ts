@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { forwardGemmFlops, measureWasmPeak } from "../../bench/wasm-peak.ts";
-import { loadGpt2FromDir, selectNodeBackend } from "../../src/gpt2/node-load.ts";
+import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
+import { selectNodeBackend } from "../../src/backend/node-select.ts";
 import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
-import type { MatmulBackend } from "../../src/tensor/matmul.ts";
+import type { MatmulBackend } from "../../src/backend/backend.ts";
 import { wasmRelaxedSimdSupported } from "../../src/backend/wasm/gemm/wasm-gemm.ts";
 import { TINY_DIR } from "../helpers/fixtures.ts";
 

@@ -1,5 +1,5 @@
 import { InputError } from "../../errors.ts";
-import type { BackendWorkspace } from "../../tensor/matmul.ts";
+import type { BackendWorkspace } from "../backend.ts";
 import type { WasmF32Buffer, WasmMemory } from "./gemm/wasm-gemm.ts";
 
 /** A workspace whose memory kernels may be instantiated on, and which knows the views into it. */

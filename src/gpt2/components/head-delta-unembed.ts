@@ -13,7 +13,8 @@
  * prompts. The result is the same quantity as the direct route (floating-point rounding aside).
  */
 import { affineRowsInPlace } from "../../backend/affine-rows.ts";
-import { type BackendWorkspace, linear, type PreparedWeight } from "../../tensor/matmul.ts";
+import type { BackendWorkspace, PreparedWeight } from "../../backend/backend.ts";
+import { linear } from "../../backend/linear.ts";
 import { productLogSumExp } from "../../backend/product-log-sum-exp.ts";
 import { Tensor } from "../../tensor/tensor.ts";
 import type { Gpt2Model } from "../model.ts";

@@ -125,7 +125,7 @@ export interface WasmGemmOptions {
    * rounded once instead of twice: results stay within float32 rounding of the plain kernel but
    * may differ in the last bits, and between CPUs with and without FMA. Default:
    * on wherever the engine validates relaxed SIMD (Deno, Node ≥ 22; Node 20 only after
-   * `--experimental-wasm-relaxed-simd`, which gpt2/node-load.ts sets); false forces plain SIMD.
+   * `--experimental-wasm-relaxed-simd`, which selectNodeBackend in backend/node-select.ts sets); false forces plain SIMD.
    */
   relaxedSimd?: boolean;
   /** Override the kernel's tiling (for benchmarking and tests). */
@@ -192,7 +192,7 @@ export const MIN_SPARE_STRIP_COLUMNS = 1024;
 
 /**
  * Column strips of C[m, n] through `slots` of the caller's `spare` buffers (dead memory already
- * in use, e.g. a forward pass's workspace; see MatmulBackend.matmul) instead of the staging
+ * in use, e.g. a forward pass's workspace; see Backend.matmul) instead of the staging
  * arena, whose pages would otherwise become resident too: the largest `slots` buffers, which must
  * not overlap, and strips as wide as the smallest of them holds ({@link stagingStripColumns});
  * null when that is under {@link MIN_SPARE_STRIP_COLUMNS} columns (and not all n), or there are

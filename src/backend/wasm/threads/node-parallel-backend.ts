@@ -7,7 +7,7 @@
  * "wasm-simd" backend.
  */
 import { InputError } from "../../../errors.ts";
-import type { MatmulBackend, PreparedWeight } from "../../../tensor/matmul.ts";
+import type { Backend, PreparedWeight } from "../../backend.ts";
 import { sharedMemoryWorkspace } from "../memory-workspace.ts";
 import { NodeGemmPool, type NodeGemmPoolOptions } from "./node-wasm-thread-pool.ts";
 import { createPoolAttention } from "./pool-attention.ts";
@@ -16,12 +16,12 @@ import { createPoolLogSumExp } from "./pool-logsumexp.ts";
 import { createPoolSoftmaxRows } from "./pool-softmax.ts";
 import { createWasmForwardKernels } from "../wasm-forward-kernels.ts";
 import type { LogSumExpInMemory } from "../wasm-logsumexp.ts";
-import type { PackedMatrix } from "../gemm/wasm-gemm.ts";
+import { gatherPreparedColumns, type WasmPreparedWeight } from "../wasm-backend.ts";
 
 export type ParallelWasmBackendOptions = NodeGemmPoolOptions;
 
-/** A MatmulBackend named "wasm-simd×N" or, with fused multiply-adds, "wasm-simd-fma×N" (N = threads) that owns a worker pool. */
-export interface ParallelWasmBackend extends MatmulBackend {
+/** A Backend named "wasm-simd×N" or, with fused multiply-adds, "wasm-simd-fma×N" (N = threads) that owns a worker pool. */
+export interface ParallelWasmBackend extends Backend {
   readonly pool: NodeGemmPool;
   /**
    * Terminates the pool's workers (optional: they never keep a process alive). Models prepared on
@@ -30,10 +30,6 @@ export interface ParallelWasmBackend extends MatmulBackend {
   close(): Promise<void>;
   /** True once close() was called. */
   readonly closed: boolean;
-}
-
-interface PoolPreparedWeight extends PreparedWeight {
-  readonly packed: PackedMatrix;
 }
 
 /**
@@ -64,26 +60,27 @@ export function createParallelWasmBackend(options: ParallelWasmBackendOptions = 
     },
     workspace,
     pool,
-    prepare(w, inDim, outDim): PoolPreparedWeight {
+    prepare(w, inDim, outDim): WasmPreparedWeight {
       return { inDim, outDim, rowMajor: w, transposed: null, packed: pool.pack(w, inDim, outDim) };
     },
-    prepareTransposed(wt, outDim, inDim): PoolPreparedWeight {
+    prepareTransposed(wt, outDim, inDim): WasmPreparedWeight {
       return { inDim, outDim, rowMajor: null, transposed: wt, packed: pool.packTransposed(wt, outDim, inDim) };
     },
     matmul(a, m, w, out, bias, spare) {
-      const packed = (w as Partial<PoolPreparedWeight>).packed;
+      const packed = (w as Partial<WasmPreparedWeight>).packed;
       if (!packed || !pool.owns(packed)) {
         throw new InputError(`${this.name} backend: weight was prepared by another backend`, "foreign_weight");
       }
       pool.matmul(a, m, packed, out, bias ?? undefined, false, spare);
     },
     release(w) {
-      const packed = (w as Partial<PoolPreparedWeight>).packed;
+      const packed = (w as Partial<WasmPreparedWeight>).packed;
       if (!packed || !pool.owns(packed)) {
         throw new InputError(`${this.name} backend: weight was not prepared by this backend (or was released)`, "foreign_weight");
       }
       pool.free(packed);
     },
+    gatherColumns: gatherPreparedColumns,
     close: () => pool.close(),
     get closed() {
       return pool.isClosed;
