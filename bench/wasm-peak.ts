@@ -10,7 +10,7 @@
  */
 import process from "node:process";
 import { webAssembly } from "../src/backend/wasm/wasm-api.ts";
-import { wasmRelaxedSimdSupported } from "../src/backend/wasm/gemm/wasm-gemm.ts";
+import { wasmRelaxedSimdSupported } from "../src/backend/wasm/simd-support.ts";
 import { encodeModule, FunctionBuilder, ValType } from "../src/backend/wasm/assembler/wasm-writer.ts";
 
 /** Independent accumulators: enough to cover the FMA latency on both ports of current x86 cores. */

@@ -4,7 +4,7 @@ import { InputError } from "../errors.ts";
 import type { Backend } from "./backend.ts";
 import { assertBackendChoice, type BackendChoice, type BackendOptions, parseBackendChoice, parseFmaChoice } from "./choice.ts";
 import { selectBackend } from "./select.ts";
-import { wasmRelaxedSimdSupported } from "./wasm/gemm/wasm-gemm.ts";
+import { wasmRelaxedSimdSupported } from "./wasm/simd-support.ts";
 import { createParallelWasmBackend, type ParallelWasmBackend } from "./wasm/threads/node-parallel-backend.ts";
 
 const sharedParallel = new Map<boolean, ParallelWasmBackend | null>();

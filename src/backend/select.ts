@@ -2,7 +2,7 @@ import { InputError } from "../errors.ts";
 import type { Backend } from "./backend.ts";
 import { assertBackendChoice, type BackendChoice, type BackendOptions } from "./choice.ts";
 import { referenceBackend } from "./reference/reference-backend.ts";
-import { wasmRelaxedSimdSupported } from "./wasm/gemm/wasm-gemm.ts";
+import { wasmRelaxedSimdSupported } from "./wasm/simd-support.ts";
 import { createWasmBackend } from "./wasm/wasm-backend.ts";
 
 const sharedWasm = new Map<boolean, Backend | null>();

@@ -4,7 +4,7 @@ import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
 import { selectNodeBackend } from "../../src/backend/node-select.ts";
 import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import type { MatmulBackend } from "../../src/backend/backend.ts";
-import { wasmRelaxedSimdSupported } from "../../src/backend/wasm/gemm/wasm-gemm.ts";
+import { wasmRelaxedSimdSupported } from "../../src/backend/wasm/simd-support.ts";
 import { TINY_DIR } from "../helpers/fixtures.ts";
 
 describe("bench/wasm-peak.ts", () => {

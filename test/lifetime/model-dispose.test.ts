@@ -20,9 +20,9 @@ const pool = createParallelWasmBackend({ threads: 2 })!;
 afterAll(() => pool.close());
 
 /** The allocator behind a WebAssembly backend: the pool's, or the single-threaded one's (found through a packed weight). */
-function allocatorOf(backend: MatmulBackend): WasmGemm {
+function allocatorOf(backend: MatmulBackend): Pick<WasmGemm, "bytesInUse" | "memory"> {
   if (backend === pool) return pool.pool.gemm;
-  const probe = backend.prepare(new Float32Array(4), 2, 2) as unknown as { packed: { buffer: { owner: WasmGemm } } };
+  const probe = backend.prepare(new Float32Array(4), 2, 2) as unknown as { packed: { buffer: { owner: Pick<WasmGemm, "bytesInUse" | "memory"> } } };
   const gemm = probe.packed.buffer.owner;
   backend.release!(probe as never);
   return gemm;

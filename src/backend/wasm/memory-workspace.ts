@@ -1,6 +1,7 @@
 import { InputError } from "../../errors.ts";
 import type { BackendWorkspace } from "../backend.ts";
-import type { WasmF32Buffer, WasmMemory } from "./gemm/wasm-gemm.ts";
+import type { WasmF32Buffer } from "./gemm/heap.ts";
+import type { WasmMemory } from "./wasm-api.ts";
 
 /** A workspace whose memory kernels may be instantiated on, and which knows the views into it. */
 export interface MemoryWorkspace extends BackendWorkspace {

@@ -8,7 +8,7 @@ import { generateAddModule, type AddExports } from "./kernels/add-kernel.ts";
 import type { MemoryWorkspace } from "./memory-workspace.ts";
 import { kernelMemory } from "./kernel-memory.ts";
 import { isSharedBuffer, overlapsPartially, webAssembly } from "./wasm-api.ts";
-import { wasmSimdSupported } from "./gemm/wasm-gemm.ts";
+import { wasmSimdSupported } from "./simd-support.ts";
 
 export type WasmAddInPlace = (x: Float32Array, y: Float32Array) => void;
 

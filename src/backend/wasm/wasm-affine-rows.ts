@@ -4,7 +4,7 @@
  */
 import { generateAffineRowsModule, type AffineRowsExports } from "./kernels/affine-rows-kernel.ts";
 import { isSharedBuffer, type WasmMemory, webAssembly } from "./wasm-api.ts";
-import { wasmSimdSupported } from "./gemm/wasm-gemm.ts";
+import { wasmSimdSupported } from "./simd-support.ts";
 
 /** Null where WebAssembly SIMD is unavailable or the memory cannot be imported. */
 export function instantiateAffineRowsKernel(memory: WasmMemory): AffineRowsExports | null {

@@ -15,7 +15,8 @@
  */
 import { InputError } from "../../errors.ts";
 import { attentionScratchFloats, generateAttentionModule, type AttentionExports } from "./kernels/attention-kernel.ts";
-import { wasmSimdSupported, type WasmMemory } from "./gemm/wasm-gemm.ts";
+import { wasmSimdSupported } from "./simd-support.ts";
+import type { WasmMemory } from "./wasm-api.ts";
 import { webAssembly } from "./wasm-api.ts";
 
 const PAGE_BYTES = 65536;

@@ -8,7 +8,7 @@
 import { InputError } from "../../errors.ts";
 import type { ForwardKernels } from "../../tensor/forward-kernels.ts";
 import { WasmAttention } from "./wasm-attention.ts";
-import { wasmSimdSupported } from "./gemm/wasm-gemm.ts";
+import { wasmSimdSupported } from "./simd-support.ts";
 import type { MemoryWorkspace } from "./memory-workspace.ts";
 import { createWasmAddInPlace, type WasmAddInPlace } from "./wasm-add.ts";
 import { createWasmGelu, type WasmGelu } from "./wasm-gelu.ts";

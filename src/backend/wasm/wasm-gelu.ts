@@ -13,7 +13,8 @@
  */
 import { InputError } from "../../errors.ts";
 import { generateGeluModule, type GeluExports, type GeluKernelOptions } from "./kernels/gelu-kernel.ts";
-import { wasmSimdSupported, type WasmMemory } from "./gemm/wasm-gemm.ts";
+import { wasmSimdSupported } from "./simd-support.ts";
+import type { WasmMemory } from "./wasm-api.ts";
 import { isSharedBuffer, overlapsPartially, webAssembly } from "./wasm-api.ts";
 
 /**

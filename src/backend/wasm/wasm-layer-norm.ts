@@ -9,7 +9,7 @@ import type { MemoryWorkspace } from "./memory-workspace.ts";
 import { generateLayerNormModule, LN_NORMALIZE, LN_SCALE, type LayerNormExports } from "./kernels/layer-norm-kernel.ts";
 import { kernelMemory } from "./kernel-memory.ts";
 import { isSharedBuffer, overlapsPartially, webAssembly, type WasmMemory } from "./wasm-api.ts";
-import { wasmSimdSupported } from "./gemm/wasm-gemm.ts";
+import { wasmSimdSupported } from "./simd-support.ts";
 
 export interface WasmLayerNorm {
   /** scale[r] = √(var + eps) per row; also (x − mean)/scale[r] into `normalized` when given. */

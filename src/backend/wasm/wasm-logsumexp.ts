@@ -18,7 +18,8 @@
  */
 import { InputError } from "../../errors.ts";
 import { generateLogSumExpModule, type LogSumExpExports, type LogSumExpKernelOptions } from "./kernels/logsumexp-kernel.ts";
-import { wasmSimdSupported, type WasmMemory } from "./gemm/wasm-gemm.ts";
+import { wasmSimdSupported } from "./simd-support.ts";
+import type { WasmMemory } from "./wasm-api.ts";
 import { isSharedBuffer, webAssembly } from "./wasm-api.ts";
 
 /**

@@ -17,16 +17,11 @@ import {
   scratchFloats,
 } from "../../../src/backend/wasm/kernels/gemm-kernel.ts";
 import { matmulReference } from "../../helpers/reference-matmul.ts";
-import {
-  instantiateGemmKernel,
-  wasmRelaxedSimdSupported,
-  MAX_STRIP_BYTES,
-  MIN_SPARE_STRIP_COLUMNS,
-  stagingStripColumns,
-  type WasmMemory,
-  WasmGemm,
-  type WasmGemmOptions,
-} from "../../../src/backend/wasm/gemm/wasm-gemm.ts";
+import { instantiateGemmKernel } from "../../../src/backend/wasm/gemm/gemm-instance.ts";
+import { wasmRelaxedSimdSupported } from "../../../src/backend/wasm/simd-support.ts";
+import { MAX_STRIP_BYTES, MIN_SPARE_STRIP_COLUMNS, stagingStripColumns } from "../../../src/backend/wasm/gemm/staging.ts";
+import type { WasmMemory } from "../../../src/backend/wasm/wasm-api.ts";
+import { WasmGemm, type WasmGemmOptions } from "../../../src/backend/wasm/gemm/wasm-gemm.ts";
 import { FunctionBuilder, ValType, encodeModule, sleb, uleb } from "../../../src/backend/wasm/assembler/wasm-writer.ts";
 import { type Case, caseArb, caseOperands, data, relErr, transpose } from "../../helpers/gemm.ts";
 import { propertyParams } from "../../helpers/property.ts";

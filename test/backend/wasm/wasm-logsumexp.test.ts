@@ -11,7 +11,7 @@ import { InputError } from "../../../src/errors.ts";
 import { logSumExpRows } from "../../../src/tasks/greater-than/metrics.ts";
 import { logSumExpRowsInMemory } from "../../../src/backend/log-sum-exp.ts";
 import { EXP_UNDERFLOW, generateLogSumExpModule } from "../../../src/backend/wasm/kernels/logsumexp-kernel.ts";
-import { type WasmMemory } from "../../../src/backend/wasm/gemm/wasm-gemm.ts";
+import type { WasmMemory } from "../../../src/backend/wasm/wasm-api.ts";
 import {
   createLogSumExp, createLogSumExpInMemory, instantiateLogSumExpKernel, LOG_SUM_EXP_TAIL_PAD, type LogSumExpRows,
 } from "../../../src/backend/wasm/wasm-logsumexp.ts";

@@ -1,4 +1,4 @@
-import type { PackedMatrix } from "./wasm-gemm.ts";
+import type { PackedMatrix } from "./packing.ts";
 
 /**
  * out[i·k … (i+1)·k) = column cols[i] of B[k, n], read from B packed by WasmGemm.pack or

@@ -17,101 +17,29 @@
  * worker its own scratch block of `scratchFloats(layout, k)` floats and the row block
  * `rowBlockRows(layout, k, n, rows)` (gemm-kernel.ts).
  *
+ * Parts: the allocator (heap.ts), packing (packing.ts), the staging policy and arena (staging.ts);
+ * this file drives the kernel over them.
+ *
  * Performance notes. V8 first runs new wasm code in its baseline compiler and tiers hot functions
  * up in the background, so the first call or two are slower. Engines without trap-handler bounds
  * checks (Deno as of 2.x) pay an explicit bounds check per load and run this kernel ~3x slower.
  */
-import { Gpt2LensError, InputError } from "../../../errors.ts";
+import { InputError } from "../../../errors.ts";
 import {
   GEMM_FLAG_ACCUMULATE,
-  generateGemmModule,
   maxRowBlock,
-  packedLength,
-  relaxedSimdProbeModule,
   rowBlockRows,
   scratchFloats,
-  simdProbeModule,
   type GemmExports,
   type GemmKernelLayout,
   type GemmKernelOptions,
 } from "../kernels/gemm-kernel.ts";
-import { isSharedBuffer, type WasmMemory, webAssembly } from "../wasm-api.ts";
-
-export type { WasmMemory };
-
-/** True if the engine validates WebAssembly SIMD128 code. */
-export function wasmSimdSupported(): boolean {
-  const wa = webAssembly();
-  if (wa === undefined) return false;
-  try {
-    return wa.validate(simdProbeModule());
-  } catch {
-    return false;
-  }
-}
-
-/** True if the engine validates relaxed-SIMD code (f32x4.relaxed_madd). */
-export function wasmRelaxedSimdSupported(): boolean {
-  const wa = webAssembly();
-  if (wa === undefined) return false;
-  try {
-    return wa.validate(relaxedSimdProbeModule());
-  } catch {
-    return false;
-  }
-}
-
-/** Resolved kernel options (everything except the memory kind, which follows the memory). */
-export type GemmKernelConfig = Omit<GemmKernelOptions, "sharedMemory">;
-
-/**
- * Generates and instantiates the GEMM kernel against `memory` (plain or shared). Returns null when
- * WebAssembly SIMD is unavailable (or `relaxedSimd` is requested but unsupported). Use this in
- * workers that share a WasmGemm's memory; pass that WasmGemm's `kernelOptions` so the packed
- * layout matches.
- */
-export function instantiateGemmKernel(
-  memory: WasmMemory,
-  options: GemmKernelConfig = {},
-): { exports: GemmExports; layout: GemmKernelLayout } | null {
-  const wa = webAssembly();
-  if (wa === undefined || !wasmSimdSupported()) return null;
-  if (options.relaxedSimd && !wasmRelaxedSimdSupported()) return null;
-  const kernel = generateGemmModule({ ...options, sharedMemory: isSharedBuffer(memory.buffer) });
-  const instance = new wa.Instance(new wa.Module(kernel.bytes), { env: { memory } });
-  const { mr, nr, kc, mc } = kernel;
-  return { exports: instance.exports as unknown as GemmExports, layout: mc === undefined ? { mr, nr, kc } : { mr, nr, kc, mc } };
-}
-
-const PAGE_BYTES = 65536;
-/** Allocation granularity / alignment (a cache line). */
-const ALIGN = 64;
-/** Bytes [0, HEAP_BASE) are never handed out, so pointer 0 can mean "none". */
-const HEAP_BASE = 64;
-
-/** A float32 array living inside a WasmGemm's memory. */
-export interface WasmF32Buffer {
-  /** Byte address in the memory (16-byte aligned, never 0). Stable across memory growth. */
-  readonly ptr: number;
-  /** Length in floats. */
-  readonly length: number;
-  /**
-   * A Float32Array over this buffer. Memory growth detaches old views of a non-shared memory,
-   * so call this again after anything that may allocate instead of holding on to the result; a
-   * new view is created only when the underlying buffer changed.
-   */
-  view(): Float32Array;
-}
-
-/** B[k,n] packed into column panels inside wasm memory (see gemm-kernel.ts for the layout). */
-export interface PackedMatrix {
-  readonly k: number;
-  readonly n: number;
-  /** Panel width (floats). */
-  readonly panelWidth: number;
-  /** The packed data; release it with {@link WasmGemm.free}. */
-  readonly buffer: WasmF32Buffer;
-}
+import { wasmRelaxedSimdSupported, wasmSimdSupported } from "../simd-support.ts";
+import { type WasmMemory, webAssembly } from "../wasm-api.ts";
+import { type GemmKernelConfig, instantiateGemmKernel } from "./gemm-instance.ts";
+import { ALIGN, type Block, checkDim, checkLength, type WasmF32Buffer, WasmHeap } from "./heap.ts";
+import { Packed, type PackedMatrix, packRowMajor, packTransposed } from "./packing.ts";
+import { DEFAULT_STAGING_BUDGET_BYTES, overlaps, spareStrips, StagingArena, stagingBlockRows, stagingStripColumns } from "./staging.ts";
 
 export interface WasmGemmOptions {
   /**
@@ -146,132 +74,6 @@ export interface WasmGemmOptions {
   columnStrips?: boolean;
 }
 
-/** Default {@link WasmGemmOptions.stagingBudgetBytes}: 32 MiB for the A and C staging together. */
-export const DEFAULT_STAGING_BUDGET_BYTES = 32 * 1024 * 1024;
-
-/**
- * Rows per staged row block: all `m` rows when `m` rows of `rowBytes` staged bytes fit in
- * `budget` (less 64 bytes for aligning C after A), else at most as many as fit, in units of
- * `blocking.mc` (the kernel's largest row block for the product) when at least that many fit,
- * else of `mr` (at least `mr` rows), spread evenly: as few blocks as fit allows, the smallest
- * block size in those units that covers m (416 rows, 164 fit, mr 4 → 140 + 140 + 136, not
- * 164 + 164 + 88). The k summation order of every output element does not depend on the row
- * blocking.
- */
-export function stagingBlockRows(m: number, rowBytes: number, budget: number, blocking: { readonly mr: number; readonly mc: number }): number {
-  const room = budget - ALIGN;
-  if (rowBytes <= 0 || m * rowBytes <= room) return m;
-  const fit = Math.floor(room / rowBytes);
-  const unit = fit >= blocking.mc ? blocking.mc : blocking.mr;
-  const rows = Math.max(unit, fit - (fit % unit));
-  return Math.min(m, Math.ceil(m / Math.ceil(m / rows) / unit) * unit);
-}
-
-/** Most bytes of C one staged column strip holds (see {@link stagingStripColumns}). */
-export const MAX_STRIP_BYTES = 4 * 1024 * 1024;
-
-/**
- * Columns per staged column strip when C[m, n] is staged in `slots` strips of all m rows (instead
- * of row blocks of all n columns): as few strips as fit `room` bytes, each at most
- * {@link MAX_STRIP_BYTES}, of equal width in whole panels of `nr` columns (the last may be
- * narrower); 0 when not even one panel of m rows fits. Full-height strips keep the kernel's large
- * row blocks for a wide B (each B column is streamed ⌈m / row block⌉ times, however narrow the
- * strip) with a small staging arena: for the 50257-column logits only the strips become resident,
- * not a budget's worth of row blocks.
- */
-export function stagingStripColumns(m: number, n: number, nr: number, slots: number, room: number): number {
-  const panelBytes = 4 * m * nr;
-  const fit = Math.floor(Math.min(MAX_STRIP_BYTES, room / slots) / panelBytes);
-  if (fit < 1) return 0;
-  const panels = Math.ceil(n / nr);
-  return Math.ceil(panels / Math.ceil(panels / fit)) * nr;
-}
-
-/** Narrowest column strip worth staging through spare buffers rather than the arena's strips. */
-export const MIN_SPARE_STRIP_COLUMNS = 1024;
-
-/**
- * Column strips of C[m, n] through `slots` of the caller's `spare` buffers (dead memory already
- * in use, e.g. a forward pass's workspace; see Backend.matmul) instead of the staging
- * arena, whose pages would otherwise become resident too: the largest `slots` buffers, which must
- * not overlap, and strips as wide as the smallest of them holds ({@link stagingStripColumns});
- * null when that is under {@link MIN_SPARE_STRIP_COLUMNS} columns (and not all n), or there are
- * too few buffers.
- */
-export function spareStrips(
-  spare: readonly Float32Array[], m: number, n: number, nr: number, slots: number,
-): { readonly strip: number; readonly views: Float32Array[] } | null {
-  if (spare.length < slots) return null;
-  const largest = [...spare].sort((x, y) => y.length - x.length).slice(0, slots);
-  if (largest.some((x, i) => largest.some((y, j) => i < j && overlaps(x, y)))) return null;
-  const strip = stagingStripColumns(m, n, nr, 1, 4 * largest[slots - 1]!.length);
-  if (strip === 0 || (strip < MIN_SPARE_STRIP_COLUMNS && strip < n)) return null;
-  return { strip, views: largest.map((x) => x.subarray(0, m * strip)) };
-}
-
-class Block implements WasmF32Buffer {
-  private cached: Float32Array | undefined;
-  freed = false;
-  constructor(
-    readonly owner: WasmGemm,
-    readonly ptr: number,
-    readonly length: number,
-    /** Bytes reserved (multiple of ALIGN). */
-    readonly reserved: number,
-  ) {}
-  view(): Float32Array {
-    if (this.freed) throw new InputError("WasmF32Buffer.view(): buffer was freed", "use_after_free");
-    const buffer = this.owner.memory.buffer;
-    if (this.cached === undefined || this.cached.buffer !== buffer) {
-      this.cached = new Float32Array(buffer, this.ptr, this.length);
-    }
-    return this.cached;
-  }
-}
-
-/** Part of a staging arena (valid until the next stagingBuffers call). */
-class Slice implements WasmF32Buffer {
-  readonly ptr: number;
-  constructor(
-    private readonly arena: Block,
-    private readonly offset: number,
-    readonly length: number,
-  ) {
-    this.ptr = arena.ptr + offset * 4;
-  }
-  view(): Float32Array {
-    const whole = this.arena.view();
-    return new Float32Array(whole.buffer, whole.byteOffset + this.offset * 4, this.length);
-  }
-}
-
-class Packed implements PackedMatrix {
-  constructor(
-    readonly k: number,
-    readonly n: number,
-    readonly panelWidth: number,
-    readonly buffer: Block,
-  ) {}
-}
-
-/** True if two arrays share a buffer and their byte ranges intersect. */
-function overlaps(x: Float32Array, y: Float32Array): boolean {
-  return x.buffer === y.buffer && x.byteOffset < y.byteOffset + y.byteLength && y.byteOffset < x.byteOffset + x.byteLength;
-}
-
-function checkDim(where: string, name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) {
-    throw new InputError(`${where}: ${name}=${v} must be a non-negative integer`);
-  }
-}
-
-function checkLength(where: string, name: string, arr: Float32Array, expected: number, shape: string): void {
-  if (arr.length !== expected) {
-    const detached = arr.length === 0 && expected > 0 ? " (if it was a view of wasm memory, the memory may have grown and detached it: call view() again)" : "";
-    throw new InputError(`${where}: ${name} has ${arr.length} elements, expected ${shape} = ${expected}${detached}`);
-  }
-}
-
 export class WasmGemm {
   readonly memory: WasmMemory;
   /** Raw exports, for callers (e.g. a worker pool) that manage pointers themselves. */
@@ -281,15 +83,10 @@ export class WasmGemm {
   /** The options the kernel was generated with (pass them to {@link instantiateGemmKernel}). */
   readonly kernelOptions: GemmKernelConfig;
 
-  private top = HEAP_BASE;
-  /** Free blocks sorted by address, coalesced. */
-  private readonly freeList: { ptr: number; size: number }[] = [];
+  private readonly heap: WasmHeap;
+  private readonly staging: StagingArena;
   /** Per-call kernel scratch (edge tile + packed A block), grown on demand. */
   private scratch: Block | undefined;
-  /** Reusable staging for matmul copy-in/out: the A + C arena. */
-  private arena: Block | undefined;
-  /** Reusable staging for a bias that is not in this memory. */
-  private biasStaging: Block | undefined;
   /** Bound on the A and C staging together, in bytes (see WasmGemmOptions.stagingBudgetBytes). */
   readonly stagingBudgetBytes: number;
   /** See WasmGemmOptions.columnStrips. */
@@ -302,6 +99,8 @@ export class WasmGemm {
     this.layout = layout;
     this.kernelOptions = kernelOptions;
     this.stagingBudgetBytes = stagingBudgetBytes;
+    this.heap = new WasmHeap(memory);
+    this.staging = new StagingArena(this.heap, stagingBudgetBytes);
   }
 
   /** True if the engine validates WebAssembly SIMD128 code. */
@@ -343,22 +142,17 @@ export class WasmGemm {
 
   /** Allocates `floats` float32s (contents unspecified), growing the memory if needed. */
   alloc(floats: number): WasmF32Buffer {
-    return this.allocBuffer(floats);
+    return this.heap.alloc(floats);
   }
 
   /** Returns a buffer to the allocator. Its views must not be used afterwards. */
   free(buf: WasmF32Buffer): void {
-    if (!(buf instanceof Block) || buf.owner !== this) {
-      throw new InputError("WasmGemm.free: buffer does not belong to this WasmGemm", "foreign_buffer");
-    }
-    if (buf.freed) throw new InputError("WasmGemm.free: buffer already freed", "double_free");
-    buf.freed = true;
-    this.release(buf.ptr, buf.reserved);
+    this.heap.free(buf);
   }
 
   /** The bump pointer: end (in bytes) of the highest block ever handed out and not yet returned. */
   get heapTop(): number {
-    return this.top;
+    return this.heap.heapTop;
   }
 
   /**
@@ -366,9 +160,7 @@ export class WasmGemm {
    * scratch): what a leak check compares before and after, e.g. a model's load and dispose.
    */
   get bytesInUse(): number {
-    let free = 0;
-    for (const block of this.freeList) free += block.size;
-    return this.top - HEAP_BASE - free;
+    return this.heap.bytesInUse;
   }
 
   /**
@@ -378,76 +170,7 @@ export class WasmGemm {
    * staging, which uses the same arena.
    */
   get stagingBytes(): number {
-    return 4 * (this.arena?.length ?? 0);
-  }
-
-  private allocBuffer(floats: number): Block {
-    checkDim("WasmGemm.alloc", "floats", floats);
-    const size = Math.max(ALIGN, Math.ceil((floats * 4) / ALIGN) * ALIGN);
-    let ptr = -1;
-    for (let i = 0; i < this.freeList.length; i++) {
-      const block = this.freeList[i];
-      if (block.size >= size) {
-        ptr = block.ptr;
-        if (block.size === size) this.freeList.splice(i, 1);
-        else {
-          block.ptr += size;
-          block.size -= size;
-        }
-        break;
-      }
-    }
-    if (ptr < 0) {
-      ptr = this.top;
-      this.ensureCapacity(ptr + size);
-      this.top = ptr + size;
-    }
-    return new Block(this, ptr, floats, size);
-  }
-
-  private ensureCapacity(bytes: number): void {
-    const have = this.memory.buffer.byteLength;
-    if (bytes <= have) return;
-    const maxBytes = 65536 * PAGE_BYTES;
-    if (bytes > maxBytes) {
-      throw new Gpt2LensError("wasm_out_of_memory", `WasmGemm: ${bytes} bytes exceed the 4 GiB wasm32 address space`);
-    }
-    const needPages = Math.ceil((bytes - have) / PAGE_BYTES);
-    // Grow geometrically to keep the number of (view-detaching) growths small.
-    const havePages = have / PAGE_BYTES;
-    const pages = Math.min(Math.max(needPages, Math.ceil(havePages / 2)), 65536 - havePages);
-    try {
-      this.memory.grow(pages);
-    } catch (cause) {
-      try {
-        this.memory.grow(needPages);
-      } catch {
-        throw new Gpt2LensError("wasm_out_of_memory", `WasmGemm: cannot grow wasm memory to ${bytes} bytes`, { cause });
-      }
-    }
-  }
-
-  private release(ptr: number, size: number): void {
-    const list = this.freeList;
-    let i = 0;
-    while (i < list.length && list[i].ptr < ptr) i++;
-    list.splice(i, 0, { ptr, size });
-    // Coalesce with the next, then the previous block.
-    if (i + 1 < list.length && list[i].ptr + list[i].size === list[i + 1].ptr) {
-      list[i].size += list[i + 1].size;
-      list.splice(i + 1, 1);
-    }
-    if (i > 0 && list[i - 1].ptr + list[i - 1].size === list[i].ptr) {
-      list[i - 1].size += list[i].size;
-      list.splice(i, 1);
-      i--;
-    }
-    // A free block touching the bump pointer just lowers it.
-    const last = list[list.length - 1];
-    if (last !== undefined && last.ptr + last.size === this.top) {
-      this.top = last.ptr;
-      list.pop();
-    }
+    return this.staging.bytes;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -455,26 +178,7 @@ export class WasmGemm {
 
   /** Packs B[k,n] (row-major) into column panels in wasm memory. */
   pack(b: Float32Array, k: number, n: number): PackedMatrix {
-    checkDim("WasmGemm.pack", "k", k);
-    checkDim("WasmGemm.pack", "n", n);
-    checkLength("WasmGemm.pack", "b", b, k * n, `k·n = ${k}·${n}`);
-    const NR = this.nr;
-    const source = this.survivesGrowth(b);
-    const buf = this.allocBuffer(packedLength(k, n, NR));
-    const dst = buf.view();
-    b = source();
-    const panels = Math.ceil(n / NR);
-    for (let p = 0; p < panels; p++) {
-      const j0 = p * NR;
-      const nr = Math.min(NR, n - j0);
-      let d = p * k * NR;
-      for (let kk = 0; kk < k; kk++, d += NR) {
-        const s = kk * n + j0;
-        for (let j = 0; j < nr; j++) dst[d + j] = b[s + j];
-        for (let j = nr; j < NR; j++) dst[d + j] = 0;
-      }
-    }
-    return new Packed(k, n, NR, buf);
+    return packRowMajor(this.heap, this.nr, b, k, n);
   }
 
   /**
@@ -482,29 +186,7 @@ export class WasmGemm {
    * used as the unembedding W_U = W_Eᵀ (k = d_model, n = vocab).
    */
   packTransposed(bt: Float32Array, n: number, k: number): PackedMatrix {
-    checkDim("WasmGemm.packTransposed", "n", n);
-    checkDim("WasmGemm.packTransposed", "k", k);
-    checkLength("WasmGemm.packTransposed", "bt", bt, n * k, `n·k = ${n}·${k}`);
-    const NR = this.nr;
-    const source = this.survivesGrowth(bt);
-    const buf = this.allocBuffer(packedLength(k, n, NR));
-    const dst = buf.view();
-    bt = source();
-    const panels = Math.ceil(n / NR);
-    for (let p = 0; p < panels; p++) {
-      const base = p * k * NR;
-      for (let jj = 0; jj < NR; jj++) {
-        const j = p * NR + jj;
-        let d = base + jj;
-        if (j < n) {
-          let s = j * k;
-          for (let kk = 0; kk < k; kk++, d += NR) dst[d] = bt[s++];
-        } else {
-          for (let kk = 0; kk < k; kk++, d += NR) dst[d] = 0;
-        }
-      }
-    }
-    return new Packed(k, n, NR, buf);
+    return packTransposed(this.heap, this.nr, bt, n, k);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -528,7 +210,7 @@ export class WasmGemm {
     a: Float32Array, m: number, b: PackedMatrix, out: Float32Array, bias?: Float32Array, accumulate = false, spare?: readonly Float32Array[],
   ): void {
     const where = "WasmGemm.matmul";
-    if (!(b instanceof Packed) || b.buffer.owner !== this) {
+    if (!(b instanceof Packed) || b.buffer.owner !== this.heap) {
       throw new InputError(`${where}: b must be a PackedMatrix made by this WasmGemm's pack()/packTransposed()`, "foreign_buffer");
     }
     if (b.buffer.freed) throw new InputError(`${where}: packed matrix was freed`, "use_after_free");
@@ -626,66 +308,27 @@ export class WasmGemm {
 
   /**
    * Staging space for {@link matmul} (and NodeGemmPool, so {@link stagingBytes} covers both): A
-   * (`aFloats`) and C (`cFloats`) in one reusable arena of max(budget, both) floats, and a separate
-   * bias buffer; undefined for 0 floats. The arena is allocated once at the budget (only the pages
-   * actually written become resident), so alternating product shapes never fragment the heap with
-   * ever larger staging buffers; one larger than the budget (at least mr rows of a huge row) is
-   * cut back on the next call that needs less. Contents are unspecified. May grow the memory.
+   * and C in one reusable arena, and a separate bias buffer (see StagingArena.buffers).
    */
   stagingBuffers(aFloats: number, cFloats: number, biasFloats: number): [WasmF32Buffer | undefined, WasmF32Buffer | undefined, WasmF32Buffer | undefined] {
-    const aReserved = Math.ceil(aFloats / (ALIGN / 4)) * (ALIGN / 4);
-    const need = aReserved + cFloats;
-    const budgetFloats = Math.floor(this.stagingBudgetBytes / 4);
-    const size = Math.max(need, budgetFloats);
-    let arena = this.arena;
-    if (need > 0 && (arena === undefined || arena.length < need || arena.length > size)) {
-      if (arena !== undefined) this.free(arena);
-      try {
-        arena = this.allocBuffer(size);
-      } catch (error) {
-        if (size === need) throw error;
-        arena = this.allocBuffer(need); // a budget too large for the memory: just what is needed
-      }
-      this.arena = arena;
-    }
-    const at = (offset: number, floats: number): WasmF32Buffer | undefined =>
-      floats > 0 ? new Slice(arena!, offset, floats) : undefined;
-    const bias = biasFloats > 0 ? this.stageBias(biasFloats) : undefined;
-    return [at(0, aFloats), at(aReserved, cFloats), bias];
+    return this.staging.buffers(aFloats, cFloats, biasFloats);
   }
 
-  /**
-   * Returns a getter for `x`'s contents that stays valid if the memory grows in between: views of
-   * this memory are re-created at the same offset, other arrays are returned as they are.
-   */
   private survivesGrowth(x: Float32Array): () => Float32Array {
-    if (x.buffer !== this.memory.buffer || x.byteLength === 0) return () => x;
-    const { byteOffset, length } = x;
-    return () => new Float32Array(this.memory.buffer, byteOffset, length);
+    return this.heap.survivesGrowth(x);
   }
 
   private scratchFor(k: number): Block {
     const need = scratchFloats(this.layout, k);
     if (this.scratch === undefined || this.scratch.length < need) {
       if (this.scratch !== undefined) this.free(this.scratch);
-      this.scratch = this.allocBuffer(need);
+      this.scratch = this.heap.alloc(need);
     }
     return this.scratch;
   }
 
-  /** The bias staging buffer with at least `floats` floats, reusing the previous one when big enough. */
-  private stageBias(floats: number): Block {
-    const cur = this.biasStaging;
-    if (cur !== undefined && cur.length >= floats) return cur;
-    if (cur !== undefined) this.free(cur);
-    this.biasStaging = this.allocBuffer(floats);
-    return this.biasStaging;
-  }
-
   /** Frees matmul's cached staging buffers (they are kept between calls to avoid re-allocation). */
   releaseStaging(): void {
-    for (const buf of [this.arena, this.biasStaging]) if (buf !== undefined) this.free(buf);
-    this.arena = undefined;
-    this.biasStaging = undefined;
+    this.staging.release();
   }
 }

@@ -51,9 +51,11 @@ import { CONTROL, CONTROL_INTS, GEMM_WORKER_SOURCE, type GemmWorkerData, JOB, JO
 import {
   checkRowJob, instantiateRowKernel, type PoolRowKernel, rowChunkArgs, rowChunkPlan, rowKernelFailed, type RowJobLayout,
 } from "./pool-row-jobs.ts";
-import {
-  type PackedMatrix, spareStrips, stagingBlockRows, stagingStripColumns, type WasmF32Buffer, WasmGemm, type WasmGemmOptions, type WasmMemory,
-} from "../gemm/wasm-gemm.ts";
+import type { PackedMatrix } from "../gemm/packing.ts";
+import { spareStrips, stagingBlockRows, stagingStripColumns } from "../gemm/staging.ts";
+import type { WasmF32Buffer } from "../gemm/heap.ts";
+import { WasmGemm, type WasmGemmOptions } from "../gemm/wasm-gemm.ts";
+import type { WasmMemory } from "../wasm-api.ts";
 import { createSharedMemory } from "../wasm-api.ts";
 
 export interface NodeGemmPoolOptions {

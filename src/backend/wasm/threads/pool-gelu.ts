@@ -9,7 +9,7 @@ import { generateGeluModule } from "../kernels/gelu-kernel.ts";
 import type { NodeGemmPool } from "./node-wasm-thread-pool.ts";
 import type { PoolRowKernel } from "./pool-row-jobs.ts";
 import type { WasmGelu } from "../wasm-gelu.ts";
-import type { WasmF32Buffer } from "../gemm/wasm-gemm.ts";
+import type { WasmF32Buffer } from "../gemm/heap.ts";
 
 /** Floats per kernel "row" (one f32x4 vector). */
 const LANES = 4;

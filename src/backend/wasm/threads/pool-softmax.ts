@@ -9,7 +9,7 @@
 import type { NodeGemmPool } from "./node-wasm-thread-pool.ts";
 import type { PoolRowKernel } from "./pool-row-jobs.ts";
 import { generateSoftmaxModule } from "../kernels/softmax-kernel.ts";
-import type { WasmF32Buffer } from "../gemm/wasm-gemm.ts";
+import type { WasmF32Buffer } from "../gemm/heap.ts";
 import type { WasmSoftmaxRows } from "../wasm-softmax.ts";
 
 export function createPoolSoftmaxRows(pool: NodeGemmPool, fallback: WasmSoftmaxRows): WasmSoftmaxRows {
