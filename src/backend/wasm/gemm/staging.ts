@@ -89,7 +89,7 @@ class Slice implements WasmF32Buffer {
   }
 }
 
-/** The reusable A + C staging arena and bias buffer of one WasmGemm (shared with its NodeGemmPool). */
+/** The reusable A + C staging arena and bias buffer of one WasmGemm (shared with its WasmThreadPool). */
 export class StagingArena {
   /** Reusable staging for matmul copy-in/out: the A + C arena. */
   private arena: Block | undefined;

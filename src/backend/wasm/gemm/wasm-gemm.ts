@@ -166,7 +166,7 @@ export class WasmGemm {
   /**
    * Bytes held by matmul's A + C staging arena: 0 before anything was staged, then
    * {@link stagingBudgetBytes} (more only while a product needs more than the budget for its
-   * minimum of mr rows). The bias staging, n floats, comes on top. Includes a NodeGemmPool's
+   * minimum of mr rows). The bias staging, n floats, comes on top. Includes a WasmThreadPool's
    * staging, which uses the same arena.
    */
   get stagingBytes(): number {
@@ -307,7 +307,7 @@ export class WasmGemm {
   }
 
   /**
-   * Staging space for {@link matmul} (and NodeGemmPool, so {@link stagingBytes} covers both): A
+   * Staging space for {@link matmul} (and WasmThreadPool, so {@link stagingBytes} covers both): A
    * and C in one reusable arena, and a separate bias buffer (see StagingArena.buffers).
    */
   stagingBuffers(aFloats: number, cFloats: number, biasFloats: number): [WasmF32Buffer | undefined, WasmF32Buffer | undefined, WasmF32Buffer | undefined] {

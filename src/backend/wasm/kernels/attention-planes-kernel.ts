@@ -1,5 +1,5 @@
 /**
- * The attention kernels of attention-kernel.ts as row jobs of a NodeGemmPool (pool-attention.ts),
+ * The attention kernels of attention-kernel.ts as row jobs of a WasmThreadPool (pool-attention.ts),
  * whose rows are (batch, head) planes: a module on a shared memory with two more exports, each
  * calling the plane function for planes [plane0, plane0 + planes) with the plane's addresses
  * (plane = b·nHeads + h; layouts as in wasm-attention.ts, pointers are byte addresses):

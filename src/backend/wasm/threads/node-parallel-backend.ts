@@ -1,6 +1,6 @@
 /**
  * The multi-threaded WebAssembly SIMD matmul backend (Node ≥ 20 and Deno): weights are packed into
- * a NodeGemmPool's shared memory once, and every large matmul is split across the pool's threads,
+ * a WasmThreadPool's shared memory once, and every large matmul is split across the pool's threads,
  * as are (row jobs) the log-sum-exp of rows in its workspace (productLogSumExp's blocks), gelu on
  * views of its memory (the forward's MLP buffer) and the attention scores, softmax and value
  * mixing on views of it (the forward's attention buffers, by (batch, head) plane or by row). Results are bit-identical to the single-threaded
@@ -9,7 +9,7 @@
 import { InputError } from "../../../errors.ts";
 import type { Backend, PreparedWeight } from "../../backend.ts";
 import { sharedMemoryWorkspace } from "../memory-workspace.ts";
-import { NodeGemmPool, type NodeGemmPoolOptions } from "./node-wasm-thread-pool.ts";
+import { WasmThreadPool, type WasmThreadPoolOptions } from "./node-wasm-thread-pool.ts";
 import { createPoolAttention } from "./pool-attention.ts";
 import { createPoolGelu } from "./pool-gelu.ts";
 import { createPoolLogSumExp } from "./pool-logsumexp.ts";
@@ -18,11 +18,11 @@ import { createWasmForwardKernels } from "../wasm-forward-kernels.ts";
 import type { LogSumExpInMemory } from "../wasm-logsumexp.ts";
 import { gatherPreparedColumns, type WasmPreparedWeight } from "../wasm-backend.ts";
 
-export type ParallelWasmBackendOptions = NodeGemmPoolOptions;
+export type ParallelWasmBackendOptions = WasmThreadPoolOptions;
 
 /** A Backend named "wasm-simd×N" or, with fused multiply-adds, "wasm-simd-fma×N" (N = threads) that owns a worker pool. */
 export interface ParallelWasmBackend extends Backend {
-  readonly pool: NodeGemmPool;
+  readonly pool: WasmThreadPool;
   /**
    * Terminates the pool's workers (optional: they never keep a process alive). Models prepared on
    * this backend then fail with `pool_closed`; selectNodeBackend hands out a new backend afterwards.
@@ -37,7 +37,7 @@ export interface ParallelWasmBackend extends Backend {
  * Returns null where WebAssembly SIMD or shared WebAssembly memory is unavailable.
  */
 export function createParallelWasmBackend(options: ParallelWasmBackendOptions = {}): ParallelWasmBackend | null {
-  const pool = NodeGemmPool.create(options);
+  const pool = WasmThreadPool.create(options);
   if (pool === null) return null;
   let logSumExp: LogSumExpInMemory | undefined;
   const workspace = {

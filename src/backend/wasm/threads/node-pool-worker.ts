@@ -1,5 +1,5 @@
 /**
- * The worker side of the GEMM pool (node-gemm-pool.ts), and the shared-memory protocol both sides
+ * The worker side of the wasm thread pool (node-wasm-thread-pool.ts; main thread sides in gemm-job.ts and pool-row-jobs.ts), and the shared-memory protocol both sides
  * use.
  *
  * The worker is not a file: it is the self-contained script {@link GEMM_WORKER_SOURCE}, started with

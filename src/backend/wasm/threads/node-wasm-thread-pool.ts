@@ -1,10 +1,15 @@
 /**
- * NodeGemmPool: one float32 GEMM split across the CPU cores. A persistent pool of
+ * WasmThreadPool (formerly NodeGemmPool): WebAssembly kernels split across the CPU cores. This file
+ * is the pool itself (workers, their lifecycle, fork/join, buffers); the main thread's sides of its
+ * two job protocols are gemm-job.ts (with staging-ring.ts) and pool-row-jobs.ts, the workers'
+ * sides node-pool-worker.ts.
+ *
+ * GEMM jobs: one float32 GEMM split across the CPU cores. A persistent pool of
  * node:worker_threads workers shares one WebAssembly.Memory ({ shared: true }) with the main
  * thread; each thread runs the same generated SIMD kernel (`gemmRange`) on its own slice of the
  * output. Works in Node ≥ 20 and Deno (through its node:worker_threads / node:os compatibility).
  *
- * Fork-join without messages (protocol in node-gemm-worker.ts): matmul writes the job into a
+ * Fork-join without messages (protocol in node-pool-worker.ts): matmul writes the job into a
  * small Int32Array block on a SharedArrayBuffer, stores POSTED in each worker's control block and
  * `Atomics.notify`s; then the main thread and the workers that wake up take chunks of the output
  * from a shared counter. The output is split by column panels — one panel group per thread
@@ -21,14 +26,14 @@
  * default 4e6) run on the main thread only.
  *
  * Row jobs: besides GEMMs the pool runs functions of other generated wasm modules (registered
- * with {@link NodeGemmPool.rowKernel}) on disjoint row ranges, split over the threads the same way
- * ({@link NodeGemmPool.runRows}; e.g. the log-sum-exp of a block of logits, pool-logsumexp.ts).
+ * with {@link WasmThreadPool.rowKernel}) on disjoint row ranges, split over the threads the same way
+ * ({@link WasmThreadPool.runRows}; e.g. the log-sum-exp of a block of logits, pool-logsumexp.ts).
  * Jobs with rows·workPerRow below `minParallelRowWork` (default 2^18) run on the main thread only.
  *
- * Lifetime: workers are unref()ed, so a process that never calls {@link NodeGemmPool.close} still
+ * Lifetime: workers are unref()ed, so a process that never calls {@link WasmThreadPool.close} still
  * exits; close() stops and terminates them. Workers start in the background: the pool only hands
  * work to workers that have reported ready (until then matmuls run on the main thread), see
- * {@link NodeGemmPool.waitUntilReady}.
+ * {@link WasmThreadPool.waitUntilReady}.
  *
  * Staging: ordinary-array operands go through the WasmGemm's staging arena, bounded by its
  * staging budget (default 32 MiB for A and C together): a larger product runs in blocks through
@@ -46,19 +51,17 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { Gpt2LensError, InputError } from "../../../errors.ts";
-import { GEMM_FLAG_ACCUMULATE, generateGemmModule, maxRowBlock, panelCount, rowBlockRows, scratchFloats } from "../kernels/gemm-kernel.ts";
-import { CONTROL, CONTROL_INTS, GEMM_WORKER_SOURCE, type GemmWorkerData, JOB, JOB_INTS, JOB_KIND, WORKER_STATE } from "./node-pool-worker.ts";
-import {
-  checkRowJob, instantiateRowKernel, type PoolRowKernel, rowChunkArgs, rowChunkPlan, rowKernelFailed, type RowJobLayout,
-} from "./pool-row-jobs.ts";
-import type { PackedMatrix } from "../gemm/packing.ts";
-import { spareStrips, stagingBlockRows, stagingStripColumns } from "../gemm/staging.ts";
 import type { WasmF32Buffer } from "../gemm/heap.ts";
+import type { PackedMatrix } from "../gemm/packing.ts";
 import { WasmGemm, type WasmGemmOptions } from "../gemm/wasm-gemm.ts";
+import { generateGemmModule, scratchFloats } from "../kernels/gemm-kernel.ts";
 import type { WasmMemory } from "../wasm-api.ts";
 import { createSharedMemory } from "../wasm-api.ts";
+import { runGemmJob } from "./gemm-job.ts";
+import { CONTROL, CONTROL_INTS, GEMM_WORKER_SOURCE, type GemmWorkerData, JOB_INTS, WORKER_STATE } from "./node-pool-worker.ts";
+import { alignedScratch, checkRowJob, instantiateRowKernel, type PoolRowKernel, type RowJobLayout, runRowJob } from "./pool-row-jobs.ts";
 
-export interface NodeGemmPoolOptions {
+export interface WasmThreadPoolOptions {
   /** Threads including the main thread (default: os.availableParallelism()); 1 = no workers. */
   threads?: number;
   /** Relaxed-SIMD multiply-add where the engine has it (see WasmGemmOptions). Default: on where supported. */
@@ -91,25 +94,12 @@ export interface NodeGemmPoolOptions {
 /** Upper bound on threads (keeps the per-thread scratch and control blocks bounded). */
 const MAX_THREADS = 64;
 
-interface PoolWorker {
+/** A worker thread of the pool and its control block (see node-pool-worker.ts). */
+export interface PoolWorker {
   readonly worker: Worker;
   readonly control: Int32Array;
   /** False once the worker exited or failed. */
   usable: boolean;
-}
-
-/** How a matmul is cut into chunks (see node-gemm-worker.ts). */
-interface ChunkPlan {
-  chunkRows: number;
-  rowChunks: number;
-  groupPanels: number;
-  panels: number;
-  chunks: number;
-}
-
-/** Floats of scratch per thread, rounded up to a 64-byte multiple so every block stays aligned. */
-function alignedScratch(floats: number): number {
-  return Math.ceil(floats / 16) * 16;
 }
 
 function defaultThreads(): number {
@@ -120,8 +110,7 @@ function defaultThreads(): number {
   }
 }
 
-
-export class NodeGemmPool {
+export class WasmThreadPool {
   /** The allocator and single-threaded kernel on the shared memory (buffers for in-place use). */
   readonly gemm: WasmGemm;
   readonly memory: WasmMemory;
@@ -131,15 +120,19 @@ export class NodeGemmPool {
   readonly minParallelRowWork: number;
 
   private readonly workers: PoolWorker[];
-  private readonly job: Int32Array;
-  private readonly minChunkPanels: number;
-  private readonly testSchedule: NodeGemmPoolOptions["testSchedule"];
+  /** The job block every thread reads (JOB in node-pool-worker.ts); for the job protocols. */
+  readonly job: Int32Array;
+  /** Narrowest panel group of a GEMM chunk (see WasmThreadPoolOptions). */
+  readonly minChunkPanels: number;
+  /** See WasmThreadPoolOptions.testSchedule; for the job protocols. */
+  readonly testSchedule: WasmThreadPoolOptions["testSchedule"];
   private readonly packs = new WeakSet<PackedMatrix>();
   /** Every buffer object the shared memory has had: views of any of them address this memory. */
   private readonly memoryBuffers = new WeakSet<object>();
   /** One scratch block per thread (`threads` × scratchStride floats). */
   private scratch: WasmF32Buffer | undefined;
-  private scratchStride = 0;
+  /** Floats per thread of the scratch from the last {@link scratchFor}. */
+  scratchStride = 0;
   /** Per-chunk completion flags (int32s) for overlapping the copy-out. */
   private flagsBuffer: WasmF32Buffer | undefined;
   /** One scratch block per thread for row jobs that ask for one (RowJobLayout.scratch). */
@@ -148,7 +141,7 @@ export class NodeGemmPool {
   private nextRowKernelId = 1;
   private closed = false;
 
-  private constructor(gemm: WasmGemm, threads: number, job: Int32Array, workers: PoolWorker[], options: NodeGemmPoolOptions) {
+  private constructor(gemm: WasmGemm, threads: number, job: Int32Array, workers: PoolWorker[], options: WasmThreadPoolOptions) {
     this.gemm = gemm;
     this.memory = gemm.memory;
     this.threads = threads;
@@ -164,7 +157,7 @@ export class NodeGemmPool {
    * Creates the shared memory, the main thread's kernel and `threads - 1` workers (started in the
    * background). Returns null when WebAssembly SIMD or shared memory is unavailable.
    */
-  static create(options: NodeGemmPoolOptions = {}): NodeGemmPool | null {
+  static create(options: WasmThreadPoolOptions = {}): WasmThreadPool | null {
     const requested = options.threads ?? defaultThreads();
     if (!Number.isInteger(requested) || requested < 1) {
       throw new InputError(`NodeGemmPool: threads=${requested} must be a positive integer`, "bad_threads");
@@ -197,7 +190,7 @@ export class NodeGemmPool {
         workers.push(entry);
       }
     }
-    return new NodeGemmPool(gemm, threads, new Int32Array(jobBuffer), workers, options);
+    return new WasmThreadPool(gemm, threads, new Int32Array(jobBuffer), workers, options);
   }
 
   /** Panel width of packed matrices. */
@@ -294,7 +287,7 @@ export class NodeGemmPool {
    * blocks through two staging slots, as one job — column strips of all rows when C is staged (A
    * then staged whole, if at all), else row blocks of half the budget each: while the threads
    * compute one block, the main thread copies finished chunks of the previous one out and the next
-   * block's inputs in (see node-gemm-worker.ts).
+   * block's inputs in (see node-pool-worker.ts).
    */
   matmul(
     a: Float32Array, m: number, b: PackedMatrix, out: Float32Array, bias?: Float32Array, accumulate = false, spare?: readonly Float32Array[],
@@ -312,242 +305,7 @@ export class NodeGemmPool {
       this.gemm.matmul(this.currentView(a), m, b, this.currentView(out), bias && this.currentView(bias), accumulate);
       return;
     }
-    checkLength(where, "a", a, m * k, `m·k = ${m}·${k}`);
-    checkLength(where, "out", out, m * n, `m·n = ${m}·${n}`);
-    if (bias !== undefined) checkLength(where, "bias", bias, n, `n = ${n}`);
-
-    // Use views of the shared memory in place (unless `a`/`bias` overlap `out`), also views taken
-    // before a growth (their buffer object differs from the current one, their addresses do not).
-    const inMemory = (x: Float32Array): boolean => this.isMemoryView(x);
-    const overlaps = (x: Float32Array, y: Float32Array): boolean =>
-      (x.buffer === y.buffer || (inMemory(x) && inMemory(y))) &&
-      x.byteOffset < y.byteOffset + y.byteLength && y.byteOffset < x.byteOffset + x.byteLength;
-    const outIn = inMemory(out);
-    const aOverlapsOut = overlaps(a, out);
-    const aIn = inMemory(a) && !(outIn && aOverlapsOut);
-    const biasIn = bias !== undefined && inMemory(bias) && !(outIn && overlaps(bias, out));
-
-    // Row blocks: all rows when the staged rows fit the budget (or `a` overlaps `out`: A must
-    // then be copied whole before anything is written); else, when C is staged, column strips of
-    // all rows through two slots (A staged whole, if at all; see stagingStripColumns); else
-    // blocks through two slots of half the budget each.
-    const rowBytes = 4 * ((aIn ? 0 : k) + (outIn ? 0 : n));
-    const budget = this.gemm.stagingBudgetBytes;
-    const blocking = { mr: this.gemm.layout.mr, mc: maxRowBlock(this.gemm.layout, k, n) };
-    const oneBlock = aOverlapsOut || stagingBlockRows(m, rowBytes, budget, blocking) === m;
-    const stripped = !oneBlock && !outIn && this.gemm.columnStrips;
-    const usable = stripped ? (spare ?? []).filter((x) => inMemory(x) && !overlaps(x, a) && !(bias !== undefined && overlaps(x, bias))) : [];
-    const lent = stripped ? spareStrips(usable, m, n, this.nr, 2) : null;
-    const strip = !stripped ? 0 : lent?.strip ?? stagingStripColumns(m, n, this.nr, 2, budget - 128 - (aIn ? 0 : 4 * m * k));
-    const blockRows = oneBlock || strip > 0 ? m : stagingBlockRows(m, 2 * rowBytes, budget, blocking);
-    const blocks = strip > 0 ? Math.ceil(n / strip) : Math.ceil(m / blockRows);
-    const slots = Math.min(blocks, 2);
-
-    // Allocations may grow the (shared) memory: pointers and existing views stay valid.
-    const threads = 1 + workers.length;
-    const scratchPtr = this.scratchFor(k, threads);
-    const [aStage, cStage, biasStage] = this.gemm.stagingBuffers(
-      aIn ? 0 : strip > 0 ? m * k : slots * blockRows * k,
-      outIn || lent !== null ? 0 : slots * (strip > 0 ? m * strip : blockRows * n),
-      bias === undefined || biasIn ? 0 : n,
-    );
-    const aPtr = aStage === undefined ? a.byteOffset : aStage.ptr;
-    // A strip's C slots: the lent buffers, or the arena's first two strips.
-    const cStaged = cStage?.view();
-    const stripSlots = strip === 0 ? [] : lent?.views ?? [0, 1].map((s) => cStaged!.subarray(s * m * strip, (s + 1) * m * strip));
-    const cPtr = strip > 0 ? stripSlots[0]!.byteOffset : cStage === undefined ? out.byteOffset : cStage.ptr;
-    let biasPtr = biasIn ? bias.byteOffset : 0;
-    if (bias !== undefined && biasStage !== undefined) {
-      biasStage.view().subarray(0, n).set(bias);
-      biasPtr = biasStage.ptr;
-    }
-
-    const flags = accumulate ? GEMM_FLAG_ACCUMULATE : 0;
-    const chunkRows = rowBlockRows(this.gemm.layout, k, n, blockRows);
-    const { rowChunks, groupPanels, panels, chunks: perBlock } = this.plan(blockRows, strip > 0 ? strip : n, threads, chunkRows, strip > 0);
-    const chunks = blocks * perBlock;
-    const offered = this.testSchedule === "main" ? [] : workers;
-    const nr = this.nr;
-    const job = this.job;
-
-    // Main-thread bookkeeping. Workers flag each chunk they finish in `chunkFlags`; the main thread
-    // "harvests" finished chunks (copies a staged C chunk out), and once every chunk of a block is
-    // harvested its slots are free for the block two further on ("publishing" it: copying its
-    // rows of A, and of C when accumulating, in and raising job[READY]).
-    const chunkFlags = this.chunkFlags(chunks);
-    const harvested = new Uint8Array(chunks);
-    const left = new Int32Array(blocks).fill(perBlock);
-    let published = 0;
-    let retired = 0;
-    let scan = 0;
-    const aStaged = aStage?.view();
-    const publish = (): void => {
-      const block = published;
-      const slot = block % slots;
-      if (strip > 0) {
-        if (aStaged !== undefined && block === 0) aStaged.set(a);
-        if (accumulate) {
-          const j0 = block * strip;
-          const w = Math.min(strip, n - j0);
-          for (let i = 0; i < m; i++) stripSlots[slot]!.set(out.subarray(i * n + j0, i * n + j0 + w), i * w);
-        }
-      } else {
-        const i0 = block * blockRows;
-        const rows = Math.min(blockRows, m - i0);
-        if (aStaged !== undefined) aStaged.set(a.subarray(i0 * k, (i0 + rows) * k), slot * blockRows * k);
-        if (cStaged !== undefined && accumulate) cStaged.set(out.subarray(i0 * n, (i0 + rows) * n), slot * blockRows * n);
-      }
-      published++;
-      Atomics.store(job, JOB.READY, published);
-      Atomics.notify(job, JOB.READY);
-    };
-    const harvest = (chunk: number): void => {
-      harvested[chunk] = 1;
-      const block = Math.floor(chunk / perBlock);
-      left[block]--;
-      if (cStaged === undefined && strip === 0) return;
-      const local = chunk - block * perBlock;
-      const g = Math.floor(local / rowChunks);
-      const m0 = (local - g * rowChunks) * chunkRows;
-      if (strip > 0) {
-        const j0 = block * strip;
-        const w = Math.min(strip, n - j0);
-        const m1 = Math.min(m, m0 + chunkRows);
-        const c0 = g * groupPanels * nr;
-        const c1 = Math.min(w, c0 + groupPanels * nr);
-        const c = stripSlots[block % slots]!;
-        for (let i = m0; c0 < c1 && i < m1; i++) out.set(c.subarray(i * w + c0, i * w + c1), i * n + j0 + c0);
-        return;
-      }
-      const i0 = block * blockRows;
-      const mb = Math.min(blockRows, m - i0);
-      const m1 = Math.min(mb, m0 + chunkRows);
-      if (m0 >= m1) return;
-      const base = (block % slots) * blockRows * n;
-      const j0 = g * groupPanels * nr;
-      const j1 = Math.min(n, j0 + groupPanels * nr);
-      if (cStaged === undefined) return;
-      if (j0 === 0 && j1 === n) out.set(cStaged.subarray(base + m0 * n, base + m1 * n), (i0 + m0) * n);
-      else {
-        for (let i = m0; i < m1; i++) out.set(cStaged.subarray(base + i * n + j0, base + i * n + j1), (i0 + i) * n + j0);
-      }
-    };
-    /** Retires fully harvested blocks in order, publishing the block that takes over each slot. */
-    const retire = (): void => {
-      while (retired < published && left[retired] === 0) {
-        retired++;
-        if (published < blocks) publish();
-      }
-    };
-    /** Harvests the chunks workers have finished so far, without waiting. */
-    const poll = (): void => {
-      const end = published * perBlock;
-      for (let chunk = scan; chunk < end; chunk++) {
-        if (harvested[chunk] === 0 && Atomics.load(chunkFlags, chunk) !== 0) harvest(chunk);
-      }
-      while (scan < chunks && harvested[scan] === 1) scan++;
-      retire();
-    };
-    /** Waits for (and harvests) the rest of the oldest unretired block; publishes its successor. */
-    const finishOldest = (): void => {
-      const end = (retired + 1) * perBlock;
-      for (let chunk = retired * perBlock; chunk < end; chunk++) {
-        if (harvested[chunk] === 1) continue;
-        while (Atomics.load(chunkFlags, chunk) === 0) Atomics.wait(chunkFlags, chunk, 0, 1000);
-        harvest(chunk);
-      }
-      retire();
-    };
-
-    const args = [aPtr, b.buffer.ptr, cPtr, biasPtr, m, n, k, flags] as const;
-    for (let i = 0; i < args.length; i++) job[JOB.ARGS + i] = args[i] | 0;
-    job[JOB.CHUNK_ROWS] = chunkRows;
-    job[JOB.ROW_CHUNKS] = rowChunks;
-    job[JOB.GROUP_PANELS] = groupPanels;
-    job[JOB.PANELS] = panels;
-    job[JOB.CHUNKS] = chunks;
-    job[JOB.KIND] = JOB_KIND.GEMM;
-    job[JOB.CHUNK_FLAGS] = chunkFlags.byteOffset | 0;
-    job[JOB.BLOCK_ROWS] = blockRows;
-    job[JOB.CHUNKS_PER_BLOCK] = perBlock;
-    job[JOB.A_SLOTS] = aStage === undefined ? 0 : slots;
-    job[JOB.C_SLOTS] = strip > 0 || cStage !== undefined ? slots : 0;
-    job[JOB.STRIP_COLS] = strip;
-    job[JOB.C_SLOT_BYTES] = slots > 1 && strip > 0 ? (stripSlots[1]!.byteOffset - stripSlots[0]!.byteOffset) | 0 : 0;
-    job[JOB.NR] = nr;
-    Atomics.store(job, JOB.READY, 0);
-    Atomics.store(job, JOB.NEXT, 0);
-    // The first blocks' inputs go in before the workers are woken (the rest while they compute).
-    for (let s = 0; s < slots; s++) publish();
-
-    // Fork: offer the job to every ready worker, then take chunks here too.
-    for (let w = 0; w < offered.length; w++) {
-      const ctl = offered[w].control;
-      ctl[CONTROL.SCRATCH] = (scratchPtr + (w + 1) * this.scratchStride * 4) | 0;
-      Atomics.store(ctl, CONTROL.ERROR, 0);
-      Atomics.store(ctl, CONTROL.STATE, WORKER_STATE.POSTED);
-      Atomics.notify(ctl, CONTROL.STATE);
-    }
-    let failure: unknown;
-    let joined: PoolWorker[] = [];
-    try {
-      if (this.testSchedule === "workers") this.waitJoined(offered);
-      for (;;) {
-        const chunk = this.testSchedule === "workers" ? chunks : Atomics.add(job, JOB.NEXT, 1);
-        if (chunk >= chunks) break;
-        const block = Math.floor(chunk / perBlock);
-        // Every chunk before this one has been taken: the oldest blocks finish without us.
-        while (block >= published) finishOldest();
-        const local = chunk - block * perBlock;
-        const g = Math.floor(local / rowChunks);
-        const m0 = (local - g * rowChunks) * chunkRows;
-        const p0 = g * groupPanels;
-        // The block's operands, as in node-gemm-worker.ts.
-        let [mb, nb, pb, aBlock, bBlock, cBlock, biasBlock] = [m, n, panels, aPtr, b.buffer.ptr, cPtr, biasPtr];
-        if (strip === 0) {
-          mb = Math.min(blockRows, m - block * blockRows);
-          aBlock += (aStage === undefined ? block : block % slots) * blockRows * k * 4;
-          cBlock += (cStage === undefined ? block : block % slots) * blockRows * n * 4;
-        } else {
-          const j0 = block * strip;
-          nb = Math.min(strip, n - j0);
-          pb = Math.ceil(nb / nr);
-          bBlock += j0 * k * 4;
-          biasBlock = biasPtr === 0 ? 0 : biasPtr + j0 * 4;
-          cBlock = stripSlots[block % slots]!.byteOffset;
-        }
-        try {
-          if (m0 < mb && p0 < pb) {
-            this.gemm.exports.gemmRange(
-              aBlock, bBlock, cBlock, biasBlock, mb, nb, k, flags,
-              scratchPtr, chunkRows, m0, Math.min(mb, m0 + chunkRows), p0, Math.min(pb, p0 + groupPanels),
-            );
-          }
-        } catch (error) {
-          failure ??= error;
-        }
-        harvest(chunk);
-        poll();
-      }
-      // Join: withdraw the job from workers that have not started on it (they took no chunks),
-      // harvest the chunks the others finish as they finish them, then wait for them to be done.
-      joined = offered.filter((w) => this.claimed(w));
-      while (retired < blocks) finishOldest();
-    } finally {
-      // Never leave a worker waiting for a block (only reachable here if copying threw).
-      if (published < blocks) {
-        Atomics.store(job, JOB.READY, blocks);
-        Atomics.notify(job, JOB.READY);
-        if (joined.length === 0) joined = offered.filter((w) => this.claimed(w));
-      }
-      for (const w of joined) this.waitDone(w);
-    }
-    let workerFailed = false;
-    for (const w of joined) if (Atomics.load(w.control, CONTROL.ERROR) !== 0) workerFailed = true;
-    if (failure !== undefined) {
-      throw new Gpt2LensError("gemm_failed", `${where}: the GEMM kernel failed: ${(failure as Error).message}`, { cause: failure });
-    }
-    if (workerFailed) throw new Gpt2LensError("gemm_failed", `${where}: the GEMM kernel failed in a worker thread`);
+    runGemmJob(this, where, workers, a, m, b, out, bias, accumulate, spare);
   }
 
   /**
@@ -580,78 +338,33 @@ export class NodeGemmPool {
     if (this.closed) throw new InputError(`${where}: the pool was closed (a model loaded on it must be loaded again, which gets a new pool)`, "pool_closed");
     checkRowJob(where, rows, args, layout);
     if (rows === 0) return;
-    let workers = rows * layout.workPerRow >= this.minParallelRowWork ? this.readyWorkers() : [];
-    const { chunkRows, chunks } = rowChunkPlan(rows, 1 + workers.length);
-    if (chunks < 2) workers = [];
-    const scratchArg = layout.scratch?.arg ?? -1;
-    if (layout.scratch !== undefined) {
-      const stride = alignedScratch(Math.ceil(layout.scratch.bytes / 4)) * 4;
-      const base = this.rowScratchFor(stride, 1 + workers.length);
-      args = args.map((arg, i) => (i === scratchArg ? base : arg));
-      workers.forEach((w, i) => void (w.control[CONTROL.SCRATCH] = (base + (i + 1) * stride) | 0));
-    }
-    if (workers.length === 0) {
-      try {
-        kernel.call(...rowChunkArgs(args, layout, 0, rows));
-      } catch (error) {
-        throw rowKernelFailed(where, error);
-      }
-      return;
-    }
-    const job = this.job;
-    job[JOB.KIND] = JOB_KIND.ROWS;
-    job[JOB.ROW_KERNEL] = kernel.id;
-    job[JOB.ROW_KERNEL_BYTES] = kernel.bytesAddress | 0;
-    job[JOB.ROW_KERNEL_LENGTH] = kernel.bytesLength;
-    job[JOB.ROW_KERNEL_EXPORT] = kernel.exportIndex;
-    job[JOB.ROWS] = rows;
-    job[JOB.ROW_CHUNK_ROWS] = chunkRows;
-    job[JOB.ROW_JOB_CHUNKS] = chunks;
-    job[JOB.ROW_COUNT_ARG] = layout.countArg;
-    job[JOB.ROW_ARG_COUNT] = args.length;
-    job[JOB.ROW_SCRATCH_ARG] = scratchArg;
-    for (let i = 0; i < args.length; i++) {
-      job[JOB.ROW_ARGS + i] = args[i]! | 0;
-      job[JOB.ROW_STRIDES + i] = layout.rowStrides[i]! | 0;
-    }
-    Atomics.store(job, JOB.NEXT, 0);
-    const offered = this.testSchedule === "main" ? [] : workers;
-    for (const w of offered) {
+    runRowJob(this, where, kernel, rows, args, layout);
+  }
+
+  /** Offers the job in `job` to `workers` (whose CONTROL.SCRATCH is set). For the job protocols. */
+  post(workers: readonly PoolWorker[]): void {
+    for (const w of workers) {
       Atomics.store(w.control, CONTROL.ERROR, 0);
       Atomics.store(w.control, CONTROL.STATE, WORKER_STATE.POSTED);
       Atomics.notify(w.control, CONTROL.STATE);
     }
-    let failure: unknown;
-    try {
-      if (this.testSchedule === "workers") this.waitJoined(offered);
-      for (;;) {
-        const chunk = this.testSchedule === "workers" ? chunks : Atomics.add(job, JOB.NEXT, 1);
-        if (chunk >= chunks) break;
-        const r0 = chunk * chunkRows;
-        try {
-          kernel.call(...rowChunkArgs(args, layout, r0, Math.min(rows, r0 + chunkRows)));
-        } catch (error) {
-          failure ??= error;
-        }
-      }
-    } finally {
-      // Join (also if something above threw): withdraw the job from workers that never started it.
-      for (const w of offered) if (this.claimed(w)) this.waitDone(w);
-    }
-    if (failure !== undefined) throw rowKernelFailed(where, failure);
-    if (offered.some((w) => Atomics.load(w.control, CONTROL.ERROR) !== 0)) throw rowKernelFailed(where);
+  }
+
+  /** True when a worker that joined the job reported a trap. */
+  failed(w: PoolWorker): boolean {
+    return Atomics.load(w.control, CONTROL.ERROR) !== 0;
   }
 
   /**
    * Called once no chunks are left: withdraws the job if the worker has not joined it yet (false:
    * it took no chunks), else true (it is running or done).
    */
-  private claimed(w: PoolWorker): boolean {
+  claimed(w: PoolWorker): boolean {
     return Atomics.compareExchange(w.control, CONTROL.STATE, WORKER_STATE.POSTED, WORKER_STATE.IDLE) !== WORKER_STATE.POSTED;
   }
 
   /** testSchedule "workers": waits until each worker has joined the posted job (it then takes chunks until none are left). */
-  private waitJoined(workers: readonly PoolWorker[]): void {
+  waitJoined(workers: readonly PoolWorker[]): void {
     for (const w of workers) {
       // A worker does not notify when it joins: poll (tests only).
       while (Atomics.load(w.control, CONTROL.STATE) === WORKER_STATE.POSTED) Atomics.wait(w.control, CONTROL.STATE, WORKER_STATE.POSTED, 1);
@@ -659,7 +372,7 @@ export class NodeGemmPool {
   }
 
   /** Waits until a worker that joined the job has finished its last chunk. */
-  private waitDone(w: PoolWorker): void {
+  waitDone(w: PoolWorker): void {
     const ctl = w.control;
     for (;;) {
       const state = Atomics.load(ctl, CONTROL.STATE);
@@ -670,7 +383,7 @@ export class NodeGemmPool {
   }
 
   /** `chunks` zeroed int32 chunk flags in the shared memory (reused between calls). */
-  private chunkFlags(chunks: number): Int32Array {
+  chunkFlags(chunks: number): Int32Array {
     if (this.flagsBuffer === undefined || this.flagsBuffer.length < chunks) {
       if (this.flagsBuffer !== undefined) this.gemm.free(this.flagsBuffer);
       this.flagsBuffer = this.gemm.alloc(Math.max(chunks, 256));
@@ -681,33 +394,13 @@ export class NodeGemmPool {
     return flags;
   }
 
-  /**
-   * Cuts a block of m rows × n columns into chunks: `threads` panel groups (each at least
-   * minChunkPanels wide, else one group) × row chunks of `chunkRows`, the kernel's row block for
-   * the product (rowBlockRows; each chunk runs as one row block); when that gives fewer than 4
-   * chunks per thread (few rows), narrower panel groups. A column strip (`strips`) is cut into
-   * just `threads` chunks, by rows first: a job has many strips to balance the threads with, and
-   * each chunk packs its rows of A again (on the 50257-column unembedding, 2 or 4 chunks per thread
-   * per strip took 2–5 % more CPU time than 1).
-   */
-  private plan(m: number, n: number, threads: number, chunkRows: number, strips: boolean): ChunkPlan {
-    const panels = panelCount(n, this.nr);
-    const rowChunks = Math.ceil(m / chunkRows);
-    const maxGroups = Math.max(1, Math.floor(panels / this.minChunkPanels));
-    let groups = strips ? 1 : Math.min(threads, maxGroups);
-    const target = strips ? threads : 4 * threads;
-    if (rowChunks * groups < target) groups = Math.min(maxGroups, Math.ceil(target / rowChunks));
-    const groupPanels = Math.ceil(panels / groups);
-    groups = Math.ceil(panels / groupPanels);
-    return { chunkRows, rowChunks, groupPanels, panels, chunks: rowChunks * groups };
-  }
-
-  private readyWorkers(): PoolWorker[] {
+  /** The usable workers that have reported ready. */
+  readyWorkers(): PoolWorker[] {
     return this.workers.filter((w) => w.usable && Atomics.load(w.control, CONTROL.READY) === 1);
   }
 
   /** Byte address of `threads` scratch blocks for inner dimension k (one per thread). */
-  private scratchFor(k: number, threads: number): number {
+  scratchFor(k: number, threads: number): number {
     const stride = alignedScratch(scratchFloats(this.gemm.layout, k));
     const need = stride * threads;
     if (this.scratch === undefined || this.scratch.length < need) {
@@ -720,7 +413,7 @@ export class NodeGemmPool {
   }
 
   /** Byte address of `threads` row-job scratch blocks of `strideBytes` each (kept and grown as needed). */
-  private rowScratchFor(strideBytes: number, threads: number): number {
+  rowScratchFor(strideBytes: number, threads: number): number {
     const floats = (strideBytes / 4) * threads;
     if (this.rowScratch === undefined || this.rowScratch.length < floats) {
       if (this.rowScratch !== undefined) this.gemm.free(this.rowScratch);
@@ -764,8 +457,7 @@ export class NodeGemmPool {
   }
 }
 
-function checkLength(where: string, name: string, arr: Float32Array, expected: number, shape: string): void {
-  if (arr.length !== expected) {
-    throw new InputError(`${where}: ${name} has ${arr.length} elements, expected ${shape} = ${expected}`);
-  }
-}
+/** The pool's former name. */
+export const NodeGemmPool = WasmThreadPool;
+export type NodeGemmPool = WasmThreadPool;
+export type NodeGemmPoolOptions = WasmThreadPoolOptions;

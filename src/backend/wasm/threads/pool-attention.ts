@@ -1,5 +1,5 @@
 /**
- * Attention scores and value mixing on views of a NodeGemmPool's shared memory (in a forward
+ * Attention scores and value mixing on views of a WasmThreadPool's shared memory (in a forward
  * without hooks: the q, k, v, scores and z buffers of the backend's workspace), read and written
  * in place with the (batch, head) planes split over the pool's threads: row jobs of
  * attention-planes-kernel.ts, each thread with its own packing scratch. Every plane is computed by
@@ -9,7 +9,7 @@
 import type { ForwardKernels } from "../../../tensor/forward-kernels.ts";
 import { attentionScratchFloats } from "../kernels/attention-kernel.ts";
 import { generateAttentionPlanesModule, type PlaneFunction } from "../kernels/attention-planes-kernel.ts";
-import type { NodeGemmPool } from "./node-wasm-thread-pool.ts";
+import type { WasmThreadPool } from "./node-wasm-thread-pool.ts";
 import type { PoolRowKernel } from "./pool-row-jobs.ts";
 
 export type AttentionKernels = Required<Pick<ForwardKernels, "attentionScores" | "mixValues">>;
@@ -17,7 +17,7 @@ export type AttentionKernels = Required<Pick<ForwardKernels, "attentionScores" |
 const apart = (x: Float32Array, y: Float32Array): boolean =>
   x.byteOffset + x.byteLength <= y.byteOffset || y.byteOffset + y.byteLength <= x.byteOffset;
 
-export function createPoolAttention(pool: NodeGemmPool, fallback: AttentionKernels): AttentionKernels {
+export function createPoolAttention(pool: WasmThreadPool, fallback: AttentionKernels): AttentionKernels {
   let kernels: Record<PlaneFunction, PoolRowKernel> | undefined;
   const kernel = (name: PlaneFunction): PoolRowKernel => {
     if (kernels === undefined) {

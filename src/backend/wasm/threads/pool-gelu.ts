@@ -1,12 +1,12 @@
 /**
- * gelu_new on views of a NodeGemmPool's shared memory (e.g. the forward's MLP activations in the
+ * gelu_new on views of a WasmThreadPool's shared memory (e.g. the forward's MLP activations in the
  * backend's workspace), read and written in place with the elements split over the pool's threads:
  * a row job of the gelu kernel (gelu-kernel.ts) whose rows are f32x4 vectors. The kernel computes
  * each lane by the same code whatever the split, so results equal createWasmGelu's bit for bit.
  */
 import { InputError } from "../../../errors.ts";
 import { generateGeluModule } from "../kernels/gelu-kernel.ts";
-import type { NodeGemmPool } from "./node-wasm-thread-pool.ts";
+import type { WasmThreadPool } from "./node-wasm-thread-pool.ts";
 import type { PoolRowKernel } from "./pool-row-jobs.ts";
 import type { WasmGelu } from "../wasm-gelu.ts";
 import type { WasmF32Buffer } from "../gemm/heap.ts";
@@ -18,7 +18,7 @@ const LANES = 4;
  * gelu_new(x) into `out` on the pool when both are views of its memory, the same view or apart;
  * anything else (plain arrays, partly overlapping views) goes to `fallback`.
  */
-export function createPoolGelu(pool: NodeGemmPool, fallback: WasmGelu): WasmGelu {
+export function createPoolGelu(pool: WasmThreadPool, fallback: WasmGelu): WasmGelu {
   let kernel: PoolRowKernel | undefined;
   /** One vector of the memory for the last, partial vector (the kernel reads and writes whole ones). */
   let tail: WasmF32Buffer | undefined;

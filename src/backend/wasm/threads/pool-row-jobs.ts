@@ -1,15 +1,15 @@
 /**
- * Row jobs on the GEMM pool (NodeGemmPool.runRows): a function of a wasm module generated at run
- * time, called by every thread of the pool on disjoint row ranges of the shared memory (e.g. the
- * log-sum-exp's rowStats on a block of logits). The protocol is in node-gemm-worker.ts; this file
- * holds the main thread's side of it that does not touch the workers: argument checks, the chunk
- * plan, and the arguments of one chunk.
+ * The row-job protocol, main thread's side (the workers' side is in node-pool-worker.ts): a
+ * function of a wasm module generated at run time, called by every thread of the pool on disjoint
+ * row ranges of the shared memory (e.g. the log-sum-exp's rowStats on a block of logits); see
+ * WasmThreadPool.runRows. Argument checks, the chunk plan, the arguments of one chunk, and the job.
  */
 import { Gpt2LensError, InputError } from "../../../errors.ts";
-import { MAX_ROW_ARGS } from "./node-pool-worker.ts";
+import { CONTROL, JOB, JOB_KIND, MAX_ROW_ARGS } from "./node-pool-worker.ts";
+import type { WasmThreadPool } from "./node-wasm-thread-pool.ts";
 import { type WasmMemory, webAssembly } from "../wasm-api.ts";
 
-/** A wasm function registered with a pool (NodeGemmPool.rowKernel) for {@link NodeGemmPool.runRows}. */
+/** A wasm function registered with a pool (WasmThreadPool.rowKernel) for WasmThreadPool.runRows. */
 export interface PoolRowKernel {
   /** The id the workers cache their instance under. */
   readonly id: number;
@@ -107,4 +107,72 @@ export function rowKernelFailed(where: string, cause?: unknown): Gpt2LensError {
   return cause === undefined
     ? new Gpt2LensError("kernel_failed", `${where}: the row kernel failed in a worker thread`)
     : new Gpt2LensError("kernel_failed", `${where}: the row kernel failed: ${(cause as Error).message}`, { cause });
+}
+
+/** Floats of scratch per thread, rounded up to a 64-byte multiple so every block stays aligned. */
+export function alignedScratch(floats: number): number {
+  return Math.ceil(floats / 16) * 16;
+}
+
+/**
+ * Runs a checked row job of `kernel` (registered with `pool`) on rows [0, rows): split over the
+ * pool's threads when rows·workPerRow reaches its minParallelRowWork, else one call here.
+ */
+export function runRowJob(pool: WasmThreadPool, where: string, kernel: PoolRowKernel, rows: number, args: readonly number[], layout: RowJobLayout): void {
+  let workers = rows * layout.workPerRow >= pool.minParallelRowWork ? pool.readyWorkers() : [];
+  const { chunkRows, chunks } = rowChunkPlan(rows, 1 + workers.length);
+  if (chunks < 2) workers = [];
+  const scratchArg = layout.scratch?.arg ?? -1;
+  if (layout.scratch !== undefined) {
+    const stride = alignedScratch(Math.ceil(layout.scratch.bytes / 4)) * 4;
+    const base = pool.rowScratchFor(stride, 1 + workers.length);
+    args = args.map((arg, i) => (i === scratchArg ? base : arg));
+    workers.forEach((w, i) => void (w.control[CONTROL.SCRATCH] = (base + (i + 1) * stride) | 0));
+  }
+  if (workers.length === 0) {
+    try {
+      kernel.call(...rowChunkArgs(args, layout, 0, rows));
+    } catch (error) {
+      throw rowKernelFailed(where, error);
+    }
+    return;
+  }
+  const job = pool.job;
+  job[JOB.KIND] = JOB_KIND.ROWS;
+  job[JOB.ROW_KERNEL] = kernel.id;
+  job[JOB.ROW_KERNEL_BYTES] = kernel.bytesAddress | 0;
+  job[JOB.ROW_KERNEL_LENGTH] = kernel.bytesLength;
+  job[JOB.ROW_KERNEL_EXPORT] = kernel.exportIndex;
+  job[JOB.ROWS] = rows;
+  job[JOB.ROW_CHUNK_ROWS] = chunkRows;
+  job[JOB.ROW_JOB_CHUNKS] = chunks;
+  job[JOB.ROW_COUNT_ARG] = layout.countArg;
+  job[JOB.ROW_ARG_COUNT] = args.length;
+  job[JOB.ROW_SCRATCH_ARG] = scratchArg;
+  for (let i = 0; i < args.length; i++) {
+    job[JOB.ROW_ARGS + i] = args[i]! | 0;
+    job[JOB.ROW_STRIDES + i] = layout.rowStrides[i]! | 0;
+  }
+  Atomics.store(job, JOB.NEXT, 0);
+  const offered = pool.testSchedule === "main" ? [] : workers;
+  pool.post(offered);
+  let failure: unknown;
+  try {
+    if (pool.testSchedule === "workers") pool.waitJoined(offered);
+    for (;;) {
+      const chunk = pool.testSchedule === "workers" ? chunks : Atomics.add(job, JOB.NEXT, 1);
+      if (chunk >= chunks) break;
+      const r0 = chunk * chunkRows;
+      try {
+        kernel.call(...rowChunkArgs(args, layout, r0, Math.min(rows, r0 + chunkRows)));
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+  } finally {
+    // Join (also if something above threw): withdraw the job from workers that never started it.
+    for (const w of offered) if (pool.claimed(w)) pool.waitDone(w);
+  }
+  if (failure !== undefined) throw rowKernelFailed(where, failure);
+  if (offered.some((w) => pool.failed(w))) throw rowKernelFailed(where);
 }

@@ -1,18 +1,18 @@
 /**
- * Row softmax on views of a NodeGemmPool's shared memory (in a forward without hooks: the
+ * Row softmax on views of a WasmThreadPool's shared memory (in a forward without hooks: the
  * attention scores in the backend's workspace, overwritten by the pattern), in place or into
  * another view, with the rows split over the pool's threads: a row job of the softmax kernel
  * (softmax-kernel.ts, which reads and writes only inside its rows). Each row is computed by the
  * same code as createWasmSoftmaxRows's, so results equal its bit for bit; a row that is entirely
  * −∞ clears a flag in the memory, returned as false. Anything else goes to `fallback`.
  */
-import type { NodeGemmPool } from "./node-wasm-thread-pool.ts";
+import type { WasmThreadPool } from "./node-wasm-thread-pool.ts";
 import type { PoolRowKernel } from "./pool-row-jobs.ts";
 import { generateSoftmaxModule } from "../kernels/softmax-kernel.ts";
 import type { WasmF32Buffer } from "../gemm/heap.ts";
 import type { WasmSoftmaxRows } from "../wasm-softmax.ts";
 
-export function createPoolSoftmaxRows(pool: NodeGemmPool, fallback: WasmSoftmaxRows): WasmSoftmaxRows {
+export function createPoolSoftmaxRows(pool: WasmThreadPool, fallback: WasmSoftmaxRows): WasmSoftmaxRows {
   let kernel: PoolRowKernel | undefined;
   let flag: WasmF32Buffer | undefined;
   const sameOrApart = (x: Float32Array, out: Float32Array): boolean =>

@@ -1,5 +1,5 @@
 /**
- * The worker-pool GEMM (NodeGemmPool / createParallelWasmBackend) against the single-threaded
+ * The worker-pool GEMM (WasmThreadPool / createParallelWasmBackend) against the single-threaded
  * WasmGemm (bit-for-bit: every output element is computed by the same operations however the work
  * is split) and the plain-TS reference; panel and row splits, remainders, bias, accumulate,
  * transposed packing, in-place views, memory growth between calls, threads=1, pool reuse, and that a
@@ -17,7 +17,7 @@ import { Gpt2LensError, InputError } from "../../../../src/errors.ts";
 import { createWasmBackend } from "../../../../src/backend/wasm/wasm-backend.ts";
 import { parseBackendChoice } from "../../../../src/backend/choice.ts";
 import { rowBlockRows } from "../../../../src/backend/wasm/kernels/gemm-kernel.ts";
-import { NodeGemmPool, type NodeGemmPoolOptions } from "../../../../src/backend/wasm/threads/node-wasm-thread-pool.ts";
+import { WasmThreadPool, type WasmThreadPoolOptions } from "../../../../src/backend/wasm/threads/node-wasm-thread-pool.ts";
 import { createParallelWasmBackend } from "../../../../src/backend/wasm/threads/node-parallel-backend.ts";
 import { matmulReference } from "../../../helpers/reference-matmul.ts";
 import { WasmGemm } from "../../../../src/backend/wasm/gemm/wasm-gemm.ts";
@@ -28,7 +28,7 @@ import { propertyParams } from "../../../helpers/property.ts";
 const ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
 
 /** Records the n (a strip's width, or all n) of every chunk the main thread runs on `pool`. */
-function recordMainThreadChunks(pool: NodeGemmPool): number[] {
+function recordMainThreadChunks(pool: WasmThreadPool): number[] {
   const widths: number[] = [];
   const exports = pool.gemm.exports;
   (pool.gemm as { exports: unknown }).exports = { ...exports, gemmRange: (...args: Parameters<typeof exports.gemmRange>) => {
@@ -38,10 +38,10 @@ function recordMainThreadChunks(pool: NodeGemmPool): number[] {
   return widths;
 }
 
-const pools: NodeGemmPool[] = [];
-function mustPool(options: NodeGemmPoolOptions): NodeGemmPool {
-  const pool = NodeGemmPool.create(options);
-  if (pool === null) throw new Error("NodeGemmPool.create() returned null");
+const pools: WasmThreadPool[] = [];
+function mustPool(options: WasmThreadPoolOptions): WasmThreadPool {
+  const pool = WasmThreadPool.create(options);
+  if (pool === null) throw new Error("WasmThreadPool.create() returned null");
   pools.push(pool);
   return pool;
 }
@@ -49,8 +49,8 @@ function mustPool(options: NodeGemmPoolOptions): NodeGemmPool {
 /** The single-threaded kernels to compare with: default tiling, and row blocks of 8 (mc = 8). */
 let single: WasmGemm;
 let singleMc8: WasmGemm;
-let pool2: NodeGemmPool;
-let pool3: NodeGemmPool;
+let pool2: WasmThreadPool;
+let pool3: WasmThreadPool;
 
 beforeAll(() => {
   single = WasmGemm.create()!;
@@ -69,7 +69,7 @@ afterAll(async () => {
 });
 
 /** Runs a case on the pool, the single-threaded kernel and the reference; checks all three. */
-function checkCase(pool: NodeGemmPool, c: Case, ref = pool === pool3 ? singleMc8 : single): void {
+function checkCase(pool: WasmThreadPool, c: Case, ref = pool === pool3 ? singleMc8 : single): void {
   const { a, b, bias, initial, expected, scale } = caseOperands(c);
 
   const bt = c.transposed ? transpose(b, c.k, c.n) : b;
@@ -87,7 +87,7 @@ function checkCase(pool: NodeGemmPool, c: Case, ref = pool === pool3 ? singleMc8
   expect(relErr(outPool, expected, scale), JSON.stringify(c)).toBeLessThan(1e-5);
 }
 
-describe("NodeGemmPool", () => {
+describe("WasmThreadPool", () => {
   it("starts its workers", () => {
     expect(pool2.threads).toBe(2);
     expect(pool2.activeThreads).toBe(2);
@@ -233,11 +233,11 @@ describe("NodeGemmPool", () => {
     const small = [2048, 16384].map((stagingBudgetBytes) => mustPool({ threads: 3, minParallelFlops: 0, minChunkPanels: 1, stagingBudgetBytes }));
     const mc8 = mustPool({ threads: 2, minParallelFlops: 0, minChunkPanels: 1, kernel: { mc: 8 }, stagingBudgetBytes: 4096 });
     for (const pool of [...small, mc8]) expect(pool.waitUntilReady(60_000)).toBe(true);
-    const within = (pool: NodeGemmPool, c: Case): void => {
+    const within = (pool: WasmThreadPool, c: Case): void => {
       const minRows = Math.min(c.m, pool.gemm.layout.mr);
       expect(pool.stagingBytes, JSON.stringify(c)).toBeLessThanOrEqual(Math.max(pool.gemm.stagingBudgetBytes, 2 * 4 * minRows * (c.k + c.n) + 64));
     };
-    const check = (pool: NodeGemmPool, c: Case): void => {
+    const check = (pool: WasmThreadPool, c: Case): void => {
       checkCase(pool, c);
       within(pool, c);
     };
@@ -288,7 +288,7 @@ describe("NodeGemmPool", () => {
     const rows = mustPool({ threads: 2, minParallelFlops: 0, minChunkPanels: 1, stagingBudgetBytes: budget, columnStrips: false });
     for (const pool of [...strips, rows]) expect(pool.waitUntilReady(60_000)).toBe(true);
     const widths = recordMainThreadChunks(strips[0]);
-    const run = (pool: NodeGemmPool, c: Case, aInPlace: boolean): Float32Array => {
+    const run = (pool: WasmThreadPool, c: Case, aInPlace: boolean): Float32Array => {
       const { a, b, bias, initial } = caseOperands(c);
       const packed = c.transposed ? pool.packTransposed(transpose(b, c.k, c.n), c.n, c.k) : pool.pack(b, c.k, c.n);
       const aBuf = aInPlace ? pool.gemm.alloc(c.m * c.k) : undefined;
@@ -393,7 +393,7 @@ describe("NodeGemmPool", () => {
     await pool.close();
     await pool.close();
     expect(() => pool.matmul(data(6, 2), 2, live, new Float32Array(8))).toThrow(/closed/);
-    expect(() => NodeGemmPool.create({ threads: 0 })).toThrow(InputError);
+    expect(() => WasmThreadPool.create({ threads: 0 })).toThrow(InputError);
     expect(new Gpt2LensError("x", "y")).toBeInstanceOf(Error);
   });
 });
@@ -435,9 +435,9 @@ describe("createParallelWasmBackend", () => {
 // ---- a process that never closes its pool still exits ----
 
 const SCRIPT = (poolModule: string, logSumExpModule: string): string => `
-import { NodeGemmPool } from ${JSON.stringify(poolModule)};
+import { WasmThreadPool } from ${JSON.stringify(poolModule)};
 import { createPoolLogSumExp } from ${JSON.stringify(logSumExpModule)};
-const pool = NodeGemmPool.create({ threads: 2, minParallelRowWork: 0 });
+const pool = WasmThreadPool.create({ threads: 2, minParallelRowWork: 0 });
 if (!pool.waitUntilReady(60_000)) throw new Error("workers did not start");
 const m = 256, k = 256, n = 256;
 const packed = pool.pack(new Float32Array(k * n).fill(1), k, n);

@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { attentionScores, mixValues } from "../../../../src/gpt2/components/attention.ts";
 import { Tensor } from "../../../../src/tensor/tensor.ts";
-import { NodeGemmPool, type NodeGemmPoolOptions } from "../../../../src/backend/wasm/threads/node-wasm-thread-pool.ts";
+import { WasmThreadPool, type WasmThreadPoolOptions } from "../../../../src/backend/wasm/threads/node-wasm-thread-pool.ts";
 import { createPoolAttention, type AttentionKernels } from "../../../../src/backend/wasm/threads/pool-attention.ts";
 import { rowChunkPlan } from "../../../../src/backend/wasm/threads/pool-row-jobs.ts";
 import { createPoolSoftmaxRows } from "../../../../src/backend/wasm/threads/pool-softmax.ts";
@@ -24,14 +24,14 @@ import { propertyParams } from "../../../helpers/property.ts";
 const REL = 1e-5;
 const GUARD = 8;
 
-const pools: NodeGemmPool[] = [];
+const pools: WasmThreadPool[] = [];
 afterAll(async () => {
   await Promise.all(pools.map((p) => p.close()));
 });
 
-function mustPool(threads: number, testSchedule?: NodeGemmPoolOptions["testSchedule"]): NodeGemmPool {
-  const pool = NodeGemmPool.create({ threads, minParallelRowWork: 0, testSchedule });
-  if (pool === null) throw new Error("NodeGemmPool.create() returned null");
+function mustPool(threads: number, testSchedule?: WasmThreadPoolOptions["testSchedule"]): WasmThreadPool {
+  const pool = WasmThreadPool.create({ threads, minParallelRowWork: 0, testSchedule });
+  if (pool === null) throw new Error("WasmThreadPool.create() returned null");
   pools.push(pool);
   expect(pool.waitUntilReady(60_000)).toBe(true);
   return pool;
@@ -41,7 +41,7 @@ const single = WasmAttention.create()!;
 const singleSoftmax = createWasmSoftmaxRows()!;
 
 /** `values` in the pool's memory between NaN guards (checked by {@link expectGuards}). */
-function inMemory(pool: NodeGemmPool, values: Float32Array): Float32Array {
+function inMemory(pool: WasmThreadPool, values: Float32Array): Float32Array {
   const all = pool.allocView(values.length + 2 * GUARD).view;
   all.fill(Number.NaN);
   const view = all.subarray(GUARD, GUARD + values.length);
@@ -49,7 +49,7 @@ function inMemory(pool: NodeGemmPool, values: Float32Array): Float32Array {
   return view;
 }
 
-function expectGuards(pool: NodeGemmPool, view: Float32Array): void {
+function expectGuards(pool: WasmThreadPool, view: Float32Array): void {
   const all = new Float32Array(pool.memory.buffer, view.byteOffset - 4 * GUARD, view.length + 2 * GUARD);
   const guards = [...all.subarray(0, GUARD), ...all.subarray(GUARD + view.length)];
   expect(guards.every((g) => Number.isNaN(g)), "guards around an operand were written").toBe(true);

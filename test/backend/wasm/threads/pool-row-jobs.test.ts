@@ -1,5 +1,5 @@
 /**
- * Row jobs on the worker pool (NodeGemmPool.rowKernel / runRows), through the log-sum-exp that
+ * Row jobs on the worker pool (WasmThreadPool.rowKernel / runRows), through the log-sum-exp that
  * splits its rows over the threads (createPoolLogSumExp) and the gelu that splits its elements
  * (createPoolGelu, in place or into another view; other arrays go to the fallback): bit-identical to the single-threaded
  * kernel on the same memory for 1..3 threads and ragged row counts (1 row, fewer rows than
@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Gpt2LensError, InputError } from "../../../../src/errors.ts";
 import { generateLogSumExpModule } from "../../../../src/backend/wasm/kernels/logsumexp-kernel.ts";
-import { NodeGemmPool, type NodeGemmPoolOptions } from "../../../../src/backend/wasm/threads/node-wasm-thread-pool.ts";
+import { WasmThreadPool, type WasmThreadPoolOptions } from "../../../../src/backend/wasm/threads/node-wasm-thread-pool.ts";
 import { createPoolGelu } from "../../../../src/backend/wasm/threads/pool-gelu.ts";
 import { createPoolLogSumExp } from "../../../../src/backend/wasm/threads/pool-logsumexp.ts";
 import { rowChunkPlan } from "../../../../src/backend/wasm/threads/pool-row-jobs.ts";
@@ -19,10 +19,10 @@ import { createWasmGelu, type WasmGelu } from "../../../../src/backend/wasm/wasm
 import { createLogSumExpInMemory, LOG_SUM_EXP_TAIL_PAD, type LogSumExpInMemory } from "../../../../src/backend/wasm/wasm-logsumexp.ts";
 import { propertyParams } from "../../../helpers/property.ts";
 
-const pools: NodeGemmPool[] = [];
-function mustPool(options: NodeGemmPoolOptions): NodeGemmPool {
-  const pool = NodeGemmPool.create(options);
-  if (pool === null) throw new Error("NodeGemmPool.create() returned null");
+const pools: WasmThreadPool[] = [];
+function mustPool(options: WasmThreadPoolOptions): WasmThreadPool {
+  const pool = WasmThreadPool.create(options);
+  if (pool === null) throw new Error("WasmThreadPool.create() returned null");
   pools.push(pool);
   expect(pool.waitUntilReady(60_000)).toBe(true);
   return pool;
@@ -33,7 +33,7 @@ afterAll(async () => {
 });
 
 /** Rows (followed by the kernel's tail pad) and room for their stats, in the pool's memory. */
-function inMemory(pool: NodeGemmPool, values: Float32Array): { rows: Float32Array; stats: Float64Array } {
+function inMemory(pool: WasmThreadPool, values: Float32Array): { rows: Float32Array; stats: Float64Array } {
   const rows = pool.allocView(values.length + LOG_SUM_EXP_TAIL_PAD / 4).view.subarray(0, values.length);
   rows.set(values);
   const room = pool.allocView(4 * Math.max(values.length, 1) + 2).view;
@@ -59,7 +59,7 @@ const rowsArb = fc
   );
 
 describe.each([1, 2, 3])("row jobs on a pool of %i thread(s)", (threads) => {
-  let pool: NodeGemmPool;
+  let pool: WasmThreadPool;
   let parallel: LogSumExpInMemory;
   let single: LogSumExpInMemory;
   let gelu: WasmGelu;
