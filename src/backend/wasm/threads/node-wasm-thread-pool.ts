@@ -94,12 +94,16 @@ export interface WasmThreadPoolOptions {
 /** Upper bound on threads (keeps the per-thread scratch and control blocks bounded). */
 const MAX_THREADS = 64;
 
-/** A worker thread of the pool and its control block (see node-pool-worker.ts). */
+/** A worker of the pool as the job protocols see it: its control block (see node-pool-worker.ts). */
 export interface PoolWorker {
-  readonly worker: Worker;
   readonly control: Int32Array;
   /** False once the worker exited or failed. */
   usable: boolean;
+}
+
+/** The thread itself is kept out of the exported type, so the declarations need no Node types. */
+interface OwnedWorker extends PoolWorker {
+  readonly worker: Worker;
 }
 
 function defaultThreads(): number {
@@ -119,7 +123,7 @@ export class WasmThreadPool {
   readonly minParallelFlops: number;
   readonly minParallelRowWork: number;
 
-  private readonly workers: PoolWorker[];
+  private readonly workers: OwnedWorker[];
   /** The job block every thread reads (JOB in node-pool-worker.ts); for the job protocols. */
   readonly job: Int32Array;
   /** Narrowest panel group of a GEMM chunk (see WasmThreadPoolOptions). */
@@ -141,7 +145,7 @@ export class WasmThreadPool {
   private nextRowKernelId = 1;
   private closed = false;
 
-  private constructor(gemm: WasmGemm, threads: number, job: Int32Array, workers: PoolWorker[], options: WasmThreadPoolOptions) {
+  private constructor(gemm: WasmGemm, threads: number, job: Int32Array, workers: OwnedWorker[], options: WasmThreadPoolOptions) {
     this.gemm = gemm;
     this.memory = gemm.memory;
     this.threads = threads;
@@ -170,7 +174,7 @@ export class WasmThreadPool {
     if (gemm === null) return null;
 
     const jobBuffer = new SharedArrayBuffer(JOB_INTS * 4);
-    const workers: PoolWorker[] = [];
+    const workers: OwnedWorker[] = [];
     if (threads > 1) {
       const { bytes } = generateGemmModule({ ...gemm.kernelOptions, sharedMemory: true });
       for (let t = 1; t < threads; t++) {
@@ -182,7 +186,7 @@ export class WasmThreadPool {
         } catch {
           break; // no worker threads here: run with the ones we have
         }
-        const entry: PoolWorker = { worker, control: new Int32Array(controlBuffer), usable: true };
+        const entry: OwnedWorker = { worker, control: new Int32Array(controlBuffer), usable: true };
         // Never let a worker's failure become an unhandled 'error' event; just stop using it.
         worker.on("error", () => void (entry.usable = false));
         worker.on("exit", () => void (entry.usable = false));
