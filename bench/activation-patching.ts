@@ -30,7 +30,7 @@ import { blockHook } from "../src/gpt2/hook-names.ts";
 import { HookedGpt2 } from "../src/hooks/hooked-gpt2.ts";
 import { parseSafetensors } from "../src/io/safetensors.ts";
 import { activationPatching } from "../src/patching/activation-patching.ts";
-import { selectBackend } from "../src/tensor/backends.ts";
+import { selectBackend } from "../src/backend/select.ts";
 import type { Tensor } from "../src/tensor/tensor.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));

@@ -1,7 +1,7 @@
 /**
  * Attention scores (q·kᵀ/√d_head, causal mask) and value mixing (pattern · v) at GPT-2-small
  * sizes: the plain-TypeScript loops of src/gpt2/components/attention.ts vs the WebAssembly SIMD kernels
- * (src/tensor/wasm/wasm-attention.ts). Timings include the wasm path's copies in and out of wasm
+ * (src/backend/wasm/wasm-attention.ts). Timings include the wasm path's copies in and out of wasm
  * memory.
  *
  * Run under Deno (runs TypeScript directly):
@@ -10,7 +10,7 @@
 import { attentionScores, mixValues } from "../src/gpt2/components/attention.ts";
 import { softmaxLastAxis } from "../src/tensor/softmax.ts";
 import { Tensor } from "../src/tensor/tensor.ts";
-import { WasmAttention } from "../src/tensor/wasm/wasm-attention.ts";
+import { WasmAttention } from "../src/backend/wasm/wasm-attention.ts";
 
 const args: readonly string[] =
   (globalThis as unknown as { Deno?: { args: string[] } }).Deno?.args ??

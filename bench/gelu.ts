@@ -1,6 +1,6 @@
 /**
  * GPT-2's gelu_new on float32 activations: the float64 Math.exp loop of `geluNew`
- * (src/tensor/activation.ts) vs the WebAssembly SIMD kernel (src/tensor/wasm/wasm-gelu.ts), on
+ * (src/tensor/activation.ts) vs the WebAssembly SIMD kernel (src/backend/wasm/wasm-gelu.ts), on
  * 38 M elements (batch 8 × 128 tokens × 3072 MLP units × 12 layers, one GPT-2-small forward).
  *
  * Run under Deno (runs TypeScript directly):
@@ -11,16 +11,16 @@
  * `--pool`: instead, gelu in place on one layer's MLP activations in the worker pool's memory (as
  * the forward pass runs it on the pool backend's workspace), for 32×13 and 490×13 tokens: the
  * copying kernel above (what the backend used before) vs the pool's, which splits the elements over
- * the pool's threads (src/tensor/wasm/pool-gelu.ts). Interleaved rounds, medians. Under Node:
+ * the pool's threads (src/backend/wasm/threads/pool-gelu.ts). Interleaved rounds, medians. Under Node:
  *   npx tsc bench/gelu.ts --outDir .bench-cache/node --rootDir . --module nodenext --target es2022 \
  *     --types node --allowImportingTsExtensions --rewriteRelativeImportExtensions --skipLibCheck \
  *     && node .bench-cache/node/bench/gelu.js --pool
  */
 import { geluNew } from "../src/tensor/activation.ts";
 import { Tensor } from "../src/tensor/tensor.ts";
-import { NodeGemmPool } from "../src/tensor/wasm/node-gemm-pool.ts";
-import { createPoolGelu } from "../src/tensor/wasm/pool-gelu.ts";
-import { createWasmGelu, type WasmGelu } from "../src/tensor/wasm/wasm-gelu.ts";
+import { NodeGemmPool } from "../src/backend/wasm/threads/node-wasm-thread-pool.ts";
+import { createPoolGelu } from "../src/backend/wasm/threads/pool-gelu.ts";
+import { createWasmGelu, type WasmGelu } from "../src/backend/wasm/wasm-gelu.ts";
 
 const args: readonly string[] =
   (globalThis as unknown as { Deno?: { args: string[] } }).Deno?.args ??

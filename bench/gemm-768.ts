@@ -6,7 +6,7 @@
  * under Node (compiled) and under Deno.
  */
 import process from "node:process";
-import { WasmGemm } from "../src/tensor/wasm/wasm-gemm.ts";
+import { WasmGemm } from "../src/backend/wasm/gemm/wasm-gemm.ts";
 import { cpuSeconds, randomMatrix } from "./gemm-timing.ts";
 
 export interface Gemm768 {

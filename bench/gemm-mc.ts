@@ -13,8 +13,8 @@
  * CPU time of a call.
  */
 import process from "node:process";
-import { rowBlockRows, scratchFloats } from "../src/tensor/wasm/gemm-kernel.ts";
-import { WasmGemm } from "../src/tensor/wasm/wasm-gemm.ts";
+import { rowBlockRows, scratchFloats } from "../src/backend/wasm/kernels/gemm-kernel.ts";
+import { WasmGemm } from "../src/backend/wasm/gemm/wasm-gemm.ts";
 import { cpuSeconds, randomMatrix } from "./gemm-timing.ts";
 
 const args = process.argv.slice(2);

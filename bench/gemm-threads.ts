@@ -17,8 +17,8 @@
  */
 import { availableParallelism } from "node:os";
 import process from "node:process";
-import { NodeGemmPool } from "../src/tensor/wasm/node-gemm-pool.ts";
-import { WasmGemm } from "../src/tensor/wasm/wasm-gemm.ts";
+import { NodeGemmPool } from "../src/backend/wasm/threads/node-wasm-thread-pool.ts";
+import { WasmGemm } from "../src/backend/wasm/gemm/wasm-gemm.ts";
 import { gflops, randomMatrix } from "./gemm-timing.ts";
 
 const args = process.argv.slice(2);

@@ -17,7 +17,7 @@
  * Float32Arrays); packing B is done once, outside the timed region.
  */
 import { matmulReference } from "../test/helpers/reference-matmul.ts";
-import { WasmGemm } from "../src/tensor/wasm/wasm-gemm.ts";
+import { WasmGemm } from "../src/backend/wasm/gemm/wasm-gemm.ts";
 import { cpuSeconds, gflops, randomMatrix } from "./gemm-timing.ts";
 
 const args: readonly string[] =

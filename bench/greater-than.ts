@@ -33,7 +33,7 @@ import { makeGreaterThanDataset } from "../src/tasks/greater-than/dataset.ts";
 import type { GreaterThanPrompts } from "../src/tasks/greater-than/dataset-file.ts";
 import { runGreaterThanPipeline, type GreaterThanReport } from "../src/tasks/greater-than/pipeline.ts";
 import { greaterThanFigures, greaterThanReportHtml } from "../src/viz/greater-than-figures.ts";
-import type { MatmulBackend } from "../src/tensor/matmul.ts";
+import type { MatmulBackend } from "../src/backend/backend.ts";
 import { compileForNode } from "./node-compile.ts";
 import { ensureRandomGpt2 } from "./random-gpt2.ts";
 import { repoRoot } from "./repo-root.ts";

@@ -23,8 +23,8 @@ import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { loadHookedGpt2 } from "../src/hooks/node-load-hooked.ts";
-import { selectNodeBackend } from "../src/gpt2/node-load.ts";
-import { parseBackendChoice } from "../src/tensor/backends.ts";
+import { selectNodeBackend } from "../src/backend/node-select.ts";
+import { parseBackendChoice } from "../src/backend/choice.ts";
 import { repoRoot } from "./repo-root.ts";
 
 const argv = process.argv.slice(2);

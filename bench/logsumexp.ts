@@ -1,11 +1,11 @@
 /**
  * Row-wise log Σ exp over GPT-2-vocabulary logits: the float64 Math.exp loop (the fallback of
  * `logSumExpRows` in src/tasks/greater-than/metrics.ts) vs the WebAssembly SIMD kernel
- * (src/tensor/wasm/wasm-logsumexp.ts), which copies its input into its own memory ("default"),
+ * (src/backend/wasm/wasm-logsumexp.ts), which copies its input into its own memory ("default"),
  * or reads it in place in the memory it was instantiated against ("in place"), or in place in the
  * worker pool's memory with the rows split over the pool's threads ("pool rows", a row job).
  *
- * `--product`: instead, productLogSumExp (src/tensor/product-log-sum-exp.ts) of [490, k] ·
+ * `--product`: instead, productLogSumExp (src/backend/product-log-sum-exp.ts) of [490, k] ·
  * W [k, 50257], k = 768 (unembedding patched residuals) and k = 64 (the head-space logits sweep),
  * on the worker-pool backend: plain blocks (no workspace: the pool stages C and copies it out)
  * vs blocks in its workspace (written in place) vs a workspace that also names its memory (the
@@ -23,13 +23,13 @@
  * hits them alike); the load average is printed.
  */
 import { loadavg } from "node:os";
-import { type MatmulBackend } from "../src/tensor/matmul.ts";
-import { productLogSumExp } from "../src/tensor/product-log-sum-exp.ts";
-import { NodeGemmPool } from "../src/tensor/wasm/node-gemm-pool.ts";
-import { createParallelWasmBackend } from "../src/tensor/wasm/node-parallel-backend.ts";
-import { createPoolLogSumExp } from "../src/tensor/wasm/pool-logsumexp.ts";
-import { webAssembly } from "../src/tensor/wasm/wasm-api.ts";
-import { createLogSumExp, createLogSumExpInMemory, LOG_SUM_EXP_TAIL_PAD } from "../src/tensor/wasm/wasm-logsumexp.ts";
+import type { MatmulBackend } from "../src/backend/backend.ts";
+import { productLogSumExp } from "../src/backend/product-log-sum-exp.ts";
+import { NodeGemmPool } from "../src/backend/wasm/threads/node-wasm-thread-pool.ts";
+import { createParallelWasmBackend } from "../src/backend/wasm/threads/node-parallel-backend.ts";
+import { createPoolLogSumExp } from "../src/backend/wasm/threads/pool-logsumexp.ts";
+import { webAssembly } from "../src/backend/wasm/wasm-api.ts";
+import { createLogSumExp, createLogSumExpInMemory, LOG_SUM_EXP_TAIL_PAD } from "../src/backend/wasm/wasm-logsumexp.ts";
 import { randomMatrix } from "./gemm-timing.ts";
 
 const args: readonly string[] =

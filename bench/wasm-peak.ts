@@ -9,9 +9,9 @@
  * --experimental-wasm-relaxed-simd for the fused loop.
  */
 import process from "node:process";
-import { webAssembly } from "../src/tensor/wasm/wasm-api.ts";
-import { wasmRelaxedSimdSupported } from "../src/tensor/wasm/wasm-gemm.ts";
-import { encodeModule, FunctionBuilder, ValType } from "../src/tensor/wasm/wasm-writer.ts";
+import { webAssembly } from "../src/backend/wasm/wasm-api.ts";
+import { wasmRelaxedSimdSupported } from "../src/backend/wasm/simd-support.ts";
+import { encodeModule, FunctionBuilder, ValType } from "../src/backend/wasm/assembler/wasm-writer.ts";
 
 /** Independent accumulators: enough to cover the FMA latency on both ports of current x86 cores. */
 const ACCUMULATORS = 12;

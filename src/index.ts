@@ -4,7 +4,7 @@
  */
 export { Gpt2LensError, InputError } from "./errors.ts";
 export * from "./tensor/index.ts";
-export { selectBackend, createWasmBackend, parseBackendChoice, parseFmaChoice, type BackendChoice, type BackendOptions } from "./tensor/backends.ts";
+export * from "./backend/index.ts";
 
 export { type Gpt2Config, ModelLoadError, parseHfConfig } from "./gpt2/config.ts";
 export type { BlockWeights, Gpt2Weights } from "./gpt2/weights.ts";
@@ -16,8 +16,8 @@ export {
 } from "./gpt2/process-weights.ts";
 export { FactoredMatrix } from "./gpt2/factored-matrix.ts";
 export { TlWeights, tlWeights } from "./gpt2/weight-views.ts";
-export { loadGpt2FromDir, type LoadGpt2FromDirOptions, selectNodeBackend } from "./gpt2/node-load.ts";
-export { createParallelWasmBackend, type ParallelWasmBackend } from "./tensor/wasm/node-parallel-backend.ts";
+export { loadGpt2FromDir, type LoadGpt2FromDirOptions } from "./gpt2/node-load.ts";
+export { createParallelWasmBackend, type ParallelWasmBackend, selectNodeBackend } from "./backend/node-index.ts";
 export { BUNDLED_MODEL_DIR } from "./gpt2/node-bundled-model.ts";
 /** The model's components (LayerNorms, heads' q/k/v and outputs, attention of one row, MLP, unembedding) as plain functions. */
 export * as components from "./gpt2/components/index.ts";

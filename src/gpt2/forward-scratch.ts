@@ -1,5 +1,5 @@
 import { Gpt2LensError } from "../errors.ts";
-import type { BackendWorkspace } from "../tensor/matmul.ts";
+import type { BackendWorkspace } from "../backend/backend.ts";
 
 /**
  * Buffers for a forward pass's intermediates that nothing outside the pass holds, taken from the
@@ -15,7 +15,7 @@ export interface PassScratch {
   take(role: string, floats: number): Float32Array | undefined;
   /**
    * The buffers the workspace already holds for `roles` (whole, contents unspecified), for a
-   * product to use as scratch (MatmulBackend.matmul's `spare`): the caller must only name roles
+   * product to use as scratch (Backend.matmul's `spare`): the caller must only name roles
    * whose values are dead, and take none of them while the buffers are in use. Allocates nothing.
    */
   spare(roles: readonly string[]): Float32Array[];

@@ -1,8 +1,8 @@
 import { InputError } from "../errors.ts";
 import { type Float32TensorSource, parseSafetensors } from "../io/safetensors.ts";
-import { selectBackend } from "../tensor/backends.ts";
-import { assertMatmulBackend } from "../tensor/check-backend.ts";
-import type { MatmulBackend } from "../tensor/matmul.ts";
+import { selectBackend } from "../backend/select.ts";
+import { assertBackend } from "../backend/check-backend.ts";
+import type { Backend } from "../backend/backend.ts";
 import { type Gpt2Config, ModelLoadError, parseHfConfig } from "./config.ts";
 import { loadGpt2Weights } from "./load-weights.ts";
 import { Gpt2Model } from "./model.ts";
@@ -43,7 +43,7 @@ export function parseConfigSource(config: string | unknown): Gpt2Config {
  * loadGpt2Weights and Gpt2Model for what stays resident.
  */
 export function loadGpt2FromTensors(
-  config: Gpt2Config, tensors: Float32TensorSource, backend?: MatmulBackend, processing: WeightProcessing = "none",
+  config: Gpt2Config, tensors: Float32TensorSource, backend?: Backend, processing: WeightProcessing = "none",
 ): Gpt2Model {
   const weights = processWeights(loadGpt2Weights(tensors, config), config, processing);
   return new Gpt2Model(config, weights, backend ?? selectBackend());
@@ -53,8 +53,8 @@ export function loadGpt2FromTensors(
  * Builds a model from a HuggingFace `config.json` and `model.safetensors` held in memory. The
  * default backend is WebAssembly SIMD where available, else the plain TypeScript kernels.
  */
-export function loadGpt2FromBytes(sources: Gpt2Sources, backend?: MatmulBackend, options: LoadGpt2Options = {}): Gpt2Model {
-  if (backend != null) assertMatmulBackend(backend, "loadGpt2FromBytes: backend");
+export function loadGpt2FromBytes(sources: Gpt2Sources, backend?: Backend, options: LoadGpt2Options = {}): Gpt2Model {
+  if (backend != null) assertBackend(backend, "loadGpt2FromBytes: backend");
   if (typeof options !== "object" || options === null) {
     throw new InputError(`loadGpt2FromBytes: options must be an object, got ${options === null ? "null" : typeof options}`, "bad_option");
   }

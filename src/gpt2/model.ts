@@ -1,13 +1,10 @@
 import "../dispose-symbols.ts";
+import type { Backend, PreparedWeight } from "../backend/backend.ts";
+import { assertBackend } from "../backend/check-backend.ts";
+import { referenceBackend } from "../backend/reference/reference-backend.ts";
 import { InputError } from "../errors.ts";
-import { packedMatrixOf } from "../tensor/backends.ts";
 import { gatherRows } from "../tensor/indexing.ts";
-import { assertMatmulBackend } from "../tensor/check-backend.ts";
-import type { MatmulBackend, PreparedWeight } from "../tensor/matmul.ts";
-import { referenceBackend } from "../tensor/matmul.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import type { PackedMatrix } from "../tensor/wasm/wasm-gemm.ts";
-import { gatherPackedColumns } from "../tensor/wasm/packed-gather.ts";
 import type { Gpt2Config } from "./config.ts";
 import { ModelDisposedError } from "./model-disposed.ts";
 import { NO_PROCESSING, processingLabel } from "./process-weights.ts";
@@ -40,16 +37,16 @@ export interface PreparedBlock {
 export class Gpt2Model {
   readonly config: Gpt2Config;
   readonly #weights: Gpt2Weights;
-  readonly backend: MatmulBackend;
+  readonly backend: Backend;
   readonly #prepared: { readonly blocks: readonly PreparedBlock[]; readonly unembed: PreparedWeight };
-  /** The packed W_Eᵀ (tied embeddings on a WebAssembly backend): token embeddings are read from it. */
-  #packedEmbedding: PackedMatrix | null;
+  /** The prepared W_Eᵀ (tied embeddings on a backend with its own copy): token embeddings are read from it. */
+  #embeddingSource: PreparedWeight | null;
   /** Every weight prepared on `backend` for this model and not yet released. */
   readonly #owned = new Set<PreparedWeight>();
   #disposed = false;
 
-  constructor(config: Gpt2Config, weights: Gpt2Weights, backend: MatmulBackend = referenceBackend) {
-    assertMatmulBackend(backend, "Gpt2Model: backend");
+  constructor(config: Gpt2Config, weights: Gpt2Weights, backend: Backend = referenceBackend) {
+    assertBackend(backend, "Gpt2Model: backend");
     this.config = config;
     this.#weights = weights;
     this.backend = backend;
@@ -60,7 +57,8 @@ export class Gpt2Model {
       throw error;
     }
     const tied = sameWeight(weights, "unembedTransposed", "tokenEmbedding");
-    this.#packedEmbedding = backend.ownsPreparedCopy === true && tied ? packedMatrixOf(this.#prepared.unembed) : null;
+    const gathers = backend.ownsPreparedCopy === true && tied && backend.gatherColumns !== undefined;
+    this.#embeddingSource = gathers ? this.#prepared.unembed : null;
   }
 
   /** Raw weights (see loadGpt2Weights for which are read lazily). Throws `disposed` after dispose(). */
@@ -141,7 +139,7 @@ export class Gpt2Model {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    this.#packedEmbedding = null;
+    this.#embeddingSource = null;
     this.#releaseOwned();
   }
 
@@ -169,7 +167,7 @@ export class Gpt2Model {
     if (failure !== undefined) throw failure;
   }
 
-  #prepareAll(config: Gpt2Config, weights: Gpt2Weights, backend: MatmulBackend) {
+  #prepareAll(config: Gpt2Config, weights: Gpt2Weights, backend: Backend) {
     const { dModel: d, dHead, nHeads, dMlp, dVocab } = config;
     const ownsCopy = backend.ownsPreparedCopy === true;
     const get = <T extends object, K extends keyof T & string>(owner: T, key: K): T[K] =>
@@ -212,14 +210,15 @@ export class Gpt2Model {
 
   /**
    * Token-embedding rows W_E[ids] as a tensor of shape [...idsShape, d_model]. With tied embeddings
-   * on a WebAssembly backend they are read from the packed unembedding (bit-identical), so the
+   * on a backend that keeps its own copy (the WebAssembly ones) they are read from the prepared
+   * unembedding with backend.gatherColumns (bit-identical), so the
    * forward pass does not need `weights.tokenEmbedding` resident.
    */
   embedTokens(ids: ArrayLike<number>, idsShape: readonly number[]): Tensor {
     this.assertUsable("Gpt2Model.embedTokens");
-    const packed = this.#packedEmbedding;
+    const source = this.#embeddingSource;
     const { dModel: d, dVocab } = this.config;
-    if (packed === null || isWeightResident(this.weights, "tokenEmbedding")) {
+    if (source === null || isWeightResident(this.weights, "tokenEmbedding")) {
       return gatherRows(this.weights.tokenEmbedding, d, ids, idsShape);
     }
     for (let i = 0; i < ids.length; i++) {
@@ -229,18 +228,18 @@ export class Gpt2Model {
       }
     }
     const out = new Float32Array(ids.length * d);
-    gatherPackedColumns(packed, ids, out);
+    this.backend.gatherColumns!(source, ids, out);
     return new Tensor(out, [...idsShape, d]);
   }
 
   /** The same weights on another matmul backend. */
-  withBackend(backend: MatmulBackend): Gpt2Model {
+  withBackend(backend: Backend): Gpt2Model {
     this.assertUsable("Gpt2Model.withBackend");
     return new Gpt2Model(this.config, this.weights, backend);
   }
 }
 
-function prepareUnembed(weights: Gpt2Weights, backend: MatmulBackend, ownsCopy: boolean, dVocab: number, d: number): PreparedWeight {
+function prepareUnembed(weights: Gpt2Weights, backend: Backend, ownsCopy: boolean, dVocab: number, d: number): PreparedWeight {
   if (!ownsCopy) return backend.prepareTransposed(weights.unembedTransposed, dVocab, d);
   const p = backend.prepareTransposed(peekWeight(weights, "unembedTransposed"), dVocab, d);
   return { ...p, rowMajor: null, transposed: null };

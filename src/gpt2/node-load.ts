@@ -1,14 +1,10 @@
 import { readFile, stat } from "node:fs/promises";
-import { availableParallelism } from "node:os";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { join } from "node:path";
-import { InputError } from "../errors.ts";
-import { assertBackendChoice, type BackendChoice, type BackendOptions, parseBackendChoice, parseFmaChoice, selectBackend } from "../tensor/backends.ts";
-import type { MatmulBackend } from "../tensor/matmul.ts";
-import { assertMatmulBackend } from "../tensor/check-backend.ts";
-import { createParallelWasmBackend, type ParallelWasmBackend } from "../tensor/wasm/node-parallel-backend.ts";
-import { wasmRelaxedSimdSupported } from "../tensor/wasm/wasm-gemm.ts";
+import type { Backend } from "../backend/backend.ts";
+import { assertBackend } from "../backend/check-backend.ts";
+import { selectNodeBackendFromEnv } from "../backend/node-select.ts";
 import { SafetensorsFileSource } from "../io/node-safetensors-source.ts";
 import { SafetensorsError } from "../io/safetensors.ts";
 import { ModelLoadError } from "./config.ts";
@@ -71,56 +67,6 @@ function collectGarbage(): void {
   }
 }
 
-const sharedParallel = new Map<boolean, ParallelWasmBackend | null>();
-
-/**
- * Node 20's V8 (11.3) has relaxed SIMD behind a flag; V8 ships it from 11.4 (Node 22, Deno). A Wasm
- * feature flag only affects modules validated and compiled after it is set, and worker threads
- * share the process's flags, so turning it on before the GEMM kernel is generated is enough.
- */
-function enableRelaxedSimd(): void {
-  if (wasmRelaxedSimdSupported()) return;
-  try {
-    setFlagsFromString("--experimental-wasm-relaxed-simd");
-  } catch {
-    // An engine without the flag keeps the plain SIMD kernel.
-  }
-}
-
-function cores(): number {
-  try {
-    return availableParallelism();
-  } catch {
-    return 1;
-  }
-}
-
-/**
- * Like selectBackend, for Node and Deno, where worker threads exist: "auto" uses WebAssembly SIMD
- * on a worker pool sized to the cores (one process-wide pool; its workers are unref()ed, so they
- * never keep the process alive; once closed, the next call creates a new one) when there are ≥ 2 cores, else single-threaded SIMD, else the
- * reference; "wasm-threads" insists on the pool, "wasm" is single-threaded SIMD, "reference" plain
- * TypeScript. The GEMM fuses multiply-adds unless `options.relaxedSimd` is false (on Node 20 this
- * turns on V8's --experimental-wasm-relaxed-simd for the process; see WasmGemmOptions.relaxedSimd).
- */
-export function selectNodeBackend(choice: BackendChoice = "auto", options: BackendOptions = {}): MatmulBackend {
-  assertBackendChoice(choice, "selectNodeBackend");
-  if (options.relaxedSimd !== false && choice !== "reference") enableRelaxedSimd();
-  const relaxedSimd = options.relaxedSimd !== false && wasmRelaxedSimdSupported();
-  if (choice === "wasm-threads" || (choice === "auto" && cores() >= 2)) {
-    // A pool closed by whoever held it is replaced, so one owner's close() never breaks later loads.
-    if (!sharedParallel.has(relaxedSimd) || sharedParallel.get(relaxedSimd)?.closed === true) {
-      sharedParallel.set(relaxedSimd, createParallelWasmBackend({ relaxedSimd }));
-    }
-    const parallel = sharedParallel.get(relaxedSimd);
-    if (parallel) return parallel;
-    if (choice === "wasm-threads") {
-      throw new InputError("WebAssembly SIMD with shared memory is not available in this JavaScript engine", "no_wasm_threads");
-    }
-  }
-  return selectBackend(choice, { relaxedSimd });
-}
-
 export interface LoadGpt2FromDirOptions extends LoadGpt2Options {
   /**
    * Called as model.safetensors is read (synchronously, between reads), with the bytes done and the
@@ -133,7 +79,7 @@ export interface LoadGpt2FromDirOptions extends LoadGpt2Options {
 /**
  * Loads `config.json` + `model.safetensors` from a HuggingFace-style model directory. Without an
  * explicit backend, GPT2_LENS_BACKEND (auto | wasm | wasm-threads | reference) chooses the kernels
- * (see {@link selectNodeBackend}) and GPT2_LENS_FMA=0 keeps the GEMM off fused multiply-adds.
+ * (see selectNodeBackend in backend/node-select.ts) and GPT2_LENS_FMA=0 keeps the GEMM off fused multiply-adds.
  *
  * The weight file is streamed: its header is read and validated first, then each tensor is read
  * into its own buffer as the model needs it, so the whole file is never in memory at once. With a
@@ -147,10 +93,10 @@ export interface LoadGpt2FromDirOptions extends LoadGpt2Options {
  */
 export async function loadGpt2FromDir(
   dir: string,
-  backend?: MatmulBackend,
+  backend?: Backend,
   options?: LoadGpt2FromDirOptions,
 ): Promise<Gpt2Model> {
-  if (backend != null) assertMatmulBackend(backend, "loadGpt2FromDir: backend");
+  if (backend != null) assertBackend(backend, "loadGpt2FromDir: backend");
   const progress = progressReporter(options, "loadGpt2FromDir");
   const onProgress = progress.report;
   const processing = resolveWeightProcessing(options?.processing, "loadGpt2FromDir");
@@ -161,7 +107,7 @@ export async function loadGpt2FromDir(
   } catch (error) {
     throw fileError(error, dir, "model.safetensors");
   }
-  const chosen = backend ?? selectNodeBackend(parseBackendChoice(process.env.GPT2_LENS_BACKEND), parseFmaChoice(process.env.GPT2_LENS_FMA));
+  const chosen = backend ?? selectNodeBackendFromEnv();
   let loading = true;
   let source: SafetensorsFileSource | undefined;
   try {

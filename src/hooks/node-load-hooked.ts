@@ -1,6 +1,6 @@
 import { BUNDLED_MODEL_DIR } from "../gpt2/node-bundled-model.ts";
 import { loadGpt2FromDir, type LoadGpt2FromDirOptions } from "../gpt2/node-load.ts";
-import type { MatmulBackend } from "../tensor/matmul.ts";
+import type { Backend } from "../backend/backend.ts";
 import { HookedGpt2 } from "./hooked-gpt2.ts";
 
 const OPTION_KEYS = ["processing", "onProgress"];
@@ -18,9 +18,9 @@ function isOptions(value: unknown): value is LoadGpt2FromDirOptions {
  */
 export async function loadHookedGpt2(
   dir?: string,
-  backend?: MatmulBackend | LoadGpt2FromDirOptions,
+  backend?: Backend | LoadGpt2FromDirOptions,
   options?: LoadGpt2FromDirOptions,
 ): Promise<HookedGpt2> {
   if (isOptions(backend) && options === undefined) return new HookedGpt2(await loadGpt2FromDir(dir ?? BUNDLED_MODEL_DIR, undefined, backend));
-  return new HookedGpt2(await loadGpt2FromDir(dir ?? BUNDLED_MODEL_DIR, backend as MatmulBackend | undefined, options));
+  return new HookedGpt2(await loadGpt2FromDir(dir ?? BUNDLED_MODEL_DIR, backend as Backend | undefined, options));
 }

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { forwardGemmFlops, measureWasmPeak } from "../../bench/wasm-peak.ts";
-import { loadGpt2FromDir, selectNodeBackend } from "../../src/gpt2/node-load.ts";
+import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
+import { selectNodeBackend } from "../../src/backend/node-select.ts";
 import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
-import type { MatmulBackend } from "../../src/tensor/matmul.ts";
-import { wasmRelaxedSimdSupported } from "../../src/tensor/wasm/wasm-gemm.ts";
+import type { MatmulBackend } from "../../src/backend/backend.ts";
+import { wasmRelaxedSimdSupported } from "../../src/backend/wasm/simd-support.ts";
 import { TINY_DIR } from "../helpers/fixtures.ts";
 
 describe("bench/wasm-peak.ts", () => {

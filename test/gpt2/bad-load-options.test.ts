@@ -7,7 +7,7 @@ import { ModelLoadError } from "../../src/gpt2/config.ts";
 import { loadGpt2FromBytes } from "../../src/gpt2/load.ts";
 import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
 import { loadHookedGpt2 } from "../../src/hooks/node-load-hooked.ts";
-import type { MatmulBackend } from "../../src/tensor/matmul.ts";
+import type { MatmulBackend } from "../../src/backend/backend.ts";
 import { TINY_DIR } from "../helpers/fixtures.ts";
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {

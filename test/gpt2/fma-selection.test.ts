@@ -33,7 +33,7 @@ describe("fused multiply-add selection", () => {
   });
 
   it("parses GPT2_LENS_FMA strictly", async () => {
-    const { parseFmaChoice } = await import("../../src/tensor/backends.ts");
+    const { parseFmaChoice } = await import("../../src/backend/choice.ts");
     for (const on of [undefined, "", "1", "on", "true"]) expect(parseFmaChoice(on)).toEqual({ relaxedSimd: true });
     for (const off of ["0", "off", "false"]) expect(parseFmaChoice(off)).toEqual({ relaxedSimd: false });
     for (const bad of ["yes", "2", "OFF", " 0"]) expect(() => parseFmaChoice(bad)).toThrow(/GPT2_LENS_FMA/);

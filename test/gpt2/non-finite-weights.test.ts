@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ModelLoadError } from "../../src/gpt2/config.ts";
 import { loadGpt2FromBytes } from "../../src/gpt2/load.ts";
-import { loadGpt2FromDir, selectNodeBackend } from "../../src/gpt2/node-load.ts";
+import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
+import { selectNodeBackend } from "../../src/backend/node-select.ts";
 import { parseSafetensors, serializeSafetensors, type TensorToWrite } from "../../src/io/safetensors.ts";
 import { readFixture, TINY_DIR } from "../helpers/fixtures.ts";
 

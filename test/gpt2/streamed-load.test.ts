@@ -15,8 +15,9 @@ import { isWeightResident } from "../../src/gpt2/weights.ts";
 import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import { SafetensorsFileSource } from "../../src/io/node-safetensors-source.ts";
 import { parseSafetensors, parseSafetensorsHeader, safetensorsHeaderSize, SafetensorsError } from "../../src/io/safetensors.ts";
-import { createWasmBackend } from "../../src/tensor/backends.ts";
-import { referenceBackend, type MatmulBackend } from "../../src/tensor/matmul.ts";
+import { createWasmBackend } from "../../src/backend/wasm/wasm-backend.ts";
+import { referenceBackend } from "../../src/backend/reference/reference-backend.ts";
+import type { MatmulBackend } from "../../src/backend/backend.ts";
 import { BUNDLED_MODEL_DIR, TINY_DIR } from "../helpers/fixtures.ts";
 
 const root = mkdtempSync(join(tmpdir(), "gpt2-lens-stream-"));

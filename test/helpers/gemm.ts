@@ -1,4 +1,4 @@
-/** Shared by the GEMM tests (WasmGemm, NodeGemmPool): seeded operands, cases, and comparisons. */
+/** Shared by the GEMM tests (WasmGemm, WasmThreadPool): seeded operands, cases, and comparisons. */
 import fc from "fast-check";
 import { expect } from "vitest";
 import { matmulReference } from "./reference-matmul.ts";

@@ -14,9 +14,10 @@ import { Gpt2Model } from "../../src/gpt2/model.ts";
 import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
 import { type HookName } from "../../src/gpt2/hook-names.ts";
 import { type HookSpec, HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
-import { type BackendWorkspace, type MatmulBackend, referenceBackend } from "../../src/tensor/matmul.ts";
-import { createWasmBackend } from "../../src/tensor/backends.ts";
-import { createParallelWasmBackend } from "../../src/tensor/wasm/node-parallel-backend.ts";
+import type { BackendWorkspace, MatmulBackend } from "../../src/backend/backend.ts";
+import { referenceBackend } from "../../src/backend/reference/reference-backend.ts";
+import { createWasmBackend } from "../../src/backend/wasm/wasm-backend.ts";
+import { createParallelWasmBackend } from "../../src/backend/wasm/threads/node-parallel-backend.ts";
 import { firstBitDifference } from "../helpers/compare.ts";
 import { TINY_DIR } from "../helpers/fixtures.ts";
 

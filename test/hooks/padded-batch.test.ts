@@ -4,7 +4,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { loadGpt2FromDir, selectNodeBackend } from "../../src/gpt2/node-load.ts";
+import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
+import { selectNodeBackend } from "../../src/backend/node-select.ts";
 import type { PaddingSide } from "../../src/gpt2/padding.ts";
 import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import { Tensor } from "../../src/tensor/tensor.ts";

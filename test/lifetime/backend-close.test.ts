@@ -1,9 +1,9 @@
 /** Closing the shared worker-pool backend is scoped: later selections and loads get a working one. */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { Gpt2LensError } from "../../src/errors.ts";
-import { selectNodeBackend } from "../../src/gpt2/node-load.ts";
+import { selectNodeBackend } from "../../src/backend/node-select.ts";
 import { loadHookedGpt2 } from "../../src/hooks/node-load-hooked.ts";
-import type { ParallelWasmBackend } from "../../src/tensor/wasm/node-parallel-backend.ts";
+import type { ParallelWasmBackend } from "../../src/backend/wasm/threads/node-parallel-backend.ts";
 import { TINY_DIR } from "../helpers/fixtures.ts";
 
 afterEach(() => void vi.unstubAllEnvs());

@@ -6,11 +6,11 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { Gpt2LensError } from "../../src/errors.ts";
 import { loadHookedGpt2 } from "../../src/hooks/node-load-hooked.ts";
-import { createWasmBackend } from "../../src/tensor/backends.ts";
-import type { MatmulBackend } from "../../src/tensor/matmul.ts";
-import { createParallelWasmBackend } from "../../src/tensor/wasm/node-parallel-backend.ts";
-import type { WasmGemm } from "../../src/tensor/wasm/wasm-gemm.ts";
-import { referenceBackend } from "../../src/tensor/matmul.ts";
+import { createWasmBackend } from "../../src/backend/wasm/wasm-backend.ts";
+import type { MatmulBackend } from "../../src/backend/backend.ts";
+import { createParallelWasmBackend } from "../../src/backend/wasm/threads/node-parallel-backend.ts";
+import type { WasmGemm } from "../../src/backend/wasm/gemm/wasm-gemm.ts";
+import { referenceBackend } from "../../src/backend/reference/reference-backend.ts";
 import { BUNDLED_MODEL_DIR, TINY_DIR } from "../helpers/fixtures.ts";
 
 const TOKENS = [[50256, 383, 1175, 15436, 422, 262, 614, 1596, 2624, 284, 262, 614, 1596]];
@@ -20,9 +20,9 @@ const pool = createParallelWasmBackend({ threads: 2 })!;
 afterAll(() => pool.close());
 
 /** The allocator behind a WebAssembly backend: the pool's, or the single-threaded one's (found through a packed weight). */
-function allocatorOf(backend: MatmulBackend): WasmGemm {
+function allocatorOf(backend: MatmulBackend): Pick<WasmGemm, "bytesInUse" | "memory"> {
   if (backend === pool) return pool.pool.gemm;
-  const probe = backend.prepare(new Float32Array(4), 2, 2) as unknown as { packed: { buffer: { owner: WasmGemm } } };
+  const probe = backend.prepare(new Float32Array(4), 2, 2) as unknown as { packed: { buffer: { owner: Pick<WasmGemm, "bytesInUse" | "memory"> } } };
   const gemm = probe.packed.buffer.owner;
   backend.release!(probe as never);
   return gemm;

@@ -1,4 +1,4 @@
-import { linear } from "../../tensor/matmul.ts";
+import { linear } from "../../backend/linear.ts";
 import type { Tensor } from "../../tensor/tensor.ts";
 import type { Gpt2Model } from "../model.ts";
 import { headResults, sumHeads } from "./attention.ts";

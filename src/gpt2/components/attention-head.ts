@@ -1,5 +1,5 @@
 import { InputError } from "../../errors.ts";
-import { linear } from "../../tensor/matmul.ts";
+import { linear } from "../../backend/linear.ts";
 import { shapeToString, Tensor } from "../../tensor/tensor.ts";
 import type { Gpt2Model } from "../model.ts";
 import { headWeights } from "./head-weights.ts";

@@ -1,6 +1,6 @@
 import { InputError } from "../../errors.ts";
 import type { ForwardKernels } from "../../tensor/forward-kernels.ts";
-import type { MatmulBackend, PreparedWeight } from "../../tensor/matmul.ts";
+import type { Backend, PreparedWeight } from "../../backend/backend.ts";
 import { Tensor } from "../../tensor/tensor.ts";
 
 /** Output buffers for splitQkv, each [b·p·d] floats; a missing one is allocated. */
@@ -113,7 +113,7 @@ export function mixValues(pattern: Tensor, v: Tensor, kernels?: ForwardKernels, 
 }
 
 /** Each head's output z_h · W_O[h] without the output bias → [b, p, head, d_model]. */
-export function headResults(backend: MatmulBackend, z: Tensor, outPerHead: readonly PreparedWeight[]): Tensor {
+export function headResults(backend: Backend, z: Tensor, outPerHead: readonly PreparedWeight[]): Tensor {
   const [batch, pos, nHeads, dHead] = z.shape as [number, number, number, number];
   const rows = batch * pos;
   const dModel = outPerHead[0]!.outDim;

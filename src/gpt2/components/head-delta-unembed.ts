@@ -12,9 +12,10 @@
  * [batch, d_model]·W_U product: ≈ 4–5× fewer FLOPs for GPT-2 small at 490
  * prompts. The result is the same quantity as the direct route (floating-point rounding aside).
  */
-import { affineRowsInPlace } from "../../tensor/affine-rows.ts";
-import { type BackendWorkspace, linear, type PreparedWeight } from "../../tensor/matmul.ts";
-import { productLogSumExp } from "../../tensor/product-log-sum-exp.ts";
+import { affineRowsInPlace } from "../../backend/affine-rows.ts";
+import type { BackendWorkspace, PreparedWeight } from "../../backend/backend.ts";
+import { linear } from "../../backend/linear.ts";
+import { productLogSumExp } from "../../backend/product-log-sum-exp.ts";
 import { Tensor } from "../../tensor/tensor.ts";
 import type { Gpt2Model } from "../model.ts";
 import { centreRows } from "../weight-maths.ts";

@@ -1,4 +1,4 @@
-import type { PreparedWeight } from "../../tensor/matmul.ts";
+import type { PreparedWeight } from "../../backend/backend.ts";
 import type { Gpt2Model } from "../model.ts";
 
 /** One head's W_Q / W_K / W_V ([d_model, d_head] each, prepared) with b_Q / b_K / b_V. */

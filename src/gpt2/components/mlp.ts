@@ -1,5 +1,5 @@
 import { geluNew } from "../../tensor/activation.ts";
-import { linear } from "../../tensor/matmul.ts";
+import { linear } from "../../backend/linear.ts";
 import { Tensor } from "../../tensor/tensor.ts";
 import type { Gpt2Model } from "../model.ts";
 import { layerNorm } from "./layer-norm.ts";

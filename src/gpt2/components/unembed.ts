@@ -1,6 +1,6 @@
 import { InputError } from "../../errors.ts";
-import { linear } from "../../tensor/matmul.ts";
-import { productLogSumExp } from "../../tensor/product-log-sum-exp.ts";
+import { linear } from "../../backend/linear.ts";
+import { productLogSumExp } from "../../backend/product-log-sum-exp.ts";
 import { shapeToString, Tensor } from "../../tensor/tensor.ts";
 import type { Gpt2Model } from "../model.ts";
 import { layerNorm, type LayerNormOptions, lnFinal } from "./layer-norm.ts";

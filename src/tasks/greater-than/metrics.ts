@@ -8,7 +8,7 @@
  * log-sum-exp can use `yearProbabilitiesFromLogSumExp`; both routes give the same numbers.
  */
 import { InputError } from "../../errors.ts";
-import { logSumExpRows } from "../../tensor/log-sum-exp.ts";
+import { logSumExpRows } from "../../backend/log-sum-exp.ts";
 
 export { logSumExpRows };
 

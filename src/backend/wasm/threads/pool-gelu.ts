@@ -1,0 +1,50 @@
+/**
+ * gelu_new on views of a WasmThreadPool's shared memory (e.g. the forward's MLP activations in the
+ * backend's workspace), read and written in place with the elements split over the pool's threads:
+ * a row job of the gelu kernel (gelu-kernel.ts) whose rows are f32x4 vectors. The kernel computes
+ * each lane by the same code whatever the split, so results equal createWasmGelu's bit for bit.
+ */
+import { InputError } from "../../../errors.ts";
+import { generateGeluModule } from "../kernels/gelu-kernel.ts";
+import type { WasmThreadPool } from "./node-wasm-thread-pool.ts";
+import type { PoolRowKernel } from "./pool-row-jobs.ts";
+import type { WasmGelu } from "../wasm-gelu.ts";
+import type { WasmF32Buffer } from "../gemm/heap.ts";
+
+/** Floats per kernel "row" (one f32x4 vector). */
+const LANES = 4;
+
+/**
+ * gelu_new(x) into `out` on the pool when both are views of its memory, the same view or apart;
+ * anything else (plain arrays, partly overlapping views) goes to `fallback`.
+ */
+export function createPoolGelu(pool: WasmThreadPool, fallback: WasmGelu): WasmGelu {
+  let kernel: PoolRowKernel | undefined;
+  /** One vector of the memory for the last, partial vector (the kernel reads and writes whole ones). */
+  let tail: WasmF32Buffer | undefined;
+  const apart = (x: Float32Array, out: Float32Array): boolean =>
+    x.byteOffset === out.byteOffset || x.byteOffset + x.byteLength <= out.byteOffset || out.byteOffset + out.byteLength <= x.byteOffset;
+
+  return (x, out) => {
+    const n = x.length;
+    if (out.length !== n) throw new InputError(`geluNew: output length ${out.length} differs from input length ${n}`, "bad_shape");
+    if (n === 0) return;
+    if (!pool.isMemoryView(x) || !pool.isMemoryView(out) || !apart(x, out)) {
+      fallback(x, out);
+      return;
+    }
+    kernel ??= pool.rowKernel(generateGeluModule({ sharedMemory: true }), "gelu");
+    const vectors = Math.floor(n / LANES);
+    const layout = { countArg: 2, rowStrides: [4 * LANES, 4 * LANES, 0], workPerRow: LANES };
+    pool.runRows(kernel, vectors, [x.byteOffset, out.byteOffset, vectors], layout);
+    const done = vectors * LANES;
+    if (done < n) {
+      tail ??= pool.gemm.alloc(LANES);
+      const lanes = tail.view().subarray(0, LANES);
+      lanes.fill(0);
+      lanes.set(x.subarray(done));
+      pool.runRows(kernel, 1, [tail.ptr, tail.ptr, 1], layout);
+      out.set(lanes.subarray(0, n - done), done);
+    }
+  };
+}
