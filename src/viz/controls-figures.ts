@@ -100,8 +100,8 @@ export function controlsTables(report: GreaterThanReport): ReportTable[] {
   const tables: ReportTable[] = [
     {
       caption: `Does the model compute greater-than? Rule: ${check.rule}`,
-      headers: ["verdict", "why"],
-      rows: [[check.computes_greater_than ? "yes" : "no", check.reason]],
+      headers: ["computes greater-than", "corruption lowers PD", "circuit analysed", "why"],
+      rows: [[check.computes_greater_than, check.corruption_lowers_prob_diff, check.circuit_analysed].map((v): string => (v ? "yes" : "no")).concat(check.reason)],
     },
   ];
   const rows: (string | number)[][] = [

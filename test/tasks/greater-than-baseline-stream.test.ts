@@ -14,6 +14,7 @@ import { GT_POSITIONS } from "../../src/tasks/greater-than/dataset.ts";
 import { validYears, yearTokenIds } from "../../src/tasks/greater-than/years.ts";
 import { BUNDLED_MODEL_DIR } from "../helpers/fixtures.ts";
 import { thrownBy } from "../helpers/thrown.ts";
+import { directPd, directYearProbs, plainMean, plainSd } from "../helpers/year-probs.ts";
 
 const N = 45;
 const SEED = 4;
@@ -30,25 +31,16 @@ describe("streamBaselineMetrics on the bundled model", () => {
     const years = yearTokenIds();
     const perPrompt = (texts: readonly string[]) => {
       const tokens = toTokenBatch(texts);
-      const logits = model.run(tokens).logits; // [N, 13, vocab], every position
-      const vocab = logits.shape[2]!;
-      return texts.map((_, b) => {
-        const row = logits.data.subarray((b * tokens.pos + GT_POSITIONS.END) * vocab, (b * tokens.pos + GT_POSITIONS.END + 1) * vocab);
-        let max = -Infinity;
-        for (const v of row) max = Math.max(max, v);
-        let total = 0;
-        for (const v of row) total += Math.exp(v - max);
-        return years.map((t) => Math.exp(row[t]! - max) / total);
-      });
+      const all = directYearProbs(model.run(tokens).logits, years); // every position's logits
+      return texts.map((_, b) => all[b * tokens.pos + GT_POSITIONS.END]!);
     };
     const clean = perPrompt(prompts.prompts);
     const corrupted = perPrompt(prompts.corruptedPrompts);
-    const pd = (p: number[], yy: number) => p.reduce((s, v, y) => s + (y > yy ? v : -v), 0);
-    const pds = clean.map((p, b) => pd(p, prompts.yy[b]!));
+    const pds = clean.map((p, b) => directPd(p, prompts.yy[b]!));
     const css = clean.map((p, b) => p[prompts.yy[b]! + 1]! - p[prompts.yy[b]! - 1]!);
-    const corruptedPds = corrupted.map((p, b) => pd(p, prompts.yy[b]!));
-    const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-    const sd = (v: number[]) => Math.sqrt(v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / (v.length - 1));
+    const corruptedPds = corrupted.map((p, b) => directPd(p, prompts.yy[b]!));
+    const mean = plainMean;
+    const sd = plainSd;
     expect(streamed.n).toBe(N);
     expect(streamed.prob_diff.mean).toBeCloseTo(mean(pds), 5);
     expect(streamed.prob_diff.sd).toBeCloseTo(sd(pds), 5);

@@ -156,7 +156,8 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
   );
   const { baseline, statistics } = report;
   const interval = (ci: readonly [number, number]) => `[${ci[0].toFixed(4)}, ${ci[1].toFixed(4)}]`;
-  log(`PD ${baseline.prob_diff.toFixed(4)} ${interval(statistics.baseline.prob_diff.ci)}  CS ${baseline.cutoff_sharpness.toFixed(4)}  corrupted PD ${baseline.corrupted_prob_diff.toFixed(4)}  (${statistics.baseline.prob_diff.n} prompts)`);
+  log(`PD ${baseline.prob_diff.toFixed(4)}  CS ${baseline.cutoff_sharpness.toFixed(4)}  corrupted PD ${baseline.corrupted_prob_diff.toFixed(4)}`);
+  log(`95 % intervals over ${statistics.baseline.prob_diff.n} prompts: PD ${interval(statistics.baseline.prob_diff.ci)}  CS ${interval(statistics.baseline.cutoff_sharpness.ci)}  corrupted PD ${interval(statistics.baseline.corrupted_prob_diff.ci)}`);
   if (report.large_baseline) {
     const large = report.large_baseline;
     log(`baseline on ${large.n} unbalanced prompts: PD ${large.prob_diff.mean.toFixed(4)} ${interval(large.prob_diff.ci)}  CS ${large.cutoff_sharpness.mean.toFixed(4)}  corrupted PD ${large.corrupted_prob_diff.mean.toFixed(4)}`);

@@ -47,9 +47,11 @@ export interface GreaterThanPipelineOptions {
   readonly circuit?: CircuitSpec;
   /** The task check's threshold: no circuit unless the lower end of PD's bootstrap interval exceeds it (default 0.05). */
   readonly minProbDiff?: number;
+  /** false: select and evaluate a circuit even when the task check fails (e.g. to time the pipeline on random weights). Default true. */
+  readonly enforceTaskCheck?: boolean;
   /** Resamples, seed and confidence of every bootstrap interval (default 1000, 0, 0.95). */
   readonly bootstrap?: BootstrapOptions;
-  /** The random-circuit control (default: 20 head sets, seed 0, the circuit's MLPs); null skips it. */
+  /** The random-circuit control (k head sets, default 20, seed 0, the circuit's MLPs); not run when absent or null. */
   readonly randomCircuits?: RandomCircuitSettings | null;
   /** Per-prompt statistics of the path-patching cells the selection picked (default true; one patched run per cell). */
   readonly cellStatistics?: boolean;
@@ -179,7 +181,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
     cutoff_sharpness: baselineStats.cutoff_sharpness.mean,
     corrupted_prob_diff: baselineStats.corrupted_prob_diff.mean,
   };
-  const taskCheck = greaterThanTaskCheck(baselineStats.prob_diff, baselineStats.corruption_effect, options.minProbDiff);
+  const taskCheck = greaterThanTaskCheck(baselineStats.prob_diff, baselineStats.corruption_effect, options.minProbDiff, options.circuit !== undefined);
   const largeBaseline = options.largeBaseline
     ? streamBaselineMetrics(model, {
       n: options.largeBaseline.n, seed: options.largeBaseline.seed ?? 0, bootstrap,
@@ -212,8 +214,8 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
     }),
   );
   const logitLenses = () => lastMlps.map((layer) => mlpLogitLens(model.model, clean, layer, END, data.yy, yearTokens));
-  if (!taskCheck.computes_greater_than) {
-    progress("attention and logit lens (no circuit: the model does not compute greater-than)", 0, 1);
+  if (!taskCheck.circuit_analysed && options.enforceTaskCheck !== false) {
+    progress("attention and logit lens (no circuit, see the task check)", 0, 1);
     const report: GreaterThanReport = {
       ...common,
       path_patching: [], head_input_patching: [], attention_end_to_yy: attentionToYy(), mlp_logit_lens: logitLenses(), top_neurons: null,
@@ -222,7 +224,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
       probability_slice: probabilitySlice(sliceYy, data.yy, probabilityHeatmap, null),
       circuit: null, component_analyses: null, circuit_evaluation: null, lower_circuit: null,
     };
-    progress("attention and logit lens (no circuit: the model does not compute greater-than)", 1, 1);
+    progress("attention and logit lens (no circuit, see the task check)", 1, 1);
     return report;
   }
   const context: PathPatchingContext = {
@@ -372,7 +374,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
     ? []
     : selectionCellStatistics(context, selectionSweeps, probabilityDifferenceRowMetric(yearTokens, data.yy), bootstrap,
       (done, total) => progress("statistics: path-patching cells per prompt", done, total));
-  const randomSettings = options.randomCircuits === undefined ? {} : options.randomCircuits;
+  const randomSettings = options.randomCircuits ?? null;
   const randomControl = randomSettings === null || heads.length === 0
     ? null
     : randomCircuitControl(context, {

@@ -9,7 +9,12 @@ import type { MeanSummary } from "../statistics.ts";
 export const DEFAULT_MIN_PROB_DIFF = 0.05;
 
 export interface TaskCheck {
+  /** The model's PD is clearly above the threshold. */
   readonly computes_greater_than: boolean;
+  /** The corruption (XX01) clearly lowers PD, so path patching has a difference to trace. */
+  readonly corruption_lowers_prob_diff: boolean;
+  /** Whether the report selects (or, with --circuit, evaluates) a circuit. */
+  readonly circuit_analysed: boolean;
   /** The rule, in a sentence. */
   readonly rule: string;
   readonly min_prob_diff: number;
@@ -31,28 +36,36 @@ export function checkMinProbDiff(value: number): number {
 const interval = (summary: MeanSummary) => `[${summary.ci[0].toFixed(4)}, ${summary.ci[1].toFixed(4)}]`;
 
 /**
- * The model computes greater-than on these prompts when the lower ends of the bootstrap intervals of
- * its mean PD and of the mean per-prompt drop PD − corrupted PD both exceed `minProbDiff`: it prefers
- * later years, and because of YY (without the drop the corrupted prompts carry the same answer and
- * path patching has nothing to find, as with only YY 02…06).
+ * The model computes greater-than when the lower end of the bootstrap interval of its mean PD exceeds
+ * `minProbDiff`. A circuit is selected only when, besides, the lower end of the interval of the mean
+ * per-prompt drop PD − corrupted PD exceeds it too: without that drop the corrupted prompts carry the
+ * same answer and path patching has nothing to trace (as with only YY 02…21). A given circuit
+ * (`circuitGiven`) needs only the first condition.
  */
 export function greaterThanTaskCheck(
-  probDiff: MeanSummary, corruptionEffect: MeanSummary, minProbDiff: number = DEFAULT_MIN_PROB_DIFF,
+  probDiff: MeanSummary, corruptionEffect: MeanSummary, minProbDiff: number = DEFAULT_MIN_PROB_DIFF, circuitGiven = false,
 ): TaskCheck {
   checkMinProbDiff(minProbDiff);
-  const prefersLater = probDiff.ci[0] > minProbDiff;
-  const readsYy = corruptionEffect.ci[0] > minProbDiff;
-  const reason = !prefersLater
-    ? `the model does not compute greater-than: its PD interval ${interval(probDiff)} does not lie above ${minProbDiff}, so no circuit is selected`
-    : !readsYy
-      ? `the corrupted prompts (XX01) leave PD nearly unchanged: the drop PD − corrupted PD has interval ${interval(corruptionEffect)}, ` +
-        `not above ${minProbDiff}, so path patching cannot locate a greater-than computation on these prompts and no circuit is selected`
-      : `its PD interval ${interval(probDiff)} and the drop under corruption ${interval(corruptionEffect)} both lie above ${minProbDiff}`;
+  const computes = probDiff.ci[0] > minProbDiff;
+  const lowers = corruptionEffect.ci[0] > minProbDiff;
+  const analysed = computes && (lowers || circuitGiven);
+  const drop = `the drop PD − corrupted PD has interval ${interval(corruptionEffect)}`;
+  const reason = !computes
+    ? `the model does not compute greater-than: its PD interval ${interval(probDiff)} does not lie above ${minProbDiff}, so no circuit is selected or evaluated`
+    : !lowers
+      ? `the corrupted prompts (XX01) barely lower PD: ${drop}, not above ${minProbDiff}, ` +
+        (circuitGiven
+          ? "so the given circuit is evaluated but its numbers have little to explain"
+          : "so path patching has no difference to trace and no circuit is selected (more YY values, e.g. --n ≥ 97, help)")
+      : `its PD interval ${interval(probDiff)} and ${drop} both lie above ${minProbDiff}`;
   return {
-    computes_greater_than: prefersLater && readsYy,
+    computes_greater_than: computes,
+    corruption_lowers_prob_diff: lowers,
+    circuit_analysed: analysed,
     rule:
-      `a circuit is selected only when the lower ends of the bootstrap intervals of the mean PD and of the mean per-prompt drop ` +
-      `PD − corrupted PD, over the ${probDiff.n} prompts, are both above ${minProbDiff}`,
+      `the model computes greater-than when the lower end of the bootstrap interval of its mean PD over the ${probDiff.n} prompts is above ${minProbDiff}; ` +
+      `a circuit is selected only when the lower end of the interval of the mean per-prompt drop PD − corrupted PD is above ${minProbDiff} too ` +
+      "(a given circuit needs only the first)",
     min_prob_diff: minProbDiff,
     prob_diff_lower: probDiff.ci[0],
     corruption_effect_lower: corruptionEffect.ci[0],
