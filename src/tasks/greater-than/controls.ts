@@ -9,7 +9,9 @@ import {
   type BootstrapOptions, DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, type MeanSummary, summarizeMean, summarizeRatioOfMeans,
 } from "../statistics.ts";
 import { cutoffSharpness, probabilityDifference, yearProbabilitiesFromLogSumExp } from "./metrics.ts";
-import type { RandomCircuitMlps } from "./random-circuits.ts";
+import type { StreamedBaseline } from "./baseline-stream.ts";
+import type { RandomCircuitControl, RandomCircuitMlps } from "./random-circuits.ts";
+import type { TaskCheck } from "./task-check.ts";
 import type { SelectionCellStatistics } from "./selection-cells.ts";
 
 export const DEFAULT_SLICE_YY = 41;
@@ -42,6 +44,38 @@ export interface ReportStatistics {
   readonly circuit_paper: PaperCircuitStatistics | null;
   /** Every path-patching cell the selection rule picked, per prompt; empty without a selection. */
   readonly selection_cells: SelectionCellStatistics[];
+}
+
+/** The pipeline's options for its controls and statistics. */
+export interface GreaterThanControlOptions {
+  /** The task check's threshold: no circuit unless the lower end of PD's bootstrap interval exceeds it (default 0.05). */
+  readonly minProbDiff?: number;
+  /** false: select and evaluate a circuit even when the task check fails (e.g. to time the pipeline on random weights). Default true. */
+  readonly enforceTaskCheck?: boolean;
+  /** Resamples, seed and confidence of every bootstrap interval (default 1000, 0, 0.95). */
+  readonly bootstrap?: BootstrapOptions;
+  /** The random-circuit control (k head sets, default 20, seed 0, the circuit's MLPs); not run when absent or null. */
+  readonly randomCircuits?: RandomCircuitSettings | null;
+  /** Per-prompt statistics of the path-patching cells the selection picked (default true; one patched run per cell). */
+  readonly cellStatistics?: boolean;
+  /** The start year of the probability slice (default 41, as in the paper's figure). */
+  readonly sliceYy?: number;
+  /** Also the baseline metrics on this many unbalanced prompts, in batches, without path patching (see baseline-stream). */
+  readonly largeBaseline?: { readonly n: number; readonly seed?: number; readonly batchSize?: number };
+}
+
+/** The report's controls and statistics. */
+export interface GreaterThanControlsReport {
+  /** Whether the model computes greater-than (the rule, the numbers, the verdict); without it no circuit is selected. */
+  readonly task_check: TaskCheck;
+  /** Mean, sd and bootstrap interval of the baseline, the circuit's paper evaluation and the selection's path-patching cells. */
+  readonly statistics: ReportStatistics;
+  /** The circuit's paper evaluation beside random head sets of its size; null without a circuit (or when not asked). */
+  readonly random_circuit_control: RandomCircuitControl | null;
+  /** p(end year | YY) at one start year (the paper's YY = 41 figure). */
+  readonly probability_slice: ProbabilitySlice;
+  /** The baseline on many unbalanced prompts (--baseline-n); null when not asked. */
+  readonly large_baseline: StreamedBaseline | null;
 }
 
 /** p(end year | start year = yy), averaged over the prompts with that YY. */

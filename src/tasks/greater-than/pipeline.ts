@@ -6,13 +6,13 @@ import { collectPathActivations, type PathActivations } from "../../patching/pat
 import {
   evaluateCircuit, pathPatch, pathPatchingSweep, type PathPatchingContext, type PathPatchingGrid, type ReceiverInput,
 } from "../../patching/path-patching.ts";
-import { cachedAttentionFrom } from "../../patching/recompute.ts";
 import type { HeadComponent, MlpComponent } from "../../patching/circuit-evaluation.ts";
 import { importantHeads, importantMlps, mergeHeads, type SelectedHead } from "./circuit-selection.ts";
 import { GT_POSITIONS } from "./dataset.ts";
 import { DatasetError, type GreaterThanPrompts } from "./dataset-file.ts";
-import { cutoffSharpness, probabilityDifference } from "./metrics.ts";
-import { endYearProbabilities, probabilityDifferenceMetric, probabilityDifferenceSoftmaxMetric } from "./pd-metric.ts";
+import {
+  endYearProbabilities, probabilityDifferenceMetric, probabilityDifferenceRowMetric, probabilityDifferenceSoftmaxMetric,
+} from "./pd-metric.ts";
 import { mlpLogitLens, type MlpLogitLens } from "./mlp-logit-lens.ts";
 import { type TopNeurons, topNeuronsOfMlp } from "./top-neurons.ts";
 import { yearTokenIds } from "./years.ts";
@@ -20,21 +20,20 @@ import { checkNeuronMlp, type ComponentAnalysesReport, runComponentAnalyses } fr
 import { circuitEvaluations, type CircuitEvaluationsReport } from "./circuit-evaluations.ts";
 import type { CircuitSpec } from "./circuit-spec.ts";
 import { lowerCircuit, lowerCircuitNodes, type LowerCircuitReport } from "./lower-circuit.ts";
-import type { BootstrapOptions } from "../statistics.ts";
-import { checkMinProbDiff, greaterThanTaskCheck, type TaskCheck } from "./task-check.ts";
-import { streamBaselineMetrics, type StreamedBaseline } from "./baseline-stream.ts";
-import { randomCircuitControl, type RandomCircuitControl } from "./random-circuits.ts";
-import { selectionCellStatistics, type SelectionSweep } from "./selection-cells.ts";
-import { probabilityDifferenceRowMetric } from "./pd-metric.ts";
+import { meanAttentionEndToYy } from "./attention-analysis.ts";
+import { checkMinProbDiff, greaterThanTaskCheck } from "./task-check.ts";
+import { streamBaselineMetrics } from "./baseline-stream.ts";
+import { randomCircuitControl } from "./random-circuits.ts";
+import { greaterThanSelectionSweeps, selectionCellStatistics } from "./selection-cells.ts";
 import { meanYearProbabilities } from "./year-heatmap.ts";
 import {
-  baselineStatistics, bootstrapSettings, checkSliceYy, DEFAULT_SLICE_YY, paperCircuitStatistics, type ProbabilitySlice,
-  probabilitySlice, type RandomCircuitSettings, type ReportStatistics,
+  baselineStatistics, bootstrapSettings, checkSliceYy, DEFAULT_SLICE_YY, type GreaterThanControlOptions, type GreaterThanControlsReport,
+  paperCircuitStatistics, probabilitySlice,
 } from "./controls.ts";
 
 export type ProgressReporter = (stage: string, done: number, total: number) => void;
 
-export interface GreaterThanPipelineOptions {
+export interface GreaterThanPipelineOptions extends GreaterThanControlOptions {
   readonly model: HookedGpt2;
   readonly data: GreaterThanPrompts;
   readonly onProgress?: ProgressReporter;
@@ -45,20 +44,6 @@ export interface GreaterThanPipelineOptions {
   readonly neuronMlp?: number;
   /** Evaluate and analyse this circuit (heads and MLPs at END) instead of the one the selection rule finds. */
   readonly circuit?: CircuitSpec;
-  /** The task check's threshold: no circuit unless the lower end of PD's bootstrap interval exceeds it (default 0.05). */
-  readonly minProbDiff?: number;
-  /** false: select and evaluate a circuit even when the task check fails (e.g. to time the pipeline on random weights). Default true. */
-  readonly enforceTaskCheck?: boolean;
-  /** Resamples, seed and confidence of every bootstrap interval (default 1000, 0, 0.95). */
-  readonly bootstrap?: BootstrapOptions;
-  /** The random-circuit control (k head sets, default 20, seed 0, the circuit's MLPs); not run when absent or null. */
-  readonly randomCircuits?: RandomCircuitSettings | null;
-  /** Per-prompt statistics of the path-patching cells the selection picked (default true; one patched run per cell). */
-  readonly cellStatistics?: boolean;
-  /** The start year of the probability slice (default 41, as in the paper's figure). */
-  readonly sliceYy?: number;
-  /** Also the baseline metrics on this many unbalanced prompts, in batches, without path patching (see baseline-stream). */
-  readonly largeBaseline?: { readonly n: number; readonly seed?: number; readonly batchSize?: number };
 }
 
 export interface HeadInputPatching {
@@ -71,7 +56,7 @@ export interface HeadInputPatching {
   readonly grid: (number | null)[][];
 }
 
-export interface GreaterThanReport {
+export interface GreaterThanReport extends GreaterThanControlsReport {
   readonly model: {
     readonly n_layers: number; readonly n_heads: number; readonly d_model: number; readonly d_mlp: number;
     /** Which numbers the weights give: "huggingface" (as loaded) or "transformer-lens" (processed), see Gpt2Model.weightsProcessing. */
@@ -93,16 +78,6 @@ export interface GreaterThanReport {
   readonly attention_end_to_yy: number[][];
   readonly mlp_logit_lens: MlpLogitLens[];
   readonly top_neurons: TopNeurons | null;
-  /** Whether the model computes greater-than (the rule, the numbers, the verdict); without it no circuit is selected. */
-  readonly task_check: TaskCheck;
-  /** Mean, sd and bootstrap interval of the baseline, the circuit's paper evaluation and the selection's path-patching cells. */
-  readonly statistics: ReportStatistics;
-  /** The circuit's paper evaluation beside random head sets of its size; null without a circuit (or when not asked). */
-  readonly random_circuit_control: RandomCircuitControl | null;
-  /** p(end year | YY) at one start year (the paper's YY = 41 figure). */
-  readonly probability_slice: ProbabilitySlice;
-  /** The baseline on many unbalanced prompts (--baseline-n); null when not asked. */
-  readonly large_baseline: StreamedBaseline | null;
   /** The circuit; null (as every section that needs one) when the task check fails. Path patching lists are then empty. */
   readonly circuit: {
     readonly heads: string[];
@@ -205,14 +180,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
     large_baseline: largeBaseline,
   };
   const lastMlps = Array.from({ length: Math.min(4, nLayers) }, (_, i) => nLayers - 1 - i);
-  const attentionToYy = () => Array.from({ length: nLayers }, (_, layer) =>
-    Array.from({ length: nHeads }, (_, head) => {
-      const pattern = cachedAttentionFrom(model.model, clean, layer, head, END);
-      let total = 0;
-      for (let b = 0; b < clean.batch; b++) total += pattern.data[b * (END + 1) + YY]!;
-      return total / clean.batch;
-    }),
-  );
+  const attentionToYy = () => meanAttentionEndToYy(model.model, clean);
   const logitLenses = () => lastMlps.map((layer) => mlpLogitLens(model.model, clean, layer, END, data.yy, yearTokens));
   if (!taskCheck.circuit_analysed && options.enforceTaskCheck !== false) {
     progress("attention and logit lens (no circuit, see the task check)", 0, 1);
@@ -356,20 +324,13 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   progress("statistics: the circuit per prompt", 0, 1);
   const circuitPaperStats = paperCircuitStatistics(context, paperCircuit, yearTokens, data.yy, cleanProbs, bootstrap);
   progress("statistics: the circuit per prompt", 1, 1);
-  const selectedOf = (grid: PathPatchingGrid) => importantHeads(grid, nHeads, headFraction, minEffect);
-  const selectionSweeps: SelectionSweep[] = [
-    { grid: "logits", senderPosition: END, senderPositionName: "END", receivers: "logits", continuation: [], values: logitsGrid.grid, heads: selectedOf(logitsGrid), mlps: circuitMlpLayers },
-    ...mlpSweeps.map((sweepOptions, i): SelectionSweep => ({
-      grid: componentName({ kind: "mlp", layer: lastMlps[i]! }), senderPositionName: "END", ...sweepOptions,
-      values: mlpGrids[i]!.grid, heads: selectedOf(mlpGrids[i]!), mlps: [],
-    })),
-    ...(heads.length ? [{
-      grid: "circuit heads' kv", senderPosition: YY, senderPositionName: "YY", receivers: headReceivers(["k", "v"]), continuation: circuitMlps,
-      values: headInputs.find((h) => h.channel === "kv")!.grid,
-      heads: yySenders.flatMap((n) => (n.kind === "head" ? [{ layer: n.layer, head: n.head }] : [])),
-      mlps: yySenders.flatMap((n) => (n.kind === "mlp" ? [n.layer] : [])),
-    }] : []),
-  ];
+  const selectionSweeps = greaterThanSelectionSweeps({
+    logits: logitsGrid, circuitMlpLayers, mlpLayers: lastMlps, mlpSweeps, mlpGrids, end: END, yy: YY,
+    select: (grid) => importantHeads(grid, nHeads, headFraction, minEffect),
+    kv: heads.length
+      ? { receivers: headReceivers(["k", "v"]), continuation: circuitMlps, values: headInputs.find((h) => h.channel === "kv")!.grid, senders: yySenders }
+      : null,
+  });
   const selectionCells = options.cellStatistics === false
     ? []
     : selectionCellStatistics(context, selectionSweeps, probabilityDifferenceRowMetric(yearTokens, data.yy), bootstrap,

@@ -1,6 +1,8 @@
-import { componentLabel, type NodeAt } from "../../patching/nodes.ts";
+import { componentLabel, componentName, type NodeAt } from "../../patching/nodes.ts";
 import { pathPatchRows, type RowSoftmaxMetric } from "../../patching/path-patch-rows.ts";
-import type { ContinuationNode, PathPatchingContext, ReceiverInput } from "../../patching/path-patching.ts";
+import type {
+  ContinuationNode, PathPatchingContext, PathPatchingGrid, PathPatchingSweepOptions, ReceiverInput,
+} from "../../patching/path-patching.ts";
 import { type BootstrapOptions, type MeanSummary, summarizeMean } from "../statistics.ts";
 import type { SelectedHead } from "./circuit-selection.ts";
 
@@ -17,6 +19,50 @@ export interface SelectionSweep {
   readonly values: readonly (readonly (number | null)[])[];
   readonly heads: readonly SelectedHead[];
   readonly mlps: readonly number[];
+}
+
+export interface GreaterThanSweeps {
+  readonly logits: PathPatchingGrid;
+  /** The MLPs the logits grid selected (its MLP cells used). */
+  readonly circuitMlpLayers: readonly number[];
+  /** The receivers of the MLP sweeps, their options and grids, in the same order. */
+  readonly mlpLayers: readonly number[];
+  readonly mlpSweeps: readonly PathPatchingSweepOptions[];
+  readonly mlpGrids: readonly PathPatchingGrid[];
+  readonly end: number;
+  readonly yy: number;
+  /** The head selection rule applied to one grid. */
+  readonly select: (grid: PathPatchingGrid) => SelectedHead[];
+  /** The sweep senders at YY → the circuit heads' keys and values, and the senders it selected; null without circuit heads. */
+  readonly kv: {
+    readonly receivers: readonly ReceiverInput[];
+    readonly continuation: readonly NodeAt[];
+    readonly values: readonly (readonly (number | null)[])[];
+    readonly senders: readonly NodeAt[];
+  } | null;
+}
+
+/** The greater-than selection's sweeps with the cells it picked: heads and MLPs into the logits, heads into each MLP, senders at YY into the heads' keys and values. */
+export function greaterThanSelectionSweeps(input: GreaterThanSweeps): SelectionSweep[] {
+  const { end, kv } = input;
+  return [
+    {
+      grid: "logits", senderPosition: end, senderPositionName: "END", receivers: "logits", continuation: [],
+      values: input.logits.grid, heads: input.select(input.logits), mlps: input.circuitMlpLayers,
+    },
+    ...input.mlpSweeps.map((sweep, i): SelectionSweep => ({
+      grid: componentName({ kind: "mlp", layer: input.mlpLayers[i]! }), senderPosition: end, senderPositionName: "END",
+      receivers: sweep.receivers, continuation: sweep.continuation ?? [], values: input.mlpGrids[i]!.grid, heads: input.select(input.mlpGrids[i]!), mlps: [],
+    })),
+    ...(kv
+      ? [{
+        grid: "circuit heads' kv", senderPosition: input.yy, senderPositionName: "YY", receivers: kv.receivers, continuation: kv.continuation,
+        values: kv.values,
+        heads: kv.senders.flatMap((n) => (n.kind === "head" ? [{ layer: n.layer, head: n.head }] : [])),
+        mlps: kv.senders.flatMap((n) => (n.kind === "mlp" ? [n.layer] : [])),
+      }]
+      : []),
+  ];
 }
 
 /** A path-patching cell the circuit selection used, with its per-prompt spread. */
