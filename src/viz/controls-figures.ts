@@ -57,7 +57,8 @@ export function controlsFigures(report: GreaterThanReport): Figure[] {
         name: "random-circuit-control",
         caption:
           `The circuit's PD under the paper's evaluation beside ${control.k} random circuits (${control.rule}), ranked. ` +
-          `${(100 * control.fraction_reaching).toFixed(0)} % of the random circuits reach the circuit's PD ${control.circuit_prob_diff.toFixed(3)}.`,
+          `${(100 * control.fraction_reaching).toFixed(0)} % of the random circuits reach the circuit's PD ${control.circuit_prob_diff.toFixed(3)} ` +
+          `(the model's: ${report.baseline.prob_diff.toFixed(3)}; corrupted prompts: ${report.baseline.corrupted_prob_diff.toFixed(3)}).`,
         svg: barChart({
           title: "Circuit vs random head sets of its size",
           labels: ranked.map((r) => r.label),
@@ -73,12 +74,16 @@ export function controlsFigures(report: GreaterThanReport): Figure[] {
   }
   const large = report.large_baseline;
   if (large) {
+    // One cell near 1 (YY 98 → 99) would wash out the triangle: clip the colours at the 99th percentile.
+    const cells = large.probability_heatmap.mean_probability.flat().sort((a, b) => a - b);
+    const clip = Math.max(cells[Math.floor(0.99 * (cells.length - 1))]!, Number.MIN_VALUE);
     figures.push(
       new Figure({
         name: "large-baseline-heatmap",
         caption:
           `Mean end-year probabilities over ${large.n} unbalanced prompts (${large.sampling}); rows average between ` +
-          `${Math.min(...large.probability_heatmap.prompts)} and ${Math.max(...large.probability_heatmap.prompts)} prompts. PD ${formatSummary(large.prob_diff)}.`,
+          `${Math.min(...large.probability_heatmap.prompts)} and ${Math.max(...large.probability_heatmap.prompts)} prompts. PD ${formatSummary(large.prob_diff)}. ` +
+          `Colours clipped at the 99th percentile of the cells (${clip.toFixed(3)}): brighter cells saturate.`,
         svg: heatmap({
           title: `End-year probabilities, ${large.n} unbalanced prompts`,
           values: large.probability_heatmap.mean_probability,
@@ -87,7 +92,8 @@ export function controlsFigures(report: GreaterThanReport): Figure[] {
           xLabel: "predicted year YY'",
           yLabel: "start year YY",
           colorScale: "sequential",
-          valueLabel: "probability",
+          range: [0, clip],
+          valueLabel: "probability (clipped)",
         }),
       }),
     );

@@ -17,7 +17,7 @@ import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
 import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import { serializeSafetensors, type TensorToWrite } from "../../src/io/safetensors.ts";
 import { DatasetError, readGreaterThanDataset } from "../../src/tasks/greater-than/dataset-file.ts";
-import { runGreaterThanPipeline, type GreaterThanCircuitReport, type GreaterThanReport } from "../../src/tasks/greater-than/pipeline.ts";
+import { runGreaterThanPipeline, type GreaterThanReport } from "../../src/tasks/greater-than/pipeline.ts";
 import { withCircuit } from "../helpers/greater-than-report.ts";
 import { escapeXml } from "../../src/viz/escape-xml.ts";
 import { greaterThanFigures } from "../../src/viz/greater-than-figures.ts";
@@ -38,8 +38,8 @@ function expectSuccess(run: CliRun): void {
   expect(run.status, run.stderr.slice(-2000)).toBe(0);
 }
 
-function readReport(dir: string): GreaterThanCircuitReport {
-  return withCircuit(JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as GreaterThanReport);
+function readReport(dir: string): GreaterThanReport {
+  return JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as GreaterThanReport;
 }
 
 function filesEndingWith(dir: string, suffix: string): string[] {
@@ -96,7 +96,7 @@ describe("gpt2-lens greater-than on the golden dataset (acceptance)", () => {
 
   it("report.json has the contract fields", () => {
     expectSuccess(goldenRun);
-    const report = readReport(goldenOut);
+    const report = withCircuit(readReport(goldenOut));
     const { n_layers: nLayers, n_heads: nHeads } = report.model;
     expect(report.model).toEqual({ n_layers: 4, n_heads: 4, d_model: 128, d_mlp: 512, weights: "huggingface" });
 
