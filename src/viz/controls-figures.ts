@@ -11,9 +11,12 @@ import type { ReportTable } from "./report-html.ts";
 const YEAR_LABELS = Array.from({ length: 100 }, (_, y) => String(y).padStart(2, "0"));
 const two = (yy: number) => String(yy).padStart(2, "0");
 
-/** "0.970 ± 0.031 [0.964, 0.976]": mean ± sd [bootstrap interval]. */
+/** Four decimals, or three significant digits for magnitudes below 0.001 (a random model's PD is ~1e-4). */
+const num = (value: number) => (value !== 0 && Math.abs(value) < 1e-3 ? value.toExponential(2) : value.toFixed(4));
+
+/** "0.9702 ± 0.0099 [0.9694, 0.9710]": mean ± sd [bootstrap interval]. */
 export function formatSummary(summary: MeanSummary): string {
-  return `${summary.mean.toFixed(3)} ± ${summary.sd.toFixed(3)} [${summary.ci[0].toFixed(3)}, ${summary.ci[1].toFixed(3)}]`;
+  return `${num(summary.mean)} ± ${num(summary.sd)} [${num(summary.ci[0])}, ${num(summary.ci[1])}]`;
 }
 
 /** The sections a report without a circuit leaves out, each as a note saying why. */
@@ -121,7 +124,7 @@ export function controlsTables(report: GreaterThanReport): ReportTable[] {
     rows.push(
       ["circuit PD (paper's evaluation)", formatSummary(c.prob_diff), c.prob_diff.n],
       ["circuit CS (paper's evaluation)", formatSummary(c.cutoff_sharpness), c.cutoff_sharpness.n],
-      ["circuit PD / model PD", `${c.fraction_of_baseline.value.toFixed(3)} [${c.fraction_of_baseline.ci[0].toFixed(3)}, ${c.fraction_of_baseline.ci[1].toFixed(3)}]`, c.fraction_of_baseline.n],
+      ["circuit PD / model PD", `${num(c.fraction_of_baseline.value)} [${num(c.fraction_of_baseline.ci[0])}, ${num(c.fraction_of_baseline.ci[1])}]`, c.fraction_of_baseline.n],
     );
   }
   if (report.large_baseline) {
