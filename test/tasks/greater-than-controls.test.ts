@@ -20,6 +20,8 @@ import { paperCircuitOracleLogits } from "../helpers/circuit-oracle.ts";
 import { BUNDLED_MODEL_DIR, TINY_DIR } from "../helpers/fixtures.ts";
 import { PathOracle } from "../helpers/path-oracle.ts";
 import { directPd, directYearProbs, plainMean, plainSd } from "../helpers/year-probs.ts";
+import { thrownBy } from "../helpers/thrown.ts";
+import { InputError } from "../../src/errors.ts";
 
 const { YY, END } = GT_POSITIONS;
 const years = yearTokenIds();
@@ -186,6 +188,20 @@ describe("a random-weight model (the tiny fixture) gets no circuit", () => {
     expect(notes.length).toBeGreaterThan(0);
     for (const note of notes) expect(note.caption).toContain("does not compute greater-than");
   }, 120_000);
+
+  it("bad control options are typed errors naming the value, before any run", async () => {
+    const model = new HookedGpt2(await loadGpt2FromDir(TINY_DIR));
+    const data = dataOf(4, 0);
+    expect(thrownBy(() => runGreaterThanPipeline({ model, data, sliceYy: 99 }), InputError, "bad_slice_yy").message).toContain("got 99");
+    expect(thrownBy(() => runGreaterThanPipeline({ model, data, minProbDiff: 1.5 }), InputError, "bad_min_prob_diff").message).toContain("got 1.5");
+    const context: PathPatchingContext = {
+      model, clean: collectPathActivations(model, data.tokens), corrupted: collectPathActivations(model, data.corruptedTokens), logitPosition: END,
+      metric: probabilityDifferenceMetric(years, data.yy),
+    };
+    const circuit = { heads: [{ kind: "head" as const, layer: 0, head: 1 }], mlps: [], position: END };
+    expect(thrownBy(() => randomCircuitControl(context, { ...circuit, k: 0 }), InputError, "bad_count").message).toContain("got 0");
+    expect(thrownBy(() => randomCircuitControl(context, { ...circuit, mlpChoice: "all" as "same" }), InputError, "bad_option").message).toContain('"all"');
+  }, 60_000);
 
   it("a --circuit given to such a model is not evaluated either", async () => {
     const model = new HookedGpt2(await loadGpt2FromDir(TINY_DIR));
