@@ -53,6 +53,7 @@ export {
 export { type PathGraph, patchedFinalResidual } from "./patching/path-engine.ts";
 export * from "./patching/path-patching.ts";
 export * from "./patching/circuit-evaluation.ts";
+export { pathPatchRows, type RowSoftmaxMetric } from "./patching/path-patch-rows.ts";
 
 export { GREATER_THAN_NOUNS } from "./tasks/greater-than/nouns.ts";
 export { validYears, yearTokenIds } from "./tasks/greater-than/years.ts";
@@ -64,8 +65,25 @@ export {
 export {
   cutoffSharpnessMetric, endYearProbabilities, probabilityDifferenceMetric, probabilityDifferenceSoftmaxMetric,
 } from "./tasks/greater-than/pd-metric.ts";
-export { type GreaterThanReport, runGreaterThanPipeline } from "./tasks/greater-than/pipeline.ts";
+export {
+  type GreaterThanCircuitReport, type GreaterThanReport, reportHasCircuit, runGreaterThanPipeline,
+} from "./tasks/greater-than/pipeline.ts";
 export { greaterThanMemoryBytes } from "./tasks/greater-than/memory.ts";
+// Controls and statistics (issue 16 §2).
+export {
+  type BootstrapOptions, type MeanSummary, quantileSorted, sampleSd, summarizeMean, summarizeRatioOfMeans,
+} from "./tasks/statistics.ts";
+export { greaterThanTaskCheck, type TaskCheck } from "./tasks/greater-than/task-check.ts";
+export {
+  type StreamedBaseline, streamBaselineMetrics, type StreamedBaselineOptions, unbalancedPromptStream, unbalancedStartYears,
+} from "./tasks/greater-than/baseline-stream.ts";
+export { type RandomCircuitControl, randomCircuitControl, type RandomCircuitOptions } from "./tasks/greater-than/random-circuits.ts";
+export { selectionCellStatistics, type SelectionCellStatistics, type SelectionSweep } from "./tasks/greater-than/selection-cells.ts";
+export {
+  type GreaterThanControlOptions, type GreaterThanControlsReport, paperCircuitStatistics, type ProbabilitySlice, probabilitySlice,
+  type ReportStatistics,
+} from "./tasks/greater-than/controls.ts";
+export { probabilityDifferenceRowMetric } from "./tasks/greater-than/pd-metric.ts";
 // What each circuit component does (issue 15 §§3–6).
 export {
   type AttentionPatterns, type AttentionToYyByYy, attentionToYyByYy, GT_POSITION_LABELS, type HeadAttentionPattern, meanAttentionPatterns,

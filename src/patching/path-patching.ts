@@ -299,6 +299,12 @@ export interface PathPatchOptions {
  * the change of the metric. A sender that feeds none of the receivers is an error.
  */
 export function pathPatch(context: PathPatchingContext, options: PathPatchOptions): number {
+  const graph = pathPatchGraph(context, options);
+  return evaluatePaths(context, graph, context.clean, context.corrupted) - baselineMetric(context, context.clean);
+}
+
+/** pathPatch's graph, after its checks of the context and the path. */
+export function pathPatchGraph(context: PathPatchingContext, options: PathPatchOptions): PathGraph {
   checkContext(context);
   const { sender, receivers } = options;
   const continuation = options.continuation ?? [];
@@ -318,8 +324,7 @@ export function pathPatch(context: PathPatchingContext, options: PathPatchOption
       );
     }
   }
-  const graph = sweepGraph(sender, receivers, continuation);
-  return evaluatePaths(context, graph, context.clean, context.corrupted) - baselineMetric(context, context.clean);
+  return sweepGraph(sender, receivers, continuation);
 }
 
 export interface CircuitEvaluation {

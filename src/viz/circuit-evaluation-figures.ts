@@ -1,7 +1,7 @@
 /** Figures and tables of a greater-than report's circuit evaluations and lower circuit. */
 import type { CircuitEvaluationEntry } from "../tasks/greater-than/circuit-evaluations.ts";
 import type { LowerCircuitGrid } from "../tasks/greater-than/lower-circuit.ts";
-import type { GreaterThanReport } from "../tasks/greater-than/pipeline.ts";
+import type { GreaterThanCircuitReport } from "../tasks/greater-than/pipeline.ts";
 import { barChart } from "./bar-chart.ts";
 import { Figure } from "./figure.ts";
 import { heatmap } from "./heatmap.ts";
@@ -20,7 +20,7 @@ const EVALUATIONS = [
 
 type EvaluationKey = (typeof EVALUATIONS)[number][0];
 
-function entries(report: GreaterThanReport): [EvaluationKey, string, CircuitEvaluationEntry][] {
+function entries(report: GreaterThanCircuitReport): [EvaluationKey, string, CircuitEvaluationEntry][] {
   const evaluations = report.circuit_evaluation;
   return EVALUATIONS.flatMap(([key, title]) => {
     const entry = evaluations[key];
@@ -58,7 +58,7 @@ function senderGrid(title: string, grid: LowerCircuitGrid, nLayers: number, nHea
 const hasCell = (grid: LowerCircuitGrid) => grid.grid.some((row) => row.some((v) => v !== null));
 
 /** The evaluations' PD bars, each evaluation's heatmap beside the model's, and the lower circuit's grids. */
-export function circuitEvaluationFigures(report: GreaterThanReport): Figure[] {
+export function circuitEvaluationFigures(report: GreaterThanCircuitReport): Figure[] {
   const { n_layers: nLayers, n_heads: nHeads } = report.model;
   const evaluations = report.circuit_evaluation;
   const members = [...evaluations.heads, ...evaluations.mlps].join(", ") || "no components";
@@ -145,7 +145,7 @@ export function circuitEvaluationFigures(report: GreaterThanReport): Figure[] {
 }
 
 /** The evaluations in numbers, and what the lower-circuit sections could not show. */
-export function circuitEvaluationTables(report: GreaterThanReport): ReportTable[] {
+export function circuitEvaluationTables(report: GreaterThanCircuitReport): ReportTable[] {
   const evaluations = report.circuit_evaluation;
   const lower = report.lower_circuit;
   return [

@@ -1,7 +1,8 @@
-import type { GreaterThanReport } from "../tasks/greater-than/pipeline.ts";
+import { type GreaterThanReport, reportHasCircuit } from "../tasks/greater-than/pipeline.ts";
 import { barChart } from "./bar-chart.ts";
 import { componentFigures, componentTables } from "./component-figures.ts";
 import { circuitEvaluationFigures, circuitEvaluationTables } from "./circuit-evaluation-figures.ts";
+import { controlsFigures, controlsTables, skippedCircuitFigures } from "./controls-figures.ts";
 import { Figure } from "./figure.ts";
 import { heatmap } from "./heatmap.ts";
 import { renderReportHtml, type ReportTable } from "./report-html.ts";
@@ -86,7 +87,7 @@ export function greaterThanFigures(report: GreaterThanReport): Figure[] {
   figures.push(
     new Figure({
       name: "attention-end-to-yy",
-      caption: `Mean attention from END to the YY token, per head, on the clean prompts. Circuit heads: ${report.circuit.heads.join(", ") || "none"}.`,
+      caption: `Mean attention from END to the YY token, per head, on the clean prompts. Circuit heads: ${report.circuit?.heads.join(", ") || "none"}.`,
       svg: heatmap({
         title: "Attention END → YY",
         values: report.attention_end_to_yy,
@@ -136,6 +137,10 @@ export function greaterThanFigures(report: GreaterThanReport): Figure[] {
       }),
     );
   }
+  if (!reportHasCircuit(report)) {
+    figures.push(...skippedCircuitFigures(report), ...controlsFigures(report));
+    return figures;
+  }
   figures.push(
     new Figure({
       name: "circuit-vs-model",
@@ -153,6 +158,7 @@ export function greaterThanFigures(report: GreaterThanReport): Figure[] {
   );
   figures.push(...componentFigures(report.component_analyses));
   figures.push(...circuitEvaluationFigures(report));
+  figures.push(...controlsFigures(report));
   return figures;
 }
 
@@ -167,6 +173,9 @@ export function greaterThanReportHtml(report: GreaterThanReport, figures: readon
         ["PD on corrupted (XX01) prompts", fmt(report.baseline.corrupted_prob_diff)],
       ],
     },
+    ...controlsTables(report),
+  ];
+  if (reportHasCircuit(report)) tables.push(
     {
       caption: "Circuit found by iterative path patching",
       headers: ["part", "members"],
@@ -180,7 +189,7 @@ export function greaterThanReportHtml(report: GreaterThanReport, figures: readon
     },
     ...componentTables(report.component_analyses),
     ...circuitEvaluationTables(report),
-  ];
+  );
   return renderReportHtml({
     title: `How does ${modelName} compute greater-than?`,
     intro:

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GreaterThanReport } from "../../src/tasks/greater-than/pipeline.ts";
+import { withCircuit } from "../helpers/greater-than-report.ts";
 import { runCli } from "../helpers/cli.ts";
 
 let work: string;
@@ -48,7 +49,7 @@ describe("greater-than --circuit on the bundled model", () => {
     const run = await runCli(["greater-than", "--n", "20", "--circuit", "L0H1, MLP0 ,L0H0", "--out", out], {}, 120_000);
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/circuit \(given\), paper's evaluation: PD /);
-    const report = JSON.parse(readFileSync(join(out, "report.json"), "utf8")) as GreaterThanReport;
+    const report = withCircuit(JSON.parse(readFileSync(join(out, "report.json"), "utf8")) as GreaterThanReport);
     expect(report.circuit.source).toBe("given");
     expect(report.circuit.heads).toEqual(["L0H0", "L0H1"]);
     expect(report.circuit.mlps).toEqual(["blocks.0.mlp"]);

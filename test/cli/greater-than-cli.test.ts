@@ -18,6 +18,7 @@ import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import { serializeSafetensors, type TensorToWrite } from "../../src/io/safetensors.ts";
 import { DatasetError, readGreaterThanDataset } from "../../src/tasks/greater-than/dataset-file.ts";
 import { runGreaterThanPipeline, type GreaterThanReport } from "../../src/tasks/greater-than/pipeline.ts";
+import { withCircuit } from "../helpers/greater-than-report.ts";
 import { escapeXml } from "../../src/viz/escape-xml.ts";
 import { greaterThanFigures } from "../../src/viz/greater-than-figures.ts";
 import { BUNDLED_MODEL_DIR, FIXTURES, greaterThanGolden } from "../helpers/fixtures.ts";
@@ -95,7 +96,7 @@ describe("gpt2-lens greater-than on the golden dataset (acceptance)", () => {
 
   it("report.json has the contract fields", () => {
     expectSuccess(goldenRun);
-    const report = readReport(goldenOut);
+    const report = withCircuit(readReport(goldenOut));
     const { n_layers: nLayers, n_heads: nHeads } = report.model;
     expect(report.model).toEqual({ n_layers: 4, n_heads: 4, d_model: 128, d_mlp: 512, weights: "huggingface" });
 

@@ -7,6 +7,7 @@ import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
 import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import { makeGreaterThanDataset } from "../../src/tasks/greater-than/dataset.ts";
 import { runGreaterThanPipeline } from "../../src/tasks/greater-than/pipeline.ts";
+import { withCircuit } from "../helpers/greater-than-report.ts";
 import { BUNDLED_MODEL_DIR } from "../helpers/fixtures.ts";
 import { runCliSync } from "../helpers/cli.ts";
 
@@ -25,7 +26,8 @@ describe("greater-than --neuron-mlp", () => {
   it("analyses the chosen MLP instead of the most important one", async () => {
     const model = new HookedGpt2(await loadGpt2FromDir(BUNDLED_MODEL_DIR));
     const data = makeGreaterThanDataset({ n: 20, seed: 1 });
-    const report = runGreaterThanPipeline({ model, data, neuronMlp: 2 });
+    // 20 prompts (YY 02…21) barely separate clean from corrupted; the task check would select no circuit.
+    const report = withCircuit(runGreaterThanPipeline({ model, data, neuronMlp: 2, enforceTaskCheck: false }));
     expect(report.component_analyses.neurons!.layer).toBe(2);
     expect(report.component_analyses.neurons!.mlp).toBe("blocks.2.mlp");
     expect(() => runGreaterThanPipeline({ model, data, neuronMlp: 7 })).toThrow(/neuronMlp 7 is not an MLP of this model/);

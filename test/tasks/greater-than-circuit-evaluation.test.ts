@@ -15,7 +15,8 @@ import { GT_POSITIONS, makeGreaterThanDataset } from "../../src/tasks/greater-th
 import { lowerCircuit } from "../../src/tasks/greater-than/lower-circuit.ts";
 import { cutoffSharpness, probabilityDifference } from "../../src/tasks/greater-than/metrics.ts";
 import { endYearProbabilities } from "../../src/tasks/greater-than/pd-metric.ts";
-import { type GreaterThanReport, runGreaterThanPipeline } from "../../src/tasks/greater-than/pipeline.ts";
+import { type GreaterThanCircuitReport, runGreaterThanPipeline } from "../../src/tasks/greater-than/pipeline.ts";
+import { withCircuit } from "../helpers/greater-than-report.ts";
 import { yearTokenIds } from "../../src/tasks/greater-than/years.ts";
 import type { Tensor } from "../../src/tensor/tensor.ts";
 import { paperCircuitOracleLogits } from "../helpers/circuit-oracle.ts";
@@ -40,7 +41,7 @@ describe("circuit evaluations on the bundled model (20 prompts, its 490-prompt c
   let model: HookedGpt2;
   // Every 24th of the 490 prompts, so that YY spans 02…98 (the first 20 prompts have YY 02…21, where the corrupted PD is high too).
   const data = everyNth(makeGreaterThanDataset({ n: 490, seed: 5 }), 24, 20);
-  let found: GreaterThanReport;
+  let found: GreaterThanCircuitReport;
   const years = yearTokenIds();
   const metrics = (logits: Tensor) => {
     const probs = endYearProbabilities(logits, years);
@@ -50,7 +51,7 @@ describe("circuit evaluations on the bundled model (20 prompts, its 490-prompt c
   beforeAll(async () => {
     model = new HookedGpt2(await loadGpt2FromDir(BUNDLED_MODEL_DIR));
     // The circuit the selection rule finds on the 490 golden prompts (README); 20 prompts find a smaller one.
-    found = runGreaterThanPipeline({ model, data, circuit: parseCircuitSpec("L0H0,L0H1,L0H3,MLP0,MLP1,MLP3", model.config) });
+    found = withCircuit(runGreaterThanPipeline({ model, data, circuit: parseCircuitSpec("L0H0,L0H1,L0H3,MLP0,MLP1,MLP3", model.config) }));
   }, 120_000);
 
   it("paper, reverse and upper + lower equal one hooked forward pass each with explicit patches", () => {
@@ -101,7 +102,7 @@ describe("circuit evaluations on the bundled model (20 prompts, its 490-prompt c
       ...Array.from({ length: nLayers * nHeads }, (_, i) => `L${Math.floor(i / nHeads)}H${i % nHeads}`),
       ...Array.from({ length: nLayers }, (_, l) => `MLP${l}`),
     ].join(",");
-    const whole = runGreaterThanPipeline({ model, data, circuit: parseCircuitSpec(all, model.config) });
+    const whole = withCircuit(runGreaterThanPipeline({ model, data, circuit: parseCircuitSpec(all, model.config) }));
     const { paper, paper_reverse: reverse } = whole.circuit_evaluation;
     expect(whole.circuit.source).toBe("given");
     expect(paper.prob_diff).toBeCloseTo(whole.baseline.prob_diff, 5);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { GreaterThanReport } from "../../src/tasks/greater-than/pipeline.ts";
+import type { GreaterThanCircuitReport } from "../../src/tasks/greater-than/pipeline.ts";
 import { circuitEvaluationFigures, circuitEvaluationTables } from "../../src/viz/circuit-evaluation-figures.ts";
 import { sideBySide } from "../../src/viz/side-by-side.ts";
 import { parseXml } from "./xml-well-formedness.ts";
@@ -11,7 +11,7 @@ const grid = (filled: boolean) => ({
   grid: [[filled ? -0.1 : null, null, null], [null, null, null]],
 });
 
-function report(filled: boolean, mlpsAtYy: boolean): GreaterThanReport {
+function report(filled: boolean, mlpsAtYy: boolean): GreaterThanCircuitReport {
   return {
     model: { n_layers: 2, n_heads: 2, d_model: 8, d_mlp: 32 },
     baseline: { prob_diff: 0.9, cutoff_sharpness: 0.03, corrupted_prob_diff: 0.1 },
@@ -26,7 +26,7 @@ function report(filled: boolean, mlpsAtYy: boolean): GreaterThanReport {
       k: grid(filled), v: grid(filled), nodes: ["embed@YY"],
       mlps_at_yy: mlpsAtYy ? [{ ...grid(true), receivers: ["MLP0.in"] }] : [],
     },
-  } as unknown as GreaterThanReport;
+  } as unknown as GreaterThanCircuitReport;
 }
 
 describe("circuit evaluation figures", () => {

@@ -5,7 +5,8 @@ import { readFileBytes } from "../../io/node-files.ts";
 import { replaceDirectory } from "../../io/node-replace-directory.ts";
 import { makeGreaterThanDataset } from "../../tasks/greater-than/dataset.ts";
 import { type GreaterThanPrompts, readGreaterThanDataset } from "../../tasks/greater-than/dataset-file.ts";
-import { runGreaterThanPipeline } from "../../tasks/greater-than/pipeline.ts";
+import { reportHasCircuit, runGreaterThanPipeline } from "../../tasks/greater-than/pipeline.ts";
+import { parseControlFlags } from "./greater-than-controls.ts";
 import { greaterThanFigures, greaterThanReportHtml } from "../../viz/greater-than-figures.ts";
 import { optionalString, parseCommandArgs, parsePositiveInt, parseSeed, requireString } from "../args.ts";
 import { BUNDLED_MODEL_DIR } from "../../gpt2/node-bundled-model.ts";
@@ -17,7 +18,7 @@ import { checkGreaterThanSize } from "./greater-than-size.ts";
 import { type CircuitSpec, parseCircuitSpec } from "../../tasks/greater-than/circuit-spec.ts";
 import { PatchingError } from "../../patching/patching-error.ts";
 
-export const GREATER_THAN_USAGE = `gpt2-lens greater-than [--model DIR] [--n 490] [--seed 0] [--dataset FILE] [--processing MODE] [--neuron-mlp L] [--circuit SPEC] --out DIR
+export const GREATER_THAN_USAGE = `gpt2-lens greater-than [--model DIR] [--n 490] [--seed 0] [--dataset FILE] [--processing MODE] [--neuron-mlp L] [--circuit SPEC] [--slice 41] [--baseline-n N] [--baseline-batch 256] [--random-circuits 20] [--random-mlps MODE] [--bootstrap 1000] [--control-seed 0] [--min-pd 0.05] --out DIR
 
 Reproduces Hanna, Liu & Variengien (2023): baselines, iterative path patching (senders → logits,
 → the last four MLPs, → the circuit heads' queries and keys/values), attention to YY, MLP logit
@@ -29,7 +30,15 @@ tokens, corrupted_tokens and yy (e.g. the fixture's golden.safetensors) instead 
 HuggingFace's values. report.json says which (model.weights).
 --neuron-mlp L analyses MLP L's neurons instead of the most important MLP's.
 --circuit evaluates and analyses the given heads and MLPs at END instead of the circuit found, e.g.
-L5H1,L5H5,L6H1,L6H9,L7H10,L8H8,L8H11,L9H1,MLP8,MLP9,MLP10,MLP11 (the paper's, for GPT-2 small).`;
+L5H1,L5H5,L6H1,L6H9,L7H10,L8H8,L8H11,L9H1,MLP8,MLP9,MLP10,MLP11 (the paper's, for GPT-2 small).
+Controls: --slice YY (2…98) draws p(year | YY); --baseline-n N also computes PD, CS and the heatmap on
+N unbalanced prompts in batches of --baseline-batch (no path patching); --random-circuits K (0 skips)
+evaluates K random head sets of the circuit's size with its MLPs (--random-mlps random: random MLPs too);
+--bootstrap R resamples the prompts R times for 95 % intervals; --control-seed seeds those three.
+No circuit is selected unless the lower end of PD's bootstrap interval exceeds --min-pd (0…1).`;
+
+/** The start years YY 02…98 of a balanced dataset. */
+const YY_VALUES = 97;
 
 /** What a report directory holds; an existing --out holding anything else is refused (it is replaced whole). */
 const isReportFile = (name: string): boolean => name === "report.json" || name === "index.html" || name.endsWith(".svg");
@@ -71,6 +80,14 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
     processing: { type: "string" },
     "neuron-mlp": { type: "string" },
     circuit: { type: "string" },
+    slice: { type: "string" },
+    "baseline-n": { type: "string" },
+    "baseline-batch": { type: "string" },
+    "random-circuits": { type: "string" },
+    "random-mlps": { type: "string" },
+    bootstrap: { type: "string" },
+    "control-seed": { type: "string" },
+    "min-pd": { type: "string" },
   });
   if (positionals.length) throw new UsageError(`greater-than: unexpected argument "${positionals[0]}"`);
   const outFlag = requireString("greater-than", values.out, "out");
@@ -85,6 +102,7 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
   if (circuitText !== undefined && (typeof circuitText !== "string" || circuitText.trim() === "")) {
     throw new UsageError("greater-than: --circuit needs a comma-separated list of heads and MLPs, e.g. L5H1,L6H9,MLP8");
   }
+  const controls = parseControlFlags(values);
   const modelDir = optionalString(values, "model") ?? BUNDLED_MODEL_DIR;
   const processing = optionalString(values, "processing") ?? "none";
   if (processing !== "none" && processing !== "transformer-lens") {
@@ -96,10 +114,18 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
   const model = new HookedGpt2(await loadWithProgress(modelDir, processing));
   const givenCircuit = circuitText === undefined ? undefined : circuitOption(circuitText, model.config);
   const data = await loadPrompts(datasetPath, n, seed, model.config);
+  if (controls.largeBaseline) {
+    const { n: baselineN, batchSize } = controls.largeBaseline;
+    checkGreaterThanSize(Math.min(baselineN, batchSize ?? baselineN), "--baseline-batch", model.config);
+  }
   if (neuronMlp !== undefined && neuronMlp >= model.config.nLayers) {
     throw new UsageError(`greater-than: --neuron-mlp ${neuronMlp} is not an MLP of this model (layers 0…${model.config.nLayers - 1})`);
   }
   log(`model ${modelDir}: ${model.config.nLayers} layers × ${model.config.nHeads} heads, d_model ${model.config.dModel}; ${data.tokens.batch} prompts`);
+  const yyCovered = new Set(data.yy).size;
+  if (yyCovered < YY_VALUES) {
+    log(`warning: the ${data.tokens.batch} prompts cover ${yyCovered} of the ${YY_VALUES} start years YY 02…98; the probability heatmap and the balance over YY need --n ≥ ${YY_VALUES}`);
+  }
 
   const progress = stageProgress();
   let report;
@@ -109,6 +135,7 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
       data,
       neuronMlp,
       ...(givenCircuit ? { circuit: givenCircuit } : {}),
+      ...controls,
       onProgress: progress.report,
     });
   } catch (error) {
@@ -127,11 +154,24 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
     ],
     { afterFile: testPauseAfterFile() },
   );
-  const { baseline, circuit } = report;
+  const { baseline, statistics } = report;
+  const interval = (ci: readonly [number, number]) => `[${ci[0].toFixed(4)}, ${ci[1].toFixed(4)}]`;
   log(`PD ${baseline.prob_diff.toFixed(4)}  CS ${baseline.cutoff_sharpness.toFixed(4)}  corrupted PD ${baseline.corrupted_prob_diff.toFixed(4)}`);
-  log(`circuit: heads ${circuit.heads.join(" ") || "—"}; MLPs ${circuit.mlps.join(" ") || "—"}; PD ${circuit.prob_diff.toFixed(4)} (${(100 * circuit.fraction_of_baseline).toFixed(1)} % of the model's)`);
-  const { paper, paper_reverse: reverse } = report.circuit_evaluation;
-  log(`circuit (${givenCircuit ? "given" : "found"}), paper's evaluation: PD ${paper.prob_diff.toFixed(4)} (${(100 * paper.fraction_of_baseline).toFixed(1)} %), CS ${paper.cutoff_sharpness.toFixed(4)}; reversed: PD ${reverse.prob_diff.toFixed(4)}`);
+  log(`95 % intervals over ${statistics.baseline.prob_diff.n} prompts: PD ${interval(statistics.baseline.prob_diff.ci)}  CS ${interval(statistics.baseline.cutoff_sharpness.ci)}  corrupted PD ${interval(statistics.baseline.corrupted_prob_diff.ci)}`);
+  if (report.large_baseline) {
+    const large = report.large_baseline;
+    log(`baseline on ${large.n} unbalanced prompts: PD ${large.prob_diff.mean.toFixed(4)} ${interval(large.prob_diff.ci)}  CS ${large.cutoff_sharpness.mean.toFixed(4)}  corrupted PD ${large.corrupted_prob_diff.mean.toFixed(4)}`);
+  }
+  if (!reportHasCircuit(report)) {
+    log(`no circuit: ${report.task_check.reason}`);
+  } else {
+    const { circuit } = report;
+    log(`circuit: heads ${circuit.heads.join(" ") || "—"}; MLPs ${circuit.mlps.join(" ") || "—"}; PD ${circuit.prob_diff.toFixed(4)} (${(100 * circuit.fraction_of_baseline).toFixed(1)} % of the model's)`);
+    const { paper, paper_reverse: reverse } = report.circuit_evaluation;
+    log(`circuit (${givenCircuit ? "given" : "found"}), paper's evaluation: PD ${paper.prob_diff.toFixed(4)} (${(100 * paper.fraction_of_baseline).toFixed(1)} %), CS ${paper.cutoff_sharpness.toFixed(4)}; reversed: PD ${reverse.prob_diff.toFixed(4)}`);
+    const control = report.random_circuit_control;
+    if (control) log(`random-circuit control: ${(100 * control.fraction_reaching).toFixed(0)} % of ${control.k} random head sets reach the circuit's PD ${control.circuit_prob_diff.toFixed(4)}`);
+  }
   log(`wrote report.json, ${figures.length} figures and index.html to ${out} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 

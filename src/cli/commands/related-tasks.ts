@@ -67,8 +67,11 @@ function selectGreaterThanCircuit(model: HookedGpt2, n: number, seed: number, pr
     model,
     data: { tokens: data.tokens, corruptedTokens: data.corruptedTokens, yy: data.yy, prompts: data.prompts },
     onProgress: (stage, done, total) => progress(`greater-than circuit: ${stage}`, done, total),
+    randomCircuits: null,
+    cellStatistics: false,
   });
-  return greaterThanCircuitMembers(report.circuit, model.config);
+  // A model that does not compute greater-than gets no circuit (report.task_check says why).
+  return report.circuit ? greaterThanCircuitMembers(report.circuit, model.config) : [];
 }
 
 function parseCircuit(spec: string, config: Gpt2Config): CircuitMember[] {

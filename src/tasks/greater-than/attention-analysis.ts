@@ -72,3 +72,16 @@ export function attentionToYyByYy(
     htmlGrid({ caption: "Mean attention END → YY per YY", rowLabels: value.heads, colLabels: value.yy.map(String), values: value.attention }),
   );
 }
+
+/** Mean attention from END to YY, [layer][head], over the prompts of a cached run. */
+export function meanAttentionEndToYy(model: Gpt2Model, acts: PathActivations): number[][] {
+  const { END, YY } = GT_POSITIONS;
+  return Array.from({ length: model.config.nLayers }, (_, layer) =>
+    Array.from({ length: model.config.nHeads }, (_, head) => {
+      const pattern = cachedAttentionFrom(model, acts, layer, head, END);
+      let total = 0;
+      for (let b = 0; b < acts.batch; b++) total += pattern.data[b * (END + 1) + YY]!;
+      return total / acts.batch;
+    }),
+  );
+}

@@ -76,7 +76,7 @@ export function makeGreaterThanDataset(options: GreaterThanDatasetOptions): Grea
   return { prompts, corruptedPrompts, tokens, corruptedTokens, yy, xx, nouns };
 }
 
-function thirteenTokenBatch(prompts: readonly string[]): TokenBatch {
+export function thirteenTokenBatch(prompts: readonly string[]): TokenBatch {
   const batch = toTokenBatch(prompts);
   if (batch.pos !== GT_PROMPT_LENGTH) {
     throw new InputError(`greater-than prompts must be ${GT_PROMPT_LENGTH} tokens, these are ${batch.pos}`, "bad_prompt_length");

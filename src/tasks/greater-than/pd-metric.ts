@@ -1,4 +1,5 @@
 import type { Tensor } from "../../tensor/tensor.ts";
+import type { RowSoftmaxMetric } from "../../patching/path-patch-rows.ts";
 import type { SoftmaxMetric } from "../../patching/path-patching.ts";
 import { cutoffSharpness, probabilityDifference, yearProbabilities, yearProbabilitiesFromLogSumExp } from "./metrics.ts";
 
@@ -32,5 +33,13 @@ export function probabilityDifferenceSoftmaxMetric(yearTokens: readonly number[]
   return {
     tokens: yearTokens,
     fromLogSumExp: (logSumExp, yearLogits) => mean(probabilityDifference(yearProbabilitiesFromLogSumExp(yearLogits.data, logSumExp), yy)),
+  };
+}
+
+/** The probability difference of each prompt (row), for pathPatchRows: probabilityDifferenceSoftmaxMetric before the mean. */
+export function probabilityDifferenceRowMetric(yearTokens: readonly number[], yy: ArrayLike<number>): RowSoftmaxMetric {
+  return {
+    tokens: yearTokens,
+    rows: (logSumExp, yearLogits) => probabilityDifference(yearProbabilitiesFromLogSumExp(yearLogits.data, logSumExp), yy),
   };
 }

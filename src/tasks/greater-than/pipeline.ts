@@ -6,12 +6,13 @@ import { collectPathActivations, type PathActivations } from "../../patching/pat
 import {
   evaluateCircuit, pathPatch, pathPatchingSweep, type PathPatchingContext, type PathPatchingGrid, type ReceiverInput,
 } from "../../patching/path-patching.ts";
-import { cachedAttentionFrom } from "../../patching/recompute.ts";
+import type { HeadComponent, MlpComponent } from "../../patching/circuit-evaluation.ts";
 import { importantHeads, importantMlps, mergeHeads, type SelectedHead } from "./circuit-selection.ts";
 import { GT_POSITIONS } from "./dataset.ts";
 import { DatasetError, type GreaterThanPrompts } from "./dataset-file.ts";
-import { cutoffSharpness, probabilityDifference } from "./metrics.ts";
-import { endYearProbabilities, probabilityDifferenceMetric, probabilityDifferenceSoftmaxMetric } from "./pd-metric.ts";
+import {
+  endYearProbabilities, probabilityDifferenceMetric, probabilityDifferenceRowMetric, probabilityDifferenceSoftmaxMetric,
+} from "./pd-metric.ts";
 import { mlpLogitLens, type MlpLogitLens } from "./mlp-logit-lens.ts";
 import { type TopNeurons, topNeuronsOfMlp } from "./top-neurons.ts";
 import { yearTokenIds } from "./years.ts";
@@ -19,10 +20,20 @@ import { checkNeuronMlp, type ComponentAnalysesReport, runComponentAnalyses } fr
 import { circuitEvaluations, type CircuitEvaluationsReport } from "./circuit-evaluations.ts";
 import type { CircuitSpec } from "./circuit-spec.ts";
 import { lowerCircuit, lowerCircuitNodes, type LowerCircuitReport } from "./lower-circuit.ts";
+import { meanAttentionEndToYy } from "./attention-analysis.ts";
+import { checkMinProbDiff, greaterThanTaskCheck } from "./task-check.ts";
+import { streamBaselineMetrics } from "./baseline-stream.ts";
+import { randomCircuitControl } from "./random-circuits.ts";
+import { greaterThanSelectionSweeps, selectionCellStatistics } from "./selection-cells.ts";
+import { meanYearProbabilities } from "./year-heatmap.ts";
+import {
+  baselineStatistics, bootstrapSettings, checkSliceYy, DEFAULT_SLICE_YY, type GreaterThanControlOptions, type GreaterThanControlsReport,
+  paperCircuitStatistics, probabilitySlice,
+} from "./controls.ts";
 
 export type ProgressReporter = (stage: string, done: number, total: number) => void;
 
-export interface GreaterThanPipelineOptions {
+export interface GreaterThanPipelineOptions extends GreaterThanControlOptions {
   readonly model: HookedGpt2;
   readonly data: GreaterThanPrompts;
   readonly onProgress?: ProgressReporter;
@@ -45,7 +56,7 @@ export interface HeadInputPatching {
   readonly grid: (number | null)[][];
 }
 
-export interface GreaterThanReport {
+export interface GreaterThanReport extends GreaterThanControlsReport {
   readonly model: {
     readonly n_layers: number; readonly n_heads: number; readonly d_model: number; readonly d_mlp: number;
     /** Which numbers the weights give: "huggingface" (as loaded) or "transformer-lens" (processed), see Gpt2Model.weightsProcessing. */
@@ -67,6 +78,7 @@ export interface GreaterThanReport {
   readonly attention_end_to_yy: number[][];
   readonly mlp_logit_lens: MlpLogitLens[];
   readonly top_neurons: TopNeurons | null;
+  /** The circuit; null (as every section that needs one) when the task check fails. Path patching lists are then empty. */
   readonly circuit: {
     readonly heads: string[];
     readonly mlps: string[];
@@ -76,38 +88,29 @@ export interface GreaterThanReport {
     readonly recovered: number;
     /** "found" by the selection rule, or "given" (--circuit). */
     readonly source: "found" | "given";
-  };
+  } | null;
   /** What each component does: attention patterns, head logit lens, PCA of year representations, neurons. */
-  readonly component_analyses: ComponentAnalysesReport;
+  readonly component_analyses: ComponentAnalysesReport | null;
   /** The paper's circuit evaluation, its reverse, the stricter full-circuit rule and upper + lower circuit, each with its heatmap. */
-  readonly circuit_evaluation: CircuitEvaluationsReport;
+  readonly circuit_evaluation: CircuitEvaluationsReport | null;
   /** Senders at YY → the circuit heads' keys and values apart, and → the lower circuit's MLPs at YY. */
+  readonly lower_circuit: LowerCircuitReport | null;
+}
+
+/** A report whose task check passed: it has a circuit and every section that needs one. */
+export type GreaterThanCircuitReport = GreaterThanReport & {
+  readonly circuit: NonNullable<GreaterThanReport["circuit"]>;
+  readonly component_analyses: ComponentAnalysesReport;
+  readonly circuit_evaluation: CircuitEvaluationsReport;
   readonly lower_circuit: LowerCircuitReport;
+};
+
+export function reportHasCircuit(report: GreaterThanReport): report is GreaterThanCircuitReport {
+  return report.circuit !== null && report.component_analyses !== null && report.circuit_evaluation !== null && report.lower_circuit !== null;
 }
 
 function tokenRows(ids: Int32Array, batch: number, pos: number): number[][] {
   return Array.from({ length: batch }, (_, b) => Array.from(ids.subarray(b * pos, (b + 1) * pos)));
-}
-
-function mean(values: ArrayLike<number>): number {
-  let total = 0;
-  for (let i = 0; i < values.length; i++) total += values[i]!;
-  return total / values.length;
-}
-
-function probabilityHeatmap(probs: Float64Array, yy: Int32Array): GreaterThanReport["probability_heatmap"] {
-  const values = [...new Set(yy)].sort((a, b) => a - b);
-  const rows = values.map((target) => {
-    const sum = new Array<number>(100).fill(0);
-    let count = 0;
-    yy.forEach((value, b) => {
-      if (value !== target) return;
-      count++;
-      for (let y = 0; y < 100; y++) sum[y]! += probs[b * 100 + y]!;
-    });
-    return sum.map((s) => s / count);
-  });
-  return { yy: values, mean_probability: rows };
 }
 
 /** The paper's pipeline: baselines, iterative path patching, circuit heads' inputs, circuit evaluation. */
@@ -118,6 +121,8 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   const { END, YY } = GT_POSITIONS;
   const yearTokens = yearTokenIds();
   checkNeuronMlp(options.neuronMlp, nLayers);
+  const sliceYy = checkSliceYy(options.sliceYy ?? DEFAULT_SLICE_YY);
+  if (options.minProbDiff !== undefined) checkMinProbDiff(options.minProbDiff);
   for (const [name, batch] of [["tokens", data.tokens], ["corrupted_tokens", data.corruptedTokens]] as const) {
     if (batch.pos !== END + 1) {
       throw new DatasetError(
@@ -144,11 +149,52 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   const endLogits = (acts: PathActivations) => unembed(model.model, acts.finalResidAt(END));
   const cleanProbs = endYearProbabilities(endLogits(clean), yearTokens);
   const corruptedProbs = endYearProbabilities(endLogits(corrupted), yearTokens);
+  const bootstrap = options.bootstrap ?? {};
+  const baselineStats = baselineStatistics(cleanProbs, corruptedProbs, data.yy, bootstrap);
   const baseline = {
-    prob_diff: mean(probabilityDifference(cleanProbs, data.yy)),
-    cutoff_sharpness: mean(cutoffSharpness(cleanProbs, data.yy)),
-    corrupted_prob_diff: mean(probabilityDifference(corruptedProbs, data.yy)),
+    prob_diff: baselineStats.prob_diff.mean,
+    cutoff_sharpness: baselineStats.cutoff_sharpness.mean,
+    corrupted_prob_diff: baselineStats.corrupted_prob_diff.mean,
   };
+  const taskCheck = greaterThanTaskCheck(baselineStats.prob_diff, baselineStats.corruption_effect, options.minProbDiff, options.circuit !== undefined);
+  const largeBaseline = options.largeBaseline
+    ? streamBaselineMetrics(model, {
+      n: options.largeBaseline.n, seed: options.largeBaseline.seed ?? 0, bootstrap,
+      ...(options.largeBaseline.batchSize === undefined ? {} : { batchSize: options.largeBaseline.batchSize }),
+      onBatch: (done, total) => progress(`baseline on ${options.largeBaseline!.n} unbalanced prompts`, done, total),
+    })
+    : null;
+  const probabilityHeatmap = meanYearProbabilities(cleanProbs, data.yy);
+  const common = {
+    model: { n_layers: nLayers, n_heads: nHeads, d_model: dModel, d_mlp: dMlp, weights: model.model.weightsProcessing },
+    dataset: {
+      prompts: data.prompts ? [...data.prompts] : null,
+      tokens: tokenRows(data.tokens.ids, data.tokens.batch, data.tokens.pos),
+      corrupted_tokens: tokenRows(data.corruptedTokens.ids, data.corruptedTokens.batch, data.corruptedTokens.pos),
+      yy: Array.from(data.yy),
+    },
+    positions: { ...GT_POSITIONS },
+    baseline,
+    probability_heatmap: probabilityHeatmap,
+    task_check: taskCheck,
+    large_baseline: largeBaseline,
+  };
+  const lastMlps = Array.from({ length: Math.min(4, nLayers) }, (_, i) => nLayers - 1 - i);
+  const attentionToYy = () => meanAttentionEndToYy(model.model, clean);
+  const logitLenses = () => lastMlps.map((layer) => mlpLogitLens(model.model, clean, layer, END, data.yy, yearTokens));
+  if (!taskCheck.circuit_analysed && options.enforceTaskCheck !== false) {
+    progress("attention and logit lens (no circuit, see the task check)", 0, 1);
+    const report: GreaterThanReport = {
+      ...common,
+      path_patching: [], head_input_patching: [], attention_end_to_yy: attentionToYy(), mlp_logit_lens: logitLenses(), top_neurons: null,
+      statistics: { bootstrap: bootstrapSettings(bootstrap), baseline: baselineStats, circuit_paper: null, selection_cells: [] },
+      random_circuit_control: null,
+      probability_slice: probabilitySlice(sliceYy, data.yy, probabilityHeatmap, null),
+      circuit: null, component_analyses: null, circuit_evaluation: null, lower_circuit: null,
+    };
+    progress("attention and logit lens (no circuit, see the task check)", 1, 1);
+    return report;
+  }
   const context: PathPatchingContext = {
     model,
     clean,
@@ -160,7 +206,6 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   const minEffect = 0.01 * Math.abs(baseline.prob_diff);
   const headFraction = options.headFraction ?? 0.2;
 
-  const lastMlps = Array.from({ length: Math.min(4, nLayers) }, (_, i) => nLayers - 1 - i);
   const totalSweeps = 1 + lastMlps.length + 2;
   let sweepsDone = 0;
   const sweep = <T>(label: string, run: () => T): T => {
@@ -174,18 +219,14 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   const logitsGrid = sweep("senders → logits", () => pathPatchingSweep(context, { senderPosition: END, receivers: "logits" }));
   const circuitMlpLayers = importantMlps(logitsGrid, nHeads, lastMlps, minEffect);
   const mlpGrids: PathPatchingGrid[] = [];
-  for (const layer of lastMlps) {
+  const mlpSweeps = lastMlps.map((layer) => ({
+    senderPosition: END,
+    receivers: [{ node: { kind: "mlp", layer, pos: END }, channels: ["in"] }] as ReceiverInput[],
     // "The MLPs found so far": the later ones among the last four whose direct path matters.
-    const continuation: NodeAt[] = circuitMlpLayers.filter((l) => l > layer).map((l) => ({ kind: "mlp", layer: l, pos: END }));
-    mlpGrids.push(
-      sweep(`senders → MLP ${layer}`, () =>
-        pathPatchingSweep(context, {
-          senderPosition: END,
-          receivers: [{ node: { kind: "mlp", layer, pos: END }, channels: ["in"] }],
-          continuation,
-        }),
-      ),
-    );
+    continuation: circuitMlpLayers.filter((l) => l > layer).map((l): NodeAt => ({ kind: "mlp", layer: l, pos: END })),
+  }));
+  for (const [i, layer] of lastMlps.entries()) {
+    mlpGrids.push(sweep(`senders → MLP ${layer}`, () => pathPatchingSweep(context, mlpSweeps[i]!)));
   }
   // --circuit: the given heads and MLPs replace the found ones from here on.
   const given = options.circuit;
@@ -261,16 +302,9 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   progress("circuit evaluations and heatmaps", 4, 4);
 
   progress("attention, logit lens, neurons", 0, 3);
-  const attention = Array.from({ length: nLayers }, (_, layer) =>
-    Array.from({ length: nHeads }, (_, head) => {
-      const pattern = cachedAttentionFrom(model.model, clean, layer, head, END);
-      let total = 0;
-      for (let b = 0; b < clean.batch; b++) total += pattern.data[b * (END + 1) + YY]!;
-      return total / clean.batch;
-    }),
-  );
+  const attention = attentionToYy();
   progress("attention, logit lens, neurons", 1, 3);
-  const lens = lastMlps.map((layer) => mlpLogitLens(model.model, clean, layer, END, data.yy, yearTokens));
+  const lens = logitLenses();
   progress("attention, logit lens, neurons", 2, 3);
   const mostImportantMlp = mostNegativeMlp(logitsGrid, nHeads, lastMlps);
   const topNeurons =
@@ -285,17 +319,32 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
     onStep: (done, total) => progress("component analyses", done, total),
   });
 
+  const headComponents = heads.map((h): HeadComponent => ({ kind: "head", ...h }));
+  const paperCircuit = { heads: headComponents, mlps: mlpLayers.map((layer): MlpComponent => ({ kind: "mlp", layer })), position: END };
+  progress("statistics: the circuit per prompt", 0, 1);
+  const circuitPaperStats = paperCircuitStatistics(context, paperCircuit, yearTokens, data.yy, cleanProbs, bootstrap);
+  progress("statistics: the circuit per prompt", 1, 1);
+  const selectionSweeps = greaterThanSelectionSweeps({
+    logits: logitsGrid, circuitMlpLayers, mlpLayers: lastMlps, mlpSweeps, mlpGrids, end: END, yy: YY,
+    select: (grid) => importantHeads(grid, nHeads, headFraction, minEffect),
+    kv: heads.length
+      ? { receivers: headReceivers(["k", "v"]), continuation: circuitMlps, values: headInputs.find((h) => h.channel === "kv")!.grid, senders: yySenders }
+      : null,
+  });
+  const selectionCells = options.cellStatistics === false
+    ? []
+    : selectionCellStatistics(context, selectionSweeps, probabilityDifferenceRowMetric(yearTokens, data.yy), bootstrap,
+      (done, total) => progress("statistics: path-patching cells per prompt", done, total));
+  const randomSettings = options.randomCircuits ?? null;
+  const randomControl = randomSettings === null || heads.length === 0
+    ? null
+    : randomCircuitControl(context, {
+      ...paperCircuit, k: randomSettings.k, seed: randomSettings.seed, mlpChoice: randomSettings.mlps,
+      onStep: (done, total) => progress("random-circuit control", done, total),
+    });
+
   return {
-    model: { n_layers: nLayers, n_heads: nHeads, d_model: dModel, d_mlp: dMlp, weights: model.model.weightsProcessing },
-    dataset: {
-      prompts: data.prompts ? [...data.prompts] : null,
-      tokens: tokenRows(data.tokens.ids, data.tokens.batch, data.tokens.pos),
-      corrupted_tokens: tokenRows(data.corruptedTokens.ids, data.corruptedTokens.batch, data.corruptedTokens.pos),
-      yy: Array.from(data.yy),
-    },
-    positions: { ...GT_POSITIONS },
-    baseline,
-    probability_heatmap: probabilityHeatmap(cleanProbs, data.yy),
+    ...common,
     // Receivers named like the continuations ("blocks.L.mlp"); all sit at END.
     path_patching: [logitsGrid, ...mlpGrids].map(({ continuation, grid }, i) => ({
       receiver: i === 0 ? "logits" : componentName({ kind: "mlp", layer: lastMlps[i - 1]! }),
@@ -318,6 +367,9 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
     component_analyses: componentAnalyses,
     circuit_evaluation: evaluations,
     lower_circuit: lower,
+    statistics: { bootstrap: bootstrapSettings(bootstrap), baseline: baselineStats, circuit_paper: circuitPaperStats, selection_cells: selectionCells },
+    random_circuit_control: randomControl,
+    probability_slice: probabilitySlice(sliceYy, data.yy, probabilityHeatmap, { yy: evaluations.yy, mean_probability: evaluations.paper.mean_probability }),
   };
 }
 
