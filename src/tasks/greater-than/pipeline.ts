@@ -4,7 +4,7 @@ import type { NodeAt } from "../../patching/nodes.ts";
 import { componentLabel, componentName } from "../../patching/nodes.ts";
 import { collectPathActivations, type PathActivations } from "../../patching/path-activations.ts";
 import {
-  evaluateCircuit, pathPatch, pathPatchingSweep, type PathPatchingContext, type PathPatchingGrid, type ReceiverInput,
+  pathPatch, pathPatchingSweep, type PathPatchingContext, type PathPatchingGrid, type ReceiverInput,
 } from "../../patching/path-patching.ts";
 import { cachedAttentionFrom } from "../../patching/recompute.ts";
 import { importantHeads, importantMlps, mergeHeads, type SelectedHead } from "./circuit-selection.ts";
@@ -199,6 +199,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   const headInputs: HeadInputPatching[] = [];
   const yySenders: NodeAt[] = [];
   let embedKv: number | null = null;
+  let kvGrid: (number | null)[][] = [];
   for (const [channel, senderPosition, channels] of [
     ["q", END, ["q"]],
     ["kv", YY, ["k", "v"]],
@@ -225,6 +226,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
     });
     if (channel === "kv") {
       embedKv = embed;
+      kvGrid = grid.grid;
       for (const head of importantHeads(grid, nHeads, headFraction, minEffect)) yySenders.push({ kind: "head", ...head, pos: YY });
       for (let layer = 0; layer < nLayers; layer++) {
         if ((grid.grid[layer]![nHeads] ?? 0) <= -minEffect) yySenders.push({ kind: "mlp", layer, pos: YY });
@@ -232,15 +234,11 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
     }
   }
 
-  progress("circuit evaluation", 0, 1);
   const circuitNodes: NodeAt[] = [...heads.map((h): NodeAt => ({ kind: "head", ...h, pos: END })), ...circuitMlps, ...yySenders];
-  const evaluation = evaluateCircuit(context, circuitNodes);
-  progress("circuit evaluation", 1, 1);
-
   const lowerSteps = 2 + yySenders.filter((n) => n.kind === "mlp").length;
   let lowerDone = 0;
   const lower = lowerCircuit({
-    context, heads, circuitMlps, yySenders, embedKv, yy: YY, end: END, minEffect,
+    context, heads, circuitMlps, yySenders, embedKv, kvGrid, yy: YY, end: END, minEffect,
     onStep: () => progress("lower circuit at YY", lowerDone++, lowerSteps),
   });
   progress("lower circuit at YY", lowerSteps, lowerSteps);
@@ -310,9 +308,10 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
       heads: heads.map((h: SelectedHead) => componentLabel({ kind: "head", ...h })),
       mlps: circuitMlps.map(componentName),
       yy_senders: yySenders.map((n) => `${componentLabel(n)}@YY`),
-      prob_diff: evaluation.metric,
-      fraction_of_baseline: evaluation.fractionOfBaseline,
-      recovered: evaluation.recovered,
+      // The stricter rule's numbers (circuit_evaluation.full_circuit), computed once.
+      prob_diff: evaluations.full_circuit.prob_diff,
+      fraction_of_baseline: evaluations.full_circuit.fraction_of_baseline,
+      recovered: evaluations.full_circuit.recovered,
       source: given ? "given" : "found",
     },
     component_analyses: componentAnalyses,
