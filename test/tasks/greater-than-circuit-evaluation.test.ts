@@ -17,6 +17,7 @@ import { cutoffSharpness, probabilityDifference } from "../../src/tasks/greater-
 import { endYearProbabilities } from "../../src/tasks/greater-than/pd-metric.ts";
 import { type GreaterThanReport, runGreaterThanPipeline } from "../../src/tasks/greater-than/pipeline.ts";
 import { yearTokenIds } from "../../src/tasks/greater-than/years.ts";
+import { greaterThanReportHtml } from "../../src/viz/greater-than-figures.ts";
 import type { Tensor } from "../../src/tensor/tensor.ts";
 import { paperCircuitOracleLogits } from "../helpers/circuit-oracle.ts";
 import { BUNDLED_MODEL_DIR, TINY_DIR, tinyGolden } from "../helpers/fixtures.ts";
@@ -79,6 +80,12 @@ describe("circuit evaluations on the bundled model (20 prompts, its 490-prompt c
     expect(evaluations.paper.fraction_of_baseline).toBeGreaterThan(0.5);
     // The stricter rule is the report's circuit number.
     expect(evaluations.full_circuit.prob_diff).toBeCloseTo(found.circuit.prob_diff, 6);
+  });
+
+  it("the report's circuit table says the circuit was given, not found", () => {
+    const html = greaterThanReportHtml(found, [], "bundled");
+    expect(html).toContain("Circuit evaluated (heads and MLPs given by --circuit; senders at YY found by path patching)");
+    expect(html).not.toContain("Circuit found");
   });
 
   it("heatmaps: one row per YY, 100 years, rows summing to at most 1", () => {

@@ -15,6 +15,7 @@ import { endYearProbabilities, probabilityDifferenceMetric, probabilityDifferenc
 import { mlpLogitLens, type MlpLogitLens } from "./mlp-logit-lens.ts";
 import { type TopNeurons, topNeuronsOfMlp } from "./top-neurons.ts";
 import { yearTokenIds } from "./years.ts";
+import { meanRowsByYy } from "./yy-groups.ts";
 import { checkNeuronMlp, type ComponentAnalysesReport, runComponentAnalyses } from "./component-analyses.ts";
 import { circuitEvaluations, type CircuitEvaluationsReport } from "./circuit-evaluations.ts";
 import type { CircuitSpec } from "./circuit-spec.ts";
@@ -96,17 +97,7 @@ function mean(values: ArrayLike<number>): number {
 }
 
 function probabilityHeatmap(probs: Float64Array, yy: Int32Array): GreaterThanReport["probability_heatmap"] {
-  const values = [...new Set(yy)].sort((a, b) => a - b);
-  const rows = values.map((target) => {
-    const sum = new Array<number>(100).fill(0);
-    let count = 0;
-    yy.forEach((value, b) => {
-      if (value !== target) return;
-      count++;
-      for (let y = 0; y < 100; y++) sum[y]! += probs[b * 100 + y]!;
-    });
-    return sum.map((s) => s / count);
-  });
+  const { yy: values, rows } = meanRowsByYy(probs, 100, yy);
   return { yy: values, mean_probability: rows };
 }
 
