@@ -16,7 +16,8 @@ import { mlpLogitLens, type MlpLogitLens } from "./mlp-logit-lens.ts";
 import { type TopNeurons, topNeuronsOfMlp } from "./top-neurons.ts";
 import { yearTokenIds } from "./years.ts";
 import { meanRowsByYy } from "./yy-groups.ts";
-import { checkNeuronMlp, type ComponentAnalysesReport, runComponentAnalyses } from "./component-analyses.ts";
+import { checkNeuronMlp, type ComponentAnalysesReport, mostImportantMlp, runComponentAnalyses } from "./component-analyses.ts";
+import { CUMULATIVE_MAX } from "./neuron-analysis.ts";
 import { circuitEvaluations, type CircuitEvaluationsReport } from "./circuit-evaluations.ts";
 import type { CircuitSpec } from "./circuit-spec.ts";
 import { lowerCircuit, lowerCircuitNodes, type LowerCircuitReport } from "./lower-circuit.ts";
@@ -261,16 +262,23 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   progress("attention, logit lens, neurons", 1, 3);
   const lens = lastMlps.map((layer) => mlpLogitLens(model.model, clean, layer, END, data.yy, yearTokens));
   progress("attention, logit lens, neurons", 2, 3);
-  const mostImportantMlp = mostNegativeMlp(logitsGrid, nHeads, lastMlps);
-  const topNeurons =
-    mostImportantMlp === null
+  const mostImportant = mostImportantMlp(logitsGrid, nHeads, lastMlps);
+  const topNeuronCount = options.topNeuronCount ?? 10;
+  // Ranked as long as component_analyses.neurons needs when it analyses the same MLP: one ranking for both.
+  const rankingLength = options.neuronMlp === undefined || options.neuronMlp === mostImportant
+    ? Math.max(topNeuronCount, Math.min(CUMULATIVE_MAX, dMlp))
+    : topNeuronCount;
+  const neuronRanking =
+    mostImportant === null
       ? null
-      : topNeuronsOfMlp(model.model, clean, corrupted, data.yy, mostImportantMlp, END, yearTokens, options.topNeuronCount ?? 10);
+      : topNeuronsOfMlp(model.model, clean, corrupted, data.yy, mostImportant, END, yearTokens, rankingLength);
+  const topNeurons = neuronRanking && { ...neuronRanking, neurons: neuronRanking.neurons.slice(0, topNeuronCount) };
   progress("attention, logit lens, neurons", 3, 3);
 
   const componentAnalyses = runComponentAnalyses({
     model, clean, corrupted, yy: data.yy, yearTokens, logitsGrid, senderGrids: [logitsGrid, ...mlpGrids], heads, circuitMlps: circuitMlpLayers, candidateMlps: lastMlps,
     neuronMlp: options.neuronMlp,
+    neuronRanking,
     onStep: (done, total) => progress("component analyses", done, total),
   });
 
@@ -315,11 +323,3 @@ function emptyGrid(nLayers: number, nHeads: number): Pick<PathPatchingGrid, "gri
   return { grid: Array.from({ length: nLayers }, () => new Array(nHeads + 1).fill(null)) };
 }
 
-function mostNegativeMlp(grid: PathPatchingGrid, nHeads: number, layers: readonly number[]): number | null {
-  let best: number | null = null;
-  for (const layer of layers) {
-    const value = grid.grid[layer]![nHeads] ?? 0;
-    if (best === null || value < (grid.grid[best]![nHeads] ?? 0)) best = layer;
-  }
-  return best;
-}
