@@ -12,12 +12,22 @@
  * --probe-n N              GPT-2-small probe size (default 8; a second probe runs at 4 × N)
  * --budget-min M           run the full GPT-2-small pipeline by default only if its estimate is at most
  *                          M minutes (default 10); `--only small` skips the probes and always runs it
+ * --circuit SPEC           the circuit the GPT-2-small-shaped model's pipeline evaluates and analyses
+ *                          (default: the paper's GPT-2 small circuit; "found" lets the selection rule pick)
  *
  * Stage boundaries are timestamped through the pipeline's onProgress callback: a stage lasts from its
  * first progress report to its last, sub-steps from one report to the next. "between stages" is the
  * pipeline time outside any stage (baseline metrics, circuit selection). The GPT-2-small run is first
  * probed at two small N; each stage is fitted as a + b·N and extrapolated to N, and those numbers are
  * printed as "estimated". The full run follows only within the budget (or with --only small).
+ *
+ * The stages are split into the circuit discovery (clean and corrupted runs, baselines, the path
+ * patching sweeps, selection, END → YY attention, MLP logit lens, top neurons) and the sections that
+ * evaluate and explain the circuit (lower circuit at YY, circuit evaluations and heatmaps, component
+ * analyses); their times, matmul FLOPs and ratios are printed (the goal: the added sections at most
+ * +30 % of the discovery). Random weights do not do the task, so the GPT-2-small-shaped model is
+ * given the paper's circuit (as `--circuit` would): its heads in layers 5–9 make the head-input and
+ * lower-circuit grids as large as with GPT-2's real weights, whatever a selection rule would pick.
  * On the quiet 2-core development machine (Node) the bundled model takes ~6.5 s at N = 490 and the
  * GPT-2-small-shaped model ~6.2 min (random weights; its selection then picks two heads, so the
  * head-input sweeps run too), dominated by the full-vocabulary softmax per sender × prompt.
@@ -29,6 +39,7 @@ import process from "node:process";
 import { join } from "node:path";
 import { loadGpt2FromDir } from "../src/gpt2/node-load.ts";
 import { HookedGpt2 } from "../src/hooks/hooked-gpt2.ts";
+import { type CircuitSpec, PAPER_GPT2_SMALL_CIRCUIT, parseCircuitSpec } from "../src/tasks/greater-than/circuit-spec.ts";
 import { makeGreaterThanDataset } from "../src/tasks/greater-than/dataset.ts";
 import type { GreaterThanPrompts } from "../src/tasks/greater-than/dataset-file.ts";
 import { runGreaterThanPipeline, type GreaterThanReport } from "../src/tasks/greater-than/pipeline.ts";
@@ -65,6 +76,7 @@ const seed = intOption("seed", 0, 0);
 const probeN = intOption("probe-n", 8);
 const budgetSeconds = 60 * intOption("budget-min", 10);
 const only = option("only");
+const circuitOption = option("circuit") ?? PAPER_GPT2_SMALL_CIRCUIT;
 if (only !== undefined && only !== "bundled" && only !== "small") throw new Error(`--only must be "bundled" or "small", got ${only}`);
 
 const runtime = "Deno" in globalThis
@@ -79,7 +91,11 @@ const SUB_STEPS: Record<string, readonly string[]> = {
   "clean and corrupted runs": ["clean run", "corrupted run"],
   "attention, logit lens, neurons": ["attention END → YY", "MLP logit lens", "top neurons"],
   "component analyses": ["attention patterns", "head logit lens", "PCA of year representations", "neurons"],
+  "circuit evaluations and heatmaps": ["paper", "paper, reversed", "full circuit", "upper and lower circuit"],
 };
+
+/** The stages that evaluate and explain the circuit (issue 15); every other stage, and the time between stages, is discovery. */
+const ADDED_STAGES: ReadonlySet<string> = new Set(["lower circuit at YY", "circuit evaluations and heatmaps", "component analyses"]);
 
 interface StageTiming {
   stage: string;
@@ -122,7 +138,7 @@ function makePrompts(count: number): GreaterThanPrompts {
   return { tokens: dataset.tokens, corruptedTokens: dataset.corruptedTokens, yy: dataset.yy, prompts: dataset.prompts };
 }
 
-function timePipeline(model: HookedGpt2, count: number): PipelineTiming {
+function timePipeline(model: HookedGpt2, count: number, circuit?: CircuitSpec): PipelineTiming {
   const t0 = now();
   const data = makePrompts(count);
   const datasetSeconds = now() - t0;
@@ -132,7 +148,9 @@ function timePipeline(model: HookedGpt2, count: number): PipelineTiming {
   const started = now();
   let report: GreaterThanReport;
   try {
-    report = runGreaterThanPipeline({ model, data, onProgress: (stage) => calls.push({ stage, at: now(), flops: counter.total() }) });
+    report = runGreaterThanPipeline({
+      model, data, ...(circuit ? { circuit } : {}), onProgress: (stage) => calls.push({ stage, at: now(), flops: counter.total() }),
+    });
   } finally {
     counter.stop();
   }
@@ -177,12 +195,27 @@ function printTiming(timing: PipelineTiming, label = ""): void {
   }
   row("between stages (baselines, selection)", timing.between);
   row(`pipeline total${label}`, timing.pipeline, `${minutes(timing.pipeline)}${work(timing.flops, timing.pipeline)}`);
+  printSplit(timing.stages, timing.between, timing.flops);
   row("figures, index.html, report.json (in memory)", timing.render);
   const { baseline, circuit } = timing.report;
   console.log(
     `  PD ${baseline.prob_diff.toFixed(4)}  CS ${baseline.cutoff_sharpness.toFixed(4)}  corrupted PD ${baseline.corrupted_prob_diff.toFixed(4)}` +
       `  circuit: ${circuit.heads.length} heads, ${circuit.mlps.length} MLPs, ${(100 * circuit.fraction_of_baseline).toFixed(1)} % of PD`,
   );
+}
+
+/** Discovery vs the added sections: seconds (and matmul FLOPs when measured) and the added share. */
+function printSplit(stages: readonly { stage: string; seconds: number; flops?: number }[], between: number, totalFlops?: number): void {
+  const added = stages.filter((s) => ADDED_STAGES.has(s.stage));
+  const addedSeconds = added.reduce((sum, s) => sum + s.seconds, 0);
+  const discoverySeconds = stages.reduce((sum, s) => sum + s.seconds, 0) - addedSeconds + between;
+  const percent = (part: number, whole: number) => `+${((100 * part) / whole).toFixed(1)} %`;
+  let line = `  discovery ${fmt(discoverySeconds)}, added sections ${fmt(addedSeconds)}: ${percent(addedSeconds, discoverySeconds)} time`;
+  if (totalFlops !== undefined && totalFlops > 0) {
+    const addedFlops = added.reduce((sum, s) => sum + (s.flops ?? 0), 0);
+    line += `; matmuls ${(((totalFlops - addedFlops) / 1e12)).toFixed(2)} vs ${(addedFlops / 1e12).toFixed(2)} TFLOP: ${percent(addedFlops, totalFlops - addedFlops)}`;
+  }
+  console.log(`${line}  (goal: at most +30 %)`);
 }
 
 /**
@@ -241,13 +274,15 @@ if (only !== "bundled") {
   console.log(`\nGPT-2-small shape, random weights (${dir}): ${describeModel(model)}`);
   console.log(`  ${"load (read + parse + prepare)".padEnd(46)} ${fmt(seconds).padStart(9)}`);
   console.log("  note: random weights show no greater-than behaviour; only the timings mean anything.");
+  const circuit = circuitOption === "found" ? undefined : parseCircuitSpec(circuitOption, model.config);
+  console.log(`  circuit: ${circuit ? `given, ${circuitOption}` : "found by the selection rule"}`);
 
   // --only small asks for the full run: no probes, just measure it.
   const probes = only === "small" ? [] : [probeN, 4 * probeN].filter((count) => count < n);
   let estimate: number | undefined;
   if (probes.length === 2) {
     const timings = probes.map((count) => {
-      const timing = timePipeline(model, count);
+      const timing = timePipeline(model, count, circuit);
       console.log(`  probe at N = ${count}: pipeline ${fmt(timing.pipeline)}`);
       return timing;
     });
@@ -256,6 +291,8 @@ if (only !== "bundled") {
     console.log(`  ESTIMATED for N = ${n} (a + b·N per stage through the probes at N = ${probes.join(" and ")}; not measured):`);
     for (const row of rows) console.log(`  ${`estimated ${row.stage}`.padEnd(56)} ${fmt(row.seconds).padStart(9)}${minutes(row.seconds)}`);
     console.log(`  ${"estimated total".padEnd(56)} ${fmt(estimate).padStart(9)}${minutes(estimate)}`);
+    const between = rows.find((row) => row.stage.startsWith("between stages"))!.seconds;
+    printSplit(rows.filter((row) => !row.stage.startsWith("between stages") && !row.stage.startsWith("figures")), between);
     const headSweeps = rows.filter((row) => row.stage.includes("circuit heads'"));
     if (timings[1]!.report.circuit.heads.length === 0 && headSweeps.length > 0) {
       // Random weights select no circuit heads, so the two head-input sweeps have nothing to do here.
@@ -271,7 +308,7 @@ if (only !== "bundled") {
 
   if (estimate === undefined || estimate <= budgetSeconds) {
     console.log(`  measured at N = ${n}:`);
-    const timing = timePipeline(model, n);
+    const timing = timePipeline(model, n, circuit);
     printTiming(timing);
     printFloor(timing);
   } else {
