@@ -83,6 +83,10 @@ const runtime = "Deno" in globalThis
   ? `Deno ${(globalThis as { Deno?: { version: { deno: string } } }).Deno!.version.deno}`
   : `Node ${process.version}`;
 const now = () => performance.now() / 1000;
+const cpuSeconds = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
 const fmt = (seconds: number) => (seconds >= 100 ? `${seconds.toFixed(0)} s` : seconds >= 10 ? `${seconds.toFixed(1)} s` : `${seconds.toFixed(2)} s`);
 const minutes = (seconds: number) => (seconds >= 90 ? ` (${(seconds / 60).toFixed(1)} min)` : "");
 
@@ -102,6 +106,8 @@ interface StageTiming {
   seconds: number;
   /** Multiply-add FLOPs of the backend's matmuls during the stage (2·m·k·n each). */
   flops: number;
+  /** CPU seconds of the process (every thread) during the stage: steadier than wall time on a shared machine. */
+  cpu: number;
   steps: { label: string; seconds: number }[];
 }
 
@@ -126,6 +132,7 @@ interface PipelineTiming {
   dataset: number;
   stages: StageTiming[];
   between: number;
+  betweenCpu: number;
   pipeline: number;
   /** Matmul FLOPs of the whole pipeline. */
   flops: number;
@@ -143,18 +150,20 @@ function timePipeline(model: HookedGpt2, count: number, circuit?: CircuitSpec): 
   const data = makePrompts(count);
   const datasetSeconds = now() - t0;
 
-  const calls: { stage: string; at: number; flops: number }[] = [];
+  const calls: { stage: string; at: number; flops: number; cpu: number }[] = [];
   const counter = countMatmulFlops(model.model.backend);
   const started = now();
+  const startedCpu = cpuSeconds();
   let report: GreaterThanReport;
   try {
     report = runGreaterThanPipeline({
-      model, data, ...(circuit ? { circuit } : {}), onProgress: (stage) => calls.push({ stage, at: now(), flops: counter.total() }),
+      model, data, ...(circuit ? { circuit } : {}), onProgress: (stage) => calls.push({ stage, at: now(), flops: counter.total(), cpu: cpuSeconds() }),
     });
   } finally {
     counter.stop();
   }
   const pipelineSeconds = now() - started;
+  const pipelineCpu = cpuSeconds() - startedCpu;
 
   const stages: StageTiming[] = [];
   for (let i = 0; i < calls.length; ) {
@@ -165,17 +174,18 @@ function timePipeline(model: HookedGpt2, count: number, circuit?: CircuitSpec): 
     const steps = names && j - i === names.length
       ? names.map((label, k) => ({ label, seconds: calls[i + k + 1]!.at - calls[i + k]!.at }))
       : [];
-    stages.push({ stage, seconds: calls[j]!.at - calls[i]!.at, flops: calls[j]!.flops - calls[i]!.flops, steps });
+    stages.push({ stage, seconds: calls[j]!.at - calls[i]!.at, flops: calls[j]!.flops - calls[i]!.flops, cpu: calls[j]!.cpu - calls[i]!.cpu, steps });
     i = j + 1;
   }
   const between = pipelineSeconds - stages.reduce((sum, s) => sum + s.seconds, 0);
+  const betweenCpu = pipelineCpu - stages.reduce((sum, s) => sum + s.cpu, 0);
 
   const r0 = now();
   const figures = greaterThanFigures(report);
   greaterThanReportHtml(report, figures, "bench");
   JSON.stringify(report, null, 1);
   const render = now() - r0;
-  return { n: count, dataset: datasetSeconds, stages, between, pipeline: pipelineSeconds, flops: counter.total(), render, report };
+  return { n: count, dataset: datasetSeconds, stages, between, betweenCpu, pipeline: pipelineSeconds, flops: counter.total(), render, report };
 }
 
 /** " · 38.2 TFLOP at 84 GFLOP/s" for a stage's matmul work, when it has any worth showing. */
@@ -196,6 +206,7 @@ function printTiming(timing: PipelineTiming, label = ""): void {
   row("between stages (baselines, selection)", timing.between);
   row(`pipeline total${label}`, timing.pipeline, `${minutes(timing.pipeline)}${work(timing.flops, timing.pipeline)}`);
   printSplit(timing.stages, timing.between, timing.flops);
+  printSplit(timing.stages.map((s) => ({ stage: s.stage, seconds: s.cpu })), timing.betweenCpu, undefined, "CPU time");
   row("figures, index.html, report.json (in memory)", timing.render);
   const { baseline, circuit } = timing.report;
   console.log(
@@ -205,12 +216,14 @@ function printTiming(timing: PipelineTiming, label = ""): void {
 }
 
 /** Discovery vs the added sections: seconds (and matmul FLOPs when measured) and the added share. */
-function printSplit(stages: readonly { stage: string; seconds: number; flops?: number }[], between: number, totalFlops?: number): void {
+function printSplit(
+  stages: readonly { stage: string; seconds: number; flops?: number }[], between: number, totalFlops?: number, what = "time",
+): void {
   const added = stages.filter((s) => ADDED_STAGES.has(s.stage));
   const addedSeconds = added.reduce((sum, s) => sum + s.seconds, 0);
   const discoverySeconds = stages.reduce((sum, s) => sum + s.seconds, 0) - addedSeconds + between;
   const percent = (part: number, whole: number) => `+${((100 * part) / whole).toFixed(1)} %`;
-  let line = `  discovery ${fmt(discoverySeconds)}, added sections ${fmt(addedSeconds)}: ${percent(addedSeconds, discoverySeconds)} time`;
+  let line = `  ${what}: discovery ${fmt(discoverySeconds)}, added sections ${fmt(addedSeconds)}: ${percent(addedSeconds, discoverySeconds)}`;
   if (totalFlops !== undefined && totalFlops > 0) {
     const addedFlops = added.reduce((sum, s) => sum + (s.flops ?? 0), 0);
     line += `; matmuls ${(((totalFlops - addedFlops) / 1e12)).toFixed(2)} vs ${(addedFlops / 1e12).toFixed(2)} TFLOP: ${percent(addedFlops, totalFlops - addedFlops)}`;

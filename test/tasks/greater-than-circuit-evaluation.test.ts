@@ -82,6 +82,12 @@ describe("circuit evaluations on the bundled model (20 prompts, its 490-prompt c
     expect(evaluations.full_circuit.prob_diff).toBeCloseTo(found.circuit.prob_diff, 6);
   });
 
+  it("a kvThreshold outside [0, 1] is refused before any work", () => {
+    for (const kvThreshold of [-0.1, 1.5, NaN]) {
+      expect(() => runGreaterThanPipeline({ model, data, kvThreshold })).toThrow(expect.objectContaining({ code: "bad_option", message: expect.stringContaining(`kvThreshold ${kvThreshold}`) }));
+    }
+  });
+
   it("the report's circuit table says the circuit was given, not found", () => {
     const html = greaterThanReportHtml(found, [], "bundled");
     expect(html).toContain("Circuit evaluated (heads and MLPs given by --circuit; senders at YY found by path patching)");

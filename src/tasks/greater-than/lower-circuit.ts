@@ -79,6 +79,13 @@ export function visibleSenders(kvGrid: readonly (readonly (number | null)[])[], 
   return senders;
 }
 
+/** A `kvThreshold` option must be a fraction in [0, 1] (checked before any work). */
+export function checkKvThreshold(kvThreshold: number | undefined): void {
+  if (kvThreshold !== undefined && !(kvThreshold >= 0 && kvThreshold <= 1)) {
+    throw new InputError(`kvThreshold ${kvThreshold} is not a fraction in [0, 1] of the k+v grid's largest |effect|`, "bad_option");
+  }
+}
+
 /** The lower circuit nodes: the embedding at YY when its k+v path lowers PD by minEffect, then the selected senders at YY. */
 export function lowerCircuitNodes(input: Pick<LowerCircuitInput, "yySenders" | "embedKv" | "yy" | "minEffect">): NodeAt[] {
   const embed: NodeAt[] = input.embedKv !== null && input.embedKv <= -input.minEffect ? [{ kind: "embed", pos: input.yy }] : [];
@@ -91,9 +98,7 @@ export function lowerCircuit(input: LowerCircuitInput): LowerCircuitReport {
   const step = input.onStep ?? (() => {});
   const nodes = lowerCircuitNodes(input);
   const kvThreshold = input.kvThreshold ?? KV_THRESHOLD;
-  if (!(kvThreshold >= 0 && kvThreshold <= 1)) {
-    throw new InputError(`kvThreshold ${kvThreshold} is not a fraction in [0, 1] of the k+v grid's largest |effect|`, "bad_option");
-  }
+  checkKvThreshold(kvThreshold);
   if (heads.length === 0) {
     return { note: "There are no circuit heads, so nothing at YY reaches the logits through their keys and values.", kv_threshold: kvThreshold, k: null, v: null, mlps_at_yy: [], nodes: [] };
   }

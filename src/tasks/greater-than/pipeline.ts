@@ -20,7 +20,7 @@ import { checkNeuronMlp, type ComponentAnalysesReport, mostImportantMlp, runComp
 import { CUMULATIVE_MAX } from "./neuron-analysis.ts";
 import { circuitEvaluations, type CircuitEvaluationsReport } from "./circuit-evaluations.ts";
 import type { CircuitSpec } from "./circuit-spec.ts";
-import { lowerCircuit, lowerCircuitNodes, type LowerCircuitReport } from "./lower-circuit.ts";
+import { checkKvThreshold, lowerCircuit, lowerCircuitNodes, type LowerCircuitReport } from "./lower-circuit.ts";
 
 export type ProgressReporter = (stage: string, done: number, total: number) => void;
 
@@ -35,6 +35,8 @@ export interface GreaterThanPipelineOptions {
   readonly neuronMlp?: number;
   /** Evaluate and analyse this circuit (heads and MLPs at END) instead of the one the selection rule finds. */
   readonly circuit?: CircuitSpec;
+  /** lower_circuit's k and v cells are computed for senders whose k+v effect reaches this fraction of the largest (default 0.1; 0: every cell). */
+  readonly kvThreshold?: number;
 }
 
 export interface HeadInputPatching {
@@ -110,6 +112,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   const { END, YY } = GT_POSITIONS;
   const yearTokens = yearTokenIds();
   checkNeuronMlp(options.neuronMlp, nLayers);
+  checkKvThreshold(options.kvThreshold);
   for (const [name, batch] of [["tokens", data.tokens], ["corrupted_tokens", data.corruptedTokens]] as const) {
     if (batch.pos !== END + 1) {
       throw new DatasetError(
@@ -231,6 +234,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   let lowerDone = 0;
   const lower = lowerCircuit({
     context, heads, circuitMlps, yySenders, embedKv, kvGrid, yy: YY, end: END, minEffect,
+    ...(options.kvThreshold === undefined ? {} : { kvThreshold: options.kvThreshold }),
     onStep: () => progress("lower circuit at YY", lowerDone++, lowerSteps),
   });
   progress("lower circuit at YY", lowerSteps, lowerSteps);
