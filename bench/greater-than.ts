@@ -14,6 +14,8 @@
  *                          M minutes (default 10); `--only small` skips the probes and always runs it
  * --circuit SPEC           the circuit the GPT-2-small-shaped model's pipeline evaluates and analyses
  *                          (default: the paper's GPT-2 small circuit; "found" lets the selection rule pick)
+ * --yy-senders SPEC        with a given circuit, its lower circuit at YY (default MLP0,MLP1,MLP2,MLP3,
+ *                          the paper's; "found" lets the k+v grid select it)
  *
  * Stage boundaries are timestamped through the pipeline's onProgress callback: a stage lasts from its
  * first progress report to its last, sub-steps from one report to the next. "between stages" is the
@@ -26,7 +28,8 @@
  * evaluate and explain the circuit (lower circuit at YY, circuit evaluations and heatmaps, component
  * analyses); their times, matmul FLOPs and ratios are printed (the goal: the added sections at most
  * +30 % of the discovery). Random weights do not do the task, so the GPT-2-small-shaped model is
- * given the paper's circuit (as `--circuit` would): its heads in layers 5–9 make the head-input and
+ * given the paper's circuit (as `--circuit` would) and its lower circuit, MLPs 0–3 at YY (the API's
+ * `circuit.yySenders`): its heads in layers 5–9 and the four MLPs at YY make the head-input and
  * lower-circuit grids as large as with GPT-2's real weights, whatever a selection rule would pick.
  * On the quiet 2-core development machine (Node) the bundled model takes ~6.5 s at N = 490 and the
  * GPT-2-small-shaped model ~6.2 min (random weights; its selection then picks two heads, so the
@@ -77,6 +80,7 @@ const probeN = intOption("probe-n", 8);
 const budgetSeconds = 60 * intOption("budget-min", 10);
 const only = option("only");
 const circuitOption = option("circuit") ?? PAPER_GPT2_SMALL_CIRCUIT;
+const yySendersOption = option("yy-senders") ?? "MLP0,MLP1,MLP2,MLP3";
 if (only !== undefined && only !== "bundled" && only !== "small") throw new Error(`--only must be "bundled" or "small", got ${only}`);
 
 const runtime = "Deno" in globalThis
@@ -287,8 +291,13 @@ if (only !== "bundled") {
   console.log(`\nGPT-2-small shape, random weights (${dir}): ${describeModel(model)}`);
   console.log(`  ${"load (read + parse + prepare)".padEnd(46)} ${fmt(seconds).padStart(9)}`);
   console.log("  note: random weights show no greater-than behaviour; only the timings mean anything.");
-  const circuit = circuitOption === "found" ? undefined : parseCircuitSpec(circuitOption, model.config);
-  console.log(`  circuit: ${circuit ? `given, ${circuitOption}` : "found by the selection rule"}`);
+  const lower = yySendersOption === "found" ? undefined : parseCircuitSpec(yySendersOption, model.config);
+  const circuit = circuitOption === "found"
+    ? undefined
+    : { ...parseCircuitSpec(circuitOption, model.config), ...(lower ? { yySenders: [...lower.heads, ...lower.mlps] } : {}) };
+  console.log(
+    `  circuit: ${circuit ? `given, ${circuitOption}; at YY ${lower ? yySendersOption : "selected by the k+v grid"}` : "found by the selection rule"}`,
+  );
 
   // --only small asks for the full run: no probes, just measure it.
   const probes = only === "small" ? [] : [probeN, 4 * probeN].filter((count) => count < n);

@@ -145,6 +145,7 @@ describe("lower circuit grids against PathOracle (tiny model, whose layer-1 head
   const receivers = (channels: ("k" | "v")[]) => headNodes.map((node) => ({ node, channels }));
   // The k+v grid as the pipeline computes it (head_input_patching's kv).
   let kvGrid: (number | null)[][];
+  const tinyTokens = (name: string) => ({ ids: tinyGolden().getInt32(name), batch: 2, pos: 13 });
   const effect = (path: Parameters<PathOracle["pathOutputs"]>[0]) =>
     logProb(oracle.logits(oracle.pathOutputs(path), END)) - logProb(oracle.logits(new Map(), END));
   const lower = (kvThreshold?: number) =>
@@ -194,6 +195,21 @@ describe("lower circuit grids against PathOracle (tiny model, whose layer-1 head
       });
       expect(intoMlp!.grid[0]![head] as number).toBeCloseTo(expected, 5);
     }
+  });
+
+  it("the pipeline takes the lower circuit from the circuit option's yySenders instead of selecting it", () => {
+    const tokens = tinyTokens("tokens");
+    const yy = Int32Array.from([0, 1], (b) => yearTokenIds().indexOf(tokens.ids[b * 13 + YY]!));
+    expect(Math.min(...yy)).toBeGreaterThanOrEqual(0);
+    const data = { tokens, corruptedTokens: tinyTokens("corrupted_tokens"), yy };
+    const circuit = { ...parseCircuitSpec("L1H2,L1H0,MLP1", model.config), yySenders: [{ kind: "mlp" as const, layer: 0 }] };
+    const report = runGreaterThanPipeline({ model, data, circuit, kvThreshold: 0 });
+    expect(report.circuit.yy_senders).toEqual(["MLP0@YY"]);
+    expect(report.circuit_evaluation.lower).toContain("MLP0@YY");
+    expect(report.lower_circuit.mlps_at_yy.map((g) => g.receivers)).toEqual([["MLP0.in"]]);
+    expect(report.lower_circuit.mlps_at_yy[0]!.grid[0]!.slice(0, 4).every((cell) => typeof cell === "number")).toBe(true);
+    const bad = { ...circuit, yySenders: [{ kind: "mlp" as const, layer: 2 }] };
+    expect(() => runGreaterThanPipeline({ model, data, circuit: bad })).toThrow(expect.objectContaining({ code: "unknown_component" }));
   });
 
   it("with a threshold, exactly the senders below it are NOT_COMPUTED and the computed cells equal the full grids", () => {

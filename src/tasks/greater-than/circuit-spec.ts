@@ -10,6 +10,8 @@ export const PAPER_GPT2_SMALL_CIRCUIT = "L5H1,L5H5,L6H1,L6H9,L7H10,L8H8,L8H11,L9
 export interface CircuitSpec {
   readonly heads: readonly HeadComponent[];
   readonly mlps: readonly MlpComponent[];
+  /** Heads and MLPs at YY that replace the senders the k+v grid selects (the lower circuit; API only, e.g. the paper's MLPs 0–3). */
+  readonly yySenders?: readonly (HeadComponent | MlpComponent)[];
 }
 
 /**

@@ -1,7 +1,7 @@
 import { unembed } from "../../gpt2/components/unembed.ts";
 import type { HookedGpt2 } from "../../hooks/hooked-gpt2.ts";
 import type { NodeAt } from "../../patching/nodes.ts";
-import { componentLabel, componentName } from "../../patching/nodes.ts";
+import { checkComponent, componentLabel, componentName } from "../../patching/nodes.ts";
 import { collectPathActivations, type PathActivations } from "../../patching/path-activations.ts";
 import {
   pathPatch, pathPatchingSweep, type PathPatchingContext, type PathPatchingGrid, type ReceiverInput,
@@ -113,6 +113,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   const yearTokens = yearTokenIds();
   checkNeuronMlp(options.neuronMlp, nLayers);
   checkKvThreshold(options.kvThreshold);
+  for (const component of options.circuit?.yySenders ?? []) checkComponent(component, model.config);
   for (const [name, batch] of [["tokens", data.tokens], ["corrupted_tokens", data.corruptedTokens]] as const) {
     if (batch.pos !== END + 1) {
       throw new DatasetError(
@@ -222,9 +223,13 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
     if (channel === "kv") {
       embedKv = embed;
       kvGrid = grid.grid;
-      for (const head of importantHeads(grid, nHeads, headFraction, minEffect)) yySenders.push({ kind: "head", ...head, pos: YY });
-      for (let layer = 0; layer < nLayers; layer++) {
-        if ((grid.grid[layer]![nHeads] ?? 0) <= -minEffect) yySenders.push({ kind: "mlp", layer, pos: YY });
+      if (given?.yySenders) {
+        yySenders.push(...given.yySenders.map((c): NodeAt => ({ ...c, pos: YY })));
+      } else {
+        for (const head of importantHeads(grid, nHeads, headFraction, minEffect)) yySenders.push({ kind: "head", ...head, pos: YY });
+        for (let layer = 0; layer < nLayers; layer++) {
+          if ((grid.grid[layer]![nHeads] ?? 0) <= -minEffect) yySenders.push({ kind: "mlp", layer, pos: YY });
+        }
       }
     }
   }
