@@ -7,7 +7,7 @@ import { svgElement } from "./svg-markup.ts";
 export function skippedCellShapes(x: number, y: number, width: number, height: number): string[] {
   return [
     svgElement("rect", { x, y, width, height, fill: SKIPPED_CELL_FILL }),
-    svgElement("circle", { cx: x + width / 2, cy: y + height / 2, r: Math.max(0.75, Math.min(width, height) / 7), fill: MISSING_CELL_HATCH }),
+    svgElement("circle", { cx: x + width / 2, cy: y + height / 2, r: Math.max(1, Math.min(width, height) / 10), fill: MISSING_CELL_HATCH }),
   ];
 }
 
