@@ -78,8 +78,9 @@ describe("circuit evaluations on the bundled model (20 prompts, its 490-prompt c
     // The paper's reverse test: corrupting only the circuit's paths loses most of the PD.
     expect(evaluations.paper_reverse.prob_diff).toBeLessThan(0.5 * found.baseline.prob_diff);
     expect(evaluations.paper.fraction_of_baseline).toBeGreaterThan(0.5);
-    // The stricter rule is the report's circuit number.
-    expect(evaluations.full_circuit.prob_diff).toBeCloseTo(found.circuit.prob_diff, 6);
+    // The report's circuit number is the stricter rule's evaluation, computed once (its rule is tested in test/patching).
+    expect(found.circuit.prob_diff).toBe(evaluations.full_circuit.prob_diff);
+    expect(found.circuit.fraction_of_baseline).toBe(evaluations.full_circuit.fraction_of_baseline);
   });
 
   it("a kvThreshold outside [0, 1] is refused before any work", () => {
