@@ -12,12 +12,27 @@
  * --probe-n N              GPT-2-small probe size (default 8; a second probe runs at 4 × N)
  * --budget-min M           run the full GPT-2-small pipeline by default only if its estimate is at most
  *                          M minutes (default 10); `--only small` skips the probes and always runs it
+ * --circuit SPEC           the circuit the GPT-2-small-shaped model's pipeline evaluates and analyses
+ *                          (default: the paper's GPT-2 small circuit; "found" lets the selection rule pick)
+ * --yy-senders SPEC        with a given circuit, its lower circuit at YY (default MLP0,MLP1,MLP2,MLP3,
+ *                          the paper's; "found" lets the k+v grid select it)
  *
  * Stage boundaries are timestamped through the pipeline's onProgress callback: a stage lasts from its
  * first progress report to its last, sub-steps from one report to the next. "between stages" is the
  * pipeline time outside any stage (baseline metrics, circuit selection). The GPT-2-small run is first
  * probed at two small N; each stage is fitted as a + b·N and extrapolated to N, and those numbers are
  * printed as "estimated". The full run follows only within the budget (or with --only small).
+ *
+ * The stages are split into the circuit discovery (clean and corrupted runs, baselines, the path
+ * patching sweeps, selection, END → YY attention, MLP logit lens, top neurons) and the sections that
+ * evaluate and explain the circuit (lower circuit at YY, circuit evaluations and heatmaps, component
+ * analyses); their times, matmul FLOPs and ratios are printed (the goal: the added sections at most
+ * +30 % of the discovery). Random weights do not do the task, so the GPT-2-small-shaped model is
+ * given the paper's circuit (as `--circuit` would) and its lower circuit, MLPs 0–3 at YY (the API's
+ * `circuit.yySenders`): its heads in layers 5–9 and the four MLPs at YY make the head-input and
+ * lower-circuit grids as large as with GPT-2's real weights, whatever a selection rule would pick.
+ * Measured at N = 98 on the 2-core machine shared with other jobs (load ≈ 15): discovery 1004 s,
+ * added sections 203 s (+20 % wall time; matmuls 8.65 vs 2.22 TFLOP, +26 %; CPU time +32 %).
  * On the quiet 2-core development machine (Node) the bundled model takes ~6.5 s at N = 490 and the
  * GPT-2-small-shaped model ~6.2 min (random weights; its selection then picks two heads, so the
  * head-input sweeps run too), dominated by the full-vocabulary softmax per sender × prompt.
@@ -29,6 +44,7 @@ import process from "node:process";
 import { join } from "node:path";
 import { loadGpt2FromDir } from "../src/gpt2/node-load.ts";
 import { HookedGpt2 } from "../src/hooks/hooked-gpt2.ts";
+import { type CircuitSpec, PAPER_GPT2_SMALL_CIRCUIT, parseCircuitSpec } from "../src/tasks/greater-than/circuit-spec.ts";
 import { makeGreaterThanDataset } from "../src/tasks/greater-than/dataset.ts";
 import type { GreaterThanPrompts } from "../src/tasks/greater-than/dataset-file.ts";
 import { runGreaterThanPipeline, type GreaterThanReport } from "../src/tasks/greater-than/pipeline.ts";
@@ -65,12 +81,18 @@ const seed = intOption("seed", 0, 0);
 const probeN = intOption("probe-n", 8);
 const budgetSeconds = 60 * intOption("budget-min", 10);
 const only = option("only");
+const circuitOption = option("circuit") ?? PAPER_GPT2_SMALL_CIRCUIT;
+const yySendersOption = option("yy-senders") ?? "MLP0,MLP1,MLP2,MLP3";
 if (only !== undefined && only !== "bundled" && only !== "small") throw new Error(`--only must be "bundled" or "small", got ${only}`);
 
 const runtime = "Deno" in globalThis
   ? `Deno ${(globalThis as { Deno?: { version: { deno: string } } }).Deno!.version.deno}`
   : `Node ${process.version}`;
 const now = () => performance.now() / 1000;
+const cpuSeconds = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
 const fmt = (seconds: number) => (seconds >= 100 ? `${seconds.toFixed(0)} s` : seconds >= 10 ? `${seconds.toFixed(1)} s` : `${seconds.toFixed(2)} s`);
 const minutes = (seconds: number) => (seconds >= 90 ? ` (${(seconds / 60).toFixed(1)} min)` : "");
 
@@ -79,13 +101,19 @@ const SUB_STEPS: Record<string, readonly string[]> = {
   "clean and corrupted runs": ["clean run", "corrupted run"],
   "attention, logit lens, neurons": ["attention END → YY", "MLP logit lens", "top neurons"],
   "component analyses": ["attention patterns", "head logit lens", "PCA of year representations", "neurons"],
+  "circuit evaluations and heatmaps": ["paper", "paper, reversed", "full circuit", "upper and lower circuit"],
 };
+
+/** The stages that evaluate and explain the circuit (issue 15); every other stage, and the time between stages, is discovery. */
+const ADDED_STAGES: ReadonlySet<string> = new Set(["lower circuit at YY", "circuit evaluations and heatmaps", "component analyses"]);
 
 interface StageTiming {
   stage: string;
   seconds: number;
   /** Multiply-add FLOPs of the backend's matmuls during the stage (2·m·k·n each). */
   flops: number;
+  /** CPU seconds of the process (every thread) during the stage: steadier than wall time on a shared machine. */
+  cpu: number;
   steps: { label: string; seconds: number }[];
 }
 
@@ -110,6 +138,7 @@ interface PipelineTiming {
   dataset: number;
   stages: StageTiming[];
   between: number;
+  betweenCpu: number;
   pipeline: number;
   /** Matmul FLOPs of the whole pipeline. */
   flops: number;
@@ -122,26 +151,28 @@ function makePrompts(count: number): GreaterThanPrompts {
   return { tokens: dataset.tokens, corruptedTokens: dataset.corruptedTokens, yy: dataset.yy, prompts: dataset.prompts };
 }
 
-function timePipeline(model: HookedGpt2, count: number): PipelineTiming {
+function timePipeline(model: HookedGpt2, count: number, circuit?: CircuitSpec): PipelineTiming {
   const t0 = now();
   const data = makePrompts(count);
   const datasetSeconds = now() - t0;
 
-  const calls: { stage: string; at: number; flops: number }[] = [];
+  const calls: { stage: string; at: number; flops: number; cpu: number }[] = [];
   const counter = countMatmulFlops(model.model.backend);
   const started = now();
+  const startedCpu = cpuSeconds();
   let report: GreaterThanReport;
   try {
     // Random weights fail the task check; the bench times every stage anyway. Their near-zero PD makes the
     // selection pick dozens of cells, whose per-prompt statistics (one patched run each) would swamp the timings.
     report = runGreaterThanPipeline({
-      model, data, enforceTaskCheck: false, cellStatistics: false,
-      onProgress: (stage) => calls.push({ stage, at: now(), flops: counter.total() }),
+      model, data, enforceTaskCheck: false, cellStatistics: false, ...(circuit ? { circuit } : {}),
+      onProgress: (stage) => calls.push({ stage, at: now(), flops: counter.total(), cpu: cpuSeconds() }),
     });
   } finally {
     counter.stop();
   }
   const pipelineSeconds = now() - started;
+  const pipelineCpu = cpuSeconds() - startedCpu;
 
   const stages: StageTiming[] = [];
   for (let i = 0; i < calls.length; ) {
@@ -152,17 +183,18 @@ function timePipeline(model: HookedGpt2, count: number): PipelineTiming {
     const steps = names && j - i === names.length
       ? names.map((label, k) => ({ label, seconds: calls[i + k + 1]!.at - calls[i + k]!.at }))
       : [];
-    stages.push({ stage, seconds: calls[j]!.at - calls[i]!.at, flops: calls[j]!.flops - calls[i]!.flops, steps });
+    stages.push({ stage, seconds: calls[j]!.at - calls[i]!.at, flops: calls[j]!.flops - calls[i]!.flops, cpu: calls[j]!.cpu - calls[i]!.cpu, steps });
     i = j + 1;
   }
   const between = pipelineSeconds - stages.reduce((sum, s) => sum + s.seconds, 0);
+  const betweenCpu = pipelineCpu - stages.reduce((sum, s) => sum + s.cpu, 0);
 
   const r0 = now();
   const figures = greaterThanFigures(report);
   greaterThanReportHtml(report, figures, "bench");
   JSON.stringify(report, null, 1);
   const render = now() - r0;
-  return { n: count, dataset: datasetSeconds, stages, between, pipeline: pipelineSeconds, flops: counter.total(), render, report };
+  return { n: count, dataset: datasetSeconds, stages, between, betweenCpu, pipeline: pipelineSeconds, flops: counter.total(), render, report };
 }
 
 /** " · 38.2 TFLOP at 84 GFLOP/s" for a stage's matmul work, when it has any worth showing. */
@@ -182,6 +214,8 @@ function printTiming(timing: PipelineTiming, label = ""): void {
   }
   row("between stages (baselines, selection)", timing.between);
   row(`pipeline total${label}`, timing.pipeline, `${minutes(timing.pipeline)}${work(timing.flops, timing.pipeline)}`);
+  printSplit(timing.stages, timing.between, timing.flops);
+  printSplit(timing.stages.map((s) => ({ stage: s.stage, seconds: s.cpu })), timing.betweenCpu, undefined, "CPU time");
   row("figures, index.html, report.json (in memory)", timing.render);
   const { baseline } = timing.report;
   const circuit = timing.report.circuit!; // enforceTaskCheck: false always selects one
@@ -189,6 +223,22 @@ function printTiming(timing: PipelineTiming, label = ""): void {
     `  PD ${baseline.prob_diff.toFixed(4)}  CS ${baseline.cutoff_sharpness.toFixed(4)}  corrupted PD ${baseline.corrupted_prob_diff.toFixed(4)}` +
       `  circuit: ${circuit.heads.length} heads, ${circuit.mlps.length} MLPs, ${(100 * circuit.fraction_of_baseline).toFixed(1)} % of PD`,
   );
+}
+
+/** Discovery vs the added sections: seconds (and matmul FLOPs when measured) and the added share. */
+function printSplit(
+  stages: readonly { stage: string; seconds: number; flops?: number }[], between: number, totalFlops?: number, what = "time",
+): void {
+  const added = stages.filter((s) => ADDED_STAGES.has(s.stage));
+  const addedSeconds = added.reduce((sum, s) => sum + s.seconds, 0);
+  const discoverySeconds = stages.reduce((sum, s) => sum + s.seconds, 0) - addedSeconds + between;
+  const percent = (part: number, whole: number) => `+${((100 * part) / whole).toFixed(1)} %`;
+  let line = `  ${what}: discovery ${fmt(discoverySeconds)}, added sections ${fmt(addedSeconds)}: ${percent(addedSeconds, discoverySeconds)}`;
+  if (totalFlops !== undefined && totalFlops > 0) {
+    const addedFlops = added.reduce((sum, s) => sum + (s.flops ?? 0), 0);
+    line += `; matmuls ${(((totalFlops - addedFlops) / 1e12)).toFixed(2)} vs ${(addedFlops / 1e12).toFixed(2)} TFLOP: ${percent(addedFlops, totalFlops - addedFlops)}`;
+  }
+  console.log(`${line}  (goal: at most +30 %)`);
 }
 
 /**
@@ -245,13 +295,20 @@ if (only !== "bundled") {
   console.log(`\nGPT-2-small shape, random weights (${dir}): ${describeModel(model)}`);
   console.log(`  ${"load (read + parse + prepare)".padEnd(46)} ${fmt(seconds).padStart(9)}`);
   console.log("  note: random weights show no greater-than behaviour; only the timings mean anything.");
+  const lower = yySendersOption === "found" ? undefined : parseCircuitSpec(yySendersOption, model.config);
+  const circuit = circuitOption === "found"
+    ? undefined
+    : { ...parseCircuitSpec(circuitOption, model.config), ...(lower ? { yySenders: [...lower.heads, ...lower.mlps] } : {}) };
+  console.log(
+    `  circuit: ${circuit ? `given, ${circuitOption}; at YY ${lower ? yySendersOption : "selected by the k+v grid"}` : "found by the selection rule"}`,
+  );
 
   // --only small asks for the full run: no probes, just measure it.
   const probes = only === "small" ? [] : [probeN, 4 * probeN].filter((count) => count < n);
   let estimate: number | undefined;
   if (probes.length === 2) {
     const timings = probes.map((count) => {
-      const timing = timePipeline(model, count);
+      const timing = timePipeline(model, count, circuit);
       console.log(`  probe at N = ${count}: pipeline ${fmt(timing.pipeline)}`);
       return timing;
     });
@@ -260,6 +317,8 @@ if (only !== "bundled") {
     console.log(`  ESTIMATED for N = ${n} (a + b·N per stage through the probes at N = ${probes.join(" and ")}; not measured):`);
     for (const row of rows) console.log(`  ${`estimated ${row.stage}`.padEnd(56)} ${fmt(row.seconds).padStart(9)}${minutes(row.seconds)}`);
     console.log(`  ${"estimated total".padEnd(56)} ${fmt(estimate).padStart(9)}${minutes(estimate)}`);
+    const between = rows.find((row) => row.stage.startsWith("between stages"))!.seconds;
+    printSplit(rows.filter((row) => !row.stage.startsWith("between stages") && !row.stage.startsWith("figures")), between);
     const headSweeps = rows.filter((row) => row.stage.includes("circuit heads'"));
     if (timings[1]!.report.circuit!.heads.length === 0 && headSweeps.length > 0) {
       // Random weights select no circuit heads, so the two head-input sweeps have nothing to do here.
@@ -275,7 +334,7 @@ if (only !== "bundled") {
 
   if (estimate === undefined || estimate <= budgetSeconds) {
     console.log(`  measured at N = ${n}:`);
-    const timing = timePipeline(model, n);
+    const timing = timePipeline(model, n, circuit);
     printTiming(timing);
     printFloor(timing);
   } else {

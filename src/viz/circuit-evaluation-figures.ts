@@ -1,6 +1,6 @@
 /** Figures and tables of a greater-than report's circuit evaluations and lower circuit. */
 import type { CircuitEvaluationEntry } from "../tasks/greater-than/circuit-evaluations.ts";
-import type { LowerCircuitGrid } from "../tasks/greater-than/lower-circuit.ts";
+import { type LowerCircuitGrid, NOT_COMPUTED } from "../tasks/greater-than/lower-circuit.ts";
 import type { GreaterThanCircuitReport } from "../tasks/greater-than/pipeline.ts";
 import { barChart } from "./bar-chart.ts";
 import { Figure } from "./figure.ts";
@@ -43,9 +43,11 @@ function yearHeatmap(title: string, values: number[][], yy: readonly number[], r
 }
 
 function senderGrid(title: string, grid: LowerCircuitGrid, nLayers: number, nHeads: number): string {
+  const skipped = grid.grid.map((row) => row.map((v) => v === NOT_COMPUTED));
   return heatmap({
     title,
-    values: grid.grid,
+    values: grid.grid.map((row) => row.map((v) => (v === NOT_COMPUTED ? null : v))),
+    ...(skipped.some((row) => row.includes(true)) ? { skipped: { label: NOT_COMPUTED, cells: skipped } } : {}),
     rowLabels: Array.from({ length: nLayers }, (_, l) => `L${l}`),
     colLabels: [...Array.from({ length: nHeads }, (_, h) => `H${h}`), "MLP"],
     xLabel: "sender at YY",
@@ -108,7 +110,8 @@ export function circuitEvaluationFigures(report: GreaterThanCircuitReport): Figu
             name: `lower-circuit-${channel}`,
             caption:
               `Path patching senders at YY → the circuit heads' ${word} at END only (${grid.receivers.join(", ")}), continuing through ${grid.continuation.join(", ") || "nothing"}: mean change of PD. ` +
-              `The embedding at YY: ${grid.embed === null ? "n/a" : fmt(grid.embed)}.`,
+              `The embedding at YY: ${grid.embed === null ? "n/a" : fmt(grid.embed)}. ` +
+              `Cells marked "${NOT_COMPUTED}" (pale, with a dot) belong to senders whose keys + values effect is below ${100 * lower.kv_threshold} % of that grid's largest |effect|; hatched cells are not upstream.`,
             svg: senderGrid(`Senders at YY → circuit heads' ${word}`, grid, nLayers, nHeads),
           }),
         );

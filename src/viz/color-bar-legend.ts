@@ -1,7 +1,7 @@
-/** A vertical colour bar with numeric ticks (and an "n/a" swatch when some cells are missing). */
+/** A vertical colour bar with numeric ticks (and an "n/a" swatch when some cells are missing, a labelled one for skipped cells). */
 
 import type { ColorScale } from "./color-scales.ts";
-import { missingCellShapes } from "./missing-cell.ts";
+import { missingCellShapes, skippedCellShapes } from "./missing-cell.ts";
 import { niceTicksWithin } from "./nice-ticks.ts";
 import { formatCompactNumber } from "./number-format.ts";
 import { svgElement, svgText, svgTitle } from "./svg-markup.ts";
@@ -15,6 +15,8 @@ export interface ColorBarLegendInput {
   readonly valueLabel: string;
   readonly barHeight: number;
   readonly showMissingSwatch: boolean;
+  /** A swatch of skipped cells (skippedCellShapes) with this label, below the "n/a" one. */
+  readonly skippedLabel?: string;
 }
 
 export interface LegendMarkup {
@@ -79,9 +81,15 @@ export function renderColorBarLegend(input: ColorBarLegendInput): LegendMarkup {
     markup.push(svgText({ x: BAR_WIDTH + 7, y: swatchTop + BAR_WIDTH / 2 + fontSize * 0.35, "font-size": fontSize }, "n/a"));
     height = swatchTop + BAR_WIDTH;
   }
+  if (input.skippedLabel !== undefined) {
+    const swatchTop = height + (input.showMissingSwatch ? 6 : 14);
+    markup.push(...skippedCellShapes(0, swatchTop, BAR_WIDTH, BAR_WIDTH));
+    markup.push(svgText({ x: BAR_WIDTH + 7, y: swatchTop + BAR_WIDTH / 2 + fontSize * 0.35, "font-size": fontSize }, input.skippedLabel));
+    height = swatchTop + BAR_WIDTH;
+  }
 
   const width = Math.max(
-    BAR_WIDTH + 7 + widestTextWidth([...tickLabels, "n/a"], fontSize),
+    BAR_WIDTH + 7 + widestTextWidth([...tickLabels, "n/a", ...(input.skippedLabel === undefined ? [] : [input.skippedLabel])], fontSize),
     widestTextWidth(labelLines, fontSize),
   );
   return { markup, width, height };

@@ -23,6 +23,7 @@ const BLUE_WHITE_RED_STOPS = [
 /** Fill of heatmap cells with no drawable value (null, NaN, ±Infinity), and their hatch stroke. */
 export const MISSING_CELL_FILL = "#d9d9d9";
 export const MISSING_CELL_HATCH = "#8c8c8c";
+export const SKIPPED_CELL_FILL = "#f0f0f0";
 
 /** Bar colours: ordinary bars and highlighted ("accent") bars. */
 export const BAR_FILL = "#4c78a8";

@@ -20,7 +20,7 @@ function yyYearHeatmap(title: string, yy: readonly number[], values: number[][],
 function attentionFigures(report: ComponentAnalysesReport): Figure[] {
   const { attention_patterns: patterns, attention_by_yy: byYy } = report;
   if (patterns.heads.length === 0) {
-    return [noteFigure("attention-patterns", "Attention patterns of the circuit heads", "No attention patterns: the circuit found has no heads.")];
+    return [noteFigure("attention-patterns", "Attention patterns of the circuit heads", "No attention patterns: the circuit has no heads.")];
   }
   const figures = patterns.heads.map((h) =>
     new Figure({
@@ -59,7 +59,7 @@ function attentionFigures(report: ComponentAnalysesReport): Figure[] {
 
 function headLensFigures(report: ComponentAnalysesReport): Figure[] {
   if (report.head_logit_lens.length === 0) {
-    return [noteFigure("head-logit-lens", "Logit lens of the circuit heads", "No head logit lens: the circuit found has no heads.")];
+    return [noteFigure("head-logit-lens", "Logit lens of the circuit heads", "No head logit lens: the circuit has no heads.")];
   }
   return report.head_logit_lens.map((lens) =>
     new Figure({

@@ -177,7 +177,9 @@ export function greaterThanReportHtml(report: GreaterThanReport, figures: readon
   ];
   if (reportHasCircuit(report)) tables.push(
     {
-      caption: "Circuit found by iterative path patching",
+      caption: report.circuit.source === "given"
+        ? "Circuit evaluated (heads and MLPs given by --circuit; senders at YY found by path patching)"
+        : "Circuit found by iterative path patching",
       headers: ["part", "members"],
       rows: [
         ["heads (at END)", report.circuit.heads.join(", ") || "—"],

@@ -25,6 +25,11 @@ export interface HeatmapInput {
   /** What the colour encodes, shown above the colour bar, e.g. "probability". */
   readonly valueLabel?: string;
   readonly caption?: string;
+  /**
+   * Cells deliberately left out, e.g. { label: "not computed", cells }: their values must be null; they
+   * are drawn pale with a dot (not hatched like a missing cell), with the label in their tooltip and beside a legend swatch.
+   */
+  readonly skipped?: { readonly label: string; readonly cells: readonly (readonly boolean[])[] };
 }
 
 const FIGURE = "heatmap";
@@ -50,6 +55,21 @@ export function validateHeatmapInput(input: HeatmapInput): void {
   if (input.range !== undefined) validateRange(input.range);
   if (input.valueLabel !== undefined) requireString(FIGURE, "valueLabel", input.valueLabel);
   if (input.caption !== undefined) requireString(FIGURE, "caption", input.caption);
+  if (input.skipped !== undefined) validateSkipped(input);
+}
+
+function validateSkipped(input: HeatmapInput): void {
+  const { label, cells } = input.skipped!;
+  requireString(FIGURE, "skipped.label", label);
+  requireMatchingLength(FIGURE, "skipped.cells", cells, "values (rows)", input.values.length);
+  cells.forEach((row, r) => {
+    requireMatchingLength(FIGURE, `skipped.cells[${r}]`, row, "colLabels", input.colLabels.length);
+    row.forEach((skip, c) => {
+      if (skip && input.values[r]![c] !== null) {
+        throw figureInputError(`${FIGURE}: skipped cell [${r}][${c}] must have the value null; got ${describe(input.values[r]![c])}`);
+      }
+    });
+  });
 }
 
 function validateRange(range: unknown): void {

@@ -9,7 +9,7 @@ import { renderChartFrame } from "./chart-frame.ts";
 import { renderColorBarLegend } from "./color-bar-legend.ts";
 import { defaultColorRange, makeColorScale, type ColorScale } from "./color-scales.ts";
 import { validateHeatmapInput, type HeatmapInput } from "./heatmap-input.ts";
-import { missingCellShapes } from "./missing-cell.ts";
+import { missingCellShapes, skippedCellShapes } from "./missing-cell.ts";
 import { clampForDrawing } from "./drawable-extent.ts";
 import { formatExactValue, formatSvgNumber, isDrawableNumber } from "./number-format.ts";
 import { svgElement, svgGroup, svgTitle } from "./svg-markup.ts";
@@ -39,7 +39,8 @@ export function heatmap(input: HeatmapInput): string {
   const scale = makeColorScale(input.colorScale, range);
 
   const cells = renderCells(input, scale, cellWidth, cellHeight);
-  const hasMissing = input.values.some((row) => row.some((v) => !isDrawableNumber(v)));
+  const hasMissing = input.values.some((row, r) => row.some((v, c) => !isDrawableNumber(v) && !isSkipped(input, r, c)));
+  const hasSkipped = input.skipped?.cells.some((row) => row.some(Boolean)) ?? false;
 
   const leftAxis = renderLeftCategoryAxis({
     labels: input.rowLabels,
@@ -56,6 +57,7 @@ export function heatmap(input: HeatmapInput): string {
     valueLabel: input.valueLabel ?? "",
     barHeight: Math.min(Math.max(plotHeight, 120), 240),
     showMissingSwatch: hasMissing,
+    ...(hasSkipped ? { skippedLabel: input.skipped!.label } : {}),
   });
 
   const leftOfPlot = Math.max(leftAxis.width, bottomAxis.leftOverflow);
@@ -97,7 +99,9 @@ function renderCells(input: HeatmapInput, scale: ColorScale, cellWidth: number, 
       const x = c * cellWidth;
       const y = r * cellHeight;
       const tooltip = svgTitle(cellTooltip(input, r, c, value));
-      if (isDrawableNumber(value)) {
+      if (isSkipped(input, r, c)) {
+        cells.push(svgGroup({}, [...skippedCellShapes(x, y, cellWidth, cellHeight), tooltip]));
+      } else if (isDrawableNumber(value)) {
         cells.push(
           svgElement(
             "rect",
@@ -116,7 +120,11 @@ function renderCells(input: HeatmapInput, scale: ColorScale, cellWidth: number, 
 function cellTooltip(input: HeatmapInput, r: number, c: number, value: number | null | undefined): string {
   const row = input.yLabel ? `${input.yLabel} ${input.rowLabels[r]}` : input.rowLabels[r];
   const col = input.xLabel ? `${input.xLabel} ${input.colLabels[c]}` : input.colLabels[c];
-  return `${row}, ${col}: ${formatExactValue(value)}`;
+  return `${row}, ${col}: ${isSkipped(input, r, c) ? input.skipped!.label : formatExactValue(value)}`;
+}
+
+function isSkipped(input: HeatmapInput, r: number, c: number): boolean {
+  return input.skipped?.cells[r]?.[c] === true;
 }
 
 function dataColorRange(input: HeatmapInput): [number, number] {

@@ -15,7 +15,7 @@ import { attentionToYyByYy, meanAttentionPatterns } from "../../src/tasks/greate
 import { GT_POSITIONS, makeGreaterThanDataset, type GreaterThanDataset } from "../../src/tasks/greater-than/dataset.ts";
 import { headLogitLens } from "../../src/tasks/greater-than/head-logit-lens.ts";
 import { neuronAnalysis } from "../../src/tasks/greater-than/neuron-analysis.ts";
-import { yearLogitDifference } from "../../src/tasks/greater-than/top-neurons.ts";
+import { topNeuronsOfMlp, yearLogitDifference } from "../../src/tasks/greater-than/top-neurons.ts";
 import { yearPca, yearPcaPrompts } from "../../src/tasks/greater-than/year-pca.ts";
 import { yearTokenIds } from "../../src/tasks/greater-than/years.ts";
 import { BUNDLED_MODEL_DIR } from "../helpers/fixtures.ts";
@@ -229,6 +229,16 @@ describe("neurons (§6)", () => {
       expectClose(h.patching, byYy((b) => weights.map((m) => ((act(postCorr.data, b) - act(cache.get(post).data, b)) * m) / scaleAt(b)), data.yy, true), 4);
     }
     expect(analysis.cumulative.n).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it("a given ranking (the report's top_neurons, ranked once) gives the same analysis; a ranking of another MLP or too short is refused", () => {
+    const options = { layer, pos: END, yy: data.yy, yearTokens: years, heatmapNeurons: 2, cumulativeMax: 5 };
+    const ranking = topNeuronsOfMlp(model.model, clean, corrupted, data.yy, layer, END, years, 8);
+    expect(JSON.stringify(neuronAnalysis(model.model, clean, corrupted, { ...options, ranking })))
+      .toBe(JSON.stringify(neuronAnalysis(model.model, clean, corrupted, options)));
+    const other = topNeuronsOfMlp(model.model, clean, corrupted, data.yy, 0, END, years, 8);
+    expect(() => neuronAnalysis(model.model, clean, corrupted, { ...options, ranking: other })).toThrow(expect.objectContaining({ code: "bad_option" }));
+    expect(() => neuronAnalysis(model.model, clean, corrupted, { ...options, cumulativeMax: 9, ranking })).toThrow(/at least 9/);
   });
 
   it("cumulative patching with ln_final frozen is the running sum of single effects", () => {

@@ -8,7 +8,7 @@ const heat = (rows: number) => Array.from({ length: rows }, (_, r) => Array.from
 const entry = (pd: number) => ({ rule: "a rule", prob_diff: pd, cutoff_sharpness: 0.01, fraction_of_baseline: pd / 0.9, recovered: 0.5, mean_probability: heat(3) });
 const grid = (filled: boolean) => ({
   receivers: ["L1H0.k"], continuation: ["blocks.1.mlp"], embed: -0.2,
-  grid: [[filled ? -0.1 : null, null, null], [null, null, null]],
+  grid: [[filled ? -0.1 : null, filled ? "not computed" : null, null], [null, null, null]],
 });
 
 function report(filled: boolean, mlpsAtYy: boolean): GreaterThanCircuitReport {
@@ -22,7 +22,7 @@ function report(filled: boolean, mlpsAtYy: boolean): GreaterThanCircuitReport {
       paper: entry(0.8), paper_reverse: entry(0.2), full_circuit: entry(0.7), upper_and_lower: null,
     },
     lower_circuit: {
-      note: filled ? null : "Nothing at YY is upstream.",
+      note: filled ? null : "Nothing at YY is upstream.", kv_threshold: 0.1,
       k: grid(filled), v: grid(filled), nodes: ["embed@YY"],
       mlps_at_yy: mlpsAtYy ? [{ ...grid(true), receivers: ["MLP0.in"] }] : [],
     },
@@ -38,6 +38,11 @@ describe("circuit evaluation figures", () => {
     ]);
     for (const figure of figures) expect(() => parseXml(figure.svg), figure.name).not.toThrow();
     expect(figures[1]!.svg.match(/<svg\b/g)).toHaveLength(3);
+    // A "not computed" cell is its own marker, named in the legend, the tooltip and the caption.
+    const k = figures.find((f) => f.name === "lower-circuit-k")!;
+    expect(k.svg).toContain("<title>layer L0, sender at YY H1: not computed</title>");
+    expect(k.svg).toMatch(/<text[^>]*>not computed<\/text>/);
+    expect(k.caption).toMatch(/"not computed" .* below 10 % of that grid's largest \|effect\|/);
   });
 
   it("without any upstream sender: one figure of the embedding's paths, captioned with the reason", () => {

@@ -57,8 +57,8 @@ describe("componentFigures", () => {
     };
     const figures = componentFigures(empty);
     const captions = new Map(figures.map((f) => [f.name, f.caption]));
-    expect(captions.get("attention-patterns")).toBe("No attention patterns: the circuit found has no heads.");
-    expect(captions.get("head-logit-lens")).toBe("No head logit lens: the circuit found has no heads.");
+    expect(captions.get("attention-patterns")).toBe("No attention patterns: the circuit has no heads.");
+    expect(captions.get("head-logit-lens")).toBe("No head logit lens: the circuit has no heads.");
     expect(captions.get("neurons")).toMatch(/^No neuron analysis: /);
     for (const figure of figures) expectValidSvg(figure.svg);
   });

@@ -77,6 +77,26 @@ describe("heatmap", () => {
     expect(findElements(root, "text").map(textContent)).toContain("n/a");
   });
 
+  it("draws skipped cells pale with a dot, apart from the hatched n/a cells, with their label in tooltip and legend", () => {
+    const values = grid12x13((l, h) => (l === 0 && h === 0 ? null : l === 1 && h < 3 ? null : 0.1 * (h - 6)));
+    const cells = values.map((row, l) => row.map((_, h) => l === 1 && h < 3));
+    const root = expectValidSvg(heatmap({ ...pathPatchingInput(values), skipped: { label: "not computed", cells } }));
+    const tooltips = tooltipsOf(root, "g");
+    expect(tooltips).toContain("layer L0, head H0: n/a");
+    for (const h of [0, 1, 2]) expect(tooltips).toContain(`layer L1, head H${h}: not computed`);
+    // One dot per skipped cell plus the legend's swatch; one hatch line per n/a cell plus its swatch.
+    expect(findElements(root, "circle")).toHaveLength(3 + 1);
+    expect(findElements(root, "line").filter((l) => l.attributes.get("stroke") === "#8c8c8c")).toHaveLength(1 + 1);
+    const texts = findElements(root, "text").map(textContent);
+    expect(texts).toContain("not computed");
+    expect(texts).toContain("n/a");
+    expectBadFigureInput(
+      () => heatmap({ ...pathPatchingInput(grid12x13(() => 0.5)), skipped: { label: "not computed", cells } }),
+      /skipped cell \[1\]\[0\] must have the value null; got 0.5/,
+    );
+    expectBadFigureInput(() => heatmap({ ...pathPatchingInput(values), skipped: { label: "not computed", cells: cells.slice(1) } }), /skipped.cells has 11 entries/);
+  });
+
   it("uses an explicit range, clamping colours outside it", () => {
     const svg = heatmap({ ...pathPatchingInput(grid12x13(() => 5)), range: [-1, 1] });
     const root = expectValidSvg(svg);

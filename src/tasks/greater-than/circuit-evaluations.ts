@@ -4,7 +4,7 @@ import {
 import { componentLabel, type NodeAt, nodeLabel } from "../../patching/nodes.ts";
 import type { PathPatchingContext } from "../../patching/path-patching.ts";
 import { cutoffSharpness, probabilityDifference, yearProbabilitiesFromLogSumExp } from "./metrics.ts";
-import { meanYearProbabilities } from "./year-heatmap.ts";
+import { meanRowsByYy } from "./yy-groups.ts";
 
 /** One evaluation of the circuit: the patched model's metrics and its probability heatmap. */
 export interface CircuitEvaluationEntry {
@@ -72,7 +72,7 @@ function entry(result: CircuitEvaluationResult, rule: string, yy: Int32Array): C
     cutoff_sharpness: mean(cutoffSharpness(probs, yy)),
     fraction_of_baseline: prob_diff / result.clean,
     recovered: (prob_diff - result.corrupted) / (result.clean - result.corrupted),
-    mean_probability: meanYearProbabilities(probs, yy).mean_probability,
+    mean_probability: meanRowsByYy(probs, 100, yy).rows,
   };
 }
 

@@ -6,7 +6,8 @@ import { cumulativeNeuronPatching } from "../../patching/neuron-cumulative.ts";
 import { componentName } from "../../patching/nodes.ts";
 import { neuronCache, type PathActivations } from "../../patching/path-activations.ts";
 import { type HtmlDisplayed, withHtmlDisplay } from "./display.ts";
-import { topNeuronsOfMlp, yearLogitDifference } from "./top-neurons.ts";
+import { InputError } from "../../errors.ts";
+import { type TopNeurons, topNeuronsOfMlp, yearLogitDifference } from "./top-neurons.ts";
 import { meanRowsByYy } from "./yy-groups.ts";
 
 export interface NeuronHeatmap {
@@ -41,9 +42,14 @@ export interface NeuronAnalysisOptions {
   readonly heatmapNeurons?: number;
   /** Neurons patched together against the sum of their single effects (default 10). */
   readonly togetherCount?: number;
-  /** Longest prefix of the ranking patched together (default 200). */
+  /** Longest prefix of the ranking patched together (default CUMULATIVE_MAX). */
   readonly cumulativeMax?: number;
+  /** This MLP's topNeuronsOfMlp ranking when already computed, at least min(cumulativeMax, d_mlp) long (the report's top_neurons). */
+  readonly ranking?: TopNeurons;
 }
+
+/** Default `cumulativeMax`: the paper's cumulative-effect curve runs to 200 neurons. */
+export const CUMULATIVE_MAX = 200;
 
 const METRIC =
   "mean change of the END year-logit difference (mean logit of years > YY minus mean of years ≤ YY) when the neurons take their " +
@@ -60,8 +66,9 @@ export function neuronAnalysis(
 ): NeuronAnalysis & HtmlDisplayed {
   const { layer, pos, yy, yearTokens } = options;
   const T = yearTokens.length;
-  const longest = Math.min(options.cumulativeMax ?? 200, model.config.dMlp);
-  const ranking = topNeuronsOfMlp(model, clean, corrupted, yy, layer, pos, yearTokens, longest).neurons.map(({ neuron, score }) => ({ neuron, score }));
+  const longest = Math.min(options.cumulativeMax ?? CUMULATIVE_MAX, model.config.dMlp);
+  const ranking = (givenRanking(options.ranking, layer, longest) ?? topNeuronsOfMlp(model, clean, corrupted, yy, layer, pos, yearTokens, longest))
+    .neurons.slice(0, longest).map(({ neuron, score }) => ({ neuron, score }));
   const order = ranking.map((r) => r.neuron);
   const cleanCache = neuronCache(model, clean, layer);
   const corruptedCache = neuronCache(model, corrupted, layer);
@@ -105,6 +112,16 @@ export function neuronAnalysis(
       values: [value.cumulative.effect],
     }),
   );
+}
+
+/** A precomputed ranking, checked to be of MLP `layer` and long enough; undefined when none was given. */
+function givenRanking(ranking: TopNeurons | undefined, layer: number, longest: number): TopNeurons | undefined {
+  if (ranking === undefined) return undefined;
+  const mlp = componentName({ kind: "mlp", layer });
+  if (ranking.mlp !== mlp || ranking.neurons.length < longest) {
+    throw new InputError(`neuronAnalysis: the given ranking is of ${ranking.mlp} with ${ranking.neurons.length} neurons; expected ${mlp} with at least ${longest}`, "bad_option");
+  }
+  return ranking;
 }
 
 /** The batch mean of `metric` over row `row` of [rows, batch, T] logit changes. */

@@ -1,10 +1,10 @@
 import { unembed } from "../../gpt2/components/unembed.ts";
 import type { HookedGpt2 } from "../../hooks/hooked-gpt2.ts";
 import type { NodeAt } from "../../patching/nodes.ts";
-import { componentLabel, componentName } from "../../patching/nodes.ts";
+import { checkComponent, componentLabel, componentName } from "../../patching/nodes.ts";
 import { collectPathActivations, type PathActivations } from "../../patching/path-activations.ts";
 import {
-  evaluateCircuit, pathPatch, pathPatchingSweep, type PathPatchingContext, type PathPatchingGrid, type ReceiverInput,
+  pathPatch, pathPatchingSweep, type PathPatchingContext, type PathPatchingGrid, type ReceiverInput,
 } from "../../patching/path-patching.ts";
 import type { HeadComponent, MlpComponent } from "../../patching/circuit-evaluation.ts";
 import { importantHeads, importantMlps, mergeHeads, type SelectedHead } from "./circuit-selection.ts";
@@ -16,16 +16,17 @@ import {
 import { mlpLogitLens, type MlpLogitLens } from "./mlp-logit-lens.ts";
 import { type TopNeurons, topNeuronsOfMlp } from "./top-neurons.ts";
 import { yearTokenIds } from "./years.ts";
-import { checkNeuronMlp, type ComponentAnalysesReport, runComponentAnalyses } from "./component-analyses.ts";
+import { meanRowsByYy } from "./yy-groups.ts";
+import { checkNeuronMlp, type ComponentAnalysesReport, mostImportantMlp, runComponentAnalyses } from "./component-analyses.ts";
+import { CUMULATIVE_MAX } from "./neuron-analysis.ts";
 import { circuitEvaluations, type CircuitEvaluationsReport } from "./circuit-evaluations.ts";
 import type { CircuitSpec } from "./circuit-spec.ts";
-import { lowerCircuit, lowerCircuitNodes, type LowerCircuitReport } from "./lower-circuit.ts";
+import { checkKvThreshold, lowerCircuit, lowerCircuitNodes, type LowerCircuitReport } from "./lower-circuit.ts";
 import { meanAttentionEndToYy } from "./attention-analysis.ts";
 import { checkMinProbDiff, greaterThanTaskCheck } from "./task-check.ts";
 import { streamBaselineMetrics } from "./baseline-stream.ts";
 import { randomCircuitControl } from "./random-circuits.ts";
 import { greaterThanSelectionSweeps, selectionCellStatistics } from "./selection-cells.ts";
-import { meanYearProbabilities } from "./year-heatmap.ts";
 import {
   baselineStatistics, bootstrapSettings, checkSliceYy, DEFAULT_SLICE_YY, type GreaterThanControlOptions, type GreaterThanControlsReport,
   paperCircuitStatistics, probabilitySlice,
@@ -44,6 +45,8 @@ export interface GreaterThanPipelineOptions extends GreaterThanControlOptions {
   readonly neuronMlp?: number;
   /** Evaluate and analyse this circuit (heads and MLPs at END) instead of the one the selection rule finds. */
   readonly circuit?: CircuitSpec;
+  /** lower_circuit's k and v cells are computed for senders whose k+v effect reaches this fraction of the largest (default 0.1; 0: every cell). */
+  readonly kvThreshold?: number;
 }
 
 export interface HeadInputPatching {
@@ -113,6 +116,11 @@ function tokenRows(ids: Int32Array, batch: number, pos: number): number[][] {
   return Array.from({ length: batch }, (_, b) => Array.from(ids.subarray(b * pos, (b + 1) * pos)));
 }
 
+function probabilityHeatmap(probs: Float64Array, yy: Int32Array): GreaterThanReport["probability_heatmap"] {
+  const { yy: values, rows } = meanRowsByYy(probs, 100, yy);
+  return { yy: values, mean_probability: rows };
+}
+
 /** The paper's pipeline: baselines, iterative path patching, circuit heads' inputs, circuit evaluation. */
 export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): GreaterThanReport {
   const { model, data } = options;
@@ -123,6 +131,8 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   checkNeuronMlp(options.neuronMlp, nLayers);
   const sliceYy = checkSliceYy(options.sliceYy ?? DEFAULT_SLICE_YY);
   if (options.minProbDiff !== undefined) checkMinProbDiff(options.minProbDiff);
+  checkKvThreshold(options.kvThreshold);
+  for (const component of options.circuit?.yySenders ?? []) checkComponent(component, model.config);
   for (const [name, batch] of [["tokens", data.tokens], ["corrupted_tokens", data.corruptedTokens]] as const) {
     if (batch.pos !== END + 1) {
       throw new DatasetError(
@@ -164,7 +174,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
       onBatch: (done, total) => progress(`baseline on ${options.largeBaseline!.n} unbalanced prompts`, done, total),
     })
     : null;
-  const probabilityHeatmap = meanYearProbabilities(cleanProbs, data.yy);
+  const cleanHeatmap = probabilityHeatmap(cleanProbs, data.yy);
   const common = {
     model: { n_layers: nLayers, n_heads: nHeads, d_model: dModel, d_mlp: dMlp, weights: model.model.weightsProcessing },
     dataset: {
@@ -175,7 +185,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
     },
     positions: { ...GT_POSITIONS },
     baseline,
-    probability_heatmap: probabilityHeatmap,
+    probability_heatmap: cleanHeatmap,
     task_check: taskCheck,
     large_baseline: largeBaseline,
   };
@@ -189,7 +199,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
       path_patching: [], head_input_patching: [], attention_end_to_yy: attentionToYy(), mlp_logit_lens: logitLenses(), top_neurons: null,
       statistics: { bootstrap: bootstrapSettings(bootstrap), baseline: baselineStats, circuit_paper: null, selection_cells: [] },
       random_circuit_control: null,
-      probability_slice: probabilitySlice(sliceYy, data.yy, probabilityHeatmap, null),
+      probability_slice: probabilitySlice(sliceYy, data.yy, cleanHeatmap, null),
       circuit: null, component_analyses: null, circuit_evaluation: null, lower_circuit: null,
     };
     progress("attention and logit lens (no circuit, see the task check)", 1, 1);
@@ -240,6 +250,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   const headInputs: HeadInputPatching[] = [];
   const yySenders: NodeAt[] = [];
   let embedKv: number | null = null;
+  let kvGrid: (number | null)[][] = [];
   for (const [channel, senderPosition, channels] of [
     ["q", END, ["q"]],
     ["kv", YY, ["k", "v"]],
@@ -266,22 +277,24 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
     });
     if (channel === "kv") {
       embedKv = embed;
-      for (const head of importantHeads(grid, nHeads, headFraction, minEffect)) yySenders.push({ kind: "head", ...head, pos: YY });
-      for (let layer = 0; layer < nLayers; layer++) {
-        if ((grid.grid[layer]![nHeads] ?? 0) <= -minEffect) yySenders.push({ kind: "mlp", layer, pos: YY });
+      kvGrid = grid.grid;
+      if (given?.yySenders) {
+        yySenders.push(...given.yySenders.map((c): NodeAt => ({ ...c, pos: YY })));
+      } else {
+        for (const head of importantHeads(grid, nHeads, headFraction, minEffect)) yySenders.push({ kind: "head", ...head, pos: YY });
+        for (let layer = 0; layer < nLayers; layer++) {
+          if ((grid.grid[layer]![nHeads] ?? 0) <= -minEffect) yySenders.push({ kind: "mlp", layer, pos: YY });
+        }
       }
     }
   }
 
-  progress("circuit evaluation", 0, 1);
   const circuitNodes: NodeAt[] = [...heads.map((h): NodeAt => ({ kind: "head", ...h, pos: END })), ...circuitMlps, ...yySenders];
-  const evaluation = evaluateCircuit(context, circuitNodes);
-  progress("circuit evaluation", 1, 1);
-
   const lowerSteps = 2 + yySenders.filter((n) => n.kind === "mlp").length;
   let lowerDone = 0;
   const lower = lowerCircuit({
-    context, heads, circuitMlps, yySenders, embedKv, yy: YY, end: END, minEffect,
+    context, heads, circuitMlps, yySenders, embedKv, kvGrid, yy: YY, end: END, minEffect,
+    ...(options.kvThreshold === undefined ? {} : { kvThreshold: options.kvThreshold }),
     onStep: () => progress("lower circuit at YY", lowerDone++, lowerSteps),
   });
   progress("lower circuit at YY", lowerSteps, lowerSteps);
@@ -306,16 +319,23 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   progress("attention, logit lens, neurons", 1, 3);
   const lens = logitLenses();
   progress("attention, logit lens, neurons", 2, 3);
-  const mostImportantMlp = mostNegativeMlp(logitsGrid, nHeads, lastMlps);
-  const topNeurons =
-    mostImportantMlp === null
+  const mostImportant = mostImportantMlp(logitsGrid, nHeads, lastMlps);
+  const topNeuronCount = options.topNeuronCount ?? 10;
+  // Ranked as long as component_analyses.neurons needs when it analyses the same MLP: one ranking for both.
+  const rankingLength = options.neuronMlp === undefined || options.neuronMlp === mostImportant
+    ? Math.max(topNeuronCount, Math.min(CUMULATIVE_MAX, dMlp))
+    : topNeuronCount;
+  const neuronRanking =
+    mostImportant === null
       ? null
-      : topNeuronsOfMlp(model.model, clean, corrupted, data.yy, mostImportantMlp, END, yearTokens, options.topNeuronCount ?? 10);
+      : topNeuronsOfMlp(model.model, clean, corrupted, data.yy, mostImportant, END, yearTokens, rankingLength);
+  const topNeurons = neuronRanking && { ...neuronRanking, neurons: neuronRanking.neurons.slice(0, topNeuronCount) };
   progress("attention, logit lens, neurons", 3, 3);
 
   const componentAnalyses = runComponentAnalyses({
     model, clean, corrupted, yy: data.yy, yearTokens, logitsGrid, senderGrids: [logitsGrid, ...mlpGrids], heads, circuitMlps: circuitMlpLayers, candidateMlps: lastMlps,
     neuronMlp: options.neuronMlp,
+    neuronRanking,
     onStep: (done, total) => progress("component analyses", done, total),
   });
 
@@ -359,9 +379,10 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
       heads: heads.map((h: SelectedHead) => componentLabel({ kind: "head", ...h })),
       mlps: circuitMlps.map(componentName),
       yy_senders: yySenders.map((n) => `${componentLabel(n)}@YY`),
-      prob_diff: evaluation.metric,
-      fraction_of_baseline: evaluation.fractionOfBaseline,
-      recovered: evaluation.recovered,
+      // The stricter rule's numbers (circuit_evaluation.full_circuit), computed once.
+      prob_diff: evaluations.full_circuit.prob_diff,
+      fraction_of_baseline: evaluations.full_circuit.fraction_of_baseline,
+      recovered: evaluations.full_circuit.recovered,
       source: given ? "given" : "found",
     },
     component_analyses: componentAnalyses,
@@ -369,7 +390,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
     lower_circuit: lower,
     statistics: { bootstrap: bootstrapSettings(bootstrap), baseline: baselineStats, circuit_paper: circuitPaperStats, selection_cells: selectionCells },
     random_circuit_control: randomControl,
-    probability_slice: probabilitySlice(sliceYy, data.yy, probabilityHeatmap, { yy: evaluations.yy, mean_probability: evaluations.paper.mean_probability }),
+    probability_slice: probabilitySlice(sliceYy, data.yy, cleanHeatmap, { yy: evaluations.yy, mean_probability: evaluations.paper.mean_probability }),
   };
 }
 
@@ -377,11 +398,3 @@ function emptyGrid(nLayers: number, nHeads: number): Pick<PathPatchingGrid, "gri
   return { grid: Array.from({ length: nLayers }, () => new Array(nHeads + 1).fill(null)) };
 }
 
-function mostNegativeMlp(grid: PathPatchingGrid, nHeads: number, layers: readonly number[]): number | null {
-  let best: number | null = null;
-  for (const layer of layers) {
-    const value = grid.grid[layer]![nHeads] ?? 0;
-    if (best === null || value < (grid.grid[best]![nHeads] ?? 0)) best = layer;
-  }
-  return best;
-}

@@ -1,4 +1,4 @@
-import { PCA } from "ml-pca";
+import { EigenvalueDecomposition, Matrix } from "ml-matrix";
 import { tokenEmbed } from "../../gpt2/components/embed.ts";
 import { toTokens } from "../../gpt2/tokenizer.ts";
 import type { HookedGpt2 } from "../../hooks/hooked-gpt2.ts";
@@ -45,7 +45,7 @@ export interface YearPcaOptions {
 }
 
 /**
- * Two-component PCA (ml-pca, centred, not scaled) of the year representations on one prompt per
+ * Two-component PCA (centred, not scaled; ml-matrix's eigen-decomposition) of the year representations on one prompt per
  * YY 02…98 with a fixed noun and century: the first circuit MLP's input (hook_resid_mid) at END,
  * the circuit heads' summed outputs at END, a non-circuit head's output at END, and the static
  * embeddings (W_E rows) of the YY tokens.
@@ -100,20 +100,37 @@ function panel(name: string, what: string, rows: Tensor | null, missing: string)
   if (rows === null) return { name, what, points: null, explained_variance: null, missing };
   const width = rows.shape[rows.rank - 1]!;
   const matrix = Array.from({ length: rows.size / width }, (_, r) => Array.from(rows.data.subarray(r * width, (r + 1) * width)));
-  // ml-pca's default SVD route can loop forever on a (nearly) rank-deficient matrix, e.g. a head whose
-  // output hardly depends on YY; the eigen-decomposition of the covariance matrix does not.
   const spread = columnSpread(matrix);
   if (!Number.isFinite(spread)) return { name, what, points: null, explained_variance: null, missing: "the representation holds non-finite values" };
   if (spread === 0) return { name, what, points: null, explained_variance: null, missing: "the representation is the same for every YY (no variance to decompose)" };
-  const pca = new PCA(matrix, { center: true, scale: false, method: "covarianceMatrix" });
-  const variance = pca.getExplainedVariance();
-  const projected = pca.predict(matrix, { nComponents: 2 }).to2DArray();
+  const { points, explained } = pcaByGram(matrix);
+  return { name, what, points, explained_variance: explained, missing: null };
+}
+
+/**
+ * PCA through the eigen-decomposition of the centred rows' Gram matrix X·Xᵀ (97 × 97) rather than
+ * the covariance Xᵀ·X (d_model × d_model, seconds per panel): the same non-zero eigenvalues, and the
+ * points' coordinates along PC i are √λ_i · u_i. Each component's sign puts its largest |coordinate| positive.
+ */
+function pcaByGram(matrix: readonly number[][]): { points: [number, number][]; explained: [number, number] } {
+  const x = new Matrix(matrix as number[][]);
+  const centred = x.subRowVector(x.mean("column"));
+  const gram = centred.mmul(centred.transpose());
+  const evd = new EigenvalueDecomposition(gram, { assumeSymmetric: true });
+  const order = evd.realEigenvalues.map((value, i) => [value, i] as const).sort((a, b) => b[0] - a[0]);
+  const total = gram.trace();
+  const component = (rank: number): { coordinates: number[]; share: number } => {
+    const [value, column] = order[rank] ?? [0, -1];
+    if (column < 0 || value <= 0) return { coordinates: matrix.map(() => 0), share: 0 };
+    const u = evd.eigenvectorMatrix.getColumn(column);
+    const largest = u.reduce((best, v) => (Math.abs(v) > Math.abs(best) ? v : best), 0);
+    const scale = Math.sqrt(value) * Math.sign(largest);
+    return { coordinates: u.map((v) => v * scale), share: value / total };
+  };
+  const [first, second] = [component(0), component(1)];
   return {
-    name,
-    what,
-    points: projected.map((row) => [row[0] ?? 0, row[1] ?? 0]),
-    explained_variance: [variance[0] ?? 0, variance[1] ?? 0],
-    missing: null,
+    points: first.coordinates.map((c, b) => [c, second.coordinates[b]!]),
+    explained: [first.share, second.share],
   };
 }
 
