@@ -22,7 +22,7 @@ export function logitsFloat64(
 ): Float64Array[] {
   const { dModel: d, nHeads: H, dHead: dh, dMlp, dVocab, layerNormEps: eps } = config;
   const B = ids.length, P = ids[0]!.length, R = B * P;
-  const hook = (name: string, x: Float64Array): Float64Array => {
+  const hook = (name: string, x: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> => {
     if (perturb?.name !== name) return x;
     if (perturb.delta.length !== x.length) throw new Error(`perturbation of ${name}: ${perturb.delta.length} vs ${x.length}`);
     return x.map((v, i) => v + perturb.delta[i]!);
