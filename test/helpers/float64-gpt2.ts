@@ -41,7 +41,7 @@ export function logitsFloat64(
   };
   const layerNorm = (x: Float64Array, prefix: string, gamma: Float32Array, beta: Float32Array) => {
     const xc = new Float64Array(R * d);
-    let scale: Float64Array = new Float64Array(R);
+    let scale = new Float64Array(R);
     for (let r = 0; r < R; r++) {
       let mean = 0;
       for (let j = 0; j < d; j++) mean += x[r * d + j]!;
@@ -54,7 +54,7 @@ export function logitsFloat64(
       scale[r] = Math.sqrt(v / d + eps);
     }
     scale = hook(`${prefix}.hook_scale`, scale);
-    let n: Float64Array = xc.map((v, i) => v / scale[Math.floor(i / d)]!);
+    let n = xc.map((v, i) => v / scale[Math.floor(i / d)]!);
     n = hook(`${prefix}.hook_normalized`, n);
     return n.map((v, i) => v * gamma[i % d]! + beta[i % d]!);
   };
