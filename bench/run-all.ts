@@ -20,6 +20,8 @@
  *    wasm forward on this machine can beat, printed next to PyTorch's time;
  * 7. peak RSS of our loading + running process vs the float32 weight bytes;
  * 8. bench/greater-than.ts --n 490 (pipeline stage times) under Node (compiled by bench/node-compile.ts);
+ * 8b. bench/backward.ts (under Node): forward vs forward + backward (runWithGradients) at N = 490,
+ *    the backward's GEMM GFLOP/s, the transposed weights' memory and peak RSS;
  * 9. bench/load-dispose.ts (under Node): RSS over 50 load / run / dispose cycles of the bundled model.
  */
 import { spawnSync, type SpawnSyncOptions } from "node:child_process";
@@ -322,6 +324,18 @@ if (SKIP_GREATER_THAN) {
 }
 log(greaterThanLine);
 
+// ---- 8b. backward ----
+
+section("backward vs forward (runWithGradients, PD-like metric at the last position), N = 490 × 13");
+let backwardLine: string;
+{
+  const r = run("node", ["--experimental-wasm-relaxed-simd", compileForNode("bench/backward.ts"), "--n", "490", "--seq", "13"]);
+  log(indent(r.stdout));
+  if (r.status !== 0) log(indent(r.stderr.split("\n").slice(-5).join("\n")));
+  backwardLine = r.stdout.split("\n").find((l) => l.startsWith("backward / forward"))?.replace(/\s+/g, " ") ?? `bench/backward.ts exited ${r.status}`;
+}
+log(backwardLine);
+
 // ---- 9. load / dispose ----
 
 section("load / run / dispose of the bundled model, 50 cycles");
@@ -351,6 +365,7 @@ log(`ours: Node ${nodeVersion}, default backend ${autoName}, one-thread backend 
 if (!torch.ok) log(`PyTorch: NOT AVAILABLE (${torch.note}); only our side was measured`);
 log(`PyTorch vs ours logits (tiny-gpt2): ${checkLine}`);
 log(`load/dispose: ${loadDisposeLine}`);
+log(`backward: ${backwardLine}`);
 log("");
 const cols = [`ours ${autoName}`, "PyTorch 2 thr", "ours/PyTorch", `ours ${wasmName}`, "PyTorch 1 thr", "ours/PyTorch"];
 const widths = cols.map((c) => Math.max(c.length, 9));
