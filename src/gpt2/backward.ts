@@ -2,7 +2,7 @@ import { add } from "../tensor/elementwise.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import type { KeyMask } from "./components/attention-mask.ts";
 import { type LayerNormSite, layerNormAffineOf, lnFinal } from "./components/layer-norm.ts";
-import { mlpPre } from "./components/mlp.ts";
+import { mlpActivation, mlpPre } from "./components/mlp.ts";
 import { unembedNormalized } from "./components/unembed.ts";
 import {
   attentionScoresBackward, maskScoreGradients, mixValuesBackward, softmaxBackward, splitQkvBackward, sumHeadsBackward,
@@ -138,7 +138,7 @@ function blockBackward(pass: Pass, layer: number, dResidPostIn: Tensor): Tensor 
   const dMlpOut = visit("hook_mlp_out", dResidPost);
   const dPost = visit("mlp.hook_post", linearInputBackward(model, dMlpOut, transposedBlockWeight(model, layer, "mlpOut")));
   const pre = inputs.saved(hook("mlp.hook_pre")) ?? recomputeMlpPre(pass, layer);
-  const dPre = visit("mlp.hook_pre", geluNewBackward(dPost, pre));
+  const dPre = visit("mlp.hook_pre", geluNewBackward(dPost, pre, mlpActivation(model, pre)));
   const dLn2Out = linearInputBackward(model, dPre, transposedBlockWeight(model, layer, "mlpIn"));
   const dResidMid = visit("hook_resid_mid", add(dResidPost, layerNormBackward(pass, { kind: "ln2", layer }, dLn2Out)));
 
@@ -153,7 +153,10 @@ function blockBackward(pass: Pass, layer: number, dResidPostIn: Tensor): Tensor 
   }
   dz = visit("attn.hook_z", dz);
   const pattern = saved("attn.hook_pattern");
-  const { dPattern, dV } = mixValuesBackward(dz, pattern, saved("attn.hook_v"));
+  // Masked entries' pattern gradient only matters to whoever sees hook_pattern's gradient: the
+  // softmax multiplies it by a pattern of 0.
+  const maskedToo = visitor.wants(hook("attn.hook_pattern"));
+  const { dPattern, dV } = mixValuesBackward(dz, pattern, saved("attn.hook_v"), maskedToo);
   let dScores = visit("attn.hook_attn_scores", softmaxBackward(visit("attn.hook_pattern", dPattern), pattern));
   if (visitor.mayModify(hook("attn.hook_attn_scores"))) dScores = maskScoreGradients(dScores.clone(), inputs.mask);
   const { dQ, dK } = attentionScoresBackward(dScores, saved("attn.hook_q"), saved("attn.hook_k"));

@@ -9,20 +9,23 @@ import type { KeyMask } from "../components/attention-mask.ts";
 /**
  * mixValues backward, z[b, q, h] = Σ_k pattern[b, h, q, k]·v[b, k, h]:
  * ∂/∂pattern[b, h, q, k] = dz[b, q, h]·v[b, k, h] and ∂/∂v[b, k, h] = Σ_q pattern[b, h, q, k]·dz[b, q, h].
+ * Without `maskedToo`, ∂/∂pattern is left 0 at keys after the query (where the pattern is 0).
  */
-export function mixValuesBackward(dz: Tensor, pattern: Tensor, v: Tensor): { dPattern: Tensor; dV: Tensor } {
+export function mixValuesBackward(dz: Tensor, pattern: Tensor, v: Tensor, maskedToo = true): { dPattern: Tensor; dV: Tensor } {
   const [batch, nHeads, pos, keys] = pattern.shape as [number, number, number, number];
   const dHead = v.shape[3]!;
   const rowStride = nHeads * dHead;
   const dPattern = new Float32Array(pattern.size);
   const dV = new Float32Array(v.size);
   const p = pattern.data, vd = v.data, g = dz.data;
+  const offset = keys - pos;
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < nHeads; h++) {
       const plane = (b * nHeads + h) * pos * keys;
       for (let i = 0; i < pos; i++) {
         const zBase = (b * pos + i) * rowStride + h * dHead;
-        for (let j = 0; j < keys; j++) {
+        const seen = maskedToo ? keys : Math.min(keys, i + offset + 1);
+        for (let j = 0; j < seen; j++) {
           const vBase = (b * keys + j) * rowStride + h * dHead;
           const weight = p[plane + i * keys + j]!;
           let acc = 0;
