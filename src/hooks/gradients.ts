@@ -29,6 +29,12 @@ export interface GradientRunOptions extends TokenizeInputOptions {
   readonly hooks?: readonly HookSpec[];
   /** Forward activations to return, as run()'s cache (`logits` is not computed; the metric's rows are). */
   readonly cache?: CacheSelector;
+  /**
+   * Recompute each block's mlp.hook_pre in the backward (from ln2's output, one more d_model × d_mlp
+   * product per block) instead of keeping it from the forward: [batch, pos, d_mlp] less memory per
+   * block. Default false.
+   */
+  readonly recomputeMlpPre?: boolean;
   /** For ids padded by hand: [batch, pos] of 1 (token) and 0 (pad), as run() takes it. */
   readonly attentionMask?: Tensor | readonly (readonly number[])[];
 }
@@ -52,7 +58,7 @@ export interface GradientModel extends HookNameSource {
   runUntil(tokens: RunInput, stopAfter: HookName, options?: object): ActivationCache;
 }
 
-const OPTION_KEYS = ["metric", "grads", "backwardHooks", "hooks", "cache", "attentionMask", "prependBos", "paddingSide", "padTokenId"];
+const OPTION_KEYS = ["metric", "grads", "backwardHooks", "hooks", "cache", "recomputeMlpPre", "attentionMask", "prependBos", "paddingSide", "padTokenId"];
 
 const bad = (message: string) => new InputError(message, "bad_option");
 
@@ -66,7 +72,8 @@ function checkOptions(options: unknown): asserts options is GradientRunOptions {
       throw bad(`unknown runWithGradients option "${key}"${hint}; the options are ${OPTION_KEYS.join(", ")}`);
     }
   }
-  const { metric } = options as { metric?: unknown };
+  const { metric, recomputeMlpPre } = options as { metric?: unknown; recomputeMlpPre?: unknown };
+  if (recomputeMlpPre !== undefined && typeof recomputeMlpPre !== "boolean") throw bad(`recomputeMlpPre must be true or false, got ${String(recomputeMlpPre)}`);
   const m = metric as Partial<LogitMetric> | undefined;
   const ok = typeof m === "object" && m !== null && typeof m.evaluate === "function" &&
     (m.kind === "logits" || (m.kind === "softmax" && Array.isArray((m as { tokens?: unknown }).tokens)));
@@ -98,7 +105,8 @@ export function runWithGradients(hooked: GradientModel, input: RunInput, options
   const tokens = hooked.tokens(resolved.tokens);
   const mask = resolved.attentionMask;
   const hookedPre = (name: HookName) => forwardHooks.some(([s]) => (typeof s === "function" ? s(name) : s === name));
-  const keep = (name: HookName) => userCache(name) || savedForBackward(name) || (name.endsWith("mlp.hook_pre") && hookedPre(name));
+  const keepPre = (name: HookName) => name.endsWith("mlp.hook_pre") && (options.recomputeMlpPre !== true || hookedPre(name));
+  const keep = (name: HookName) => userCache(name) || savedForBackward(name) || keepPre(name);
   const forwardCache = hooked.runUntil(resolved.tokens, "ln_final.hook_normalized", {
     hooks: forwardHooks, cache: keep,
     ...(options.attentionMask !== undefined ? { attentionMask: options.attentionMask } : {}),

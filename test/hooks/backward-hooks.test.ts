@@ -89,6 +89,12 @@ describe("backward hooks", () => {
     for (const name of model.hookNames) expectClose(perHead.grads.get(name).data, fused.grads.get(name).data, 1e-5, name);
   });
 
+  it("recomputing mlp.hook_pre in the backward gives the same gradients as keeping it", () => {
+    const kept = model.runWithGradients(ids, { metric, grads: true });
+    const recomputed = model.runWithGradients(ids, { metric, grads: true, recomputeMlpPre: true });
+    for (const name of model.hookNames) expect(recomputed.grads.get(name).data, name).toEqual(kept.grads.get(name).data);
+  });
+
   it("edits of the gradient at masked scores do not reach q and k", () => {
     const plain = model.runWithGradients(ids, { metric, grads: true });
     const edited = model.runWithGradients(ids, {
