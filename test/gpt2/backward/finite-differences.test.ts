@@ -12,6 +12,7 @@ import { describe, expect, it } from "vitest";
 import { type LogitMetric, logitDifferenceMetric, logProbMetric, probabilityMassDifferenceMetric } from "../../../src/gpt2/backward/logit-metrics.ts";
 import { loadGpt2FromDir } from "../../../src/gpt2/node-load.ts";
 import { HookedGpt2 } from "../../../src/hooks/hooked-gpt2.ts";
+import { seededRandom } from "../../../src/hooks/sampling.ts";
 import { logitsFloat64, logSumExp64 } from "../../helpers/float64-gpt2.ts";
 import { TINY_DIR } from "../../helpers/fixtures.ts";
 import { propertyParams } from "../../helpers/property.ts";
@@ -25,17 +26,6 @@ interface MetricCase {
   readonly metric: LogitMetric;
   /** The same metric of float64 logits rows, written out independently. */
   readonly value64: (rows: Float64Array[]) => number;
-}
-
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -100,7 +90,7 @@ describe("backward pass vs float64 finite differences (tiny model, every hook po
   it("⟨grad, u⟩ matches the central difference along a random u at every hook point", () => {
     fc.assert(
       fc.property(cases, ({ batch, pos, kind, positionsKind, seed }) => {
-        const random = mulberry(seed);
+        const random = seededRandom(seed);
         const ids = Array.from({ length: batch }, () => Array.from({ length: pos }, () => Math.floor(random() * config.dVocab)));
         const positions = positionsKind === 0 ? "last" : positionsKind === 1 ? "all" : ids.map(() => Math.floor(random() * pos));
         const readRows = positions === "last" ? ids.map((_, b) => b * pos + pos - 1)
