@@ -13,6 +13,7 @@ import { type LogitMetric, logitDifferenceMetric, logProbMetric, probabilityMass
 import { loadGpt2FromDir } from "../../../src/gpt2/node-load.ts";
 import { HookedGpt2 } from "../../../src/hooks/hooked-gpt2.ts";
 import { seededRandom } from "../../../src/hooks/sampling.ts";
+import type { Tensor } from "../../../src/tensor/tensor.ts";
 import { logitsFloat64, logSumExp64 } from "../../helpers/float64-gpt2.ts";
 import { TINY_DIR } from "../../helpers/fixtures.ts";
 import { propertyParams } from "../../helpers/property.ts";
@@ -77,6 +78,19 @@ function metricCase(kind: number, rows: number, positions: "last" | "all" | numb
   };
 }
 
+/** ⟨g, u⟩ for a random u against (f(εu) − f(−εu))/2ε, f the float64 metric with a perturbation added at the hook point. */
+function expectDirectionalDerivative(g: Tensor, random: () => number, f: (delta: Float64Array) => number, label: string): void {
+  const eps = 1e-4;
+  const u = Float64Array.from({ length: g.size }, () => random() * 2 - 1);
+  let ours = 0, scale = 0;
+  for (let i = 0; i < g.size; i++) {
+    ours += g.data[i]! * u[i]!;
+    scale += Math.abs(g.data[i]! * u[i]!);
+  }
+  const fd = (f(u.map((x) => x * eps)) - f(u.map((x) => -x * eps))) / (2 * eps);
+  expect(Math.abs(ours - fd), `${label}: ours ${ours}, fd ${fd}, scale ${scale}`).toBeLessThanOrEqual(2e-4 * scale + 1e-9);
+}
+
 const cases = fc
   .record({
     batch: fc.integer({ min: 1, max: 2 }),
@@ -102,18 +116,7 @@ describe("backward pass vs float64 finite differences (tiny model, every hook po
           value64(logitsFloat64(config, weights, ids, readRows, name ? { name, delta: delta! } : undefined));
         expect(value, `${label}: metric value`).toBeCloseTo(f(), 4);
         expect(grads.names.length, "every hook point has a gradient").toBe(model.hookNames.length);
-        const eps = 1e-4;
-        for (const name of model.hookNames) {
-          const g = grads.get(name);
-          const u = Float64Array.from({ length: g.size }, () => random() * 2 - 1);
-          let ours = 0, scale = 0;
-          for (let i = 0; i < g.size; i++) {
-            ours += g.data[i]! * u[i]!;
-            scale += Math.abs(g.data[i]! * u[i]!);
-          }
-          const fd = (f(name, u.map((x) => x * eps)) - f(name, u.map((x) => -x * eps))) / (2 * eps);
-          expect(Math.abs(ours - fd), `${label} @ ${name}: ours ${ours}, fd ${fd}, scale ${scale}`).toBeLessThanOrEqual(2e-4 * scale + 1e-9);
-        }
+        for (const name of model.hookNames) expectDirectionalDerivative(grads.get(name), random, (delta) => f(name, delta), `${label} @ ${name}`);
       }),
       propertyParams("backward finite differences", 5),
     );
@@ -135,17 +138,8 @@ describe("forward hooks count as the identity in the backward", () => {
     const f = (extra?: { name: string; delta: Float64Array }) =>
       value64(logitsFloat64(config, weights, ids, rows, [{ name: shiftName, delta: shift }, ...(extra ? [extra] : [])]));
     expect(value).toBeCloseTo(f(), 5);
-    const eps = 1e-4;
     for (const name of ["hook_embed", "blocks.0.attn.hook_q", "blocks.0.hook_mlp_out", "blocks.1.attn.hook_pattern", "ln_final.hook_scale"] as const) {
-      const g = grads.get(name);
-      const u = Float64Array.from({ length: g.size }, () => random() * 2 - 1);
-      let ours = 0, scale = 0;
-      for (let i = 0; i < g.size; i++) {
-        ours += g.data[i]! * u[i]!;
-        scale += Math.abs(g.data[i]! * u[i]!);
-      }
-      const fd = (f({ name, delta: u.map((x) => x * eps) }) - f({ name, delta: u.map((x) => -x * eps) })) / (2 * eps);
-      expect(Math.abs(ours - fd), `${name}: ours ${ours}, fd ${fd}`).toBeLessThanOrEqual(2e-4 * scale + 1e-9);
+      expectDirectionalDerivative(grads.get(name), random, (delta) => f({ name, delta }), name);
     }
   });
 });
