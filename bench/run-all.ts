@@ -21,6 +21,8 @@
  *    (bench/forward-table.ts), and the summary ends with the README's rows as Markdown;
  * 7. peak RSS of our loading + running process vs the float32 weight bytes;
  * 8. bench/greater-than.ts --n 490 (pipeline stage times) under Node (compiled by bench/node-compile.ts);
+ * 8b. bench/backward.ts (under Node): forward vs forward + backward (runWithGradients) at N = 490,
+ *    the backward's GEMM GFLOP/s, the transposed weights' memory and peak RSS;
  * 9. bench/load-dispose.ts (under Node): RSS over 50 load / run / dispose cycles of the bundled model.
  * --forward-only stops after 5 and 6b (the peak the floor needs).
  */
@@ -300,6 +302,29 @@ if (FORWARD_ONLY || SKIP_GREATER_THAN) {
 }
 if (!FORWARD_ONLY) log(greaterThanLine);
 
+// ---- 8b. backward ----
+
+section("backward vs forward (runWithGradients, PD-like metric at the last position), N = 490 × 13");
+let backwardLine: string;
+{
+  const r = run("node", ["--experimental-wasm-relaxed-simd", compileForNode("bench/backward.ts"), "--n", "490", "--seq", "13"]);
+  log(indent(r.stdout));
+  if (r.status !== 0) log(indent(r.stderr.split("\n").slice(-5).join("\n")));
+  backwardLine = r.stdout.split("\n").find((l) => l.startsWith("backward / forward"))?.replace(/\s+/g, " ") ?? `bench/backward.ts exited ${r.status}`;
+}
+if (torch.ok) {
+  const env = { ...process.env, OMP_NUM_THREADS: "2", OPENBLAS_NUM_THREADS: "2", MKL_NUM_THREADS: "2", OMP_WAIT_POLICY: "PASSIVE" };
+  const r = run(PYTHON, [TORCH_SCRIPT, "backward", "--model", MODEL, "--n", "490", "--seq", "13", "--threads", "2"], { env });
+  const t = results(r.stdout).find((x) => x.kind === "backward") as { forward_ms: number; forward_backward_ms: number } | undefined;
+  const torchLine = t
+    ? `PyTorch (autograd, 2 threads): forward ${(t.forward_ms / 1000).toFixed(2)} s, forward + backward ${(t.forward_backward_ms / 1000).toFixed(2)} s: ` +
+      `backward / forward ${((t.forward_backward_ms - t.forward_ms) / t.forward_ms).toFixed(2)}×`
+    : `PyTorch backward failed (${r.stderr.trim().split("\n").at(-1) ?? r.status})`;
+  log(torchLine);
+  backwardLine += `; ${torchLine}`;
+}
+log(backwardLine);
+
 // ---- 9. load / dispose ----
 
 let loadDisposeLine = "skipped (--forward-only)";
@@ -331,6 +356,7 @@ for (const setup of torch.ok ? setups : []) {
 if (!torch.ok) log(`PyTorch: NOT AVAILABLE (${torch.note}); only our side was measured`);
 log(`PyTorch vs ours logits (tiny-gpt2): ${checkLine}`);
 log(`load/dispose: ${loadDisposeLine}`);
+log(`backward: ${backwardLine}`);
 log("");
 for (const line of forwardTables(report)) log(line);
 log("");

@@ -5,9 +5,18 @@ import { HookError } from "./hook-error.ts";
 import { actName, type ActNameInput, type HookName, type LayerType } from "../gpt2/hook-names.ts";
 import { nearestNames } from "../nearest-names.ts";
 
-/** Activations recorded by one run, keyed by hook name, in the order they fired. */
+/**
+ * Activations recorded by one run, keyed by hook name, in the order they fired; or (kind
+ * "gradient") the gradients of a metric at hook points, from runWithGradients, in the order the
+ * backward reached them.
+ */
 export class ActivationCache implements Iterable<[HookName, Tensor]> {
   readonly #values = new Map<HookName, Tensor>();
+  readonly kind: "activation" | "gradient";
+
+  constructor(kind: "activation" | "gradient" = "activation") {
+    this.kind = kind;
+  }
 
   /** @internal used by the run that fills the cache */
   record(name: HookName, value: Tensor): void {
@@ -41,10 +50,9 @@ export class ActivationCache implements Iterable<[HookName, Tensor]> {
     const value = this.#values.get(full);
     if (value) return value;
     const cached = [...this.#values.keys()];
-    const hint = cached.length
-      ? `nearest cached names: ${nearestNames(full, cached).join(", ")}`
-      : "the cache is empty (pass `cache: true` or a list of names to run)";
-    throw new HookError("not_cached", `activation "${full}" is not in the cache; ${hint}`, full);
+    const option = this.kind === "gradient" ? "`grads: true` or a list of names to runWithGradients" : "`cache: true` or a list of names to run";
+    const hint = cached.length ? `nearest cached names: ${nearestNames(full, cached).join(", ")}` : `the cache is empty (pass ${option})`;
+    throw new HookError("not_cached", `${this.kind} "${full}" is not in the cache; ${hint}`, full);
   }
 
   get names(): HookName[] {
@@ -63,7 +71,7 @@ export class ActivationCache implements Iterable<[HookName, Tensor]> {
   toString(): string {
     const width = Math.max(0, ...this.names.map((name) => name.length));
     const lines = [...this.#values].map(([name, t]) => `  ${name.padEnd(width)}  [${t.shape.join(", ")}]`);
-    return [`ActivationCache with ${this.size} activation${this.size === 1 ? "" : "s"}${this.size ? ":" : ""}`, ...lines].join("\n");
+    return [`ActivationCache with ${this.size} ${this.kind}${this.size === 1 ? "" : "s"}${this.size ? ":" : ""}`, ...lines].join("\n");
   }
 
   [Symbol.for("nodejs.util.inspect.custom")](): string {
@@ -79,7 +87,7 @@ export class ActivationCache implements Iterable<[HookName, Tensor]> {
     const rows = [...this.#values].map(
       ([name, t]) => `<tr><td style="${cell}">${name}</td><td style="${cell}">${formatHeader(t.shape).replace(/^Tensor /, "")}</td></tr>`,
     );
-    const html = `<table style="border-collapse:collapse"><caption style="font:12px monospace;text-align:left">ActivationCache with ${this.size} activation${this.size === 1 ? "" : "s"}</caption><tr><th style="${cell}">hook</th><th style="${cell}">shape</th></tr>${rows.join("")}</table>`;
+    const html = `<table style="border-collapse:collapse"><caption style="font:12px monospace;text-align:left">ActivationCache with ${this.size} ${this.kind}${this.size === 1 ? "" : "s"}</caption><tr><th style="${cell}">hook</th><th style="${cell}">shape</th></tr>${rows.join("")}</table>`;
     return { "text/plain": this.toString(), "text/html": html };
   }
 }

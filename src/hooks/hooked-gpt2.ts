@@ -4,7 +4,8 @@ import { type ForwardOptions, runForward } from "../gpt2/forward.ts";
 import { checkStart } from "../gpt2/forward-inputs.ts";
 import type { Gpt2Model } from "../gpt2/model.ts";
 import { normalizeTokens, type TokenBatch, type TokenInput } from "../gpt2/tokens.ts";
-import { sameShape, shapeToString, Tensor } from "../tensor/tensor.ts";
+import { Tensor } from "../tensor/tensor.ts";
+import { applyHooks, type CacheSelector, type HookSpec, resolveHookSpecs, resolveNameSelector } from "./hook-specs.ts";
 import { ActivationCache } from "./activation-cache.ts";
 import { HookError } from "./hook-error.ts";
 import { firesFromLayer, type HookName, hookNames, parseHookName } from "../gpt2/hook-names.ts";
@@ -13,24 +14,11 @@ import { checkRunOptions, checkStopAfter } from "./run-options-check.ts";
 import { lastRealIndices, resolveRunInput, type RunInput, tokenizeInput, type TokenizeInputOptions } from "./run-input.ts";
 import type { PaddedTokens } from "../gpt2/padding.ts";
 import { InputError } from "../errors.ts";
+import { type GradientRunOptions, type GradientRunResult, runWithGradients } from "./gradients.ts";
 import { generate, type GenerateOptions, type GenerateResult } from "./generate.ts";
 import { NonFiniteTracker } from "./non-finite-tracker.ts";
 
-export interface HookContext {
-  readonly name: HookName;
-  /** The block index, or null for hook_embed, hook_pos_embed, ln_final.* and logits. */
-  readonly layer: number | null;
-  /** The activation's shape, which a replacement must keep. */
-  readonly shape: readonly number[];
-}
-
-/** Sees an activation; returns a same-shaped replacement, or nothing to keep it (in-place edits count). */
-export type HookFn = (activation: Tensor, context: HookContext) => Tensor | void;
-
-export type HookSelector = HookName | ((name: HookName) => boolean);
-export type HookSpec = readonly [HookSelector, HookFn];
-
-export type CacheSelector = boolean | readonly HookName[] | ((name: HookName) => boolean);
+export type { CacheSelector, HookContext, HookFn, HookSelector, HookSpec } from "./hook-specs.ts";
 
 export interface RunOptions extends TokenizeInputOptions {
   /** [name or name filter, fn] pairs; several hooks on one name run in the given order. */
@@ -165,6 +153,17 @@ export class HookedGpt2 {
     return generate(this, prompt, options);
   }
 
+  /**
+   * One forward and one backward pass: the metric's value, the forward cache asked for, and the
+   * gradient of the metric with respect to every hook point asked for with `grads` (under its hook
+   * name, in its shape; e.g. `blocks.3.attn.hook_z` → [batch, pos, head, d_head]). `backwardHooks`
+   * see and may edit each gradient as it flows, once each, in reverse order of the forward. Only
+   * activations' gradients exist (no gradients with respect to the weights).
+   */
+  runWithGradients(input: RunInput, options: GradientRunOptions): GradientRunResult {
+    return runWithGradients(this, input, options);
+  }
+
   /** Runs until `stopAfter` has fired and returns the cache (no logits are computed). */
   runUntil(tokens: RunInput, stopAfter: HookName, options: RunOptions = {}): ActivationCache {
     checkStopAfter(stopAfter);
@@ -222,11 +221,7 @@ export class HookedGpt2 {
         let current = value;
         const fns = hooksByName.get(hookName);
         try {
-          for (const fn of fns ?? []) {
-            const context: HookContext = { name: hookName, layer, shape: current.shape };
-            const replacement = fn(current, context);
-            if (replacement !== undefined) current = checkReplacement(hookName, current, replacement);
-          }
+          if (fns) current = applyHooks(hookName, layer, value, fns);
         } catch (error) {
           visitorError = error;
           throw error;
@@ -251,33 +246,12 @@ export class HookedGpt2 {
     return { logits, cache, tokens, attentionMask: resolved.attentionMask, lastTokenIndex };
   }
 
-  #resolveHooks(hooks: readonly HookSpec[], startLayer: number | null): Map<HookName, HookFn[]> {
-    const byName = new Map<HookName, HookFn[]>();
-    hooks.forEach((spec, index) => {
-      if (!Array.isArray(spec) || spec.length !== 2 || typeof spec[1] !== "function") {
-        throw new HookError("bad_hook", `hooks[${index}] must be a [name, fn] pair`);
-      }
-      const [selector, fn] = spec;
-      const names =
-        typeof selector === "function" ? this.hookNames.filter((n) => selector(n)) : [selector];
-      for (const name of names) {
-        this.assertHookName(name, `hooks[${index}]`);
-        if (typeof selector !== "function") this.#assertFiresAfterStart(name, startLayer, `hooks[${index}]`);
-        byName.set(name, [...(byName.get(name) ?? []), fn]);
-      }
-    });
-    return byName;
+  #resolveHooks(hooks: readonly HookSpec[], startLayer: number | null) {
+    return resolveHookSpecs(this, hooks, "hooks", (name, where) => this.#assertFiresAfterStart(name, startLayer, where));
   }
 
   #resolveCache(selector: CacheSelector, startLayer: number | null): (name: HookName) => boolean {
-    if (typeof selector === "boolean") return () => selector;
-    if (typeof selector === "function") return selector;
-    selector.forEach((name) => {
-      this.assertHookName(name, "cache");
-      this.#assertFiresAfterStart(name, startLayer, "cache");
-    });
-    const wanted = new Set<string>(selector);
-    return (name) => wanted.has(name);
+    return resolveNameSelector(this, selector, "cache", (name, where) => this.#assertFiresAfterStart(name, startLayer, where));
   }
 }
 
@@ -290,18 +264,4 @@ function gatherLastTokens(logits: Tensor, lastTokenIndex: readonly number[]): Te
     out.set(logits.data.subarray((b * pos + p) * dVocab, (b * pos + p + 1) * dVocab), b * dVocab);
   });
   return new Tensor(out, [batch, dVocab]);
-}
-
-function checkReplacement(name: HookName, current: Tensor, replacement: unknown): Tensor {
-  if (!(replacement instanceof Tensor)) {
-    throw new HookError("hook_bad_return", `hook on "${name}" returned ${typeof replacement}, expected a Tensor or nothing`, name);
-  }
-  if (!sameShape(replacement.shape, current.shape)) {
-    throw new HookError(
-      "hook_wrong_shape",
-      `hook on "${name}" returned shape ${shapeToString(replacement.shape)}, expected ${shapeToString(current.shape)}`,
-      name,
-    );
-  }
-  return replacement;
 }

@@ -1,6 +1,7 @@
 import type { Tensor } from "../../tensor/tensor.ts";
 import type { RowSoftmaxMetric } from "../../patching/path-patch-rows.ts";
 import type { SoftmaxMetric } from "../../patching/path-patching.ts";
+import { probabilityMassDifferenceMetric, type SoftmaxLogitMetric } from "../../gpt2/backward/logit-metrics.ts";
 import { cutoffSharpness, probabilityDifference, yearProbabilities, yearProbabilitiesFromLogSumExp } from "./metrics.ts";
 
 function mean(values: ArrayLike<number>): number {
@@ -42,4 +43,16 @@ export function probabilityDifferenceRowMetric(yearTokens: readonly number[], yy
     tokens: yearTokens,
     rows: (logSumExp, yearLogits) => probabilityDifference(yearProbabilitiesFromLogSumExp(yearLogits.data, logSumExp), yy),
   };
+}
+
+/**
+ * The mean probability difference at each prompt's END (its last token) as a metric runWithGradients
+ * can differentiate: the probability mass of years after YY minus that of the others.
+ */
+export function probabilityDifferenceGradientMetric(yearTokens: readonly number[], yy: ArrayLike<number>): SoftmaxLogitMetric {
+  const weights = new Float64Array(yy.length * yearTokens.length);
+  for (let row = 0; row < yy.length; row++) {
+    for (let year = 0; year < yearTokens.length; year++) weights[row * yearTokens.length + year] = year > yy[row]! ? 1 : -1;
+  }
+  return probabilityMassDifferenceMetric(yearTokens, weights, { positions: "last" });
 }
