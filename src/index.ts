@@ -45,6 +45,7 @@ export {
 
 export * from "./patching/activation-patching.ts";
 export * from "./patching/attribution.ts";
+export * from "./patching/attribution-patching.ts";
 export { PatchingError } from "./patching/patching-error.ts";
 export {
   allComponents, type Channel, type Component, componentLabel, componentName, isUpstream, type NodeAt, parseComponent,
@@ -89,3 +90,6 @@ export { attentionViewerHtml } from "./viz/attention-viewer-html.ts";
 export * from "./tasks/related/index.ts";
 export { relatedFigures, relatedReportHtml } from "./viz/related-figures.ts";
 export { componentFigures, componentTables } from "./viz/component-figures.ts";
+export {
+  type AttributionComparison, type AttributionComparisonOptions, compareAttributionToActivationPatching, pearsonCorrelation,
+} from "./viz/attribution-comparison.ts";

@@ -27,7 +27,7 @@ import {
 
 export {
   type MetricValue, type PatchComponent, type PatchDirection, type PatchGrouping, type PatchGroupingFor,
-  PatchingResult,
+  PatchingResult, type PatchMethod,
 } from "./patching-result.ts";
 
 /** Receives the patched run's logits [batch, logitPositions.length, d_vocab]; a scalar, an array or a tensor. */
