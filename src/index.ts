@@ -66,7 +66,8 @@ export {
   cutoffSharpness, probabilityDifference, yearProbabilities, yearProbabilitiesFromLogSumExp,
 } from "./tasks/greater-than/metrics.ts";
 export {
-  cutoffSharpnessMetric, endYearProbabilities, probabilityDifferenceMetric, probabilityDifferenceSoftmaxMetric,
+  cutoffSharpnessMetric, endYearProbabilities, probabilityDifferenceGradientMetric, probabilityDifferenceMetric,
+  probabilityDifferenceSoftmaxMetric,
 } from "./tasks/greater-than/pd-metric.ts";
 export { type GreaterThanReport, runGreaterThanPipeline } from "./tasks/greater-than/pipeline.ts";
 export { greaterThanMemoryBytes } from "./tasks/greater-than/memory.ts";
