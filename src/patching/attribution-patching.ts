@@ -128,9 +128,10 @@ export function attributionPatching<C extends PatchComponent>(
     const from = source.cache.get(names[layer]!).data;
     const grad = base.grads.get(names[layer]!).data;
     for (let variant = 0; variant < plan.variantsPerLayer; variant++) {
+      const segments = plan.segments(variant);
       let total = 0;
       for (let b = 0; b < batch; b++) {
-        for (const [offset, length] of plan.segments(variant)) {
+        for (const [offset, length] of segments) {
           const start = b * plan.rowSize + offset;
           for (let i = start; i < start + length; i++) total += (from[i]! - to[i]!) * grad[i]!;
         }
