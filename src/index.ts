@@ -46,6 +46,7 @@ export {
 
 export * from "./patching/activation-patching.ts";
 export * from "./patching/attribution.ts";
+export * from "./patching/attribution-patching.ts";
 export { PatchingError } from "./patching/patching-error.ts";
 export {
   allComponents, type Channel, type Component, componentLabel, componentName, isUpstream, type NodeAt, parseComponent,
@@ -67,7 +68,8 @@ export {
   cutoffSharpness, probabilityDifference, yearProbabilities, yearProbabilitiesFromLogSumExp,
 } from "./tasks/greater-than/metrics.ts";
 export {
-  cutoffSharpnessMetric, endYearProbabilities, probabilityDifferenceMetric, probabilityDifferenceSoftmaxMetric,
+  cutoffSharpnessMetric, endYearProbabilities, probabilityDifferenceGradientMetric, probabilityDifferenceMetric,
+  probabilityDifferenceSoftmaxMetric,
 } from "./tasks/greater-than/pd-metric.ts";
 export {
   type GreaterThanCircuitReport, type GreaterThanReport, reportHasCircuit, runGreaterThanPipeline,
@@ -108,3 +110,6 @@ export { attentionViewerHtml } from "./viz/attention-viewer-html.ts";
 export * from "./tasks/related/index.ts";
 export { relatedFigures, relatedReportHtml } from "./viz/related-figures.ts";
 export { componentFigures, componentTables } from "./viz/component-figures.ts";
+export {
+  type AttributionComparison, type AttributionComparisonOptions, compareAttributionToActivationPatching, pearsonCorrelation,
+} from "./viz/attribution-comparison.ts";

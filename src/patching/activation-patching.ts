@@ -13,11 +13,13 @@
  * gives, as every kernel computes each prompt row on its own. The metric should be a pure function.
  */
 import type { TokenBatch, TokenInput } from "../gpt2/tokens.ts";
-import { unpaddedTokens } from "../hooks/run-input.ts";
-import { blockHook, type BlockHookSuffix } from "../gpt2/hook-names.ts";
+import { blockHook } from "../gpt2/hook-names.ts";
 import type { HookedGpt2 } from "../hooks/hooked-gpt2.ts";
 import { shapeSize, shapeToString, Tensor } from "../tensor/tensor.ts";
 import { PatchingError } from "./patching-error.ts";
+import {
+  axisLabels, checkDirection, checkPatchChoice, checkPromptPair, patchHookName, planFor, type Segments,
+} from "./patch-plan.ts";
 import {
   type MetricValue, type PatchComponent, type PatchDirection, type PatchGrouping, type PatchGroupingFor,
   PatchingResult,
@@ -25,7 +27,7 @@ import {
 
 export {
   type MetricValue, type PatchComponent, type PatchDirection, type PatchGrouping, type PatchGroupingFor,
-  PatchingResult,
+  PatchingResult, type PatchMethod,
 } from "./patching-result.ts";
 
 /** Receives the patched run's logits [batch, logitPositions.length, d_vocab]; a scalar, an array or a tensor. */
@@ -50,112 +52,22 @@ export interface ActivationPatchingOptions<C extends PatchComponent = PatchCompo
   readonly maxBatchRows?: number;
 }
 
+export { supportedPatches } from "./patch-plan.ts";
+
 export const DEFAULT_MAX_BATCH_ROWS = 512;
 /** Further bounds on one tiled forward (activations, logits); chunking never changes results. */
 const MAX_CHUNK_TOKENS = 1 << 16;
 const MAX_CHUNK_LOGITS = 1 << 26;
 
-const HOOK_SUFFIX: Record<PatchComponent, BlockHookSuffix> = {
-  resid_pre: "hook_resid_pre",
-  resid_mid: "hook_resid_mid",
-  resid_post: "hook_resid_post",
-  attn_out: "hook_attn_out",
-  mlp_out: "hook_mlp_out",
-  z: "attn.hook_z",
-  q: "attn.hook_q",
-  k: "attn.hook_k",
-  v: "attn.hook_v",
-  pattern: "attn.hook_pattern",
-};
-
-const GROUPINGS: Record<PatchComponent, readonly PatchGrouping[]> = {
-  resid_pre: ["layer_pos"],
-  resid_mid: ["layer_pos"],
-  resid_post: ["layer_pos"],
-  attn_out: ["layer_pos"],
-  mlp_out: ["layer_pos"],
-  z: ["layer_head", "layer_pos_head"],
-  q: ["layer_head", "layer_pos_head"],
-  k: ["layer_head", "layer_pos_head"],
-  v: ["layer_head", "layer_pos_head"],
-  pattern: ["layer_head"],
-};
-
-/** Every supported (component, grouping) pair, e.g. "z by layer_head". */
-export function supportedPatches(): string[] {
-  return Object.entries(GROUPINGS).flatMap(([component, groupings]) => groupings.map((by) => `${component} by ${by}`));
-}
-
-/** Contiguous runs [offset, length] of one prompt row of an activation that a variant replaces. */
-type Segments = readonly (readonly [number, number])[];
-
-interface Plan {
-  readonly gridShape: number[];
-  readonly gridAxes: string[];
-  readonly variantsPerLayer: number;
-  /** Elements of one prompt row of the patched activation. */
-  readonly rowSize: number;
-  segments(variant: number): Segments;
-  /** The one position a variant patches, or null when it patches every position. */
-  position(variant: number): number | null;
-}
-
-function planFor(model: HookedGpt2, component: PatchComponent, by: PatchGrouping, pos: number): Plan {
-  const { nLayers, nHeads, dHead, dModel } = model.config;
-  if (by === "layer_pos") {
-    return {
-      gridShape: [nLayers, pos], gridAxes: ["layer", "pos"], variantsPerLayer: pos, rowSize: pos * dModel,
-      segments: (p) => [[p * dModel, dModel]],
-      position: (p) => p,
-    };
-  }
-  if (component === "pattern") {
-    return {
-      gridShape: [nLayers, nHeads], gridAxes: ["layer", "head"], variantsPerLayer: nHeads, rowSize: nHeads * pos * pos,
-      segments: (h) => [[h * pos * pos, pos * pos]],
-      position: () => null,
-    };
-  }
-  const rowSize = pos * nHeads * dHead;
-  if (by === "layer_head") {
-    return {
-      gridShape: [nLayers, nHeads], gridAxes: ["layer", "head"], variantsPerLayer: nHeads, rowSize,
-      segments: (h) => Array.from({ length: pos }, (_, p) => [(p * nHeads + h) * dHead, dHead] as const),
-      position: () => null,
-    };
-  }
-  return {
-    gridShape: [nLayers, pos, nHeads], gridAxes: ["layer", "pos", "head"], variantsPerLayer: pos * nHeads, rowSize,
-    segments: (v) => [[v * dHead, dHead]], // v = p·nHeads + h: [p, h] is contiguous
-    position: (v) => Math.floor(v / nHeads),
-  };
-}
-
 function checkOptions(model: HookedGpt2, options: ActivationPatchingOptions): {
   clean: TokenBatch; corrupted: TokenBatch; logitPositions: number[]; maxBatchRows: number; direction: PatchDirection;
 } {
-  const { component, by } = options;
-  if (!Object.hasOwn(GROUPINGS, component) || !GROUPINGS[component].includes(by)) {
-    throw new PatchingError(
-      "unsupported_patch",
-      `cannot patch component "${String(component)}" by "${String(by)}"; supported: ${supportedPatches().join(", ")}`,
-    );
-  }
+  checkPatchChoice(options.component, options.by);
   if (typeof options.metric !== "function") {
     throw new PatchingError("bad_option", "metric must be a function of the patched logits");
   }
-  const direction = options.direction ?? "denoising";
-  if (direction !== "denoising" && direction !== "noising") {
-    throw new PatchingError("bad_option", `direction must be "denoising" or "noising", got ${JSON.stringify(direction)}`);
-  }
-  const clean = model.tokens(unpaddedTokens(options.clean, "clean"));
-  const corrupted = model.tokens(unpaddedTokens(options.corrupted, "corrupted"));
-  if (clean.batch !== corrupted.batch || clean.pos !== corrupted.pos) {
-    throw new PatchingError(
-      "shape_mismatch",
-      `clean tokens ${shapeToString([clean.batch, clean.pos])} and corrupted tokens ${shapeToString([corrupted.batch, corrupted.pos])} differ in shape`,
-    );
-  }
+  const direction = checkDirection(options.direction, "denoising");
+  const { clean, corrupted } = checkPromptPair(model, options.clean, options.corrupted);
   const logitPositions = options.logitPositions
     ? [...options.logitPositions]
     : Array.from({ length: clean.pos }, (_, p) => p);
@@ -248,7 +160,7 @@ export function activationPatching<C extends PatchComponent>(
   const { nLayers } = model.config;
   const plan = planFor(model, component, by, pos);
   const residNames = Array.from({ length: nLayers }, (_, l) => blockHook(l, "hook_resid_pre"));
-  const patchNames = Array.from({ length: nLayers }, (_, l) => blockHook(l, HOOK_SUFFIX[component]));
+  const patchNames = Array.from({ length: nLayers }, (_, l) => patchHookName(component, l));
 
   const [baseTokens, sourceTokens] = direction === "denoising" ? [corrupted, clean] : [clean, corrupted];
   const base = model.run(baseTokens, { cache: [...new Set([...residNames, ...patchNames])], logitPositions });
@@ -322,14 +234,12 @@ export function activationPatching<C extends PatchComponent>(
 
   const metricShape = sink.shape!;
   const metricAxes = metricShape.length === 1 ? ["metric"] : metricShape.map((_, i) => `metric${i}`);
-  const tickLabels = (axis: string, size: number): string[] =>
-    Array.from({ length: size }, (_, i) => (axis === "layer" ? `L${i}` : axis === "head" ? `H${i}` : String(i)));
   const axes = [...plan.gridAxes, ...metricAxes];
   const shape = [...plan.gridShape, ...metricShape];
   return new PatchingResult({
     values: new Tensor(sink.values!, shape),
     axes,
-    labels: axes.map((axis, i) => tickLabels(axis, shape[i]!)),
+    labels: axisLabels(axes, shape),
     gridRank: plan.gridShape.length,
     component,
     by,

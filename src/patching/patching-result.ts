@@ -21,6 +21,12 @@ export type PatchGroupingFor<C extends PatchComponent> = C extends "z" | "q" | "
 
 export type PatchDirection = "denoising" | "noising";
 
+/**
+ * How a result was computed: "activation", the metric of each patched run (exact); "attribution",
+ * its linear estimate from one gradient, as the change of the metric from the base run's.
+ */
+export type PatchMethod = "activation" | "attribution";
+
 /** A metric value: a scalar, or a flat array / tensor whose shape becomes the result's trailing axes. */
 export type MetricValue = number | readonly number[];
 
@@ -33,11 +39,15 @@ export interface PatchingResultInit {
   readonly by: PatchGrouping;
   readonly direction: PatchDirection;
   readonly baseline: { readonly clean: MetricValue; readonly corrupted: MetricValue };
+  /** Default "activation". */
+  readonly method?: PatchMethod;
 }
 
 /**
  * The metric of every patched run: `values` is [...grid, ...metricShape], e.g. [layer, pos] for a
  * scalar metric of resid_pre by layer_pos, or [layer, head, batch, 100] for a per-prompt vector.
+ * With `method` "attribution" a value is instead the estimated change of the (scalar) metric from
+ * the base run's (the corrupted run's when denoising, the clean run's when noising).
  */
 export class PatchingResult {
   readonly values: Tensor;
@@ -52,6 +62,8 @@ export class PatchingResult {
   readonly direction: PatchDirection;
   /** Metric of the unpatched clean and corrupted runs. */
   readonly baseline: { readonly clean: MetricValue; readonly corrupted: MetricValue };
+  /** "activation": values are patched runs' metrics; "attribution": linear estimates of their change from the base run's. */
+  readonly method: PatchMethod;
 
   constructor(init: PatchingResultInit) {
     this.values = init.values;
@@ -62,6 +74,12 @@ export class PatchingResult {
     this.by = init.by;
     this.direction = init.direction;
     this.baseline = init.baseline;
+    this.method = init.method ?? "activation";
+  }
+
+  /** The metric of the run the patches are made in: the corrupted run's when denoising, the clean run's when noising. */
+  get base(): MetricValue {
+    return this.direction === "denoising" ? this.baseline.corrupted : this.baseline.clean;
   }
 
   /** Shape of the patch grid: [layer, pos], [layer, head] or [layer, pos, head]. */
@@ -131,7 +149,9 @@ export class PatchingResult {
     const th = "padding:2px 6px;font-weight:600;text-align:center";
     let html = `<table style="border-collapse:collapse;font:11px monospace">`;
     const caption =
-      `${this.direction} patching of ${this.component} by ${this.by}` +
+      (this.method === "attribution"
+        ? `attribution patching (${this.direction}; linear estimate of the metric's change) of ${this.component} by ${this.by}`
+        : `${this.direction} patching of ${this.component} by ${this.by}`) +
       (metricSize > 1 ? ` (mean over ${metricSize} metric values)` : "");
     html += `<caption style="caption-side:top;text-align:left;padding:2px">${escapeHtml(caption)}</caption>`;
     html += `<tr><th style="${th}"></th>`;

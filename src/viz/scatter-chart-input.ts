@@ -23,6 +23,11 @@ export interface ScatterChartInput {
   readonly xLabel: string;
   readonly yLabel: string;
   readonly caption?: string;
+  /**
+   * Draw the line y = x (dashed), with both axes on one shared range so it is the diagonal: for
+   * plotting an estimate against the value it estimates.
+   */
+  readonly identityLine?: boolean;
 }
 
 const FIGURE = "scatterChart";
@@ -46,6 +51,9 @@ export function validateScatterChartInput(input: ScatterChartInput): void {
   requireString(FIGURE, "xLabel", input.xLabel);
   requireString(FIGURE, "yLabel", input.yLabel);
   if (input.caption !== undefined) requireString(FIGURE, "caption", input.caption);
+  if (input.identityLine !== undefined && typeof input.identityLine !== "boolean") {
+    throw figureInputError(`${FIGURE}: identityLine must be true or false, got ${JSON.stringify(input.identityLine)}`);
+  }
   if (input.colorLabel !== undefined && input.colorValues === undefined) {
     throw figureInputError(`${FIGURE}: colorLabel is given but colorValues is not`);
   }

@@ -1,6 +1,7 @@
 /**
  * scatterChart(): points at (x, y) with grid, numeric axes, an optional sequential colour per point
- * with its colour bar, and a tooltip on every point giving its label and exact coordinates.
+ * with its colour bar, a tooltip on every point giving its label and exact coordinates, and optionally
+ * the line y = x.
  */
 
 import { axisTitleHeight, axisTitleWidth, renderXAxisTitle, renderYAxisTitle } from "./axis-titles.ts";
@@ -26,8 +27,9 @@ const POINT_RADIUS = 3.5;
 /** Render a scatter chart as a standalone SVG document string. */
 export function scatterChart(input: ScatterChartInput): string {
   validateScatterChartInput(input);
-  const xTicks = niceTicks(...drawableExtent(input.x, false), 6);
-  const yTicks = niceTicks(...drawableExtent(input.y, false), 6);
+  const shared = input.identityLine === true ? niceTicks(...drawableExtent([...input.x, ...input.y], false), 6) : null;
+  const xTicks = shared ?? niceTicks(...drawableExtent(input.x, false), 6);
+  const yTicks = shared ?? niceTicks(...drawableExtent(input.y, false), 6);
   const xScale = makeLinearScale([xTicks.min, xTicks.max], [0, PLOT_WIDTH]);
   const yScale = makeLinearScale([yTicks.min, yTicks.max], [PLOT_HEIGHT, 0]);
 
@@ -76,6 +78,12 @@ export function scatterChart(input: ScatterChartInput): string {
       ...leftAxis.markup,
       ...bottomAxis.markup,
       svgElement("rect", { x: 0, y: 0, width: PLOT_WIDTH, height: PLOT_HEIGHT, fill: "none", stroke: THEME.axisColor }),
+      ...(shared
+        ? [svgElement("line", {
+          x1: xScale(shared.min), y1: yScale(shared.min), x2: xScale(shared.max), y2: yScale(shared.max),
+          stroke: THEME.axisColor, "stroke-width": 1, "stroke-dasharray": "4 3",
+        }, svgTitle("y = x"))]
+        : []),
       svgElement("g", {}, ...points),
       renderXAxisTitle(input.xLabel, PLOT_WIDTH, PLOT_HEIGHT, bottomAxis.height),
       renderYAxisTitle(input.yLabel, PLOT_HEIGHT, leftAxis.width),

@@ -33,7 +33,25 @@ describe("scatterChart", () => {
     expect(new Set(findElements(root, "circle").map((c) => c.attributes.get("fill"))).size).toBe(1);
   });
 
+  it("with identityLine, both axes share one range and a dashed line runs from its lower-left to its upper-right corner", () => {
+    const svg = scatterChart({ title: "t", x: [0, 1, 2], y: [-3, 0.5, 8], xLabel: "exact", yLabel: "estimate", identityLine: true });
+    const root = expectValidSvg(svg);
+    const lines = findElements(root, "line").filter((l) => l.attributes.get("stroke-dasharray") !== undefined);
+    expect(lines).toHaveLength(1);
+    const [x1, y1, x2, y2] = ["x1", "y1", "x2", "y2"].map((a) => Number(lines[0]!.attributes.get(a)));
+    expect(x1).toBe(0);
+    expect(y2).toBe(0);
+    expect(x2).toBeGreaterThan(0);
+    expect(y1).toBeGreaterThan(0);
+    expect(tooltipsOf(root, "line")).toContain("y = x");
+    // the shared range covers y's [-3, 8], so x ticks reach past x's own extent [0, 2]
+    const texts = findElements(root, "text").map(textContent);
+    expect(texts.filter((t) => t === "8" || t === "10").length).toBeGreaterThanOrEqual(2);
+    expect(scatterChart({ title: "t", x: [0, 1], y: [0, 1], xLabel: "", yLabel: "" })).not.toContain("stroke-dasharray");
+  });
+
   it("names the bad field", () => {
+    expectBadFigureInput(() => scatterChart({ ...input, identityLine: "yes" as never }), /identityLine must be true or false, got "yes"/);
     expectBadFigureInput(() => scatterChart({ ...input, y: input.y.slice(1) }), /y has 96 entries but x has 97/);
     expectBadFigureInput(() => scatterChart({ ...input, x: [NaN, ...input.x.slice(1)] }), /x\[0\] must be a finite number/);
     expectBadFigureInput(() => scatterChart({ ...input, colorValues: undefined }), /colorLabel is given but colorValues is not/);
