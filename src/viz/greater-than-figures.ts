@@ -2,6 +2,7 @@ import type { GreaterThanReport } from "../tasks/greater-than/pipeline.ts";
 import { barChart } from "./bar-chart.ts";
 import { componentFigures, componentTables } from "./component-figures.ts";
 import { circuitEvaluationFigures, circuitEvaluationTables } from "./circuit-evaluation-figures.ts";
+import { edgeAttributionFigures, edgeAttributionTables } from "./edge-attribution-figures.ts";
 import { Figure } from "./figure.ts";
 import { heatmap } from "./heatmap.ts";
 import { renderReportHtml, type ReportTable } from "./report-html.ts";
@@ -153,6 +154,7 @@ export function greaterThanFigures(report: GreaterThanReport): Figure[] {
   );
   figures.push(...componentFigures(report.component_analyses));
   figures.push(...circuitEvaluationFigures(report));
+  if (report.edge_attribution) figures.push(...edgeAttributionFigures(report.edge_attribution));
   return figures;
 }
 
@@ -180,6 +182,7 @@ export function greaterThanReportHtml(report: GreaterThanReport, figures: readon
     },
     ...componentTables(report.component_analyses),
     ...circuitEvaluationTables(report),
+    ...(report.edge_attribution ? edgeAttributionTables(report.edge_attribution) : []),
   ];
   return renderReportHtml({
     title: `How does ${modelName} compute greater-than?`,

@@ -7,7 +7,7 @@ import { makeGreaterThanDataset } from "../../tasks/greater-than/dataset.ts";
 import { type GreaterThanPrompts, readGreaterThanDataset } from "../../tasks/greater-than/dataset-file.ts";
 import { runGreaterThanPipeline } from "../../tasks/greater-than/pipeline.ts";
 import { greaterThanFigures, greaterThanReportHtml } from "../../viz/greater-than-figures.ts";
-import { optionalString, parseCommandArgs, parsePositiveInt, parseSeed, requireString } from "../args.ts";
+import { optionalString, parseCommandArgs, type ParsedArgs, parsePositiveInt, parseSeed, requireString } from "../args.ts";
 import { BUNDLED_MODEL_DIR } from "../../gpt2/node-bundled-model.ts";
 import type { Gpt2Config } from "../../gpt2/config.ts";
 import { UsageError } from "../usage-error.ts";
@@ -16,8 +16,9 @@ import { stageProgress } from "../stage-progress.ts";
 import { checkGreaterThanSize } from "./greater-than-size.ts";
 import { type CircuitSpec, parseCircuitSpec } from "../../tasks/greater-than/circuit-spec.ts";
 import { PatchingError } from "../../patching/patching-error.ts";
+import type { EdgeCircuitOptions } from "../../tasks/greater-than/edge-circuit.ts";
 
-export const GREATER_THAN_USAGE = `gpt2-lens greater-than [--model DIR] [--n 490] [--seed 0] [--dataset FILE] [--processing MODE] [--neuron-mlp L] [--circuit SPEC] --out DIR
+export const GREATER_THAN_USAGE = `gpt2-lens greater-than [--model DIR] [--n 490] [--seed 0] [--dataset FILE] [--processing MODE] [--neuron-mlp L] [--circuit SPEC] [--method M] [--steps 5] [--edges K] --out DIR
 
 Reproduces Hanna, Liu & Variengien (2023): baselines, iterative path patching (senders → logits,
 → the last four MLPs, → the circuit heads' queries and keys/values), attention to YY, MLP logit
@@ -29,7 +30,11 @@ tokens, corrupted_tokens and yy (e.g. the fixture's golden.safetensors) instead 
 HuggingFace's values. report.json says which (model.weights).
 --neuron-mlp L analyses MLP L's neurons instead of the most important MLP's.
 --circuit evaluates and analyses the given heads and MLPs at END instead of the circuit found, e.g.
-L5H1,L5H5,L6H1,L6H9,L7H10,L8H8,L8H11,L9H1,MLP8,MLP9,MLP10,MLP11 (the paper's, for GPT-2 small).`;
+L5H1,L5H5,L6H1,L6H9,L7H10,L8H8,L8H11,L9H1,MLP8,MLP9,MLP10,MLP11 (the paper's, for GPT-2 small).
+--method (M path-patching, eap or eap-ig; default path-patching) eap / eap-ig discover the circuit
+from edge attribution scores instead: the top --edges K edges (default 200) by |score|, pruned to
+those on a path from the embedding to the logits, evaluated exactly edge by edge (faithfulness curve,
+scores beside the path-patching grids); --steps (default 5) sets EAP-IG's interpolation steps.`;
 
 /** What a report directory holds; an existing --out holding anything else is refused (it is replaced whole). */
 const isReportFile = (name: string): boolean => name === "report.json" || name === "index.html" || name.endsWith(".svg");
@@ -71,6 +76,9 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
     processing: { type: "string" },
     "neuron-mlp": { type: "string" },
     circuit: { type: "string" },
+    method: { type: "string" },
+    steps: { type: "string" },
+    edges: { type: "string" },
   });
   if (positionals.length) throw new UsageError(`greater-than: unexpected argument "${positionals[0]}"`);
   const outFlag = requireString("greater-than", values.out, "out");
@@ -85,6 +93,8 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
   if (circuitText !== undefined && (typeof circuitText !== "string" || circuitText.trim() === "")) {
     throw new UsageError("greater-than: --circuit needs a comma-separated list of heads and MLPs, e.g. L5H1,L6H9,MLP8");
   }
+  const edgeAttribution = edgeAttributionOption(values);
+  if (edgeAttribution && circuitText !== undefined) throw new UsageError("greater-than: --circuit and --method eap/eap-ig both choose the circuit; give one");
   const modelDir = optionalString(values, "model") ?? BUNDLED_MODEL_DIR;
   const processing = optionalString(values, "processing") ?? "none";
   if (processing !== "none" && processing !== "transformer-lens") {
@@ -109,6 +119,7 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
       data,
       neuronMlp,
       ...(givenCircuit ? { circuit: givenCircuit } : {}),
+      ...(edgeAttribution ? { edgeAttribution } : {}),
       onProgress: progress.report,
     });
   } catch (error) {
@@ -131,8 +142,28 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
   log(`PD ${baseline.prob_diff.toFixed(4)}  CS ${baseline.cutoff_sharpness.toFixed(4)}  corrupted PD ${baseline.corrupted_prob_diff.toFixed(4)}`);
   log(`circuit: heads ${circuit.heads.join(" ") || "—"}; MLPs ${circuit.mlps.join(" ") || "—"}; PD ${circuit.prob_diff.toFixed(4)} (${(100 * circuit.fraction_of_baseline).toFixed(1)} % of the model's)`);
   const { paper, paper_reverse: reverse } = report.circuit_evaluation;
-  log(`circuit (${givenCircuit ? "given" : "found"}), paper's evaluation: PD ${paper.prob_diff.toFixed(4)} (${(100 * paper.fraction_of_baseline).toFixed(1)} %), CS ${paper.cutoff_sharpness.toFixed(4)}; reversed: PD ${reverse.prob_diff.toFixed(4)}`);
+  log(`circuit (${report.circuit.source}), paper's evaluation: PD ${paper.prob_diff.toFixed(4)} (${(100 * paper.fraction_of_baseline).toFixed(1)} %), CS ${paper.cutoff_sharpness.toFixed(4)}; reversed: PD ${reverse.prob_diff.toFixed(4)}`);
+  if (report.edge_attribution) {
+    const e = report.edge_attribution;
+    log(`${e.method} circuit: ${e.edges.length} edges (top ${e.edges_asked} of ${e.total_edges}), exact PD ${e.prob_diff.toFixed(4)} (${(100 * e.fraction_of_baseline).toFixed(1)} % of the model's)`);
+  }
   log(`wrote report.json, ${figures.length} figures and index.html to ${out} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+}
+
+/** --method, --steps, --edges: the edge-attribution options, or undefined for path patching (the default). */
+function edgeAttributionOption(values: ParsedArgs["values"]): EdgeCircuitOptions | undefined {
+  const method = optionalString(values, "method") ?? "path-patching";
+  if (method !== "path-patching" && method !== "eap" && method !== "eap-ig") {
+    throw new UsageError(`greater-than: --method must be "path-patching", "eap" or "eap-ig", got "${method}"`);
+  }
+  if (method === "path-patching") {
+    for (const flag of ["steps", "edges"]) if (values[flag] !== undefined) throw new UsageError(`greater-than: --${flag} needs --method eap or eap-ig`);
+    return undefined;
+  }
+  if (method === "eap" && values.steps !== undefined) throw new UsageError("greater-than: --steps is EAP-IG's; give --method eap-ig");
+  const steps = parsePositiveInt("greater-than", values.steps, "steps", 5);
+  const edges = parsePositiveInt("greater-than", values.edges, "edges", 200);
+  return { method, ...(method === "eap-ig" ? { steps } : {}), edges };
 }
 
 function parseNeuronMlp(value: string | undefined): number | undefined {

@@ -3,6 +3,9 @@ import type { HeadComponent, MlpComponent } from "../../patching/circuit-evaluat
 import { componentLabel, parseComponent } from "../../patching/nodes.ts";
 import { PatchingError } from "../../patching/patching-error.ts";
 
+/** Where a report's circuit comes from: the selection rule over path patching, --circuit, or the top edges of EAP / EAP-IG. */
+export type CircuitSource = "found" | "given" | "eap" | "eap-ig";
+
 /** A greater-than circuit: heads and MLPs at END (e.g. the paper's L5H1,…,MLP8,…,MLP11 for GPT-2 small). */
 export interface CircuitSpec {
   readonly heads: readonly HeadComponent[];

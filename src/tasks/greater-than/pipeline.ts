@@ -17,8 +17,9 @@ import { type TopNeurons, topNeuronsOfMlp } from "./top-neurons.ts";
 import { yearTokenIds } from "./years.ts";
 import { checkNeuronMlp, type ComponentAnalysesReport, runComponentAnalyses } from "./component-analyses.ts";
 import { circuitEvaluations, type CircuitEvaluationsReport } from "./circuit-evaluations.ts";
-import type { CircuitSpec } from "./circuit-spec.ts";
+import type { CircuitSource, CircuitSpec } from "./circuit-spec.ts";
 import { lowerCircuit, lowerCircuitNodes, type LowerCircuitReport } from "./lower-circuit.ts";
+import { discoverEdgeCircuit, type EdgeAttributionReport, type EdgeCircuitOptions, scoreComparison } from "./edge-circuit.ts";
 
 export type ProgressReporter = (stage: string, done: number, total: number) => void;
 
@@ -33,6 +34,8 @@ export interface GreaterThanPipelineOptions {
   readonly neuronMlp?: number;
   /** Evaluate and analyse this circuit (heads and MLPs at END) instead of the one the selection rule finds. */
   readonly circuit?: CircuitSpec;
+  /** Discover the circuit from EAP / EAP-IG edge scores (the top K edges) instead of the path-patching selection rule. */
+  readonly edgeAttribution?: EdgeCircuitOptions;
 }
 
 export interface HeadInputPatching {
@@ -74,8 +77,8 @@ export interface GreaterThanReport {
     readonly prob_diff: number;
     readonly fraction_of_baseline: number;
     readonly recovered: number;
-    /** "found" by the selection rule, or "given" (--circuit). */
-    readonly source: "found" | "given";
+    /** "found" by the selection rule, "given" (--circuit), or the top edges of "eap" / "eap-ig". */
+    readonly source: CircuitSource;
   };
   /** What each component does: attention patterns, head logit lens, PCA of year representations, neurons. */
   readonly component_analyses: ComponentAnalysesReport;
@@ -83,6 +86,8 @@ export interface GreaterThanReport {
   readonly circuit_evaluation: CircuitEvaluationsReport;
   /** Senders at YY → the circuit heads' keys and values apart, and → the lower circuit's MLPs at YY. */
   readonly lower_circuit: LowerCircuitReport;
+  /** With --method eap or eap-ig: the edge scores' circuit, its exact evaluation, faithfulness curve and comparison with path patching. */
+  readonly edge_attribution?: EdgeAttributionReport;
 }
 
 function tokenRows(ids: Int32Array, batch: number, pos: number): number[][] {
@@ -157,6 +162,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
     metric: probabilityDifferenceMetric(yearTokens, data.yy),
     softmaxMetric: probabilityDifferenceSoftmaxMetric(yearTokens, data.yy),
   };
+  const edge = options.edgeAttribution ? discoverEdgeCircuit(model, data, context, yearTokens, options.edgeAttribution, progress) : null;
   const minEffect = 0.01 * Math.abs(baseline.prob_diff);
   const headFraction = options.headFraction ?? 0.2;
 
@@ -188,7 +194,8 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
     );
   }
   // --circuit: the given heads and MLPs replace the found ones from here on.
-  const given = options.circuit;
+  const given = options.circuit ?? edge?.circuit;
+  const source: CircuitSource = edge ? edge.report.method : given ? "given" : "found";
   const heads: SelectedHead[] = given
     ? given.heads.map((h) => ({ layer: h.layer, head: h.head }))
     : mergeHeads([logitsGrid, ...mlpGrids].map((grid) => importantHeads(grid, nHeads, headFraction, minEffect)));
@@ -247,7 +254,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   let evaluationsDone = 0;
   const evaluations = circuitEvaluations({
     context,
-    source: given ? "given" : "found",
+    source,
     heads: heads.map((h) => ({ kind: "head", ...h })),
     mlps: mlpLayers.map((layer) => ({ kind: "mlp", layer })),
     fullCircuitNodes: circuitNodes,
@@ -313,12 +320,29 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
       prob_diff: evaluation.metric,
       fraction_of_baseline: evaluation.fractionOfBaseline,
       recovered: evaluation.recovered,
-      source: given ? "given" : "found",
+      source,
     },
     component_analyses: componentAnalyses,
     circuit_evaluation: evaluations,
     lower_circuit: lower,
+    ...(edge ? { edge_attribution: { ...edge.report, comparison: edgeComparison(edge.scores, logitsGrid, mlpGrids, lastMlps, headInputs, heads) } } : {}),
   };
+}
+
+/** The path-patching grids' cells beside the summed edge scores of the same senders → receivers. */
+function edgeComparison(
+  scores: Parameters<typeof scoreComparison>[0], logitsGrid: PathPatchingGrid, mlpGrids: PathPatchingGrid[], mlpLayers: readonly number[],
+  headInputs: readonly HeadInputPatching[], heads: readonly SelectedHead[],
+): EdgeAttributionReport["comparison"] {
+  return scoreComparison(scores, [
+    { receiver: "logits", grid: logitsGrid.grid, receivers: [{ component: null, channels: ["in"] }] },
+    ...mlpGrids.map((g, i) => ({ receiver: `MLP${mlpLayers[i]}`, grid: g.grid, receivers: [{ component: { kind: "mlp", layer: mlpLayers[i]! } as const, channels: ["in"] as const }] })),
+    ...headInputs.map((h) => ({
+      receiver: `circuit heads' ${h.channel}`,
+      grid: h.grid,
+      receivers: heads.map((head) => ({ component: { kind: "head", ...head } as const, channels: h.channel === "q" ? ["q"] as const : ["k", "v"] as const })),
+    })),
+  ]);
 }
 
 function emptyGrid(nLayers: number, nHeads: number): Pick<PathPatchingGrid, "grid"> {
