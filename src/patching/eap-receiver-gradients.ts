@@ -66,22 +66,37 @@ export function gatherHeadRows(x: Tensor, rows: Int32Array, head: number): Tenso
   return new Tensor(out, [rows.length, dHead]);
 }
 
-/** The receiver's channel-only input gradient at `rows` (flat b·pos + p), [rows.length, d_model]. */
-export function receiverInputGradient(
-  model: Gpt2Model, receiver: Receiver, grads: ActivationCache, forward: ActivationCache, rows: Int32Array,
-): Tensor {
-  if (receiver.kind === "logits") return gatherFlatRows(grads.get(blockHook(model.config.nLayers - 1, "hook_resid_post")), rows);
-  const { layer } = receiver;
-  const site = receiver.kind === "head" ? ({ kind: "ln1", layer } as const) : ({ kind: "ln2", layer } as const);
-  const normalized = gatherFlatRows(forward.get(blockHook(layer, `${site.kind}.hook_normalized`)), rows);
-  const scale = gatherFlatRows(forward.get(blockHook(layer, `${site.kind}.hook_scale`)), rows);
-  if (receiver.kind === "mlp") {
-    const dNormalized = gatherFlatRows(grads.get(blockHook(layer, "ln2.hook_normalized")), rows);
-    const dScale = gatherFlatRows(grads.get(blockHook(layer, "ln2.hook_scale")), rows);
-    return layerNormInputBackward(dNormalized, dScale, normalized, scale);
-  }
-  const dHeadInput = gatherHeadRows(grads.get(blockHook(layer, `attn.hook_${receiver.channel}`)), rows, receiver.head);
-  const dLnOut = linearInputBackward(model, dHeadInput, headInputTransposed(model, layer, receiver.head, receiver.channel));
-  const dNormalized = layerNormAffineBackward(model, site, dLnOut);
-  return layerNormInputBackward(dNormalized, layerNormScaleBackward(dNormalized, normalized, scale), normalized, scale);
+/**
+ * The receivers' channel-only input gradients at `rows` (flat b·pos + p), each [rows.length, d_model],
+ * from one gradient run: its gradients and its forward's LayerNorm statistics (gathered once per
+ * LayerNorm and shared by that layer's receivers).
+ */
+export function receiverInputGradients(
+  model: Gpt2Model, grads: ActivationCache, forward: ActivationCache, rows: Int32Array,
+): (receiver: Receiver) => Tensor {
+  const gathered = new Map<HookName, Tensor>();
+  const rowsOf = (cache: ActivationCache, name: HookName) => {
+    let t = gathered.get(name);
+    if (t === undefined) {
+      t = gatherFlatRows(cache.get(name), rows);
+      gathered.set(name, t);
+    }
+    return t;
+  };
+  return (receiver) => {
+    if (receiver.kind === "logits") return gatherFlatRows(grads.get(blockHook(model.config.nLayers - 1, "hook_resid_post")), rows);
+    const { layer } = receiver;
+    const site = receiver.kind === "head" ? ({ kind: "ln1", layer } as const) : ({ kind: "ln2", layer } as const);
+    const normalized = rowsOf(forward, blockHook(layer, `${site.kind}.hook_normalized`));
+    const scale = rowsOf(forward, blockHook(layer, `${site.kind}.hook_scale`));
+    if (receiver.kind === "mlp") {
+      const dNormalized = gatherFlatRows(grads.get(blockHook(layer, "ln2.hook_normalized")), rows);
+      const dScale = gatherFlatRows(grads.get(blockHook(layer, "ln2.hook_scale")), rows);
+      return layerNormInputBackward(dNormalized, dScale, normalized, scale);
+    }
+    const dHeadInput = gatherHeadRows(grads.get(blockHook(layer, `attn.hook_${receiver.channel}`)), rows, receiver.head);
+    const dLnOut = linearInputBackward(model, dHeadInput, headInputTransposed(model, layer, receiver.head, receiver.channel));
+    const dNormalized = layerNormAffineBackward(model, site, dLnOut);
+    return layerNormInputBackward(dNormalized, layerNormScaleBackward(dNormalized, normalized, scale), normalized, scale);
+  };
 }

@@ -8,7 +8,7 @@ import type { HookedGpt2 } from "../hooks/hooked-gpt2.ts";
 import { linear } from "../tensor/matmul.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { edgeGraph, type EdgeGraph, isEdge, upstreamCount } from "./eap-graph.ts";
-import { gatherHeadRows, receiverGradientNames, receiverInputGradient } from "./eap-receiver-gradients.ts";
+import { gatherHeadRows, receiverGradientNames, receiverInputGradients } from "./eap-receiver-gradients.ts";
 import { PatchingError } from "./patching-error.ts";
 import { minus } from "./recompute.ts";
 
@@ -137,7 +137,8 @@ function scoreChunk(model: HookedGpt2, graph: EdgeGraph, chunk: Chunk, scores: F
   const corruptedEmbed = corruptedRun.get(blockHook(0, "hook_resid_pre"));
   const { grads: gradNames, cache: lnNames } = receiverGradientNames(nLayers);
   const width = rows.length * d;
-  const gradientSums = graph.receivers.map(() => new Float32Array(width));
+  // With one step the gradients are kept as computed; with several, their mean is accumulated.
+  const gradientSums: Float32Array[] = steps === 1 ? [] : graph.receivers.map(() => new Float32Array(width));
   let cleanRun: ActivationCache | null = null;
   for (let k = steps; k >= 1; k--) {
     const alpha = k / steps;
@@ -153,8 +154,13 @@ function scoreChunk(model: HookedGpt2, graph: EdgeGraph, chunk: Chunk, scores: F
       ...(k < steps ? { hooks: [[blockHook(0, "hook_resid_pre"), interpolate] as const] } : {}),
     });
     if (k === steps) cleanRun = run.cache;
+    const gradientOf = receiverInputGradients(model.model, run.grads, run.cache, rows);
     graph.receivers.forEach((receiver, r) => {
-      const g = receiverInputGradient(model.model, receiver, run.grads, run.cache, rows).data;
+      const g = gradientOf(receiver).data;
+      if (steps === 1) {
+        gradientSums[r] = g;
+        return;
+      }
       const sum = gradientSums[r]!;
       for (let i = 0; i < width; i++) sum[i] += g[i]! / steps;
     });
