@@ -22,20 +22,14 @@ import { pathPatchingSweep, type PathPatchingContext } from "../src/patching/pat
 import { GT_POSITIONS, makeGreaterThanDataset } from "../src/tasks/greater-than/dataset.ts";
 import { probabilityDifferenceGradientMetric, probabilityDifferenceMetric, probabilityDifferenceSoftmaxMetric } from "../src/tasks/greater-than/pd-metric.ts";
 import { yearTokenIds } from "../src/tasks/greater-than/years.ts";
+import { intOption } from "./int-option.ts";
 import { ensureRandomGpt2 } from "./random-gpt2.ts";
 
 const argv = process.argv.slice(2);
-function intOption(name: string, fallback: number, min = 1): number {
-  const at = argv.indexOf(`--${name}`);
-  const raw = at >= 0 ? argv[at + 1] : undefined;
-  const value = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`--${name} must be an integer >= ${min}, got ${raw}`);
-  return value;
-}
-const N = intOption("n", 490);
-const STEPS = intOption("steps", 5);
-const EDGES = intOption("edges", 200);
-const SWEEPS = intOption("sweeps", 1, 0);
+const N = intOption(argv, "n", 490);
+const STEPS = intOption(argv, "steps", 5);
+const EDGES = intOption(argv, "edges", 200);
+const SWEEPS = intOption(argv, "sweeps", 1, 0);
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
 const peakRss = () => process.resourceUsage().maxRSS * 1024;

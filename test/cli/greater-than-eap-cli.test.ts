@@ -3,23 +3,13 @@
  * line, nothing written); on the bundled model the circuit comes from the edge scores, its exact
  * evaluation is reported and the figures are written.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { GreaterThanReport } from "../../src/tasks/greater-than/pipeline.ts";
-import { runCli } from "../helpers/cli.ts";
+import { expectUsageError, runCli, scratchDirectory } from "../helpers/cli.ts";
 
-let work: string;
-let dirs = 0;
-const freshDir = () => join(work, `case-${dirs++}`);
-
-beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), "gpt2-lens-eap-cli-"));
-});
-afterAll(() => {
-  if (work) rmSync(work, { recursive: true, force: true });
-});
+const { fresh: freshDir } = scratchDirectory("gpt2-lens-eap-cli-");
 
 describe("greater-than --method errors", () => {
   const cases: [args: string[], culprit: RegExp][] = [
@@ -33,13 +23,7 @@ describe("greater-than --method errors", () => {
   ];
   it.each(cases)("%j", async (args, culprit) => {
     const out = freshDir();
-    const run = await runCli(["greater-than", "--n", "5", ...args, "--out", out]);
-    expect(run.status, run.stderr).toBe(2);
-    const lines = run.stderr.split("\n").filter((line) => line !== "");
-    expect(lines, run.stderr).toHaveLength(1);
-    expect(lines[0]).toMatch(/^gpt2-lens: greater-than: /);
-    expect(lines[0]).toMatch(culprit);
-    expect(existsSync(out), "nothing written").toBe(false);
+    await expectUsageError(["greater-than", "--n", "5", ...args, "--out", out], "greater-than", culprit, out);
   });
 });
 
