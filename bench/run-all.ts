@@ -336,6 +336,17 @@ let backwardLine: string;
   if (r.status !== 0) log(indent(r.stderr.split("\n").slice(-5).join("\n")));
   backwardLine = r.stdout.split("\n").find((l) => l.startsWith("backward / forward"))?.replace(/\s+/g, " ") ?? `bench/backward.ts exited ${r.status}`;
 }
+if (torch.ok) {
+  const env = { ...process.env, OMP_NUM_THREADS: "2", OPENBLAS_NUM_THREADS: "2", MKL_NUM_THREADS: "2", OMP_WAIT_POLICY: "PASSIVE" };
+  const r = run(PYTHON, [TORCH_SCRIPT, "backward", "--model", MODEL, "--n", "490", "--seq", "13", "--threads", "2"], { env });
+  const t = results(r.stdout).find((x) => x.kind === "backward") as { forward_ms: number; forward_backward_ms: number } | undefined;
+  const torchLine = t
+    ? `PyTorch (autograd, 2 threads): forward ${(t.forward_ms / 1000).toFixed(2)} s, forward + backward ${(t.forward_backward_ms / 1000).toFixed(2)} s: ` +
+      `backward / forward ${((t.forward_backward_ms - t.forward_ms) / t.forward_ms).toFixed(2)}×`
+    : `PyTorch backward failed (${r.stderr.trim().split("\n").at(-1) ?? r.status})`;
+  log(torchLine);
+  backwardLine += `; ${torchLine}`;
+}
 log(backwardLine);
 
 // ---- 8c. EAP / EAP-IG ----

@@ -11,6 +11,8 @@ and a gelu_new MLP, the final LayerNorm and the tied unembedding, under torch.no
   /usr/bin/python3 bench/torch_gpt2.py time --model DIR --shapes 1x13,32x13,8x128 --repeat 5 --threads 2
       one warm-up, then the median of --repeat full forwards (logits at every position) per shape.
   /usr/bin/python3 bench/torch_gpt2.py gemm --m 768 --k 768 --n 2304 --threads 1
+  /usr/bin/python3 bench/torch_gpt2.py backward --model DIR --n 490 --seq 13 --threads 2
+      forward (logits at the last position) vs forward + backward (autograd) of a PD-like metric.
 Machine-readable results are printed as lines "RESULT {json}".
 """
 import argparse
@@ -56,13 +58,18 @@ def load_gpt2(model_dir):
     return cfg, w
 
 
-def forward(cfg, w, tokens):
-    """tokens: LongTensor [batch, seq] -> logits [batch, seq, vocab]."""
+def forward(cfg, w, tokens, last_only=False, embed_leaf=None):
+    """tokens: LongTensor [batch, seq] -> logits [batch, seq, vocab] ([batch, 1, vocab] with last_only).
+    embed_leaf: a list that receives the token embedding as a leaf requiring grad (for `backward`)."""
     batch, seq = tokens.shape
     d, n_head, eps = cfg["n_embd"], cfg["n_head"], cfg.get("layer_norm_epsilon", 1e-5)
     d_head = d // n_head
     causal = torch.ones(seq, seq, dtype=torch.bool).triu(1)
-    x = w["wte.weight"][tokens] + w["wpe.weight"][:seq]
+    embed = w["wte.weight"][tokens]
+    if embed_leaf is not None:
+        embed.requires_grad_(True)
+        embed_leaf.append(embed)
+    x = embed + w["wpe.weight"][:seq]
     for layer in range(cfg["n_layer"]):
         p = f"h.{layer}."
         h = F.layer_norm(x, (d,), w[p + "ln_1.weight"], w[p + "ln_1.bias"], eps)
@@ -75,6 +82,8 @@ def forward(cfg, w, tokens):
         h = F.layer_norm(x, (d,), w[p + "ln_2.weight"], w[p + "ln_2.bias"], eps).reshape(-1, d)
         m = F.gelu(torch.addmm(w[p + "mlp.c_fc.bias"], h, w[p + "mlp.c_fc.weight"]), approximate="tanh")  # gelu_new
         x = x + torch.addmm(w[p + "mlp.c_proj.bias"], m, w[p + "mlp.c_proj.weight"]).view(batch, seq, d)
+    if last_only:
+        x, seq = x[:, -1:], 1
     x = F.layer_norm(x, (d,), w["ln_f.weight"], w["ln_f.bias"], eps)
     untied = not cfg.get("tie_word_embeddings", True) and "lm_head.weight" in w
     unembed = w["lm_head.weight"] if untied else w["wte.weight"]
@@ -148,6 +157,31 @@ def cmd_time(args):
     result("process", load_ms=load_ms, peak_rss_bytes=peak_rss_bytes(), torch=torch.__version__, blas=blas_info())
 
 
+def cmd_backward(args):
+    """Forward (logits at the last position, no_grad) vs forward + backward to the embeddings of a
+    probability mass difference over 100 tokens at the last position (what bench/backward.ts times)."""
+    torch.set_num_threads(args.threads)
+    cfg, w = load_gpt2(args.model)
+    rng = np.random.default_rng(args.seed)
+    tokens = torch.from_numpy(rng.integers(0, cfg["vocab_size"], size=(args.n, args.seq), dtype=np.int64))
+    metric_tokens = torch.from_numpy(rng.integers(0, cfg["vocab_size"], size=100, dtype=np.int64))
+    signs = torch.where(torch.arange(100) > 40, 1.0, -1.0)
+
+    def fwd():
+        with torch.no_grad():
+            forward(cfg, w, tokens, last_only=True)
+
+    def fwd_bwd():
+        leaf = []
+        logits = forward(cfg, w, tokens, last_only=True, embed_leaf=leaf)[:, 0]
+        (logits.softmax(-1)[:, metric_tokens] * signs).sum(-1).mean().backward()
+
+    f = time_it(fwd, args.repeat)
+    g = time_it(fwd_bwd, args.repeat)
+    result("backward", n=args.n, seq=args.seq, threads=torch.get_num_threads(), forward_ms=statistics.median(f),
+           forward_backward_ms=statistics.median(g), peak_rss_bytes=peak_rss_bytes())
+
+
 def cmd_gemm(args):
     torch.set_num_threads(args.threads)
     gen = torch.Generator().manual_seed(1)
@@ -174,13 +208,20 @@ def main():
     timing.add_argument("--repeat", type=int, default=5)
     timing.add_argument("--threads", type=int, default=2)
     timing.add_argument("--seed", type=int, default=1)
+    backward = sub.add_parser("backward")
+    backward.add_argument("--model", required=True)
+    backward.add_argument("--n", type=int, default=490)
+    backward.add_argument("--seq", type=int, default=13)
+    backward.add_argument("--repeat", type=int, default=2)
+    backward.add_argument("--threads", type=int, default=2)
+    backward.add_argument("--seed", type=int, default=1)
     gemm = sub.add_parser("gemm")
     for dim, default in (("m", 768), ("k", 768), ("n", 2304)):
         gemm.add_argument(f"--{dim}", type=int, default=default)
     gemm.add_argument("--repeat", type=int, default=20)
     gemm.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    {"check": cmd_check, "time": cmd_time, "gemm": cmd_gemm}[args.cmd](args)
+    {"check": cmd_check, "time": cmd_time, "gemm": cmd_gemm, "backward": cmd_backward}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ export {
 export { type RunInput, type TokenizeInputOptions } from "./hooks/run-input.ts";
 export { type GradientRunOptions, type GradientRunResult } from "./hooks/gradients.ts";
 export * from "./gpt2/backward/logit-metrics.ts";
+export * from "./gpt2/backward/input-gradients.ts";
 export { runBackward, savedForBackward, type BackwardInputs, type GradientVisitor } from "./gpt2/backward.ts";
 export { padTokenRows, type PaddedTokens, type PaddingOptions, type PaddingSide } from "./gpt2/padding.ts";
 export { type GenerateOptions, type GenerateResult } from "./hooks/generate.ts";

@@ -1,3 +1,4 @@
+import { InputError } from "../errors.ts";
 import { add } from "../tensor/elementwise.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import type { KeyMask } from "./components/attention-mask.ts";
@@ -81,7 +82,9 @@ export function runBackward(model: Gpt2Model, inputs: BackwardInputs, visitor: G
     },
     saved: (name) => {
       const value = inputs.saved(name);
-      if (value === undefined) throw new Error(`backward: the forward did not keep ${name}`);
+      if (value === undefined) {
+        throw new InputError(`runBackward: no forward activation "${name}" (keep every hook point savedForBackward names)`, "missing_activation");
+      }
       return value;
     },
   };

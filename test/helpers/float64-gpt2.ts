@@ -16,14 +16,17 @@ export interface Perturbation {
 
 const C = Math.sqrt(2 / Math.PI);
 
-/** Logits (float64) of the rows `rows` (flat b·pos + p) of ids [batch][pos], with an optional perturbation. */
+/** Logits (float64) of the rows `rows` (flat b·pos + p) of ids [batch][pos], with optional perturbations (at different hook points). */
 export function logitsFloat64(
-  config: Gpt2Config, w: Gpt2Weights, ids: readonly (readonly number[])[], rows: readonly number[], perturb?: Perturbation,
+  config: Gpt2Config, w: Gpt2Weights, ids: readonly (readonly number[])[], rows: readonly number[], perturbations?: Perturbation | readonly Perturbation[],
 ): Float64Array[] {
+  const list = perturbations === undefined ? [] : Array.isArray(perturbations) ? perturbations : [perturbations as Perturbation];
+  const perturbationAt = (name: string) => list.find((p) => p.name === name);
   const { dModel: d, nHeads: H, dHead: dh, dMlp, dVocab, layerNormEps: eps } = config;
   const B = ids.length, P = ids[0]!.length, R = B * P;
   const hook = (name: string, x: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> => {
-    if (perturb?.name !== name) return x;
+    const perturb = perturbationAt(name);
+    if (perturb === undefined) return x;
     if (perturb.delta.length !== x.length) throw new Error(`perturbation of ${name}: ${perturb.delta.length} vs ${x.length}`);
     return x.map((v, i) => v + perturb.delta[i]!);
   };
@@ -120,7 +123,8 @@ export function logitsFloat64(
       for (let j = 0; j < d; j++) acc += final[r * d + j]! * w.unembedTransposed[t * d + j]!;
       out[t] = acc;
     }
-    if (perturb?.name === "logits") for (let t = 0; t < dVocab; t++) out[t] += perturb.delta[r * dVocab + t]!;
+    const perturb = perturbationAt("logits");
+    if (perturb !== undefined) for (let t = 0; t < dVocab; t++) out[t] += perturb.delta[r * dVocab + t]!;
     return out;
   });
 }

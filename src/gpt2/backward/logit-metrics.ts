@@ -59,44 +59,44 @@ function tokenColumns(...lists: RowTokens[]): { tokens: number[]; column: Map<nu
   return { tokens: [...column.keys()], column };
 }
 
-/** Mean over the read rows of logit[correct] − logit[incorrect] (TransformerLens's logit difference). */
-export function logitDifferenceMetric(correct: RowTokens, incorrect: RowTokens, options: { positions?: MetricPositions } = {}): SoftmaxLogitMetric {
-  const { tokens, column } = tokenColumns(correct, incorrect);
+/**
+ * Mean over the read rows of Σ coefficient·logit[token] over the row's terms, plus
+ * logSumExpCoefficient·logSumExp: linear in the logits and the log-sum-exp, so its partials are the
+ * coefficients / rows.
+ */
+function linearTokenMetric(
+  tokenLists: RowTokens[], termsOf: (row: number, rows: number) => readonly (readonly [number, number])[],
+  logSumExpCoefficient: number, positions: MetricPositions | undefined,
+): SoftmaxLogitMetric {
+  const { tokens, column } = tokenColumns(...tokenLists);
   return {
-    kind: "softmax", positions: options.positions, tokens,
-    evaluate(tokenLogits, _logSumExp, rows) {
-      const width = tokens.length;
-      const dTokenLogits = new Float64Array(rows * width);
-      let value = 0;
-      for (let r = 0; r < rows; r++) {
-        const c = column.get(tokenOfRow(correct, r, rows, "logitDifferenceMetric"))!;
-        const i = column.get(tokenOfRow(incorrect, r, rows, "logitDifferenceMetric"))!;
-        value += tokenLogits[r * width + c]! - tokenLogits[r * width + i]!;
-        dTokenLogits[r * width + c] += 1 / rows;
-        dTokenLogits[r * width + i] -= 1 / rows;
-      }
-      return { value: value / rows, dTokenLogits, dLogSumExp: new Float64Array(rows) };
-    },
-  };
-}
-
-/** Mean over the read rows of log p(token) = logit[token] − logSumExp. */
-export function logProbMetric(target: RowTokens, options: { positions?: MetricPositions } = {}): SoftmaxLogitMetric {
-  const { tokens, column } = tokenColumns(target);
-  return {
-    kind: "softmax", positions: options.positions, tokens,
+    kind: "softmax", positions, tokens,
     evaluate(tokenLogits, logSumExp, rows) {
       const width = tokens.length;
       const dTokenLogits = new Float64Array(rows * width);
       let value = 0;
       for (let r = 0; r < rows; r++) {
-        const c = column.get(tokenOfRow(target, r, rows, "logProbMetric"))!;
-        value += tokenLogits[r * width + c]! - logSumExp[r]!;
-        dTokenLogits[r * width + c] = 1 / rows;
+        for (const [token, coefficient] of termsOf(r, rows)) {
+          const c = column.get(token)!;
+          value += coefficient * tokenLogits[r * width + c]!;
+          dTokenLogits[r * width + c] += coefficient / rows;
+        }
+        value += logSumExpCoefficient * logSumExp[r]!;
       }
-      return { value: value / rows, dTokenLogits, dLogSumExp: new Float64Array(rows).fill(-1 / rows) };
+      return { value: value / rows, dTokenLogits, dLogSumExp: new Float64Array(rows).fill(logSumExpCoefficient / rows) };
     },
   };
+}
+
+/** Mean over the read rows of logit[correct] − logit[incorrect] (TransformerLens's logit difference). */
+export function logitDifferenceMetric(correct: RowTokens, incorrect: RowTokens, options: { positions?: MetricPositions } = {}): SoftmaxLogitMetric {
+  const where = "logitDifferenceMetric";
+  return linearTokenMetric([correct, incorrect], (r, rows) => [[tokenOfRow(correct, r, rows, where), 1], [tokenOfRow(incorrect, r, rows, where), -1]], 0, options.positions);
+}
+
+/** Mean over the read rows of log p(token) = logit[token] − logSumExp. */
+export function logProbMetric(target: RowTokens, options: { positions?: MetricPositions } = {}): SoftmaxLogitMetric {
+  return linearTokenMetric([target], (r, rows) => [[tokenOfRow(target, r, rows, "logProbMetric"), 1]], -1, options.positions);
 }
 
 /**

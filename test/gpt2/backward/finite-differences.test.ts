@@ -12,6 +12,8 @@ import { describe, expect, it } from "vitest";
 import { type LogitMetric, logitDifferenceMetric, logProbMetric, probabilityMassDifferenceMetric } from "../../../src/gpt2/backward/logit-metrics.ts";
 import { loadGpt2FromDir } from "../../../src/gpt2/node-load.ts";
 import { HookedGpt2 } from "../../../src/hooks/hooked-gpt2.ts";
+import { seededRandom } from "../../../src/hooks/sampling.ts";
+import type { Tensor } from "../../../src/tensor/tensor.ts";
 import { logitsFloat64, logSumExp64 } from "../../helpers/float64-gpt2.ts";
 import { TINY_DIR } from "../../helpers/fixtures.ts";
 import { propertyParams } from "../../helpers/property.ts";
@@ -25,17 +27,6 @@ interface MetricCase {
   readonly metric: LogitMetric;
   /** The same metric of float64 logits rows, written out independently. */
   readonly value64: (rows: Float64Array[]) => number;
-}
-
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -87,6 +78,19 @@ function metricCase(kind: number, rows: number, positions: "last" | "all" | numb
   };
 }
 
+/** ⟨g, u⟩ for a random u against (f(εu) − f(−εu))/2ε, f the float64 metric with a perturbation added at the hook point. */
+function expectDirectionalDerivative(g: Tensor, random: () => number, f: (delta: Float64Array) => number, label: string): void {
+  const eps = 1e-4;
+  const u = Float64Array.from({ length: g.size }, () => random() * 2 - 1);
+  let ours = 0, scale = 0;
+  for (let i = 0; i < g.size; i++) {
+    ours += g.data[i]! * u[i]!;
+    scale += Math.abs(g.data[i]! * u[i]!);
+  }
+  const fd = (f(u.map((x) => x * eps)) - f(u.map((x) => -x * eps))) / (2 * eps);
+  expect(Math.abs(ours - fd), `${label}: ours ${ours}, fd ${fd}, scale ${scale}`).toBeLessThanOrEqual(2e-4 * scale + 1e-9);
+}
+
 const cases = fc
   .record({
     batch: fc.integer({ min: 1, max: 2 }),
@@ -100,7 +104,7 @@ describe("backward pass vs float64 finite differences (tiny model, every hook po
   it("⟨grad, u⟩ matches the central difference along a random u at every hook point", () => {
     fc.assert(
       fc.property(cases, ({ batch, pos, kind, positionsKind, seed }) => {
-        const random = mulberry(seed);
+        const random = seededRandom(seed);
         const ids = Array.from({ length: batch }, () => Array.from({ length: pos }, () => Math.floor(random() * config.dVocab)));
         const positions = positionsKind === 0 ? "last" : positionsKind === 1 ? "all" : ids.map(() => Math.floor(random() * pos));
         const readRows = positions === "last" ? ids.map((_, b) => b * pos + pos - 1)
@@ -112,20 +116,30 @@ describe("backward pass vs float64 finite differences (tiny model, every hook po
           value64(logitsFloat64(config, weights, ids, readRows, name ? { name, delta: delta! } : undefined));
         expect(value, `${label}: metric value`).toBeCloseTo(f(), 4);
         expect(grads.names.length, "every hook point has a gradient").toBe(model.hookNames.length);
-        const eps = 1e-4;
-        for (const name of model.hookNames) {
-          const g = grads.get(name);
-          const u = Float64Array.from({ length: g.size }, () => random() * 2 - 1);
-          let ours = 0, scale = 0;
-          for (let i = 0; i < g.size; i++) {
-            ours += g.data[i]! * u[i]!;
-            scale += Math.abs(g.data[i]! * u[i]!);
-          }
-          const fd = (f(name, u.map((x) => x * eps)) - f(name, u.map((x) => -x * eps))) / (2 * eps);
-          expect(Math.abs(ours - fd), `${label} @ ${name}: ours ${ours}, fd ${fd}, scale ${scale}`).toBeLessThanOrEqual(2e-4 * scale + 1e-9);
-        }
+        for (const name of model.hookNames) expectDirectionalDerivative(grads.get(name), random, (delta) => f(name, delta), `${label} @ ${name}`);
       }),
-      propertyParams("backward finite differences", 6),
+      propertyParams("backward finite differences", 5),
     );
-  }, 120_000);
+  }, 300_000);
+});
+
+describe("forward hooks count as the identity in the backward", () => {
+  it("with a forward hook adding a constant at blocks.0.hook_resid_mid, gradients are those of the shifted forward", () => {
+    const random = seededRandom(7);
+    const ids = [[464, 3290, 286, 262, 1110], [50256, 317, 2068, 7586, 21831]];
+    const rows = [4, 9];
+    const shiftName = "blocks.0.hook_resid_mid";
+    const shift = Float64Array.from({ length: 2 * 5 * config.dModel }, () => (random() * 2 - 1) * 0.5);
+    const { metric, value64 } = metricCase(2, rows.length, "last", random);
+    const { value, grads } = model.runWithGradients(ids, {
+      metric, grads: true,
+      hooks: [[shiftName, (x) => void x.data.forEach((v, i) => (x.data[i] = v + shift[i]!))]],
+    });
+    const f = (extra?: { name: string; delta: Float64Array }) =>
+      value64(logitsFloat64(config, weights, ids, rows, [{ name: shiftName, delta: shift }, ...(extra ? [extra] : [])]));
+    expect(value).toBeCloseTo(f(), 5);
+    for (const name of ["hook_embed", "blocks.0.attn.hook_q", "blocks.0.hook_mlp_out", "blocks.1.attn.hook_pattern", "ln_final.hook_scale"] as const) {
+      expectDirectionalDerivative(grads.get(name), random, (delta) => f({ name, delta }), name);
+    }
+  });
 });

@@ -5,6 +5,7 @@
  * alone has logit gradients summing to zero per row. Padded batches give each row's own gradients.
  */
 import { describe, expect, it } from "vitest";
+import { headInputGradient, mlpInputGradient } from "../../../src/gpt2/backward/input-gradients.ts";
 import { logitDifferenceMetric, logProbMetric, probabilityMassDifferenceMetric } from "../../../src/gpt2/backward/logit-metrics.ts";
 import { blockHook } from "../../../src/gpt2/hook-names.ts";
 import { loadGpt2FromDir } from "../../../src/gpt2/node-load.ts";
@@ -73,6 +74,27 @@ describe("gradient identities", () => {
       }
       if (row % pos !== pos - 1) expect(norm, `row ${row}`).toBe(0);
       else expect(Math.abs(sum), `row ${row}`).toBeLessThanOrEqual(1e-5 * norm);
+    }
+  });
+});
+
+describe("receiver input gradients (for edge attribution)", () => {
+  it("Σ over heads and q/k/v of headInputGradient = ∂/∂resid_pre − ∂/∂resid_mid; mlpInputGradient = ∂/∂resid_mid − ∂/∂resid_post", () => {
+    const { grads, cache } = model.runWithGradients(ids, { metric: metrics[0]!, grads: true, cache: true });
+    for (let layer = 0; layer < nLayers; layer++) {
+      const ln = (kind: "ln1" | "ln2") => ({ normalized: cache.get(blockHook(layer, `${kind}.hook_normalized`)), scale: cache.get(blockHook(layer, `${kind}.hook_scale`)) });
+      const sum = new Float64Array(grads.get(blockHook(layer, "hook_resid_pre")).size);
+      for (let head = 0; head < nHeads; head++) {
+        for (const input of ["q", "k", "v"] as const) {
+          const g = headInputGradient(model.model, layer, head, input, grads.get(blockHook(layer, `attn.hook_${input}`)), ln("ln1"));
+          g.data.forEach((x, i) => (sum[i] += x));
+        }
+      }
+      const pre = grads.get(blockHook(layer, "hook_resid_pre")).data, mid = grads.get(blockHook(layer, "hook_resid_mid")).data;
+      expectClose(sum, pre.map((x, i) => x - mid[i]!), 1e-4, `layer ${layer} heads`);
+      const post = grads.get(blockHook(layer, "hook_resid_post")).data;
+      const mlpIn = mlpInputGradient(model.model, layer, grads.get(blockHook(layer, "mlp.hook_pre")), ln("ln2"));
+      expectClose(mlpIn.data, mid.map((x, i) => x - post[i]!), 1e-4, `layer ${layer} mlp`);
     }
   });
 });

@@ -12,7 +12,7 @@ import { probabilityMassDifferenceMetric } from "../../../src/gpt2/backward/logi
 import { isHookName } from "../../../src/gpt2/hook-names.ts";
 import { loadGpt2FromDir } from "../../../src/gpt2/node-load.ts";
 import { HookedGpt2 } from "../../../src/hooks/hooked-gpt2.ts";
-import { probabilityDifferenceGradientMetric } from "../../../src/tasks/greater-than/pd-metric.ts";
+import { probabilityDifferenceGradientMetric, probabilityDifferenceMetric } from "../../../src/tasks/greater-than/pd-metric.ts";
 import { expectClose } from "../../helpers/compare.ts";
 import { BUNDLED_MODEL_DIR, readFixture, TINY_DIR } from "../../helpers/fixtures.ts";
 
@@ -44,6 +44,17 @@ describe("gradients vs PyTorch autograd", () => {
     await compare(TINY_DIR, "tiny-gpt2/gradient-golden.safetensors", 5e-5, (file) => {
       return probabilityMassDifferenceMetric(Array.from(file.getInt32("metric_tokens")), file.getFloat32("metric_weights"));
     });
+  });
+
+  it("the task's gradient PD metric gives the task's PD of a forward pass", async () => {
+    const model = new HookedGpt2(await loadGpt2FromDir(BUNDLED_MODEL_DIR));
+    const gt = readFixture("greater-than-golden.safetensors");
+    const tokens = rowsOf(gt.getInt32("tokens").subarray(0, 4 * 13), 4);
+    const yearTokens = Array.from(gt.getInt32("year_tokens"));
+    const yy = gt.getInt32("yy").subarray(0, 4);
+    const { value } = model.runWithGradients(tokens, { metric: probabilityDifferenceGradientMetric(yearTokens, yy) });
+    expect(value).toBeCloseTo(probabilityDifferenceMetric(yearTokens, yy)(model.run(tokens).lastTokenLogits()), 5);
+    model.dispose();
   });
 
   it("bundled model, greater-than PD (task metric): layers 0 and 3 and the embeddings", async () => {
