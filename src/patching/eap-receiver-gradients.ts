@@ -1,22 +1,23 @@
-import { layerNormAffineBackward, layerNormInputBackward, layerNormScaleBackward } from "../gpt2/backward/layer-norm-backward.ts";
+import { layerNormGradient } from "../gpt2/backward/input-gradients.ts";
+import { layerNormInputBackward } from "../gpt2/backward/layer-norm-backward.ts";
 import { gatherFlatRows } from "../gpt2/backward/unembed-backward.ts";
-import { linearInputBackward } from "../gpt2/backward/transposed-weights.ts";
+import { linearInputBackward, transposedHeadInput } from "../gpt2/backward/transposed-weights.ts";
 import { blockHook, type HookName } from "../gpt2/hook-names.ts";
 import type { Gpt2Model } from "../gpt2/model.ts";
 import type { ActivationCache } from "../hooks/activation-cache.ts";
-import type { PreparedWeight } from "../tensor/matmul.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import type { Receiver } from "./eap-graph.ts";
 
 /**
  * ∂metric/∂(a receiver's residual-stream input through that receiver's channel only), at chosen
  * rows: for head h's q (k, v) channel, ∂/∂`attn.hook_q`[h] back through W_Q[h]ᵀ and ln1's backward
- * at the run's own LayerNorm statistics; for an MLP, ln2's backward from the gradients at
- * `ln2.hook_normalized` and `ln2.hook_scale` (which only the MLP reads); for the logits, the final
- * residual stream's gradient (ln_final is its only reader).
+ * at the run's own LayerNorm statistics (headInputGradient's composition, at the chosen rows); for
+ * an MLP, ln2's backward from the gradients at `ln2.hook_normalized` and `ln2.hook_scale`, which
+ * only the MLP reads (mlpInputGradient's value without its d_mlp-wide product); for the logits, the
+ * final residual stream's gradient (ln_final is its only reader).
  */
 
-/** The gradient and forward hook points receiverInputGradient reads. */
+/** The gradient and forward hook points receiverInputGradients reads. */
 export function receiverGradientNames(nLayers: number): { grads: HookName[]; cache: HookName[] } {
   const grads: HookName[] = [];
   const cache: HookName[] = [];
@@ -30,29 +31,6 @@ export function receiverGradientNames(nLayers: number): { grads: HookName[]; cac
   }
   grads.push(blockHook(nLayers - 1, "hook_resid_post"));
   return { grads, cache };
-}
-
-const headTransposed = new WeakMap<Gpt2Model, Map<string, PreparedWeight>>();
-
-/** W_Q[h]ᵀ (K, V) as a weight d_head → d_model, prepared once per model (W's [d_model, d_head] columns handed over as Wᵀ). */
-function headInputTransposed(model: Gpt2Model, layer: number, head: number, channel: "q" | "k" | "v"): PreparedWeight {
-  let map = headTransposed.get(model);
-  if (map === undefined) {
-    map = new Map();
-    headTransposed.set(model, map);
-  }
-  const key = `${layer}.${head}.${channel}`;
-  let prepared = map.get(key);
-  if (prepared === undefined) {
-    const { dModel: d, dHead } = model.config;
-    const qkv = model.weights.blocks[layer]!.qkvWeight;
-    const column = "qkv".indexOf(channel) * d + head * dHead;
-    const w = new Float32Array(d * dHead);
-    for (let row = 0; row < d; row++) w.set(qkv.subarray(row * 3 * d + column, row * 3 * d + column + dHead), row * dHead);
-    prepared = model.prepareOwnedTransposed(w, d, dHead);
-    map.set(key, prepared);
-  }
-  return prepared;
 }
 
 /** One head's slice of a [batch, pos, head, d_head] tensor at flat rows b·pos + p → [rows.length, d_head]. */
@@ -95,8 +73,7 @@ export function receiverInputGradients(
       return layerNormInputBackward(dNormalized, dScale, normalized, scale);
     }
     const dHeadInput = gatherHeadRows(grads.get(blockHook(layer, `attn.hook_${receiver.channel}`)), rows, receiver.head);
-    const dLnOut = linearInputBackward(model, dHeadInput, headInputTransposed(model, layer, receiver.head, receiver.channel));
-    const dNormalized = layerNormAffineBackward(model, site, dLnOut);
-    return layerNormInputBackward(dNormalized, layerNormScaleBackward(dNormalized, normalized, scale), normalized, scale);
+    const dLnOut = linearInputBackward(model, dHeadInput, transposedHeadInput(model, layer, receiver.head, receiver.channel));
+    return layerNormGradient(model, site, dLnOut, { normalized, scale });
   };
 }
