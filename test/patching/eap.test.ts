@@ -7,6 +7,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { logProbMetric } from "../../src/gpt2/backward/logit-metrics.ts";
+import { headInputGradient, mlpInputGradient } from "../../src/gpt2/backward/input-gradients.ts";
 import { headInput } from "../../src/gpt2/components/attention-head.ts";
 import { mlp } from "../../src/gpt2/components/mlp.ts";
 import { blockHook } from "../../src/gpt2/hook-names.ts";
@@ -129,6 +130,28 @@ describe("EAP scores are the first-order effect of patching one edge", () => {
     const receiver = eap.graph.receivers.findIndex((r) => r.kind === "head" && r.layer === 0);
     expect(score(eap, { kind: "head", layer: 1, head: 0 }, receiver)).toBeNaN();
     expect(score(eap, { kind: "head", layer: 0, head: 0 }, receiver)).toBeNaN();
+  });
+});
+
+describe("EAP scores are dot products of the activation difference and the receiver's input gradient", () => {
+  it("by the backward's own receiver gradients over whole [batch, pos] tensors", () => {
+    const { grads, cache } = model.runWithGradients(clean, {
+      metric: logProbMetric(target), grads: [blockHook(1, "attn.hook_k"), blockHook(1, "mlp.hook_pre")],
+      cache: [blockHook(1, "ln1.hook_normalized"), blockHook(1, "ln1.hook_scale"), blockHook(1, "ln2.hook_normalized"), blockHook(1, "ln2.hook_scale")],
+    });
+    const ln = (kind: "ln1" | "ln2") => ({ normalized: cache.get(blockHook(1, `${kind}.hook_normalized`)), scale: cache.get(blockHook(1, `${kind}.hook_scale`)) });
+    const dot = (a: Float32Array, b: Float32Array) => a.reduce((acc, v, i) => acc + v * b[i]!, 0);
+    const cases: [Component, Receiver, Float32Array][] = [
+      [{ kind: "head", layer: 0, head: 1 }, { kind: "head", layer: 1, head: 2, channel: "k" }, headInputGradient(model.model, 1, 2, "k", grads.get(blockHook(1, "attn.hook_k")), ln("ln1")).data],
+      [{ kind: "embed" }, { kind: "head", layer: 1, head: 2, channel: "k" }, headInputGradient(model.model, 1, 2, "k", grads.get(blockHook(1, "attn.hook_k")), ln("ln1")).data],
+      [{ kind: "head", layer: 1, head: 3 }, { kind: "mlp", layer: 1, channel: "in" }, mlpInputGradient(model.model, 1, grads.get(blockHook(1, "mlp.hook_pre")), ln("ln2")).data],
+    ];
+    for (const [sender, receiver, gradient] of cases) {
+      const r = eap.graph.receivers.findIndex((x) => JSON.stringify(x) === JSON.stringify(receiver));
+      const expected = dot(senderDelta(sender), gradient);
+      expect(Math.abs(expected)).toBeGreaterThan(1e-5);
+      expect(score(eap, sender, r)).toBeCloseTo(expected, 5);
+    }
   });
 });
 
