@@ -23,6 +23,8 @@
  * 8. bench/greater-than.ts --n 490 (pipeline stage times) under Node (compiled by bench/node-compile.ts);
  * 8b. bench/backward.ts (under Node): forward vs forward + backward (runWithGradients) at N = 490,
  *    the backward's GEMM GFLOP/s, the transposed weights' memory and peak RSS;
+ * 8c. bench/eap.ts (under Node): all-edge EAP and EAP-IG (5 steps) on the greater-than prompts at
+ *    N = 490 beside the exact path-patching sweeps, with peak RSS;
  * 9. bench/load-dispose.ts (under Node): RSS over 50 load / run / dispose cycles of the bundled model.
  * --forward-only stops after 5 and 6b (the peak the floor needs).
  */
@@ -325,6 +327,19 @@ if (torch.ok) {
 }
 log(backwardLine);
 
+// ---- 8c. EAP / EAP-IG ----
+
+section("EAP and EAP-IG (5 steps), every edge, greater-than N = 490, beside exact path patching");
+let eapLine: string;
+{
+  const r = run("node", ["--experimental-wasm-relaxed-simd", compileForNode("bench/eap.ts"), "--n", "490", "--steps", "5"]);
+  log(indent(r.stdout));
+  if (r.status !== 0) log(indent(r.stderr.split("\n").slice(-5).join("\n")));
+  const line = (prefix: string) => r.stdout.split("\n").find((l) => l.startsWith(prefix))?.replace(/\s+/g, " ");
+  eapLine = r.status === 0 ? [line("EAP, every edge"), line("EAP-IG,")].filter(Boolean).join("; ") : `bench/eap.ts exited ${r.status}`;
+}
+log(eapLine);
+
 // ---- 9. load / dispose ----
 
 let loadDisposeLine = "skipped (--forward-only)";
@@ -357,6 +372,7 @@ if (!torch.ok) log(`PyTorch: NOT AVAILABLE (${torch.note}); only our side was me
 log(`PyTorch vs ours logits (tiny-gpt2): ${checkLine}`);
 log(`load/dispose: ${loadDisposeLine}`);
 log(`backward: ${backwardLine}`);
+log(`EAP: ${eapLine}`);
 log("");
 for (const line of forwardTables(report)) log(line);
 log("");

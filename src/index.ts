@@ -59,6 +59,10 @@ export { type PathGraph, patchedFinalResidual } from "./patching/path-engine.ts"
 export * from "./patching/path-patching.ts";
 export * from "./patching/circuit-evaluation.ts";
 export { pathPatchRows, type RowSoftmaxMetric } from "./patching/path-patch-rows.ts";
+export * from "./patching/eap-graph.ts";
+export * from "./patching/eap-scores.ts";
+export * from "./patching/eap-circuit.ts";
+export { receiverInputGradients } from "./patching/eap-receiver-gradients.ts";
 
 export { GREATER_THAN_NOUNS } from "./tasks/greater-than/nouns.ts";
 export { validYears, yearTokenIds } from "./tasks/greater-than/years.ts";

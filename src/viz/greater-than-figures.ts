@@ -3,6 +3,7 @@ import { barChart } from "./bar-chart.ts";
 import { componentFigures, componentTables } from "./component-figures.ts";
 import { circuitEvaluationFigures, circuitEvaluationTables } from "./circuit-evaluation-figures.ts";
 import { controlsFigures, controlsTables, skippedCircuitFigures } from "./controls-figures.ts";
+import { edgeAttributionFigures, edgeAttributionTables } from "./edge-attribution-figures.ts";
 import { Figure } from "./figure.ts";
 import { heatmap } from "./heatmap.ts";
 import { renderReportHtml, type ReportTable } from "./report-html.ts";
@@ -159,6 +160,7 @@ export function greaterThanFigures(report: GreaterThanReport): Figure[] {
   figures.push(...componentFigures(report.component_analyses));
   figures.push(...circuitEvaluationFigures(report));
   figures.push(...controlsFigures(report));
+  if (report.edge_attribution) figures.push(...edgeAttributionFigures(report.edge_attribution));
   return figures;
 }
 
@@ -179,7 +181,9 @@ export function greaterThanReportHtml(report: GreaterThanReport, figures: readon
     {
       caption: report.circuit.source === "given"
         ? "Circuit evaluated (heads and MLPs given by --circuit; senders at YY found by path patching)"
-        : "Circuit found by iterative path patching",
+        : report.circuit.source === "found"
+          ? "Circuit found by iterative path patching"
+          : `Circuit found from ${report.circuit.source === "eap" ? "EAP" : "EAP-IG"} edge scores (top edges, kept connected to the logits)`,
       headers: ["part", "members"],
       rows: [
         ["heads (at END)", report.circuit.heads.join(", ") || "—"],
@@ -191,6 +195,7 @@ export function greaterThanReportHtml(report: GreaterThanReport, figures: readon
     },
     ...componentTables(report.component_analyses),
     ...circuitEvaluationTables(report),
+    ...(report.edge_attribution ? edgeAttributionTables(report.edge_attribution) : []),
   );
   return renderReportHtml({
     title: `How does ${modelName} compute greater-than?`,

@@ -2,24 +2,14 @@
  * `gpt2-lens greater-than --circuit`: bad specs are usage errors (exit 2, one line, nothing written);
  * a given circuit is evaluated and reported as given.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { GreaterThanReport } from "../../src/tasks/greater-than/pipeline.ts";
 import { withCircuit } from "../helpers/greater-than-report.ts";
-import { runCli } from "../helpers/cli.ts";
+import { expectUsageError, runCli, scratchDirectory } from "../helpers/cli.ts";
 
-let work: string;
-let dirs = 0;
-const freshDir = () => join(work, `case-${dirs++}`);
-
-beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), "gpt2-lens-circuit-cli-"));
-});
-afterAll(() => {
-  if (work) rmSync(work, { recursive: true, force: true });
-});
+const { fresh: freshDir } = scratchDirectory("gpt2-lens-circuit-cli-");
 
 describe("greater-than --circuit errors", () => {
   const cases: [spec: string, culprit: RegExp][] = [
@@ -33,13 +23,7 @@ describe("greater-than --circuit errors", () => {
   ];
   it.each(cases)("--circuit %j", async (spec, culprit) => {
     const out = freshDir();
-    const run = await runCli(["greater-than", "--n", "5", "--circuit", spec, "--out", out]);
-    expect(run.status, run.stderr).toBe(2);
-    const lines = run.stderr.split("\n").filter((line) => line !== "");
-    expect(lines, run.stderr).toHaveLength(1);
-    expect(lines[0]).toMatch(/^gpt2-lens: greater-than: /);
-    expect(lines[0]).toMatch(culprit);
-    expect(existsSync(out), "nothing written").toBe(false);
+    await expectUsageError(["greater-than", "--n", "5", "--circuit", spec, "--out", out], "greater-than", culprit, out);
   });
 });
 

@@ -1,6 +1,9 @@
 import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, expect } from "vitest";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** The compiled CLI (built by test/global-setup.ts). */
@@ -48,4 +51,28 @@ export function runCli(args: readonly string[], extraEnv: Readonly<Record<string
       resolve({ status, signal, stdout, stderr, seconds: (performance.now() - started) / 1000 });
     });
   });
+}
+
+/** A scratch directory for one test file, made before its tests and removed after; `fresh()` names a new path in it. */
+export function scratchDirectory(prefix: string): { fresh: () => string } {
+  let work = "";
+  let count = 0;
+  beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), prefix));
+  });
+  afterAll(() => {
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+  return { fresh: () => join(work, `case-${count++}`) };
+}
+
+/** `args` fail as a usage error: exit 2, one `gpt2-lens: <command>: …` line matching `culprit`, and `out` not written. */
+export async function expectUsageError(args: readonly string[], command: string, culprit: RegExp, out: string): Promise<void> {
+  const run = await runCli(args);
+  expect(run.status, run.stderr).toBe(2);
+  const lines = run.stderr.split("\n").filter((line) => line !== "");
+  expect(lines, run.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(new RegExp(`^gpt2-lens: ${command}: `));
+  expect(lines[0]).toMatch(culprit);
+  expect(existsSync(out), "nothing written").toBe(false);
 }

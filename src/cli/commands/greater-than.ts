@@ -8,7 +8,7 @@ import { type GreaterThanPrompts, readGreaterThanDataset } from "../../tasks/gre
 import { reportHasCircuit, runGreaterThanPipeline } from "../../tasks/greater-than/pipeline.ts";
 import { parseControlFlags } from "./greater-than-controls.ts";
 import { greaterThanFigures, greaterThanReportHtml } from "../../viz/greater-than-figures.ts";
-import { optionalString, parseCommandArgs, parsePositiveInt, parseSeed, requireString } from "../args.ts";
+import { optionalString, parseCommandArgs, type ParsedArgs, parsePositiveInt, parseSeed, requireString } from "../args.ts";
 import { BUNDLED_MODEL_DIR } from "../../gpt2/node-bundled-model.ts";
 import type { Gpt2Config } from "../../gpt2/config.ts";
 import { UsageError } from "../usage-error.ts";
@@ -17,8 +17,9 @@ import { stageProgress } from "../stage-progress.ts";
 import { checkGreaterThanSize } from "./greater-than-size.ts";
 import { type CircuitSpec, parseCircuitSpec } from "../../tasks/greater-than/circuit-spec.ts";
 import { PatchingError } from "../../patching/patching-error.ts";
+import type { EdgeCircuitOptions } from "../../tasks/greater-than/edge-circuit.ts";
 
-export const GREATER_THAN_USAGE = `gpt2-lens greater-than [--model DIR] [--n 490] [--seed 0] [--dataset FILE] [--processing MODE] [--neuron-mlp L] [--circuit SPEC] [--slice 41] [--baseline-n N] [--baseline-batch 256] [--random-circuits 20] [--random-mlps MODE] [--bootstrap 1000] [--control-seed 0] [--min-pd 0.05] --out DIR
+export const GREATER_THAN_USAGE = `gpt2-lens greater-than [--model DIR] [--n 490] [--seed 0] [--dataset FILE] [--processing MODE] [--neuron-mlp L] [--circuit SPEC] [--slice 41] [--baseline-n N] [--baseline-batch 256] [--random-circuits 20] [--random-mlps MODE] [--bootstrap 1000] [--control-seed 0] [--min-pd 0.05] [--method M] [--steps 5] [--edges K] --out DIR
 
 Reproduces Hanna, Liu & Variengien (2023): baselines, iterative path patching (senders → logits,
 → the last four MLPs, → the circuit heads' queries and keys/values), attention to YY, MLP logit
@@ -35,7 +36,11 @@ Controls: --slice YY (2…98) draws p(year | YY); --baseline-n N also computes P
 N unbalanced prompts in batches of --baseline-batch (no path patching); --random-circuits K (0 skips)
 evaluates K random head sets of the circuit's size with its MLPs (--random-mlps random: random MLPs too);
 --bootstrap R resamples the prompts R times for 95 % intervals; --control-seed seeds those three.
-No circuit is selected unless the lower end of PD's bootstrap interval exceeds --min-pd (0…1).`;
+No circuit is selected unless the lower end of PD's bootstrap interval exceeds --min-pd (0…1).
+--method (M path-patching, eap or eap-ig; default path-patching) eap / eap-ig discover the circuit
+from edge attribution scores instead: the top --edges K edges (default 200) by |score|, pruned to
+those on a path from the embedding to the logits, evaluated exactly edge by edge (faithfulness curve,
+scores beside the path-patching grids); --steps (default 5) sets EAP-IG's interpolation steps.`;
 
 /** The start years YY 02…98 of a balanced dataset. */
 const YY_VALUES = 97;
@@ -88,6 +93,9 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
     bootstrap: { type: "string" },
     "control-seed": { type: "string" },
     "min-pd": { type: "string" },
+    method: { type: "string" },
+    steps: { type: "string" },
+    edges: { type: "string" },
   });
   if (positionals.length) throw new UsageError(`greater-than: unexpected argument "${positionals[0]}"`);
   const outFlag = requireString("greater-than", values.out, "out");
@@ -103,6 +111,8 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
     throw new UsageError("greater-than: --circuit needs a comma-separated list of heads and MLPs, e.g. L5H1,L6H9,MLP8");
   }
   const controls = parseControlFlags(values);
+  const edgeAttribution = edgeAttributionOption(values);
+  if (edgeAttribution && circuitText !== undefined) throw new UsageError("greater-than: --circuit and --method eap/eap-ig both choose the circuit; give one");
   const modelDir = optionalString(values, "model") ?? BUNDLED_MODEL_DIR;
   const processing = optionalString(values, "processing") ?? "none";
   if (processing !== "none" && processing !== "transformer-lens") {
@@ -136,6 +146,7 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
       neuronMlp,
       ...(givenCircuit ? { circuit: givenCircuit } : {}),
       ...controls,
+      ...(edgeAttribution ? { edgeAttribution } : {}),
       onProgress: progress.report,
     });
   } catch (error) {
@@ -168,11 +179,31 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
     const { circuit } = report;
     log(`circuit: heads ${circuit.heads.join(" ") || "—"}; MLPs ${circuit.mlps.join(" ") || "—"}; PD ${circuit.prob_diff.toFixed(4)} (${(100 * circuit.fraction_of_baseline).toFixed(1)} % of the model's)`);
     const { paper, paper_reverse: reverse } = report.circuit_evaluation;
-    log(`circuit (${givenCircuit ? "given" : "found"}), paper's evaluation: PD ${paper.prob_diff.toFixed(4)} (${(100 * paper.fraction_of_baseline).toFixed(1)} %), CS ${paper.cutoff_sharpness.toFixed(4)}; reversed: PD ${reverse.prob_diff.toFixed(4)}`);
+    log(`circuit (${circuit.source}), paper's evaluation: PD ${paper.prob_diff.toFixed(4)} (${(100 * paper.fraction_of_baseline).toFixed(1)} %), CS ${paper.cutoff_sharpness.toFixed(4)}; reversed: PD ${reverse.prob_diff.toFixed(4)}`);
     const control = report.random_circuit_control;
     if (control) log(`random-circuit control: ${(100 * control.fraction_reaching).toFixed(0)} % of ${control.k} random head sets reach the circuit's PD ${control.circuit_prob_diff.toFixed(4)}`);
   }
+  if (report.edge_attribution) {
+    const e = report.edge_attribution;
+    log(`${e.method} circuit: ${e.edges.length} edges (top ${e.edges_asked} of ${e.total_edges}), exact PD ${e.prob_diff.toFixed(4)} (${(100 * e.fraction_of_baseline).toFixed(1)} % of the model's)`);
+  }
   log(`wrote report.json, ${figures.length} figures and index.html to ${out} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+}
+
+/** --method, --steps, --edges: the edge-attribution options, or undefined for path patching (the default). */
+function edgeAttributionOption(values: ParsedArgs["values"]): EdgeCircuitOptions | undefined {
+  const method = optionalString(values, "method") ?? "path-patching";
+  if (method !== "path-patching" && method !== "eap" && method !== "eap-ig") {
+    throw new UsageError(`greater-than: --method must be "path-patching", "eap" or "eap-ig", got "${method}"`);
+  }
+  if (method === "path-patching") {
+    for (const flag of ["steps", "edges"]) if (values[flag] !== undefined) throw new UsageError(`greater-than: --${flag} needs --method eap or eap-ig`);
+    return undefined;
+  }
+  if (method === "eap" && values.steps !== undefined) throw new UsageError("greater-than: --steps is EAP-IG's; give --method eap-ig");
+  const steps = parsePositiveInt("greater-than", values.steps, "steps", 5);
+  const edges = parsePositiveInt("greater-than", values.edges, "edges", 200);
+  return { method, ...(method === "eap-ig" ? { steps } : {}), edges };
 }
 
 function parseNeuronMlp(value: string | undefined): number | undefined {

@@ -1,3 +1,4 @@
+import type { CircuitSource } from "./circuit-spec.ts";
 import {
   type CircuitEvaluationResult, evaluateCircuitPaper, evaluateFullCircuit, type HeadComponent, type MlpComponent,
 } from "../../patching/circuit-evaluation.ts";
@@ -22,7 +23,7 @@ export interface CircuitEvaluationEntry {
 
 export interface CircuitEvaluationsReport {
   /** "found" by the selection rule or "given" (--circuit). */
-  readonly source: "found" | "given";
+  readonly source: CircuitSource;
   readonly heads: string[];
   readonly mlps: string[];
   /** The lower circuit at YY used by `upper_and_lower`. */
@@ -40,7 +41,7 @@ export interface CircuitEvaluationsReport {
 
 export interface CircuitEvaluationsInput {
   readonly context: PathPatchingContext;
-  readonly source: "found" | "given";
+  readonly source: CircuitSource;
   readonly heads: readonly HeadComponent[];
   readonly mlps: readonly MlpComponent[];
   /** The circuit nodes of the stricter rule (heads and MLPs at END, senders at YY). */

@@ -6,6 +6,9 @@ import { PatchingError } from "../../patching/patching-error.ts";
 /** The circuit Hanna et al. (2023) report for GPT-2 small, as `parseCircuitSpec` reads it. */
 export const PAPER_GPT2_SMALL_CIRCUIT = "L5H1,L5H5,L6H1,L6H9,L7H10,L8H8,L8H11,L9H1,MLP8,MLP9,MLP10,MLP11";
 
+/** Where a report's circuit comes from: the selection rule over path patching, --circuit, or the top edges of EAP / EAP-IG. */
+export type CircuitSource = "found" | "given" | "eap" | "eap-ig";
+
 /** A greater-than circuit: heads and MLPs at END (e.g. the paper's L5H1,…,MLP8,…,MLP11 for GPT-2 small). */
 export interface CircuitSpec {
   readonly heads: readonly HeadComponent[];

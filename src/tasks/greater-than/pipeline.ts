@@ -20,7 +20,7 @@ import { meanRowsByYy } from "./yy-groups.ts";
 import { checkNeuronMlp, type ComponentAnalysesReport, mostImportantMlp, runComponentAnalyses } from "./component-analyses.ts";
 import { CUMULATIVE_MAX } from "./neuron-analysis.ts";
 import { circuitEvaluations, type CircuitEvaluationsReport } from "./circuit-evaluations.ts";
-import type { CircuitSpec } from "./circuit-spec.ts";
+import type { CircuitSource, CircuitSpec } from "./circuit-spec.ts";
 import { checkKvThreshold, lowerCircuit, lowerCircuitNodes, type LowerCircuitReport } from "./lower-circuit.ts";
 import { meanAttentionEndToYy } from "./attention-analysis.ts";
 import { checkMinProbDiff, greaterThanTaskCheck } from "./task-check.ts";
@@ -31,6 +31,7 @@ import {
   baselineStatistics, bootstrapSettings, checkSliceYy, DEFAULT_SLICE_YY, type GreaterThanControlOptions, type GreaterThanControlsReport,
   paperCircuitStatistics, probabilitySlice,
 } from "./controls.ts";
+import { discoverEdgeCircuit, type EdgeAttributionReport, type EdgeCircuitOptions, scoreComparison } from "./edge-circuit.ts";
 
 export type ProgressReporter = (stage: string, done: number, total: number) => void;
 
@@ -47,6 +48,8 @@ export interface GreaterThanPipelineOptions extends GreaterThanControlOptions {
   readonly circuit?: CircuitSpec;
   /** lower_circuit's k and v cells are computed for senders whose k+v effect reaches this fraction of the largest (default 0.1; 0: every cell). */
   readonly kvThreshold?: number;
+  /** Discover the circuit from EAP / EAP-IG edge scores (the top K edges) instead of the path-patching selection rule. */
+  readonly edgeAttribution?: EdgeCircuitOptions;
 }
 
 export interface HeadInputPatching {
@@ -89,8 +92,8 @@ export interface GreaterThanReport extends GreaterThanControlsReport {
     readonly prob_diff: number;
     readonly fraction_of_baseline: number;
     readonly recovered: number;
-    /** "found" by the selection rule, or "given" (--circuit). */
-    readonly source: "found" | "given";
+    /** "found" by the selection rule, "given" (--circuit), or the top edges of "eap" / "eap-ig". */
+    readonly source: CircuitSource;
   } | null;
   /** What each component does: attention patterns, head logit lens, PCA of year representations, neurons. */
   readonly component_analyses: ComponentAnalysesReport | null;
@@ -98,6 +101,8 @@ export interface GreaterThanReport extends GreaterThanControlsReport {
   readonly circuit_evaluation: CircuitEvaluationsReport | null;
   /** Senders at YY → the circuit heads' keys and values apart, and → the lower circuit's MLPs at YY. */
   readonly lower_circuit: LowerCircuitReport | null;
+  /** With --method eap or eap-ig: the edge scores' circuit, its exact evaluation, faithfulness curve and comparison with path patching. */
+  readonly edge_attribution?: EdgeAttributionReport;
 }
 
 /** A report whose task check passed: it has a circuit and every section that needs one. */
@@ -213,6 +218,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
     metric: probabilityDifferenceMetric(yearTokens, data.yy),
     softmaxMetric: probabilityDifferenceSoftmaxMetric(yearTokens, data.yy),
   };
+  const edge = options.edgeAttribution ? discoverEdgeCircuit(model, data, context, yearTokens, options.edgeAttribution, progress) : null;
   const minEffect = 0.01 * Math.abs(baseline.prob_diff);
   const headFraction = options.headFraction ?? 0.2;
 
@@ -239,7 +245,8 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
     mlpGrids.push(sweep(`senders → MLP ${layer}`, () => pathPatchingSweep(context, mlpSweeps[i]!)));
   }
   // --circuit: the given heads and MLPs replace the found ones from here on.
-  const given = options.circuit;
+  const given = options.circuit ?? edge?.circuit;
+  const source: CircuitSource = edge ? edge.report.method : given ? "given" : "found";
   const heads: SelectedHead[] = given
     ? given.heads.map((h) => ({ layer: h.layer, head: h.head }))
     : mergeHeads([logitsGrid, ...mlpGrids].map((grid) => importantHeads(grid, nHeads, headFraction, minEffect)));
@@ -301,7 +308,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   let evaluationsDone = 0;
   const evaluations = circuitEvaluations({
     context,
-    source: given ? "given" : "found",
+    source,
     heads: heads.map((h) => ({ kind: "head", ...h })),
     mlps: mlpLayers.map((layer) => ({ kind: "mlp", layer })),
     fullCircuitNodes: circuitNodes,
@@ -383,7 +390,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
       prob_diff: evaluations.full_circuit.prob_diff,
       fraction_of_baseline: evaluations.full_circuit.fraction_of_baseline,
       recovered: evaluations.full_circuit.recovered,
-      source: given ? "given" : "found",
+      source,
     },
     component_analyses: componentAnalyses,
     circuit_evaluation: evaluations,
@@ -391,7 +398,24 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
     statistics: { bootstrap: bootstrapSettings(bootstrap), baseline: baselineStats, circuit_paper: circuitPaperStats, selection_cells: selectionCells },
     random_circuit_control: randomControl,
     probability_slice: probabilitySlice(sliceYy, data.yy, cleanHeatmap, { yy: evaluations.yy, mean_probability: evaluations.paper.mean_probability }),
+    ...(edge ? { edge_attribution: { ...edge.report, comparison: edgeComparison(edge.scores, logitsGrid, mlpGrids, lastMlps, headInputs, heads) } } : {}),
   };
+}
+
+/** The path-patching grids' cells beside the summed edge scores of the same senders → receivers. */
+function edgeComparison(
+  scores: Parameters<typeof scoreComparison>[0], logitsGrid: PathPatchingGrid, mlpGrids: PathPatchingGrid[], mlpLayers: readonly number[],
+  headInputs: readonly HeadInputPatching[], heads: readonly SelectedHead[],
+): EdgeAttributionReport["comparison"] {
+  return scoreComparison(scores, [
+    { receiver: "logits", grid: logitsGrid.grid, receivers: [{ component: null, channels: ["in"] }] },
+    ...mlpGrids.map((g, i) => ({ receiver: `MLP${mlpLayers[i]}`, grid: g.grid, receivers: [{ component: { kind: "mlp", layer: mlpLayers[i]! } as const, channels: ["in"] as const }] })),
+    ...headInputs.map((h) => ({
+      receiver: `circuit heads' ${h.channel}`,
+      grid: h.grid,
+      receivers: heads.map((head) => ({ component: { kind: "head", ...head } as const, channels: h.channel === "q" ? ["q"] as const : ["k", "v"] as const })),
+    })),
+  ]);
 }
 
 function emptyGrid(nLayers: number, nHeads: number): Pick<PathPatchingGrid, "grid"> {

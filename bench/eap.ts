@@ -1,0 +1,81 @@
+/**
+ * All-edge EAP and EAP-IG scores on the greater-than prompts against the exact path-patching sweeps,
+ * on the GPT-2-small-shaped random model (bench/random-gpt2.ts), in one process.
+ *
+ *   deno run -A bench/eap.ts   (npm run bench runs it under Node, compiled by bench/node-compile.ts)
+ *   options: --n 490 --steps 5 --edges 200 --sweeps 1
+ *
+ * Prints the time of the clean and corrupted cached runs, of EAP over every edge (one gradient run
+ * per batch of prompts), of EAP-IG with --steps steps, of the exact edge-level evaluation of the top
+ * --edges circuit, and of the exact path-patching sweeps the pipeline runs (senders → logits, and
+ * one senders → MLP sweep, timed once, ×6 for the paper's other six sweeps: an estimate; the whole
+ * pipeline is bench/greater-than.ts), with the peak RSS after each.
+ */
+import process from "node:process";
+import { loadGpt2FromDir } from "../src/gpt2/node-load.ts";
+import { HookedGpt2 } from "../src/hooks/hooked-gpt2.ts";
+import { edgeCircuitSize, evaluateEdgeCircuit, topEdgeCircuit } from "../src/patching/eap-circuit.ts";
+import { edgeCount, edgeGraph } from "../src/patching/eap-graph.ts";
+import { edgeAttribution, type EdgeAttributionMethod } from "../src/patching/eap-scores.ts";
+import { collectPathActivations } from "../src/patching/path-activations.ts";
+import { pathPatchingSweep, type PathPatchingContext } from "../src/patching/path-patching.ts";
+import { GT_POSITIONS, makeGreaterThanDataset } from "../src/tasks/greater-than/dataset.ts";
+import { probabilityDifferenceGradientMetric, probabilityDifferenceMetric, probabilityDifferenceSoftmaxMetric } from "../src/tasks/greater-than/pd-metric.ts";
+import { yearTokenIds } from "../src/tasks/greater-than/years.ts";
+import { intOption } from "./int-option.ts";
+import { ensureRandomGpt2 } from "./random-gpt2.ts";
+
+const argv = process.argv.slice(2);
+const N = intOption(argv, "n", 490);
+const STEPS = intOption(argv, "steps", 5);
+const EDGES = intOption(argv, "edges", 200);
+const SWEEPS = intOption(argv, "sweeps", 1, 0);
+
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
+const peakRss = () => process.resourceUsage().maxRSS * 1024;
+const timed = <T>(label: string, target: string, f: () => T): { value: T; seconds: number } => {
+  const t0 = performance.now();
+  const value = f();
+  const seconds = (performance.now() - t0) / 1000;
+  console.log(`${label.padEnd(44)} ${seconds.toFixed(1).padStart(7)} s ${target.padEnd(18)} peak RSS ${mb(peakRss())}`);
+  return { value, seconds };
+};
+
+const { dir } = await ensureRandomGpt2();
+const gpt2 = await loadGpt2FromDir(dir);
+const model = new HookedGpt2(gpt2);
+const { config } = model;
+const data = makeGreaterThanDataset({ n: N, seed: 0 });
+const yearTokens = yearTokenIds();
+const yy = Array.from(data.yy);
+console.log(
+  `GPT-2-small shape (${config.nLayers} layers × ${config.nHeads} heads, d_model ${config.dModel}), random weights; backend "${gpt2.backend.name}"; ` +
+    `greater-than N = ${N} × ${data.tokens.pos} tokens; ${edgeCount(edgeGraph(config))} edges`,
+);
+
+const runs = timed("clean + corrupted cached runs", "", () => {
+  const clean = collectPathActivations(model, data.tokens);
+  return { clean, corrupted: collectPathActivations(model, data.corruptedTokens, { reuse: { run: clean, tokens: data.tokens } }) };
+});
+const context: PathPatchingContext = {
+  model, ...runs.value, logitPosition: GT_POSITIONS.END,
+  metric: probabilityDifferenceMetric(yearTokens, yy), softmaxMetric: probabilityDifferenceSoftmaxMetric(yearTokens, yy),
+};
+const score = (method: EdgeAttributionMethod) => edgeAttribution(model, {
+  clean: data.tokens, corrupted: data.corruptedTokens, method, steps: STEPS,
+  metric: (start, end) => probabilityDifferenceGradientMetric(yearTokens, yy.slice(start, end)),
+});
+const eap = timed("EAP, every edge", "(target ≤ 60 s)", () => score("eap"));
+const ig = timed(`EAP-IG, ${STEPS} steps, every edge`, "(target ≤ 180 s)", () => score("eap-ig"));
+const circuit = topEdgeCircuit(ig.value, EDGES);
+timed(`exact evaluation, top ${EDGES} → ${edgeCircuitSize(circuit)} edges`, "", () => evaluateEdgeCircuit(context, circuit));
+if (SWEEPS > 0) {
+  const logits = timed("path patching: senders → logits", "", () => pathPatchingSweep(context, { senderPosition: GT_POSITIONS.END, receivers: "logits" }));
+  const mlpSweep = timed(`path patching: senders → MLP ${config.nLayers - 1}`, "", () =>
+    pathPatchingSweep(context, { senderPosition: GT_POSITIONS.END, receivers: [{ node: { kind: "mlp", layer: config.nLayers - 1, pos: GT_POSITIONS.END }, channels: ["in"] }] }),
+  );
+  const estimate = runs.seconds + logits.seconds + 6 * mlpSweep.seconds;
+  console.log(`exact path patching, 7 sweeps (estimate: runs + logits + 6 × MLP sweep) ${estimate.toFixed(1)} s`);
+  console.log(`EAP / exact sweeps: ${(eap.seconds / estimate).toFixed(2)}×; EAP-IG / exact sweeps: ${(ig.seconds / estimate).toFixed(2)}×`);
+}
+gpt2.dispose();
