@@ -210,6 +210,7 @@ def main():
     ap.add_argument("--init", default=None, help="start from this model directory (a second training stage)")
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--print-every", type=int, default=50)
+    ap.add_argument("--save-every", type=int, default=500, help="also keep a copy in OUT/step-N every N steps")
     a = ap.parse_args()
 
     torch.set_num_threads(1)
@@ -299,15 +300,17 @@ def main():
             r.update(step=step, lm=round(lm.item(), 4), l0_far=round(l0_far.item(), 4), t=round(time.time() - t0))
             log.append(r)
             print("EVAL", json.dumps(r), flush=True)
-            save(model, a, log)
-    save(model, a, log)
+            save(model, a, log, a.out)
+        if a.save_every and step % a.save_every == 0:
+            save(model, a, log, os.path.join(a.out, f"step-{step}"))
+    save(model, a, log, a.out)
 
 
-def save(model, a, log):
-    os.makedirs(a.out, exist_ok=True)
-    json.dump(hf_config(a), open(os.path.join(a.out, "config.json"), "w"), indent=2)
-    write_safetensors(os.path.join(a.out, "model.safetensors"), model.hf_state_dict(), {"format": "pt"})
-    json.dump({"args": vars(a), "log": log}, open(os.path.join(a.out, "train-log.json"), "w"), indent=1)
+def save(model, a, log, out):
+    os.makedirs(out, exist_ok=True)
+    json.dump(hf_config(a), open(os.path.join(out, "config.json"), "w"), indent=2)
+    write_safetensors(os.path.join(out, "model.safetensors"), model.hf_state_dict(), {"format": "pt"})
+    json.dump({"args": vars(a), "log": log}, open(os.path.join(out, "train-log.json"), "w"), indent=1)
 
 
 if __name__ == "__main__":
