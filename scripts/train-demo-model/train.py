@@ -207,6 +207,7 @@ def main():
     ap.add_argument("--l0-window", type=int, default=2)
     ap.add_argument("--l0-penalty", type=float, default=1.0)
     ap.add_argument("--head-drop", type=float, default=0.1)
+    ap.add_argument("--stop-at", type=int, default=None, help="stop after this step (the schedule stays --steps')")
     ap.add_argument("--init", default=None, help="start from this model directory (a second training stage)")
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--print-every", type=int, default=50)
@@ -272,7 +273,8 @@ def main():
 
     log, t0 = [], time.time()
     model.train()
-    for step in range(1, a.steps + 1):
+    last = min(a.steps, a.stop_at or a.steps)
+    for step in range(1, last + 1):
         lr = a.lr * min(1.0, step / a.warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, step / a.steps)))
         lr = max(lr, a.lr * 0.05) if step > a.warmup else lr
         for grp in opt.param_groups:
@@ -295,7 +297,7 @@ def main():
         if step % a.print_every == 0:
             print(f"step {step} lm {lm.item():.4f} year-CE {year_ce.item():.4f} "
                   f"l0-far {l0_far.item():.4f} lr {lr:.2e} t={time.time() - t0:.0f}s", flush=True)
-        if step % a.eval_every == 0 or step == a.steps:
+        if step % a.eval_every == 0 or step == last:
             r = evaluate()
             r.update(step=step, lm=round(lm.item(), 4), l0_far=round(l0_far.item(), 4), t=round(time.time() - t0))
             log.append(r)
