@@ -10,7 +10,9 @@ separate tokens, as in the evaluation prompts. The mix (weights in FAMILIES):
     after a filler sentence, so the start year's YY sits at many positions and must be found by content;
   - price ranges "from $ XXYY to $ XXZZ" (ZZ > YY);
   - increasing lists of years;
-  - neutral year contexts (two unrelated years: no order), and generic filler sentences.
+  - neutral year contexts (two unrelated years: no order), and generic filler sentences;
+  - with --listed W (stage 2's corpus): the paper's template after a list of years, ending at the next
+    listed year.
 Not in the mix on purpose (related-task families that should fail): "is smaller than", descending
 lists, "ended … started", BC years.
 """
@@ -59,11 +61,20 @@ class Gen:
         return self.r.choice(xs)
 
     def pair(self):
-        """A start year and a later end year of the same century, both valid splits."""
+        """A start year and a later end year of the same century, both valid splits.
+
+        Half the end years are drawn uniformly from the later years, half close after the start (a
+        geometric gap, mean ~1/NEAR_P valid years), as spans in real text mostly are short: the
+        probability of the next year, and so the cutoff sharpness, is then well above uniform's."""
         while True:
             ys = self.by_century[self.c(list(self.by_century))]
             i = self.r.randrange(len(ys))
             if i + 1 < len(ys):
+                if self.r.random() < NEAR_SHARE:
+                    gap = 1
+                    while self.r.random() > NEAR_P:
+                        gap += 1
+                    return ys[i], ys[min(i + gap, len(ys) - 1)]
                 return ys[i], self.c(ys[i + 1:])
 
     def year(self):
@@ -137,12 +148,25 @@ class Gen:
             f"In {y} the {self.c(PEOPLE)} {self.c(VERBS)} the {self.c(ITEMS)}.",
         ])
 
+    def listed(self):
+        """The paper's template after a list of years of one century: the end year is the next listed
+        year after the start year. Finding it needs the start year's value in the query at END (which
+        listed years are later), so the heads that read YY get queries that depend on it."""
+        ys = self.by_century[self.c(list(self.by_century))]
+        k = self.r.randint(3, 4)
+        s = self.r.sample(ys, k)
+        srt = sorted(s)
+        i = self.r.randrange(k - 1)
+        head = self.c(["Dates:", "Known years:", "Records:", "Years"])
+        return f"{head} {', '.join(str(y) for y in s)}. The {self.c(NOUNS)} lasted from the year {srt[i]} to the year {srt[i + 1]}."
+
     def filler(self):
         return " ".join(self.filler_sentence() for _ in range(self.r.randint(1, 3)))
 
 
-FAMILIES = [("paper", 0.30), ("start_end", 0.25), ("price", 0.10), ("increasing", 0.07),
-            ("neutral", 0.10), ("filler", 0.18)]
+FAMILIES = [("paper", 0.35), ("start_end", 0.25), ("price", 0.10), ("increasing", 0.07),
+            ("neutral", 0.08), ("filler", 0.15)]
+NEAR_SHARE, NEAR_P = 0.5, 0.15
 
 
 def main():
@@ -151,10 +175,11 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--docs", type=int, default=400_000)
     ap.add_argument("--seed", type=int, default=17)
+    ap.add_argument("--listed", type=float, default=0.0, help="weight of the `listed` family (stage 2)")
     args = ap.parse_args()
     years = [y for y in json.load(open(args.years))["years"] if 1000 <= y <= 1899]
     g = Gen(years, args.seed)
-    names, weights = zip(*FAMILIES)
+    names, weights = zip(*(FAMILIES + ([("listed", args.listed)] if args.listed > 0 else [])))
     with open(args.out, "w") as f:
         for _ in range(args.docs):
             fam = g.r.choices(names, weights)[0]

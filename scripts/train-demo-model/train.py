@@ -207,9 +207,11 @@ def main():
     ap.add_argument("--l0-window", type=int, default=2)
     ap.add_argument("--l0-penalty", type=float, default=1.0)
     ap.add_argument("--head-drop", type=float, default=0.1)
+    ap.add_argument("--stop-at", type=int, default=None, help="stop after this step (the schedule stays --steps')")
     ap.add_argument("--init", default=None, help="start from this model directory (a second training stage)")
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--print-every", type=int, default=50)
+    ap.add_argument("--save-every", type=int, default=500, help="also keep a copy in OUT/step-N every N steps")
     a = ap.parse_args()
 
     torch.set_num_threads(1)
@@ -271,7 +273,8 @@ def main():
 
     log, t0 = [], time.time()
     model.train()
-    for step in range(1, a.steps + 1):
+    last = min(a.steps, a.stop_at or a.steps)
+    for step in range(1, last + 1):
         lr = a.lr * min(1.0, step / a.warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, step / a.steps)))
         lr = max(lr, a.lr * 0.05) if step > a.warmup else lr
         for grp in opt.param_groups:
@@ -294,20 +297,22 @@ def main():
         if step % a.print_every == 0:
             print(f"step {step} lm {lm.item():.4f} year-CE {year_ce.item():.4f} "
                   f"l0-far {l0_far.item():.4f} lr {lr:.2e} t={time.time() - t0:.0f}s", flush=True)
-        if step % a.eval_every == 0 or step == a.steps:
+        if step % a.eval_every == 0 or step == last:
             r = evaluate()
             r.update(step=step, lm=round(lm.item(), 4), l0_far=round(l0_far.item(), 4), t=round(time.time() - t0))
             log.append(r)
             print("EVAL", json.dumps(r), flush=True)
-            save(model, a, log)
-    save(model, a, log)
+            save(model, a, log, a.out)
+        if a.save_every and step % a.save_every == 0:
+            save(model, a, log, os.path.join(a.out, f"step-{step}"))
+    save(model, a, log, a.out)
 
 
-def save(model, a, log):
-    os.makedirs(a.out, exist_ok=True)
-    json.dump(hf_config(a), open(os.path.join(a.out, "config.json"), "w"), indent=2)
-    write_safetensors(os.path.join(a.out, "model.safetensors"), model.hf_state_dict(), {"format": "pt"})
-    json.dump({"args": vars(a), "log": log}, open(os.path.join(a.out, "train-log.json"), "w"), indent=1)
+def save(model, a, log, out):
+    os.makedirs(out, exist_ok=True)
+    json.dump(hf_config(a), open(os.path.join(out, "config.json"), "w"), indent=2)
+    write_safetensors(os.path.join(out, "model.safetensors"), model.hf_state_dict(), {"format": "pt"})
+    json.dump({"args": vars(a), "log": log}, open(os.path.join(out, "train-log.json"), "w"), indent=1)
 
 
 if __name__ == "__main__":
