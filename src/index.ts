@@ -78,7 +78,7 @@ export {
 } from "./tasks/greater-than/component-analyses.ts";
 
 export * from "./viz/index.ts";
-export { greaterThanFigures, greaterThanReportHtml } from "./viz/greater-than-figures.ts";
+export { greaterThanFigures, greaterThanReportHtml, greaterThanSections } from "./viz/greater-than-figures.ts";
 export { attentionViewer, type AttentionViewer, type AttentionViewerOptions } from "./viz/attention-viewer.ts";
 export { ATTENTION_DECIMALS, attentionViewerData, type AttentionViewerData } from "./viz/attention-viewer-data.ts";
 export { attentionViewerHtml } from "./viz/attention-viewer-html.ts";

@@ -44,6 +44,22 @@ export function formatExactValue(value: number | null | undefined): string {
   return Object.is(value, -0) ? "0" : String(value);
 }
 
+/**
+ * A tooltip's value: four significant digits (scientific notation below 1e-3 or from 1e5 on), or
+ * "n/a" with the reason like formatExactValue. Full precision stays in report.json; four digits keep
+ * a figure with thousands of cells small.
+ */
+export function formatTooltipValue(value: number | null | undefined): string {
+  if (typeof value !== "number" || !Number.isFinite(value)) return formatExactValue(value);
+  if (value === 0) return "0";
+  const magnitude = Math.abs(value);
+  if (magnitude >= 1e5 || magnitude < 1e-3) {
+    const [mantissa, exponent] = value.toExponential(3).split("e");
+    return `${String(Number(mantissa))}e${exponent}`;
+  }
+  return String(Number(value.toPrecision(4)));
+}
+
 /** True for a number that can be drawn (finite); null, undefined, NaN and ±Infinity cannot. */
 export function isDrawableNumber(value: unknown): value is number {
   return typeof value === "number" && Number.isFinite(value);

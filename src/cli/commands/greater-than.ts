@@ -6,7 +6,7 @@ import { replaceDirectory } from "../../io/node-replace-directory.ts";
 import { makeGreaterThanDataset } from "../../tasks/greater-than/dataset.ts";
 import { type GreaterThanPrompts, readGreaterThanDataset } from "../../tasks/greater-than/dataset-file.ts";
 import { runGreaterThanPipeline } from "../../tasks/greater-than/pipeline.ts";
-import { greaterThanFigures, greaterThanReportHtml } from "../../viz/greater-than-figures.ts";
+import { greaterThanReportHtml, greaterThanSections } from "../../viz/greater-than-figures.ts";
 import { optionalString, parseCommandArgs, parsePositiveInt, parseSeed, requireString } from "../args.ts";
 import { BUNDLED_MODEL_DIR } from "../../gpt2/node-bundled-model.ts";
 import type { Gpt2Config } from "../../gpt2/config.ts";
@@ -116,14 +116,15 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
     throw error;
   }
 
-  const figures = greaterThanFigures(report);
+  const sections = greaterThanSections(report);
+  const figures = sections.flatMap((section) => section.figures ?? []);
   const encoder = new TextEncoder();
   await replaceDirectory(
     out,
     [
-      ...figures.map((figure) => ({ name: figure.fileName, bytes: encoder.encode(figure.svg) })),
+      ...figures.map((figure) => ({ name: figure.fileName, bytes: encoder.encode(figure.standaloneSvg) })),
       { name: "report.json", bytes: encoder.encode(`${JSON.stringify(report, null, 1)}\n`) },
-      { name: "index.html", bytes: encoder.encode(greaterThanReportHtml(report, figures, basename(modelDir))) },
+      { name: "index.html", bytes: encoder.encode(greaterThanReportHtml(report, sections, basename(modelDir))) },
     ],
     { afterFile: testPauseAfterFile() },
   );
