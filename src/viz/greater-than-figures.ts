@@ -1,4 +1,5 @@
 import type { GreaterThanReport } from "../tasks/greater-than/pipeline.ts";
+import type { GreaterThanRunRecord } from "../tasks/greater-than/run-record.ts";
 import { barChart } from "./bar-chart.ts";
 import { attentionFigures, headLensFigures, neuronFigures, neuronTables, pcaFigures, pcaTable } from "./component-figures.ts";
 import { evaluationFigures, evaluationTable, lowerCircuitFigures, lowerCircuitTable } from "./circuit-evaluation-figures.ts";
@@ -311,13 +312,35 @@ export function greaterThanFigures(report: GreaterThanReport): Figure[] {
   return greaterThanSections(report).flatMap((section) => [...(section.figures ?? [])]);
 }
 
-export function greaterThanReportHtml(report: GreaterThanReport, sections: readonly ReportSection[], modelName: string): string {
+/** How the report was made, when report.json's run record is at hand. */
+function runTable(run: GreaterThanRunRecord): ReportTable {
+  const dataset = run.dataset.source === "file" ? `file ${run.dataset.path ?? ""}` : `generated: --n ${run.n}, --seed ${run.seed}`;
+  return {
+    caption: "How this report was made (report.json: run)",
+    headers: ["", "value"],
+    rows: [
+      ["prompts", String(run.prompts)],
+      ["dataset", dataset],
+      ["model directory", run.model.directory],
+      [`${run.model.weights_file} SHA-256`, run.model.weights_sha256],
+      ["weights processing", run.model.processing],
+      ["package", `${run.package.name} ${run.package.version}`],
+      ["time (load, total)", `${run.timings.load_seconds.toFixed(1)} s, ${run.timings.total_seconds.toFixed(1)} s`],
+    ],
+  };
+}
+
+export function greaterThanReportHtml(
+  report: GreaterThanReport & { readonly run?: GreaterThanRunRecord },
+  sections: readonly ReportSection[],
+  modelName: string,
+): string {
   return renderReportHtml({
     title: `How does ${modelName} compute greater-than?`,
     intro:
       `A reproduction of Hanna, Liu & Variengien (2023) on ${report.dataset.yy.length} prompts "The {noun} lasted from the year XXYY to the year XX", ` +
       "corrupted prompts with start year XX01. All numbers are in report.json; each figure is also a file NAME.svg beside this page.",
-    summary: { id: "summary", heading: "Summary", tables: summaryTables(report) },
+    summary: { id: "summary", heading: "Summary", tables: [...summaryTables(report), ...(report.run ? [runTable(report.run)] : [])] },
     sections,
     linkFiguresLongerThan: INLINE_FIGURE_LIMIT,
   });

@@ -62,7 +62,7 @@ nav a, figcaption a { color: #1f5f99; }
 figcaption { color: #444; font-size: 0.95rem; margin-top: 0.4rem; }
 table { border-collapse: collapse; margin: 1.5rem 0; font-size: 0.95rem; }
 caption { text-align: left; font-weight: bold; margin-bottom: 0.4rem; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.3rem 0.8rem; text-align: left; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.3rem 0.8rem; text-align: left; overflow-wrap: anywhere; }
 td.number { text-align: right; font-variant-numeric: tabular-nums; }
 thead th { border-bottom: 2px solid #999; }
 `;
