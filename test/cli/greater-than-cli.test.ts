@@ -19,6 +19,7 @@ import { serializeSafetensors, type TensorToWrite } from "../../src/io/safetenso
 import { DatasetError, readGreaterThanDataset } from "../../src/tasks/greater-than/dataset-file.ts";
 import { runGreaterThanPipeline, type GreaterThanReport } from "../../src/tasks/greater-than/pipeline.ts";
 import { escapeXml } from "../../src/viz/escape-xml.ts";
+import { formatCompactNumber, formatTooltipValue } from "../../src/viz/number-format.ts";
 import { greaterThanFigures, INLINE_FIGURE_LIMIT } from "../../src/viz/greater-than-figures.ts";
 import type { GreaterThanReportFile } from "../../src/tasks/greater-than/run-record.ts";
 import { BUNDLED_MODEL_DIR, FIXTURES, greaterThanGolden } from "../helpers/fixtures.ts";
@@ -207,6 +208,50 @@ describe("gpt2-lens greater-than on the golden dataset (acceptance)", () => {
     // Tooltips give four significant digits, not seventeen.
     const longest = Math.max(...[...html.matchAll(/<title>[^<]*?: (-?[\d.]+(?:e[-+]\d+)?)<\/title>/g)].map((m) => m[1]!.replace(/^-?0?\.?0*|\.|e.*$/g, "").length));
     expect(longest).toBeLessThanOrEqual(4);
+  });
+
+  it("draws every sweep on one shared scale, the probability heatmap clipped, and the circuit diagram from the sweeps' values", () => {
+    expectSuccess(goldenRun);
+    const report = readReport(goldenOut);
+    const { lower_circuit: lower } = report;
+    const grids = [...report.path_patching, ...report.head_input_patching, ...[lower.k, lower.v, ...lower.mlps_at_yy].filter((g) => g !== null)];
+    const magnitude = Math.max(...grids.flatMap((g) => g!.grid.flat()).filter((v): v is number => v !== null).map(Math.abs));
+    expect(magnitude).toBeGreaterThan(0.1);
+    const figures = greaterThanFigures(report);
+    const sweeps = figures.filter((f) => /^(path-patching|head-inputs|lower-circuit)-/.test(f.name) && !f.note && !f.name.endsWith("embedding"));
+    expect(sweeps.length).toBeGreaterThanOrEqual(5);
+    for (const figure of sweeps) {
+      expect(figure.svg, figure.name).toContain(`colour range: ${formatCompactNumber(-magnitude)} to ${formatCompactNumber(magnitude)}`);
+      expect(figure.caption, figure.name).toContain(`±${formatCompactNumber(magnitude)}, shared by every path-patching figure`);
+    }
+    // Grids with no upstream sender (the bundled model's circuit heads sit in layer 0) are sentences.
+    for (const entry of report.head_input_patching.filter((h) => h.grid.flat().every((v) => v === null))) {
+      const figure = figures.find((f) => f.name === `head-inputs-${entry.channel}`)!;
+      expect(figure.note).toBe(true);
+      expect(figure.caption).toMatch(/^No sender to the circuit heads'/);
+    }
+    const cells = report.probability_heatmap.mean_probability.flat().sort((a, b) => a - b);
+    const p99 = cells[Math.floor(0.99 * cells.length)]!;
+    expect(p99).toBeLessThan(0.5 * cells.at(-1)!);
+    const heat = figures.find((f) => f.name === "probability-heatmap")!;
+    expect(heat.svg).toContain(`colour range: 0 to ${formatCompactNumber(p99)}`);
+    expect(heat.svg).toContain(`&gt; ${formatCompactNumber(p99)} (clipped)`);
+    expect(heat.caption).toContain(`clipped at the 99th percentile of the cells, ${formatCompactNumber(p99)}`);
+    const diagram = figures.find((f) => f.name === "circuit-diagram")!;
+    const logits = report.path_patching[0]!.grid;
+    const members = [...report.circuit.heads.map((h) => { const [, l, c] = /^L(\d+)H(\d+)$/.exec(h)!; return [h, Number(l), Number(c)] as const; }),
+      ...report.circuit.mlps.map((m) => { const l = Number(/^blocks\.(\d+)\.mlp$/.exec(m)![1]); return [`MLP${l}`, l, report.model.n_heads] as const; })];
+    let drawn = 0;
+    for (const [label, layer, column] of members) {
+      const value = logits[layer]![column]!;
+      const tooltip = `${label} → logits (direct): Δ PD ${formatTooltipValue(value)}`;
+      const shown = Math.abs(value) >= 0.01 * Math.abs(report.baseline.prob_diff);
+      expect(diagram.svg.includes(escapeXml(tooltip)), tooltip).toBe(shown);
+      if (shown) drawn++;
+    }
+    expect(drawn).toBeGreaterThan(0);
+    const kv = report.head_input_patching.find((h) => h.channel === "kv")!;
+    expect(diagram.svg).toContain(escapeXml(`embed → the circuit heads' keys and values (all heads together): Δ PD ${formatTooltipValue(kv.embed!)}`));
   });
 
   it("report.json records how it was made and conforms to the shipped schema", () => {
