@@ -38,6 +38,7 @@ export function attentionFigures(report: ComponentAnalysesReport): Figure[] {
         colorScale: "sequential",
         range: [0, 1],
         valueLabel: "attention",
+        missingLabel: "later (masked)",
       }),
     }),
   );

@@ -311,7 +311,7 @@ describe("gpt2-lens greater-than on the golden dataset (acceptance)", () => {
 });
 
 describe("gpt2-lens greater-than --n --seed", () => {
-  it("is deterministic: the same seed gives byte-identical output, another seed another dataset", async () => {
+  it("is deterministic: the same seed gives the same report (but for its timings) and byte-identical SVGs, another seed another dataset", async () => {
     const [a, b, c] = [freshDir(), freshDir(), freshDir()];
     const runs = await Promise.all([
       cli(["greater-than", "--n", "30", "--seed", "3", "--out", a], ACCEPTANCE_TIMEOUT_MS),
