@@ -65,6 +65,7 @@ export {
   cutoffSharpnessMetric, endYearProbabilities, probabilityDifferenceMetric, probabilityDifferenceSoftmaxMetric,
 } from "./tasks/greater-than/pd-metric.ts";
 export { type GreaterThanReport, runGreaterThanPipeline } from "./tasks/greater-than/pipeline.ts";
+export type { GreaterThanReportFile, GreaterThanRunRecord, StageTiming } from "./tasks/greater-than/run-record.ts";
 export { greaterThanMemoryBytes } from "./tasks/greater-than/memory.ts";
 // What each circuit component does (issue 15 §§3–6).
 export {
@@ -79,6 +80,7 @@ export {
 
 export * from "./viz/index.ts";
 export { greaterThanFigures, greaterThanReportHtml, greaterThanSections } from "./viz/greater-than-figures.ts";
+export { greaterThanCircuitDiagram } from "./viz/greater-than-circuit-diagram.ts";
 export { attentionViewer, type AttentionViewer, type AttentionViewerOptions } from "./viz/attention-viewer.ts";
 export { ATTENTION_DECIMALS, attentionViewerData, type AttentionViewerData } from "./viz/attention-viewer-data.ts";
 export { attentionViewerHtml } from "./viz/attention-viewer-html.ts";

@@ -182,7 +182,7 @@ export function circuitDiagram(input: CircuitDiagramInput): string {
     plotWidth: drawnWidth,
     plotHeight,
     margins: { top: 0, right: 24 + legend.width, bottom: 0, left: 0 },
-    minimumContentHeight: legend.height,
+    minimumContentHeight: headingHeight + legend.height,
     plotMarkup: [
       svgElement("defs", {}, arrowMarker("s", SUPPORTS), arrowMarker("o", OPPOSES)),
       ...headings,

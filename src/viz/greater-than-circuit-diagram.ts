@@ -5,6 +5,7 @@
 import type { GreaterThanReport } from "../tasks/greater-than/pipeline.ts";
 import { circuitDiagram, type DiagramEdge, type DiagramNode } from "./circuit-diagram.ts";
 import { Figure } from "./figure.ts";
+import { noteFigure } from "./note-figure.ts";
 
 /** Edges weaker than this fraction of the model's |PD| are left out (the selection rule's own floor). */
 export const DIAGRAM_EDGE_FLOOR = 0.01;
@@ -27,6 +28,9 @@ export function greaterThanCircuitDiagram(report: GreaterThanReport): Figure {
   const floor = DIAGRAM_EDGE_FLOOR * Math.abs(report.baseline.prob_diff);
   const atEnd = [...report.circuit.heads, ...report.circuit.mlps].map(parsePart);
   const atYy = report.circuit.yy_senders.map(parsePart);
+  if (atEnd.length + atYy.length === 0) {
+    return noteFigure("circuit-diagram", "The circuit", `No circuit to draw: no head or MLP ${report.circuit.source === "given" ? "was given" : "passed the selection rule"}.`);
+  }
   const heads = atEnd.filter((p) => p.kind === "head");
   const column = (part: Part) => (part.kind === "head" ? part.head : nHeads);
   const cell = (grid: (number | null)[][], part: Part) => grid[part.layer]?.[column(part)] ?? null;

@@ -287,7 +287,7 @@ export function greaterThanSections(report: GreaterThanReport): ReportSection[] 
       figures: pcaFigures(analyses),
     },
     {
-      id: "neurons",
+      id: "neuron-analysis",
       heading: "Neurons",
       tables: neuronTables(analyses),
       figures: [...topNeuronFigures(report), ...neuronFigures(analyses)],
@@ -299,7 +299,7 @@ export function greaterThanSections(report: GreaterThanReport): ReportSection[] 
       figures: evaluationFigures(report),
     },
     {
-      id: "lower-circuit",
+      id: "lower-circuit-at-yy",
       heading: "Lower circuit at YY",
       tables: [lowerCircuitTable(report)],
       figures: lowerCircuitFigures(report, range),

@@ -10,3 +10,5 @@ export { renderReportHtml, type ReportInput, type ReportSection, type ReportTabl
 export { BAD_FIGURE_INPUT } from "./input-checks.ts";
 export { escapeXml } from "./escape-xml.ts";
 export type { ColorScaleKind } from "./color-scales.ts";
+export { circuitDiagram, type CircuitDiagramInput, type DiagramEdge, type DiagramNode, type DiagramNodeKind } from "./circuit-diagram.ts";
+export { clippedProbabilityRange, sharedSymmetricRange } from "./color-ranges.ts";

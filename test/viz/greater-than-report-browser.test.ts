@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Browser, Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { circuitDiagram } from "../../src/viz/circuit-diagram.ts";
 import { runCli } from "../helpers/cli.ts";
 import { CHROMIUM_SKIP_REASON, HAS_CHROMIUM, launchChromium } from "../helpers/chromium.ts";
 
@@ -164,6 +165,24 @@ describe.skipIf(!HAS_CHROMIUM)(`greater-than report in headless Chromium${HAS_CH
       expect((await probe.evaluate(HTML_OVERFLOW) as string[]).join("\n")).toMatch(/^TD: x+ \(\d+ > \d+\)/);
       const empty = (await probe.evaluate(FIGURE_BOXES) as { id: string; picture: number[] }[]).find((f) => f.id === "empty")!;
       expect(empty.picture[0]! * empty.picture[1]!).toBe(0);
+    } finally {
+      await probe.close();
+    }
+  });
+
+  it("keeps a one-row circuit diagram's legend (taller than its plot) inside the drawing", async () => {
+    const svg = circuitDiagram({
+      title: "A circuit of one MLP",
+      columns: ["at END"],
+      rows: ["layer 0 MLP"],
+      nodes: [{ id: "m", label: "MLP0", kind: "mlp", column: 0, row: 0 }],
+      edges: [],
+      valueLabel: "Δ PD",
+    });
+    const probe = await browser!.newPage();
+    try {
+      await probe.setContent(`<!DOCTYPE html><body><figure id="diagram">${svg}</figure></body>`);
+      expect(await probe.evaluate(SVG_TEXT_OVERFLOW)).toEqual([]);
     } finally {
       await probe.close();
     }
