@@ -103,7 +103,7 @@ export function evaluationFigures(report: GreaterThanReport): Figure[] {
         svg: sideBySide([
           yearHeatmap("Model", model, report.probability_heatmap.yy, range),
           yearHeatmap(title[0]!.toUpperCase() + title.slice(1), entry.mean_probability, evaluations.yy, range),
-        ]),
+        ], 16, `Model vs ${title}: mean p(end year) per YY`),
       }),
     );
   }

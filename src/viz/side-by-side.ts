@@ -1,9 +1,10 @@
 /** Several chart SVG documents placed left to right in one SVG document (each keeps its own size). */
 import { figureInputError } from "./input-checks.ts";
-import { svgElement } from "./svg-markup.ts";
+import { svgElement, svgTitle } from "./svg-markup.ts";
 import { svgRootSize } from "./svg-root.ts";
 
-export function sideBySide(documents: readonly string[], gap = 16): string {
+/** `title` names the whole (its <title>), e.g. for the file's tooltip and captionedSvg. */
+export function sideBySide(documents: readonly string[], gap = 16, title?: string): string {
   if (documents.length === 0) throw figureInputError("sideBySide: needs at least one SVG document");
   let x = 0;
   let height = 0;
@@ -15,5 +16,5 @@ export function sideBySide(documents: readonly string[], gap = 16): string {
     height = Math.max(height, h);
     return nested;
   });
-  return svgElement("svg", { xmlns: "http://www.w3.org/2000/svg", width: x, height, viewBox: `0 0 ${x} ${height}`, role: "img" }, ...placed);
+  return svgElement("svg", { xmlns: "http://www.w3.org/2000/svg", width: x, height, viewBox: `0 0 ${x} ${height}`, role: "img" }, ...(title === undefined ? [] : [svgTitle(title)]), ...placed);
 }
