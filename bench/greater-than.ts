@@ -32,7 +32,7 @@ import { HookedGpt2 } from "../src/hooks/hooked-gpt2.ts";
 import { makeGreaterThanDataset } from "../src/tasks/greater-than/dataset.ts";
 import type { GreaterThanPrompts } from "../src/tasks/greater-than/dataset-file.ts";
 import { runGreaterThanPipeline, type GreaterThanReport } from "../src/tasks/greater-than/pipeline.ts";
-import { greaterThanFigures, greaterThanReportHtml } from "../src/viz/greater-than-figures.ts";
+import { greaterThanReportHtml, greaterThanSections } from "../src/viz/greater-than-figures.ts";
 import type { MatmulBackend } from "../src/backend/backend.ts";
 import { compileForNode } from "./node-compile.ts";
 import { ensureRandomGpt2 } from "./random-gpt2.ts";
@@ -158,8 +158,9 @@ function timePipeline(model: HookedGpt2, count: number): PipelineTiming {
   const between = pipelineSeconds - stages.reduce((sum, s) => sum + s.seconds, 0);
 
   const r0 = now();
-  const figures = greaterThanFigures(report);
-  greaterThanReportHtml(report, figures, "bench");
+  const sections = greaterThanSections(report);
+  for (const section of sections) for (const figure of section.figures ?? []) void figure.standaloneSvg;
+  greaterThanReportHtml(report, sections, "bench");
   JSON.stringify(report, null, 1);
   const render = now() - r0;
   return { n: count, dataset: datasetSeconds, stages, between, pipeline: pipelineSeconds, flops: counter.total(), render, report };
