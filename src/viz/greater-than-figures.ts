@@ -251,8 +251,10 @@ function summaryTables(report: GreaterThanReport): ReportTable[] {
     if (control) rows.push(["random head sets reaching the circuit's PD", pct(control.fraction_reaching), `${control.k} sets`]);
   }
   const tables: ReportTable[] = [{
-    caption: `The model and its circuit: mean ± sd [${stats.bootstrap.method}] (paper values for GPT-2 small: PD 0.817, CS 0.059)`,
-    headers: ["", "value", "prompts"],
+    caption:
+      `The model and its circuit: mean ± sd [${Math.round(100 * stats.bootstrap.confidence)} % bootstrap interval]; n, the prompts each number rests on ` +
+      "(paper values for GPT-2 small: PD 0.817, CS 0.059)",
+    headers: ["", "value", "n"],
     rows,
   }];
   if (reportHasCircuit(report)) {
@@ -265,9 +267,9 @@ function summaryTables(report: GreaterThanReport): ReportTable[] {
     ] as const;
     tables.push({
       caption: "How much of the model's PD the circuit keeps, by evaluation",
-      headers: ["evaluation", "circuit PD", "CS", "fraction of the model's PD", "prompts"],
+      headers: ["evaluation", "circuit PD", "CS", "fraction of the model's PD", "n"],
       rows: evaluation.flatMap(([title, entry]) =>
-        entry ? [[title, fmt(entry.prob_diff), fmt(entry.cutoff_sharpness), pct(entry.fraction_of_baseline), evaluations.yy.length]] : [],
+        entry ? [[title, fmt(entry.prob_diff), fmt(entry.cutoff_sharpness), pct(entry.fraction_of_baseline), prompts]] : [],
       ),
     });
   }

@@ -17,13 +17,14 @@ import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
 import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import { serializeSafetensors, type TensorToWrite } from "../../src/io/safetensors.ts";
 import { DatasetError, readGreaterThanDataset } from "../../src/tasks/greater-than/dataset-file.ts";
-import { reportHasCircuit, runGreaterThanPipeline, type GreaterThanReport } from "../../src/tasks/greater-than/pipeline.ts";
+import { runGreaterThanPipeline, type GreaterThanReport } from "../../src/tasks/greater-than/pipeline.ts";
 import { withCircuit } from "../helpers/greater-than-report.ts";
 import { escapeXml } from "../../src/viz/escape-xml.ts";
 import { formatCompactNumber, formatTooltipValue } from "../../src/viz/number-format.ts";
+import { formatSummary } from "../../src/viz/controls-figures.ts";
 import { greaterThanFigures, INLINE_FIGURE_LIMIT } from "../../src/viz/greater-than-figures.ts";
 import type { GreaterThanReportFile } from "../../src/tasks/greater-than/run-record.ts";
-import { BUNDLED_MODEL_DIR, FIXTURES, greaterThanGolden } from "../helpers/fixtures.ts";
+import { BUNDLED_MODEL_DIR, FIXTURES, greaterThanGolden, TINY_DIR } from "../helpers/fixtures.ts";
 import { reportSchemaErrors } from "../helpers/report-schema.ts";
 
 const GOLDEN_DATASET = join(FIXTURES, "greater-than-golden.safetensors");
@@ -213,8 +214,7 @@ describe("gpt2-lens greater-than on the golden dataset (acceptance)", () => {
 
   it("draws every sweep on one shared scale, the probability heatmap clipped, and the circuit diagram from the sweeps' values", () => {
     expectSuccess(goldenRun);
-    const report = readReport(goldenOut);
-    if (!reportHasCircuit(report)) throw new Error(`the golden run selects a circuit: ${report.task_check.reason}`);
+    const report = withCircuit(readReport(goldenOut));
     const { lower_circuit: lower } = report;
     const grids = [...report.path_patching, ...report.head_input_patching, ...[lower.k, lower.v, ...lower.mlps_at_yy].filter((g) => g !== null)];
     const magnitude = Math.max(...grids.flatMap((g) => g!.grid.flat()).filter((v): v is number => v !== null).map(Math.abs));
@@ -297,6 +297,11 @@ describe("gpt2-lens greater-than on the golden dataset (acceptance)", () => {
       ["a grid cell as text", (r) => (r.path_patching[0].grid[0][0] = "x"), /\/path_patching\/0\/grid\/0\/0 must be number,null/],
       ["a heatmap row of 99 years", (r) => r.probability_heatmap.mean_probability[0].pop(), /\/probability_heatmap\/mean_probability\/0 must NOT have fewer than 100 items/],
       ["an unknown field", (r) => (r.baseline.extra = 1), /\/baseline must NOT have additional properties/],
+      ["no task check", (r) => delete r.task_check, /must have required property 'task_check'/],
+      ["a fractional prompt count", (r) => (r.statistics.baseline.prob_diff.n = 2.5), /\/statistics\/baseline\/prob_diff\/n must be integer/],
+      ["an interval of three ends", (r) => r.statistics.baseline.prob_diff.ci.push(1), /\/statistics\/baseline\/prob_diff\/ci must NOT have more than 2 items/],
+      ["an unknown MLP choice", (r) => (r.random_circuit_control.mlps = "some"), /\/random_circuit_control\/mlps must be equal to one of the allowed values/],
+      ["a slice of 99 years", (r) => r.probability_slice.model.pop(), /\/probability_slice\/model must NOT have fewer than 100 items/],
     ];
     for (const [what, change, message] of cases) {
       const errors = reportSchemaErrors(mutated(change));
@@ -337,6 +342,35 @@ describe("gpt2-lens greater-than --n --seed", () => {
     expect(withoutTimings(c)).not.toEqual(withoutTimings(a));
     for (const report of [seed3, seed4]) expect(reportSchemaErrors(report)).toEqual([]);
     expect([seed3.run.n, seed3.run.seed, seed4.run.seed, seed3.run.dataset.source]).toEqual([30, 3, 4, "generated"]);
+  }, ACCEPTANCE_TIMEOUT_MS + 10_000);
+});
+
+describe("gpt2-lens greater-than on a model that does not compute greater-than (random-weight tiny fixture)", () => {
+  it("selects no circuit, says so in the summary and in each skipped section, and report.json conforms to the schema", async () => {
+    const out = freshDir();
+    const run = await cli(["greater-than", "--model", TINY_DIR, "--n", "97", "--baseline-n", "200", "--baseline-batch", "100", "--out", out], ACCEPTANCE_TIMEOUT_MS);
+    expectSuccess(run);
+    expect(run.stdout).toContain("no circuit: the model does not compute greater-than");
+    const report = readReport(out);
+    expect(reportSchemaErrors(report)).toEqual([]);
+    expect([report.circuit, report.component_analyses, report.circuit_evaluation, report.lower_circuit, report.random_circuit_control]).toEqual([null, null, null, null, null]);
+    expect(report.large_baseline!.n).toBe(200);
+    const html = readFileSync(join(out, "index.html"), "utf8");
+    const summary = html.slice(html.indexOf('id="summary"'), html.indexOf("<nav"));
+    expect(summary).toContain("computes greater-than?");
+    expect(summary).toContain("no: the model does not compute greater-than");
+    expect(summary).toContain(`${report.statistics.baseline.prob_diff.n}</td>`);
+    expect(summary).toContain(formatSummary(report.statistics.baseline.prob_diff));
+    expect(summary).toContain(`PD, 200 unbalanced prompts</td><td>${formatSummary(report.large_baseline!.prob_diff)}`);
+    const figures = greaterThanFigures(report);
+    expect(figures.map((f) => f.name)).toEqual(expect.arrayContaining(["probability-heatmap", "probability-slice", "large-baseline-heatmap", "attention-end-to-yy"]));
+    const skipped = figures.filter((f) => f.name.startsWith("skipped-"));
+    expect(skipped.map((f) => f.name)).toEqual(expect.arrayContaining(["skipped-path-patching", "skipped-circuit-evaluation", "skipped-random-circuit-control"]));
+    for (const note of skipped) {
+      expect(note.note).toBe(true);
+      expect(note.caption).toContain("not computed, because the model does not compute greater-than");
+    }
+    for (const figure of figures) expect(readFileSync(join(out, figure.fileName), "utf8")).toBe(figure.standaloneSvg);
   }, ACCEPTANCE_TIMEOUT_MS + 10_000);
 });
 

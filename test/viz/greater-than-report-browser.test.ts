@@ -13,6 +13,7 @@ import type { Browser, Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { circuitDiagram } from "../../src/viz/circuit-diagram.ts";
 import { runCli } from "../helpers/cli.ts";
+import { TINY_DIR } from "../helpers/fixtures.ts";
 import { CHROMIUM_SKIP_REASON, HAS_CHROMIUM, launchChromium } from "../helpers/chromium.ts";
 
 if (!HAS_CHROMIUM) console.warn(`greater-than report browser test skipped: ${CHROMIUM_SKIP_REASON}`);
@@ -86,7 +87,7 @@ describe.skipIf(!HAS_CHROMIUM)(`greater-than report in headless Chromium${HAS_CH
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), "gpt2-lens-report-browser-"));
     out = join(work, "report");
-    const cli = await runCli(["greater-than", "--n", "100", "--out", out], {}, 280_000);
+    const cli = await runCli(["greater-than", "--n", "100", "--baseline-n", "300", "--baseline-batch", "100", "--out", out], {}, 280_000);
     expect(cli.status, cli.stderr.slice(-2000)).toBe(0);
     browser = await launchChromium(work);
     page = await browser.newPage();
@@ -104,7 +105,10 @@ describe.skipIf(!HAS_CHROMIUM)(`greater-than report in headless Chromium${HAS_CH
     const order = await page.evaluate(`[...document.querySelectorAll("body > section, body > nav")].map((el) => el.id || el.tagName)`) as string[];
     expect(order.slice(0, 2)).toEqual(["summary", "NAV"]);
     const summary = await page.evaluate(`document.querySelector("#summary").textContent`) as string;
-    for (const words of ["probability difference (PD)", "cutoff sharpness (CS)", "circuit heads at END", "fraction of the model's PD", "paper's evaluation", "SHA-256"]) {
+    for (const words of [
+      "computes greater-than?", "probability difference (PD)", "cutoff sharpness (CS)", "circuit heads at END", "fraction of the model's PD",
+      "paper's evaluation", "PD, 300 unbalanced prompts", "random head sets reaching the circuit's PD", "SHA-256",
+    ]) {
       expect(summary).toContain(words);
     }
     const targets = await page.evaluate(`[...document.querySelectorAll("nav a")].map((a) => [a.getAttribute("href"), !!document.getElementById(a.getAttribute("href").slice(1))])`) as [string, boolean][];
@@ -115,7 +119,7 @@ describe.skipIf(!HAS_CHROMIUM)(`greater-than report in headless Chromium${HAS_CH
   it("gives every figure a non-zero size, every picture drawn", async () => {
     const figures = await page.evaluate(FIGURE_BOXES) as { id: string; note: boolean; width: number; height: number; picture: number[] | null; loaded: boolean }[];
     expect(figures.length).toBeGreaterThanOrEqual(20);
-    expect(figures.map((f) => f.id)).toContain("circuit-diagram");
+    expect(figures.map((f) => f.id)).toEqual(expect.arrayContaining(["circuit-diagram", "probability-slice", "random-circuit-control", "large-baseline-heatmap"]));
     for (const figure of figures) {
       expect(figure.width * figure.height, figure.id).toBeGreaterThan(0);
       expect(figure.loaded, `${figure.id} image loaded`).toBe(true);
@@ -187,6 +191,31 @@ describe.skipIf(!HAS_CHROMIUM)(`greater-than report in headless Chromium${HAS_CH
       await probe.close();
     }
   });
+
+  it("a model that does not compute greater-than: the summary says so, each skipped section says why, no text overflows", async () => {
+    const tiny = join(work, "tiny");
+    const cli = await runCli(["greater-than", "--model", TINY_DIR, "--n", "97", "--out", tiny], {}, 120_000);
+    expect(cli.status, cli.stderr.slice(-2000)).toBe(0);
+    const tinyPage = await browser!.newPage();
+    watch(tinyPage, () => "tiny index.html");
+    try {
+      await tinyPage.setViewport({ width: 1200, height: 900 });
+      await tinyPage.goto(pathToFileURL(join(tiny, "index.html")).href, { waitUntil: "load" });
+      expect(await tinyPage.evaluate(`document.querySelector("#summary").textContent`)).toContain("does not compute greater-than");
+      const sections = await tinyPage.evaluate(`[...document.querySelectorAll("body > section")].map((s) => [s.id, s.querySelectorAll("figure:not(.note), table").length, [...s.querySelectorAll("figure.note")].map((f) => f.textContent)])`) as [string, number, string[]][];
+      for (const id of ["circuit", "path-patching", "head-inputs", "evaluations", "random-circuits"]) {
+        const [, drawn, notes] = sections.find(([sid]) => sid === id)!;
+        expect(drawn, id).toBe(0);
+        expect(notes.join(" "), id).toContain("not computed, because the model does not compute greater-than");
+      }
+      const figures = await tinyPage.evaluate(FIGURE_BOXES) as { id: string; width: number; height: number }[];
+      for (const figure of figures) expect(figure.width * figure.height, figure.id).toBeGreaterThan(0);
+      expect(await tinyPage.evaluate(SVG_TEXT_OVERFLOW)).toEqual([]);
+      expect(await tinyPage.evaluate(HTML_OVERFLOW)).toEqual([]);
+    } finally {
+      await tinyPage.close();
+    }
+  }, 150_000);
 
   it("logs no error, fails no load and fetches nothing from the network", () => {
     expect(problems).toEqual([]);
