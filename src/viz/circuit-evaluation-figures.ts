@@ -11,7 +11,7 @@ import { clippedProbabilityRange } from "./color-ranges.ts";
 import { formatCompactNumber } from "./number-format.ts";
 import { noteFigure } from "./note-figure.ts";
 
-const YEAR_LABELS = Array.from({ length: 100 }, (_, y) => String(y).padStart(2, "0"));
+import { yearProbabilityHeatmap } from "./year-heatmap.ts";
 const fmt = (value: number) => value.toFixed(3);
 
 const EVALUATIONS = [
@@ -28,20 +28,6 @@ function entries(report: GreaterThanCircuitReport): [EvaluationKey, string, Circ
   return EVALUATIONS.flatMap(([key, title]) => {
     const entry = evaluations[key];
     return entry ? [[key, title, entry] as [EvaluationKey, string, CircuitEvaluationEntry]] : [];
-  });
-}
-
-function yearHeatmap(title: string, values: number[][], yy: readonly number[], range: [number, number]): string {
-  return heatmap({
-    title,
-    values,
-    rowLabels: yy.map((y) => String(y).padStart(2, "0")),
-    colLabels: YEAR_LABELS,
-    xLabel: "predicted year YY'",
-    yLabel: "start year YY",
-    colorScale: "sequential",
-    range,
-    valueLabel: "probability",
   });
 }
 
@@ -101,8 +87,8 @@ export function evaluationFigures(report: GreaterThanCircuitReport): Figure[] {
           `clipped at the 99th percentile of both, ${formatCompactNumber(range[1])} (yellow is high; larger values take the top colour). ` +
           `PD ${fmt(entry.prob_diff)}, CS ${fmt(entry.cutoff_sharpness)}; the model's PD ${fmt(report.baseline.prob_diff)}, CS ${fmt(report.baseline.cutoff_sharpness)}.`,
         svg: sideBySide([
-          yearHeatmap("Model", model, report.probability_heatmap.yy, range),
-          yearHeatmap(title[0]!.toUpperCase() + title.slice(1), entry.mean_probability, evaluations.yy, range),
+          yearProbabilityHeatmap("Model", model, report.probability_heatmap.yy, range),
+          yearProbabilityHeatmap(title[0]!.toUpperCase() + title.slice(1), entry.mean_probability, evaluations.yy, range),
         ], 16, `Model vs ${title}: mean p(end year) per YY`),
       }),
     );

@@ -3,13 +3,12 @@ import type { GreaterThanReport } from "../tasks/greater-than/pipeline.ts";
 import type { MeanSummary } from "../tasks/statistics.ts";
 import { barChart } from "./bar-chart.ts";
 import { Figure } from "./figure.ts";
-import { heatmap } from "./heatmap.ts";
 import { lineChart } from "./line-chart.ts";
 import { noteFigure } from "./note-figure.ts";
 import { clippedProbabilityRange, clippedRangeSentence } from "./color-ranges.ts";
 import type { ReportTable } from "./report-html.ts";
 
-const YEAR_LABELS = Array.from({ length: 100 }, (_, y) => String(y).padStart(2, "0"));
+import { YEAR_LABELS, yearProbabilityHeatmap } from "./year-heatmap.ts";
 const two = (yy: number) => String(yy).padStart(2, "0");
 
 /** Four decimals, or three significant digits for magnitudes below 0.001 (a random model's PD is ~1e-4). */
@@ -81,17 +80,7 @@ export function largeBaselineFigure(report: GreaterThanReport): Figure[] {
         `Mean end-year probabilities over ${large.n} unbalanced prompts (${large.sampling}); rows average between ` +
         `${Math.min(...heat.prompts)} and ${Math.max(...heat.prompts)} prompts. PD ${formatSummary(large.prob_diff)}. ` +
         clippedRangeSentence(range, heat.mean_probability),
-      svg: heatmap({
-        title: `End-year probabilities, ${large.n} unbalanced prompts`,
-        values: heat.mean_probability,
-        rowLabels: heat.yy.map(two),
-        colLabels: YEAR_LABELS,
-        xLabel: "predicted year YY'",
-        yLabel: "start year YY",
-        colorScale: "sequential",
-        range,
-        valueLabel: "probability",
-      }),
+      svg: yearProbabilityHeatmap(`End-year probabilities, ${large.n} unbalanced prompts`, heat.mean_probability, heat.yy, range),
     }),
   ];
 }

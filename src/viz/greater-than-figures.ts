@@ -15,7 +15,7 @@ import { noteFigure } from "./note-figure.ts";
 import { formatCompactNumber } from "./number-format.ts";
 import { renderReportHtml, type ReportSection, type ReportTable } from "./report-html.ts";
 
-const YEAR_LABELS = Array.from({ length: 100 }, (_, y) => String(y).padStart(2, "0"));
+import { YEAR_LABELS, yearProbabilityHeatmap } from "./year-heatmap.ts";
 
 /** Figures whose SVG is longer than this are shown in index.html from their file, not inlined (see renderReportHtml). */
 export const INLINE_FIGURE_LIMIT = 100_000;
@@ -73,17 +73,7 @@ function behaviourFigures(report: GreaterThanReport): Figure[] {
         `Mean probability the model gives each end year (columns) after "…from the year XXYY to the year XX", per start year YY (rows). ` +
         `Greater-than shows as mass right of the diagonal. PD = ${fmt(report.baseline.prob_diff)}, CS = ${fmt(report.baseline.cutoff_sharpness)}. ` +
         clippedRangeSentence(range, heat.mean_probability),
-      svg: heatmap({
-        title: "Predicted end-year probabilities",
-        values: heat.mean_probability,
-        rowLabels: heat.yy.map((y) => String(y).padStart(2, "0")),
-        colLabels: YEAR_LABELS,
-        xLabel: "predicted year YY'",
-        yLabel: "start year YY",
-        colorScale: "sequential",
-        range,
-        valueLabel: "probability",
-      }),
+      svg: yearProbabilityHeatmap("Predicted end-year probabilities", heat.mean_probability, heat.yy, range),
     }),
     probabilitySliceFigure(report),
   ];

@@ -30,7 +30,7 @@ function report(withSlice: boolean): GreaterThanReport {
     probability_slice: { yy: 41, prompts: withSlice ? 5 : 0, model: withSlice ? row(60) : null, circuit_paper: withSlice ? row(61) : null },
     large_baseline: {
       n: 40, seed: 0, batch_size: 16, sampling: "uniform years", prob_diff: summary(0.96), cutoff_sharpness: summary(0.03), corrupted_prob_diff: summary(0.1),
-      probability_heatmap: { yy: [97, 98], prompts: [30, 10], mean_probability: [row(99), row(99)] },
+      probability_heatmap: { yy: [97, 98], prompts: [30, 10], mean_probability: [row(99), row(-1)] },
     },
   } as unknown as GreaterThanReport;
 }
@@ -49,8 +49,8 @@ describe("controls figures", () => {
     expect(figures[0]!.caption).toContain("over the 5 prompt(s) with YY = 41");
     expect(figures[1]!.caption).toContain("50 % of the random circuits reach the circuit's PD 0.860");
     expect(figures[1]!.svg).toContain("the circuit");
-    // The 99th percentile of 200 cells lies below the two 0.98 cells: they saturate.
-    const cells = [...row(99), ...row(99)].sort((a, b) => a - b);
+    // One cell of 200 near 1 (as YY 98 → 99): the 99th percentile lies below it, so it saturates.
+    const cells = [...row(99), ...row(-1)].sort((a, b) => a - b);
     const p99 = cells[Math.floor(0.99 * cells.length)]!;
     expect(p99).toBeLessThan(0.01);
     expect(figures[2]!.caption).toContain(`clipped at the 99th percentile of the cells, ${formatCompactNumber(p99)} (the largest is 0.98)`);
