@@ -48,7 +48,7 @@ import { type CircuitSpec, PAPER_GPT2_SMALL_CIRCUIT, parseCircuitSpec } from "..
 import { makeGreaterThanDataset } from "../src/tasks/greater-than/dataset.ts";
 import type { GreaterThanPrompts } from "../src/tasks/greater-than/dataset-file.ts";
 import { runGreaterThanPipeline, type GreaterThanReport } from "../src/tasks/greater-than/pipeline.ts";
-import { greaterThanFigures, greaterThanReportHtml } from "../src/viz/greater-than-figures.ts";
+import { greaterThanReportHtml, greaterThanSections } from "../src/viz/greater-than-figures.ts";
 import type { MatmulBackend } from "../src/backend/backend.ts";
 import { compileForNode } from "./node-compile.ts";
 import { ensureRandomGpt2 } from "./random-gpt2.ts";
@@ -190,8 +190,9 @@ function timePipeline(model: HookedGpt2, count: number, circuit?: CircuitSpec): 
   const betweenCpu = pipelineCpu - stages.reduce((sum, s) => sum + s.cpu, 0);
 
   const r0 = now();
-  const figures = greaterThanFigures(report);
-  greaterThanReportHtml(report, figures, "bench");
+  const sections = greaterThanSections(report);
+  for (const section of sections) for (const figure of section.figures ?? []) void figure.standaloneSvg;
+  greaterThanReportHtml(report, sections, "bench");
   JSON.stringify(report, null, 1);
   const render = now() - r0;
   return { n: count, dataset: datasetSeconds, stages, between, betweenCpu, pipeline: pipelineSeconds, flops: counter.total(), render, report };

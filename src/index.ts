@@ -78,6 +78,7 @@ export {
 export {
   type GreaterThanCircuitReport, type GreaterThanReport, reportHasCircuit, runGreaterThanPipeline,
 } from "./tasks/greater-than/pipeline.ts";
+export type { GreaterThanReportFile, GreaterThanRunRecord, StageTiming } from "./tasks/greater-than/run-record.ts";
 export { greaterThanMemoryBytes } from "./tasks/greater-than/memory.ts";
 // Controls and statistics (issue 16 §2).
 export {
@@ -106,7 +107,8 @@ export {
 } from "./tasks/greater-than/component-analyses.ts";
 
 export * from "./viz/index.ts";
-export { greaterThanFigures, greaterThanReportHtml } from "./viz/greater-than-figures.ts";
+export { greaterThanFigures, greaterThanReportHtml, greaterThanSections } from "./viz/greater-than-figures.ts";
+export { greaterThanCircuitDiagram } from "./viz/greater-than-circuit-diagram.ts";
 export { attentionViewer, type AttentionViewer, type AttentionViewerOptions } from "./viz/attention-viewer.ts";
 export { ATTENTION_DECIMALS, attentionViewerData, type AttentionViewerData } from "./viz/attention-viewer-data.ts";
 export { attentionViewerHtml } from "./viz/attention-viewer-html.ts";

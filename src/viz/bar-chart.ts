@@ -1,6 +1,6 @@
 /**
  * barChart(): one bar per label, vertical (default) or horizontal, with a zero baseline, value grid,
- * optional accent colour for highlighted bars (plus a legend), and a tooltip with each exact value.
+ * optional accent colour for highlighted bars (plus a legend), and a tooltip with each value (four significant digits).
  */
 
 import { axisTitleHeight, axisTitleWidth, renderXAxisTitle, renderYAxisTitle } from "./axis-titles.ts";
@@ -12,7 +12,7 @@ import { makeLinearScale, type LinearScale } from "./linear-scale.ts";
 import { drawableExtent } from "./drawable-extent.ts";
 import { niceTicks } from "./nice-ticks.ts";
 import { renderBottomNumericAxis, renderLeftNumericAxis } from "./numeric-axis.ts";
-import { formatExactValue, formatSvgNumber, isDrawableNumber } from "./number-format.ts";
+import { formatTooltipValue, formatSvgNumber, isDrawableNumber } from "./number-format.ts";
 import { renderSwatchLegend } from "./swatch-legend.ts";
 import { svgElement, svgTitle } from "./svg-markup.ts";
 import { truncateText, widestTextWidth } from "./text-metrics.ts";
@@ -113,7 +113,7 @@ function renderBar(
   horizontal: boolean,
   highlighted: boolean,
 ): string {
-  const tooltip = svgTitle(`${label}: ${formatExactValue(value)}`);
+  const tooltip = svgTitle(`${label}: ${formatTooltipValue(value)}`);
   const thickness = band * BAR_FILL_FRACTION;
   const offset = bandStart + (band - thickness) / 2;
   const zero = valueScale(0);

@@ -17,7 +17,7 @@ function yyYearHeatmap(title: string, yy: readonly number[], values: number[][],
   return heatmap({ title, values, rowLabels: yyLabels(yy), colLabels: YEAR_LABELS, xLabel: "year token", yLabel: "start year YY", colorScale: "diverging", valueLabel });
 }
 
-function attentionFigures(report: ComponentAnalysesReport): Figure[] {
+export function attentionFigures(report: ComponentAnalysesReport): Figure[] {
   const { attention_patterns: patterns, attention_by_yy: byYy } = report;
   if (patterns.heads.length === 0) {
     return [noteFigure("attention-patterns", "Attention patterns of the circuit heads", "No attention patterns: the circuit has no heads.")];
@@ -38,6 +38,7 @@ function attentionFigures(report: ComponentAnalysesReport): Figure[] {
         colorScale: "sequential",
         range: [0, 1],
         valueLabel: "attention",
+        missingLabel: "later (masked)",
       }),
     }),
   );
@@ -57,7 +58,7 @@ function attentionFigures(report: ComponentAnalysesReport): Figure[] {
   return figures;
 }
 
-function headLensFigures(report: ComponentAnalysesReport): Figure[] {
+export function headLensFigures(report: ComponentAnalysesReport): Figure[] {
   if (report.head_logit_lens.length === 0) {
     return [noteFigure("head-logit-lens", "Logit lens of the circuit heads", "No head logit lens: the circuit has no heads.")];
   }
@@ -72,7 +73,7 @@ function headLensFigures(report: ComponentAnalysesReport): Figure[] {
   );
 }
 
-function pcaFigures(report: ComponentAnalysesReport): Figure[] {
+export function pcaFigures(report: ComponentAnalysesReport): Figure[] {
   const pca = report.year_pca;
   return pca.panels.map((panel) => {
     const name = `year-pca-${panel.name.replace(/_/g, "-")}`;
@@ -97,7 +98,7 @@ function pcaFigures(report: ComponentAnalysesReport): Figure[] {
   });
 }
 
-function neuronFigures(report: ComponentAnalysesReport): Figure[] {
+export function neuronFigures(report: ComponentAnalysesReport): Figure[] {
   const neurons = report.neurons;
   if (neurons === null) return [noteFigure("neurons", "Neurons", "No neuron analysis: the model has no MLP among its last four layers.")];
   const figures: Figure[] = [];
@@ -157,15 +158,21 @@ export function componentFigures(report: ComponentAnalysesReport): Figure[] {
 
 /** Report tables: PCA explained variance and the neurons' together-vs-sum numbers. */
 export function componentTables(report: ComponentAnalysesReport): ReportTable[] {
-  const tables: ReportTable[] = [
-    {
-      caption: `PCA of year representations (" ${report.year_pca.noun}", ${report.year_pca.century}02…${report.year_pca.century}98): explained variance`,
-      headers: ["representation", "PC1", "PC2"],
-      rows: report.year_pca.panels.map((p) =>
-        p.explained_variance ? [p.what, pct(p.explained_variance[0]), pct(p.explained_variance[1])] : [p.what, `— (${p.missing})`, "—"],
-      ),
-    },
-  ];
+  return [pcaTable(report), ...neuronTables(report)];
+}
+
+export function pcaTable(report: ComponentAnalysesReport): ReportTable {
+  return {
+    caption: `PCA of year representations (" ${report.year_pca.noun}", ${report.year_pca.century}02…${report.year_pca.century}98): explained variance`,
+    headers: ["representation", "PC1", "PC2"],
+    rows: report.year_pca.panels.map((p) =>
+      p.explained_variance ? [p.what, pct(p.explained_variance[0]), pct(p.explained_variance[1])] : [p.what, `— (${p.missing})`, "—"],
+    ),
+  };
+}
+
+export function neuronTables(report: ComponentAnalysesReport): ReportTable[] {
+  const tables: ReportTable[] = [];
   if (report.neurons) {
     const { together, cumulative, mlp } = report.neurons;
     tables.push({

@@ -1,5 +1,6 @@
 /** Figure: a named SVG with a caption, displayable inline in Jupyter (Deno kernel) as HTML: the SVG and its caption. */
 
+import { captionedSvg } from "./captioned-svg.ts";
 import { escapeXml } from "./escape-xml.ts";
 import { figureInputError, requireString } from "./input-checks.ts";
 import { JUPYTER_DISPLAY, type JupyterDisplayable, type MimeBundle } from "./jupyter-display.ts";
@@ -10,6 +11,8 @@ export interface FigureInit {
   /** A complete SVG document string, e.g. from heatmap(), barChart() or lineChart(). */
   readonly svg: string;
   readonly caption: string;
+  /** A figure with nothing to draw (noteFigure): its SVG already states the caption, and a page shows the caption alone. */
+  readonly note?: boolean;
 }
 
 const FIGURE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -18,6 +21,7 @@ export class Figure implements JupyterDisplayable {
   readonly name: string;
   readonly svg: string;
   readonly caption: string;
+  readonly note: boolean;
 
   constructor(init: FigureInit) {
     requireString("Figure", "name", init.name);
@@ -34,12 +38,21 @@ export class Figure implements JupyterDisplayable {
     this.name = init.name;
     this.svg = init.svg;
     this.caption = init.caption;
+    this.note = init.note === true;
   }
 
   /** File name to save the SVG under, e.g. "probability-heatmap.svg". */
   get fileName(): string {
     return `${this.name}.svg`;
   }
+
+  /** The SVG file to save: the chart with its caption below it and in <desc> (see captionedSvg); a note as it is. */
+  get standaloneSvg(): string {
+    this.#standalone ??= this.note ? this.svg : captionedSvg(this.svg, this.caption, this.name);
+    return this.#standalone;
+  }
+
+  #standalone: string | undefined;
 
   /** The figure as an HTML `<figure>`: the SVG inline, then the caption. */
   toHtml(): string {

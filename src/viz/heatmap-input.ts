@@ -24,6 +24,8 @@ export interface HeatmapInput {
   readonly range?: readonly [number, number];
   /** What the colour encodes, shown above the colour bar, e.g. "probability". */
   readonly valueLabel?: string;
+  /** The colour bar's word for missing cells (default "n/a"), e.g. "not upstream". */
+  readonly missingLabel?: string;
   readonly caption?: string;
   /**
    * Cells deliberately left out, e.g. { label: "not computed", cells }: their values must be null; they
@@ -54,6 +56,7 @@ export function validateHeatmapInput(input: HeatmapInput): void {
   }
   if (input.range !== undefined) validateRange(input.range);
   if (input.valueLabel !== undefined) requireString(FIGURE, "valueLabel", input.valueLabel);
+  if (input.missingLabel !== undefined) requireString(FIGURE, "missingLabel", input.missingLabel);
   if (input.caption !== undefined) requireString(FIGURE, "caption", input.caption);
   if (input.skipped !== undefined) validateSkipped(input);
 }

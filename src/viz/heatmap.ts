@@ -1,6 +1,6 @@
 /**
  * heatmap(): a rows × cols grid of coloured cells with row/column labels, axis titles, a colour bar and
- * a tooltip on every cell giving its row, column and exact value. Row 0 is drawn at the top.
+ * a tooltip on every cell giving its row, column and value (four significant digits). Row 0 is drawn at the top.
  */
 
 import { axisTitleHeight, axisTitleWidth, renderXAxisTitle, renderYAxisTitle } from "./axis-titles.ts";
@@ -11,7 +11,7 @@ import { defaultColorRange, makeColorScale, type ColorScale } from "./color-scal
 import { validateHeatmapInput, type HeatmapInput } from "./heatmap-input.ts";
 import { missingCellShapes, skippedCellShapes } from "./missing-cell.ts";
 import { clampForDrawing } from "./drawable-extent.ts";
-import { formatExactValue, formatSvgNumber, isDrawableNumber } from "./number-format.ts";
+import { formatTooltipValue, formatSvgNumber, isDrawableNumber } from "./number-format.ts";
 import { svgElement, svgGroup, svgTitle } from "./svg-markup.ts";
 import { THEME } from "./theme.ts";
 
@@ -41,6 +41,7 @@ export function heatmap(input: HeatmapInput): string {
   const cells = renderCells(input, scale, cellWidth, cellHeight);
   const hasMissing = input.values.some((row, r) => row.some((v, c) => !isDrawableNumber(v) && !isSkipped(input, r, c)));
   const hasSkipped = input.skipped?.cells.some((row) => row.some(Boolean)) ?? false;
+  const drawn = input.values.flatMap((row) => row.filter(isDrawableNumber));
 
   const leftAxis = renderLeftCategoryAxis({
     labels: input.rowLabels,
@@ -58,6 +59,9 @@ export function heatmap(input: HeatmapInput): string {
     barHeight: Math.min(Math.max(plotHeight, 120), 240),
     showMissingSwatch: hasMissing,
     ...(hasSkipped ? { skippedLabel: input.skipped!.label } : {}),
+    ...(input.missingLabel === undefined ? {} : { missingLabel: input.missingLabel }),
+    clippedAbove: drawn.some((v) => v > range[1]),
+    clippedBelow: drawn.some((v) => v < range[0]),
   });
 
   const leftOfPlot = Math.max(leftAxis.width, bottomAxis.leftOverflow);
@@ -120,7 +124,7 @@ function renderCells(input: HeatmapInput, scale: ColorScale, cellWidth: number, 
 function cellTooltip(input: HeatmapInput, r: number, c: number, value: number | null | undefined): string {
   const row = input.yLabel ? `${input.yLabel} ${input.rowLabels[r]}` : input.rowLabels[r];
   const col = input.xLabel ? `${input.xLabel} ${input.colLabels[c]}` : input.colLabels[c];
-  return `${row}, ${col}: ${isSkipped(input, r, c) ? input.skipped!.label : formatExactValue(value)}`;
+  return `${row}, ${col}: ${isSkipped(input, r, c) ? input.skipped!.label : formatTooltipValue(value)}`;
 }
 
 function isSkipped(input: HeatmapInput, r: number, c: number): boolean {

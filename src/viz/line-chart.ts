@@ -1,6 +1,6 @@
 /**
  * lineChart(): one line per series over shared x positions, with grid, axes, a legend, an optional
- * dashed vertical marker, and invisible hover targets whose tooltips give each point's exact value.
+ * dashed vertical marker, and invisible hover targets whose tooltips give each point's value (four significant digits).
  */
 
 import { axisTitleHeight, axisTitleWidth, renderXAxisTitle, renderYAxisTitle } from "./axis-titles.ts";
@@ -11,7 +11,7 @@ import { makeLinearScale, type LinearScale } from "./linear-scale.ts";
 import { drawableExtent } from "./drawable-extent.ts";
 import { niceTicks } from "./nice-ticks.ts";
 import { renderBottomNumericAxis, renderLeftNumericAxis } from "./numeric-axis.ts";
-import { formatCompactNumber, formatExactValue, formatSvgNumber, isDrawableNumber } from "./number-format.ts";
+import { formatCompactNumber, formatTooltipValue, formatSvgNumber, isDrawableNumber } from "./number-format.ts";
 import { renderSwatchLegend } from "./swatch-legend.ts";
 import { svgElement, svgText, svgTitle } from "./svg-markup.ts";
 import { THEME } from "./theme.ts";
@@ -138,7 +138,7 @@ function renderHoverTargets(input: LineChartInput, series: LineSeries, xScale: L
   const targets: string[] = [];
   series.values.forEach((value, i) => {
     if (!isDrawableNumber(value)) return;
-    const text = `${series.name}: ${input.xLabel || "x"} = ${formatExactValue(input.x[i])}, ${input.yLabel || "y"} = ${formatExactValue(value)}`;
+    const text = `${series.name}: ${input.xLabel || "x"} = ${formatTooltipValue(input.x[i])}, ${input.yLabel || "y"} = ${formatTooltipValue(value)}`;
     targets.push(svgElement("circle", { cx: xScale(input.x[i]), cy: yScale(value), r: 4 }, svgTitle(text)));
   });
   return targets;
@@ -151,7 +151,7 @@ function renderMarker(markerX: number, xLabel: string, xScale: LinearScale): str
     svgElement(
       "line",
       { x1: x, y1: 0, x2: x, y2: PLOT_HEIGHT, stroke: MARKER_COLOR, "stroke-width": 1.25, "stroke-dasharray": "5 4" },
-      svgTitle(`${xLabel || "x"} = ${formatExactValue(markerX)}`),
+      svgTitle(`${xLabel || "x"} = ${formatTooltipValue(markerX)}`),
     ),
     svgText({ x, y: -5, "font-size": THEME.tickFontSize, "text-anchor": "middle", fill: MARKER_COLOR }, label),
   ];

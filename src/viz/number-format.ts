@@ -23,14 +23,18 @@ export function formatTickValue(value: number, decimals: number): string {
 
 /** A short human-readable rendering (about 3 significant digits), e.g. for colour-bar ends. */
 export function formatCompactNumber(value: number): string {
-  if (!Number.isFinite(value)) return describeNonFinite(value);
+  return Number.isFinite(value) ? significantDigits(value, 3) : describeNonFinite(value);
+}
+
+/** `digits` significant digits, in scientific notation below 1e-3 or from 1e5 on; no trailing zeros. */
+function significantDigits(value: number, digits: number): string {
   if (value === 0) return "0";
   const magnitude = Math.abs(value);
   if (magnitude >= 1e5 || magnitude < 1e-3) {
-    const [mantissa, exponent] = value.toExponential(2).split("e");
+    const [mantissa, exponent] = value.toExponential(digits - 1).split("e");
     return `${String(Number(mantissa))}e${exponent}`;
   }
-  return String(Number(value.toPrecision(3)));
+  return String(Number(value.toPrecision(digits)));
 }
 
 /**
@@ -42,6 +46,15 @@ export function formatExactValue(value: number | null | undefined): string {
   if (typeof value !== "number") return "n/a";
   if (!Number.isFinite(value)) return `n/a (${describeNonFinite(value)})`;
   return Object.is(value, -0) ? "0" : String(value);
+}
+
+/**
+ * A tooltip's value: four significant digits (scientific notation below 1e-3 or from 1e5 on), or
+ * "n/a" with the reason like formatExactValue. Full precision stays in report.json; four digits keep
+ * a figure with thousands of cells small.
+ */
+export function formatTooltipValue(value: number | null | undefined): string {
+  return typeof value === "number" && Number.isFinite(value) ? significantDigits(value, 4) : formatExactValue(value);
 }
 
 /** True for a number that can be drawn (finite); null, undefined, NaN and ±Infinity cannot. */

@@ -2,6 +2,7 @@
 import type { RelatedFamilyResult } from "../tasks/related/evaluate-family.ts";
 import type { RelatedTasksReport } from "../tasks/related/run-related.ts";
 import { barChart } from "./bar-chart.ts";
+import { clippedProbabilityRange } from "./color-ranges.ts";
 import { Figure } from "./figure.ts";
 import { heatmap } from "./heatmap.ts";
 import { renderReportHtml, type ReportTable } from "./report-html.ts";
@@ -12,12 +13,6 @@ const fmt = (value: number | null | undefined) => (value === null || value === u
 const rounded = (rows: readonly (readonly (number | null)[])[]) => rows.map((row) => row.map((v) => (v === null ? null : Number(v.toPrecision(3)))));
 const yesNo = (value: boolean | null) => (value === null ? "—" : value ? "yes" : "no");
 
-/** The colour range of a probability heatmap: up to the 99th percentile, so one large cell does not wash out the rest. */
-function probabilityRange(rows: readonly (readonly number[])[]): [number, number] {
-  const values = rows.flat().sort((a, b) => a - b);
-  const top = values[Math.min(values.length - 1, Math.floor(0.99 * values.length))] ?? 1;
-  return [0, top > 0 ? top : 1];
-}
 
 function familyFigures(family: RelatedFamilyResult, nLayers: number, nHeads: number): Figure[] {
   const figures: Figure[] = [];
@@ -26,7 +21,7 @@ function familyFigures(family: RelatedFamilyResult, nLayers: number, nHeads: num
     `PD ${fmt(family.prob_diff)} (corrupted ${fmt(family.corrupted_prob_diff)}, circuit ${fmt(family.circuit?.prob_diff)}) ` +
     `on ${family.prompts.used} prompts; model does the task: ${yesNo(family.does_task)}; circuit does it: ${yesNo(family.circuit_does_task)}.`;
   if (family.probability_heatmap.yy.length > 0) {
-    const range = probabilityRange(family.probability_heatmap.mean_probability);
+    const range = clippedProbabilityRange(family.probability_heatmap.mean_probability);
     figures.push(
       new Figure({
         name: `family-${family.id}-probabilities`,

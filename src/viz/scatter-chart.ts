@@ -1,7 +1,7 @@
 /**
  * scatterChart(): points at (x, y) with grid, numeric axes, an optional sequential colour per point
- * with its colour bar, a tooltip on every point giving its label and exact coordinates, and optionally
- * the line y = x.
+ * with its colour bar, a tooltip on every point giving its label and coordinates (four significant digits),
+ * and optionally the line y = x.
  */
 
 import { axisTitleHeight, axisTitleWidth, renderXAxisTitle, renderYAxisTitle } from "./axis-titles.ts";
@@ -12,7 +12,7 @@ import { drawableExtent } from "./drawable-extent.ts";
 import { makeLinearScale } from "./linear-scale.ts";
 import { niceTicks } from "./nice-ticks.ts";
 import { renderBottomNumericAxis, renderLeftNumericAxis } from "./numeric-axis.ts";
-import { formatExactValue, formatSvgNumber } from "./number-format.ts";
+import { formatTooltipValue, formatSvgNumber } from "./number-format.ts";
 import { type ScatterChartInput, validateScatterChartInput } from "./scatter-chart-input.ts";
 import { svgElement, svgTitle } from "./svg-markup.ts";
 import { THEME } from "./theme.ts";
@@ -39,8 +39,8 @@ export function scatterChart(input: ScatterChartInput): string {
     const label = input.pointLabels?.[i];
     const color = input.colorValues?.[i];
     const tooltip =
-      `${label === undefined ? `point ${i}` : label}: ${input.xLabel || "x"} = ${formatExactValue(x)}, ${input.yLabel || "y"} = ${formatExactValue(input.y[i])}` +
-      (color === undefined ? "" : `, ${input.colorLabel || "colour"} = ${formatExactValue(color)}`);
+      `${label === undefined ? `point ${i}` : label}: ${input.xLabel || "x"} = ${formatTooltipValue(x)}, ${input.yLabel || "y"} = ${formatTooltipValue(input.y[i])}` +
+      (color === undefined ? "" : `, ${input.colorLabel || "colour"} = ${formatTooltipValue(color)}`);
     return svgElement(
       "circle",
       {

@@ -20,8 +20,12 @@ import { DatasetError, readGreaterThanDataset } from "../../src/tasks/greater-th
 import { runGreaterThanPipeline, type GreaterThanReport } from "../../src/tasks/greater-than/pipeline.ts";
 import { withCircuit } from "../helpers/greater-than-report.ts";
 import { escapeXml } from "../../src/viz/escape-xml.ts";
-import { greaterThanFigures } from "../../src/viz/greater-than-figures.ts";
-import { BUNDLED_MODEL_DIR, FIXTURES, greaterThanGolden } from "../helpers/fixtures.ts";
+import { formatCompactNumber, formatTooltipValue } from "../../src/viz/number-format.ts";
+import { formatSummary } from "../../src/viz/controls-figures.ts";
+import { greaterThanFigures, INLINE_FIGURE_LIMIT } from "../../src/viz/greater-than-figures.ts";
+import type { GreaterThanReportFile } from "../../src/tasks/greater-than/run-record.ts";
+import { BUNDLED_MODEL_DIR, FIXTURES, greaterThanGolden, TINY_DIR } from "../helpers/fixtures.ts";
+import { reportSchemaErrors } from "../helpers/report-schema.ts";
 
 const GOLDEN_DATASET = join(FIXTURES, "greater-than-golden.safetensors");
 const ACCEPTANCE_TIMEOUT_MS = 400_000;
@@ -38,9 +42,18 @@ function expectSuccess(run: CliRun): void {
   expect(run.status, run.stderr.slice(-2000)).toBe(0);
 }
 
-function readReport(dir: string): GreaterThanReport {
-  return JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as GreaterThanReport;
+function readReport(dir: string): GreaterThanReportFile {
+  return JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as GreaterThanReportFile;
 }
+
+/** report.json without its timings, the one part that differs from run to run. */
+function withoutTimings(dir: string): unknown {
+  const report = readReport(dir) as unknown as { run: Record<string, unknown> };
+  delete report.run.timings;
+  return report;
+}
+
+const sha256File = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 
 function filesEndingWith(dir: string, suffix: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((name) => name.endsWith(suffix));
@@ -170,11 +183,131 @@ describe("gpt2-lens greater-than on the golden dataset (acceptance)", () => {
     const html = readFileSync(join(goldenOut, "index.html"), "utf8");
     expect(html.startsWith("<!DOCTYPE html>")).toBe(true);
     for (const figure of figures) {
-      expect(readFileSync(join(goldenOut, figure.fileName), "utf8"), figure.fileName).toBe(figure.svg);
+      const file = readFileSync(join(goldenOut, figure.fileName), "utf8");
+      expect(file, figure.fileName).toBe(figure.standaloneSvg);
       expect(html, figure.name).toContain(`id="${figure.name}"`);
       expect(html, `caption of ${figure.name}`).toContain(escapeXml(figure.caption));
+      // The file carries its caption: in <desc> and as visible text (a note's SVG is its sentence).
+      if (!figure.note) expect(file, figure.fileName).toContain(`<desc>${escapeXml(figure.caption)}</desc>`);
+      const words = figure.caption.split(/\s+/).slice(0, 4).join(" ");
+      expect(file, `${figure.fileName} shows its caption`).toContain(escapeXml(words));
     }
     expect(names.filter((name) => !name.endsWith(".svg")).sort()).toEqual(["index.html", "report.json"]);
+  });
+
+  it("keeps index.html small: large figures come from their files, not inlined a second time", () => {
+    expectSuccess(goldenRun);
+    const html = readFileSync(join(goldenOut, "index.html"), "utf8");
+    expect(html.length, `index.html is ${(html.length / 1e6).toFixed(2)} MB`).toBeLessThan(1_000_000);
+    const figures = greaterThanFigures(readReport(goldenOut));
+    const large = figures.filter((figure) => figure.svg.length > INLINE_FIGURE_LIMIT);
+    expect(large.map((f) => f.name)).toContain("probability-heatmap");
+    for (const figure of large) {
+      expect(html.includes(figure.svg), `${figure.name} is not inlined`).toBe(false);
+      expect(html, figure.name).toContain(`<img src="${figure.fileName}"`);
+    }
+    for (const figure of figures.filter((f) => f.svg.length <= INLINE_FIGURE_LIMIT && !f.note)) expect(html, figure.name).toContain(figure.svg);
+    // Tooltips give four significant digits, not seventeen.
+    const longest = Math.max(...[...html.matchAll(/<title>[^<]*?: (-?[\d.]+(?:e[-+]\d+)?)<\/title>/g)].map((m) => m[1]!.replace(/^-?0?\.?0*|\.|e.*$/g, "").length));
+    expect(longest).toBeLessThanOrEqual(4);
+  });
+
+  it("draws every sweep on one shared scale, the probability heatmap clipped, and the circuit diagram from the sweeps' values", () => {
+    expectSuccess(goldenRun);
+    const report = withCircuit(readReport(goldenOut));
+    const { lower_circuit: lower } = report;
+    const grids = [...report.path_patching, ...report.head_input_patching, ...[lower.k, lower.v, ...lower.mlps_at_yy].filter((g) => g !== null)];
+    const magnitude = Math.max(...grids.flatMap((g) => g!.grid.flat()).filter((v): v is number => v !== null).map(Math.abs));
+    expect(magnitude).toBeGreaterThan(0.1);
+    const figures = greaterThanFigures(report);
+    const sweeps = figures.filter((f) => /^(path-patching|head-inputs|lower-circuit)-/.test(f.name) && !f.note && !f.name.endsWith("embedding"));
+    expect(sweeps.length).toBeGreaterThanOrEqual(5);
+    for (const figure of sweeps) {
+      expect(figure.svg, figure.name).toContain(`colour range: ${formatCompactNumber(-magnitude)} to ${formatCompactNumber(magnitude)}`);
+      expect(figure.caption, figure.name).toContain(`±${formatCompactNumber(magnitude)}, shared by every path-patching figure`);
+    }
+    // Grids with no upstream sender (the bundled model's circuit heads sit in layer 0) are sentences.
+    for (const entry of report.head_input_patching.filter((h) => h.grid.flat().every((v) => v === null))) {
+      const figure = figures.find((f) => f.name === `head-inputs-${entry.channel}`)!;
+      expect(figure.note).toBe(true);
+      expect(figure.caption).toMatch(/^No sender to the circuit heads'/);
+    }
+    const cells = report.probability_heatmap.mean_probability.flat().sort((a, b) => a - b);
+    const p99 = cells[Math.floor(0.99 * cells.length)]!;
+    expect(p99).toBeLessThan(0.5 * cells.at(-1)!);
+    const heat = figures.find((f) => f.name === "probability-heatmap")!;
+    expect(heat.svg).toContain(`colour range: 0 to ${formatCompactNumber(p99)}`);
+    expect(heat.svg).toContain(`&gt; ${formatCompactNumber(p99)} (clipped)`);
+    expect(heat.caption).toContain(`clipped at the 99th percentile of the cells, ${formatCompactNumber(p99)}`);
+    const diagram = figures.find((f) => f.name === "circuit-diagram")!;
+    const logits = report.path_patching[0]!.grid;
+    const members = [...report.circuit.heads.map((h) => { const [, l, c] = /^L(\d+)H(\d+)$/.exec(h)!; return [h, Number(l), Number(c)] as const; }),
+      ...report.circuit.mlps.map((m) => { const l = Number(/^blocks\.(\d+)\.mlp$/.exec(m)![1]); return [`MLP${l}`, l, report.model.n_heads] as const; })];
+    let drawn = 0;
+    for (const [label, layer, column] of members) {
+      const value = logits[layer]![column]!;
+      const tooltip = `${label} → logits (direct): Δ PD ${formatTooltipValue(value)}`;
+      const shown = Math.abs(value) >= 0.01 * Math.abs(report.baseline.prob_diff);
+      expect(diagram.svg.includes(escapeXml(tooltip)), tooltip).toBe(shown);
+      if (shown) drawn++;
+    }
+    expect(drawn).toBeGreaterThan(0);
+    const kv = report.head_input_patching.find((h) => h.channel === "kv")!;
+    expect(diagram.svg).toContain(escapeXml(`embed → the circuit heads' keys and values (all heads together): Δ PD ${formatTooltipValue(kv.embed!)}`));
+  });
+
+  it("report.json records how it was made and conforms to the shipped schema", () => {
+    expectSuccess(goldenRun);
+    const report = readReport(goldenOut);
+    expect(reportSchemaErrors(report)).toEqual([]);
+    const { run } = report;
+    expect(run.prompts).toBe(490);
+    expect([run.n, run.seed]).toEqual([null, null]);
+    expect(run.dataset).toEqual({ source: "file", path: GOLDEN_DATASET, sha256: sha256File(GOLDEN_DATASET) });
+    expect(run.model.directory).toBe(BUNDLED_MODEL_DIR);
+    expect(run.model.weights_file).toBe("model.safetensors");
+    expect(run.model.weights_sha256).toBe(sha256File(join(BUNDLED_MODEL_DIR, "model.safetensors")));
+    expect(run.model.processing).toBe("none");
+    expect(run.model.circuit_option).toBeNull();
+    const manifest = JSON.parse(readFileSync(join(fileURLToPath(new URL("../../", import.meta.url)), "package.json"), "utf8")) as { name: string; version: string };
+    expect(run.package).toEqual({ name: manifest.name, version: manifest.version });
+    const stages = run.timings.stages.map((s) => s.stage);
+    expect(stages[0]).toBe("clean and corrupted runs");
+    expect(stages).toContain("path patching: senders → logits");
+    expect(stages).toContain("component analyses");
+    const summed = run.timings.load_seconds + run.timings.stages.reduce((sum, s) => sum + s.seconds, 0);
+    expect(summed).toBeLessThanOrEqual(run.timings.total_seconds + 1e-3);
+    expect(run.timings.total_seconds).toBeLessThan(goldenRun.seconds);
+  });
+
+  it("the schema refuses a report with a field missing, mistyped, out of its set or unknown", () => {
+    expectSuccess(goldenRun);
+    const mutated = (change: (report: Record<string, any>) => void): unknown => {
+      const report = readReport(goldenOut) as unknown as Record<string, any>;
+      change(report);
+      return report;
+    };
+    const cases: [string, (report: Record<string, any>) => void, RegExp][] = [
+      ["no run.model.weights_sha256", (r) => delete r.run.model.weights_sha256, /\/run\/model must have required property/],
+      ["no baseline", (r) => delete r.baseline, /must have required property/],
+      ["PD as a string", (r) => (r.baseline.prob_diff = "0.97"), /\/baseline\/prob_diff must be number/],
+      ["seed as a fraction", (r) => (r.run.seed = 0.5), /\/run\/seed must be integer/],
+      ["a short hash", (r) => (r.run.model.weights_sha256 = "abc"), /\/run\/model\/weights_sha256 must match pattern/],
+      ["an unknown source", (r) => (r.circuit.source = "guessed"), /\/circuit\/source must be equal to one of the allowed values/],
+      ["a grid cell as text", (r) => (r.path_patching[0].grid[0][0] = "x"), /\/path_patching\/0\/grid\/0\/0 must be number,null/],
+      ["a heatmap row of 99 years", (r) => r.probability_heatmap.mean_probability[0].pop(), /\/probability_heatmap\/mean_probability\/0 must NOT have fewer than 100 items/],
+      ["an unknown field", (r) => (r.baseline.extra = 1), /\/baseline must NOT have additional properties/],
+      ["no task check", (r) => delete r.task_check, /must have required property 'task_check'/],
+      ["a fractional prompt count", (r) => (r.statistics.baseline.prob_diff.n = 2.5), /\/statistics\/baseline\/prob_diff\/n must be integer/],
+      ["an interval of three ends", (r) => r.statistics.baseline.prob_diff.ci.push(1), /\/statistics\/baseline\/prob_diff\/ci must NOT have more than 2 items/],
+      ["an unknown MLP choice", (r) => (r.random_circuit_control.mlps = "some"), /\/random_circuit_control\/mlps must be equal to one of the allowed values/],
+      ["a slice of 99 years", (r) => r.probability_slice.model.pop(), /\/probability_slice\/model must NOT have fewer than 100 items/],
+    ];
+    for (const [what, change, message] of cases) {
+      const errors = reportSchemaErrors(mutated(change));
+      expect(errors.length, what).toBeGreaterThan(0);
+      expect(errors.join("\n"), what).toMatch(message);
+    }
   });
 
   it("leaves no *.tmp files behind", () => {
@@ -185,7 +318,7 @@ describe("gpt2-lens greater-than on the golden dataset (acceptance)", () => {
 });
 
 describe("gpt2-lens greater-than --n --seed", () => {
-  it("is deterministic: the same seed gives byte-identical output, another seed another dataset", async () => {
+  it("is deterministic: the same seed gives the same report (but for its timings) and byte-identical SVGs, another seed another dataset", async () => {
     const [a, b, c] = [freshDir(), freshDir(), freshDir()];
     const runs = await Promise.all([
       cli(["greater-than", "--n", "30", "--seed", "3", "--out", a], ACCEPTANCE_TIMEOUT_MS),
@@ -193,8 +326,7 @@ describe("gpt2-lens greater-than --n --seed", () => {
       cli(["greater-than", "--n", "30", "--seed", "4", "--out", c], ACCEPTANCE_TIMEOUT_MS),
     ]);
     runs.forEach(expectSuccess);
-    const bytesA = readFileSync(join(a, "report.json"));
-    expect(readFileSync(join(b, "report.json")).equals(bytesA)).toBe(true);
+    expect(withoutTimings(b)).toEqual(withoutTimings(a));
     for (const svg of readdirSync(a).filter((name) => name.endsWith(".svg"))) {
       expect(readFileSync(join(b, svg)).equals(readFileSync(join(a, svg))), svg).toBe(true);
     }
@@ -207,7 +339,38 @@ describe("gpt2-lens greater-than --n --seed", () => {
     expect(seed4.dataset.yy).toEqual(seed3.dataset.yy); // YY cycles regardless of the seed …
     expect(seed4.dataset.prompts).not.toEqual(seed3.dataset.prompts); // … nouns and centuries do not
     expect(seed4.dataset.tokens).not.toEqual(seed3.dataset.tokens);
-    expect(readFileSync(join(c, "report.json")).equals(bytesA)).toBe(false);
+    expect(withoutTimings(c)).not.toEqual(withoutTimings(a));
+    for (const report of [seed3, seed4]) expect(reportSchemaErrors(report)).toEqual([]);
+    expect([seed3.run.n, seed3.run.seed, seed4.run.seed, seed3.run.dataset.source]).toEqual([30, 3, 4, "generated"]);
+  }, ACCEPTANCE_TIMEOUT_MS + 10_000);
+});
+
+describe("gpt2-lens greater-than on a model that does not compute greater-than (random-weight tiny fixture)", () => {
+  it("selects no circuit, says so in the summary and in each skipped section, and report.json conforms to the schema", async () => {
+    const out = freshDir();
+    const run = await cli(["greater-than", "--model", TINY_DIR, "--n", "97", "--baseline-n", "200", "--baseline-batch", "100", "--out", out], ACCEPTANCE_TIMEOUT_MS);
+    expectSuccess(run);
+    expect(run.stdout).toContain("no circuit: the model does not compute greater-than");
+    const report = readReport(out);
+    expect(reportSchemaErrors(report)).toEqual([]);
+    expect([report.circuit, report.component_analyses, report.circuit_evaluation, report.lower_circuit, report.random_circuit_control]).toEqual([null, null, null, null, null]);
+    expect(report.large_baseline!.n).toBe(200);
+    const html = readFileSync(join(out, "index.html"), "utf8");
+    const summary = html.slice(html.indexOf('id="summary"'), html.indexOf("<nav"));
+    expect(summary).toContain("computes greater-than?");
+    expect(summary).toContain("no: the model does not compute greater-than");
+    expect(summary).toContain(`${report.statistics.baseline.prob_diff.n}</td>`);
+    expect(summary).toContain(formatSummary(report.statistics.baseline.prob_diff));
+    expect(summary).toContain(`PD, 200 unbalanced prompts</td><td>${formatSummary(report.large_baseline!.prob_diff)}`);
+    const figures = greaterThanFigures(report);
+    expect(figures.map((f) => f.name)).toEqual(expect.arrayContaining(["probability-heatmap", "probability-slice", "large-baseline-heatmap", "attention-end-to-yy"]));
+    const skipped = figures.filter((f) => f.name.startsWith("skipped-"));
+    expect(skipped.map((f) => f.name)).toEqual(expect.arrayContaining(["skipped-path-patching", "skipped-circuit-evaluation", "skipped-random-circuit-control"]));
+    for (const note of skipped) {
+      expect(note.note).toBe(true);
+      expect(note.caption).toContain("not computed, because the model does not compute greater-than");
+    }
+    for (const figure of figures) expect(readFileSync(join(out, figure.fileName), "utf8")).toBe(figure.standaloneSvg);
   }, ACCEPTANCE_TIMEOUT_MS + 10_000);
 });
 

@@ -45,7 +45,7 @@ describe("greater-than on a random-weight model (the tiny fixture)", () => {
     const files = readdirSync(out);
     expect(files).toEqual(expect.arrayContaining(["skipped-path-patching.svg", "skipped-circuit-evaluation.svg", "probability-slice.svg"]));
     expect(files.some((name) => name.startsWith("circuit-heatmap"))).toBe(false);
-    expect(readFileSync(join(out, "index.html"), "utf8")).toContain("Iterative path patching (circuit selection): not computed, because the model does not compute greater-than");
+    expect(readFileSync(join(out, "index.html"), "utf8")).toContain("Iterative path patching: not computed, because the model does not compute greater-than");
   }, 60_000);
 });
 

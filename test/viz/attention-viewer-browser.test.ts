@@ -5,11 +5,11 @@
  * here, not against the page's own data. Skipped, saying why, only where Chromium is not installed
  * (.ci/run installs it).
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import type { Browser, Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
 import { toStrTokens, toTokens } from "../../src/gpt2/tokenizer.ts";
@@ -18,11 +18,8 @@ import { Tensor } from "../../src/tensor/tensor.ts";
 import { attentionViewerData } from "../../src/viz/attention-viewer-data.ts";
 import { attentionViewerHtml } from "../../src/viz/attention-viewer-html.ts";
 import { runCliSync } from "../helpers/cli.ts";
+import { CHROMIUM_SKIP_REASON as SKIP_REASON, HAS_CHROMIUM, launchChromium } from "../helpers/chromium.ts";
 import { BUNDLED_MODEL_DIR } from "../helpers/fixtures.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const HAS_CHROMIUM = existsSync(CHROMIUM);
-const SKIP_REASON = `${CHROMIUM} is not installed (apt-get install -y chromium; .ci/run does this)`;
 if (!HAS_CHROMIUM) console.warn(`attention viewer browser test skipped: ${SKIP_REASON}`);
 
 const PROMPT = "<|endoftext|> The war lasted from the year 1732 to the year 17";
@@ -65,15 +62,7 @@ describe.skipIf(!HAS_CHROMIUM)(`attention viewer in headless Chromium${HAS_CHROM
     patterns = names.map((name) => cache.get(name));
     model.dispose();
 
-    browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      userDataDir: join(work, "profile"),
-      args: [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      ],
-    });
+    browser = await launchChromium(work);
     page = await browser.newPage();
     page.on("pageerror", (error) => pageErrors.push(String(error)));
     page.on("request", (request) => requests.push(request.url()));

@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { GreaterThanReport } from "../../src/tasks/greater-than/pipeline.ts";
-import { controlsFigures, controlsTables, formatSummary } from "../../src/viz/controls-figures.ts";
+import {
+  formatSummary, largeBaselineFigure, probabilitySliceFigure, randomCircuitControlFigure, randomCircuitTable, selectionCellsTable, statisticsTable,
+} from "../../src/viz/controls-figures.ts";
+import { formatCompactNumber } from "../../src/viz/number-format.ts";
+
+const controlsFigures = (r: GreaterThanReport) => [probabilitySliceFigure(r), ...randomCircuitControlFigure(r), ...largeBaselineFigure(r)];
 
 const summary = (mean: number) => ({ n: 5, mean, sd: 0.01, ci: [mean - 0.02, mean + 0.02] as const });
 const row = (peak: number) => Array.from({ length: 100 }, (_, y) => (y === peak ? 0.98 : 0.001 * (y % 7)));
@@ -25,7 +30,7 @@ function report(withSlice: boolean): GreaterThanReport {
     probability_slice: { yy: 41, prompts: withSlice ? 5 : 0, model: withSlice ? row(60) : null, circuit_paper: withSlice ? row(61) : null },
     large_baseline: {
       n: 40, seed: 0, batch_size: 16, sampling: "uniform years", prob_diff: summary(0.96), cutoff_sharpness: summary(0.03), corrupted_prob_diff: summary(0.1),
-      probability_heatmap: { yy: [97, 98], prompts: [30, 10], mean_probability: [row(99), row(99)] },
+      probability_heatmap: { yy: [97, 98], prompts: [30, 10], mean_probability: [row(99), row(-1)] },
     },
   } as unknown as GreaterThanReport;
 }
@@ -44,18 +49,22 @@ describe("controls figures", () => {
     expect(figures[0]!.caption).toContain("over the 5 prompt(s) with YY = 41");
     expect(figures[1]!.caption).toContain("50 % of the random circuits reach the circuit's PD 0.860");
     expect(figures[1]!.svg).toContain("the circuit");
-    // The 99th percentile of 200 cells lies below the two 0.98 cells: they saturate.
-    expect(figures[2]!.caption).toMatch(/Colours clipped at the 99th percentile of the cells \(0\.00\d\)/);
+    // One cell of 200 near 1 (as YY 98 → 99): the 99th percentile lies below it, so it saturates.
+    const cells = [...row(99), ...row(-1)].sort((a, b) => a - b);
+    const p99 = cells[Math.floor(0.99 * cells.length)]!;
+    expect(p99).toBeLessThan(0.01);
+    expect(figures[2]!.caption).toContain(`clipped at the 99th percentile of the cells, ${formatCompactNumber(p99)} (the largest is 0.98)`);
+    expect(figures[2]!.svg).toContain(`colour range: 0 to ${formatCompactNumber(p99)}`);
     expect(figures[2]!.caption).toContain("rows average between 10 and 30 prompts");
   });
 
   it("says when no prompt has the slice's YY, and tables carry the prompt counts", () => {
     const [slice] = controlsFigures(report(false));
     expect(slice!.caption).toContain("No prompt has YY = 41");
-    const tables = controlsTables(report(true));
-    const stats = tables.find((t) => t.caption.startsWith("Per-prompt statistics"))!;
+    const stats = statisticsTable(report(true));
     expect(stats.rows[0]).toEqual(["model PD", "0.9700 ± 0.0100 [0.9500, 0.9900]", 5]);
     expect(stats.rows.some((r) => r[0] === "model PD, 40 unbalanced prompts")).toBe(true);
-    expect(tables.find((t) => t.caption.startsWith("Path-patching cells"))!.rows[0]).toEqual(["logits", "MLP3", "END", "-0.0600 ± 0.0100 [-0.0800, -0.0400]", 5]);
+    expect(randomCircuitTable(report(true))[0]!.rows.map((r) => r[0])).toEqual(["R1", "R2"]);
+    expect(selectionCellsTable(report(true))[0]!.rows[0]).toEqual(["logits", "MLP3", "END", "-0.0600 ± 0.0100 [-0.0800, -0.0400]", 5]);
   });
 });

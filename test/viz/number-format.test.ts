@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   formatCompactNumber,
   formatExactValue,
+  formatTooltipValue,
   formatSvgNumber,
   formatTickValue,
 } from "../../src/viz/number-format.ts";
@@ -23,6 +24,20 @@ describe("number formatting", () => {
     expect(formatExactValue(NaN)).toBe("n/a (NaN)");
     expect(formatExactValue(-Infinity)).toBe("n/a (-Infinity)");
     expect(formatExactValue(-0)).toBe("0");
+  });
+
+  it("rounds tooltip values to four significant digits and explains missing ones", () => {
+    expect(formatTooltipValue(0.1 + 0.2)).toBe("0.3");
+    expect(formatTooltipValue(0.00441911966493553)).toBe("0.004419");
+    expect(formatTooltipValue(-0.123456)).toBe("-0.1235");
+    expect(formatTooltipValue(1.3901996565030645e-8)).toBe("1.39e-8");
+    expect(formatTooltipValue(-0.00012345678)).toBe("-1.235e-4");
+    expect(formatTooltipValue(123456)).toBe("1.235e+5");
+    expect(formatTooltipValue(98765.4)).toBe("98770");
+    expect(formatTooltipValue(0)).toBe("0");
+    expect(formatTooltipValue(-0)).toBe("0");
+    expect(formatTooltipValue(null)).toBe("n/a");
+    expect(formatTooltipValue(NaN)).toBe("n/a (NaN)");
   });
 
   it("formats compact and tick values", () => {

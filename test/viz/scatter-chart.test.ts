@@ -17,11 +17,12 @@ const input = {
 };
 
 describe("scatterChart", () => {
-  it("draws one point per input with its label and exact coordinates, coloured by value, with a colour bar", () => {
+  it("draws one point per input with its label and coordinates (four significant digits), coloured by value, with a colour bar", () => {
     const root = expectValidSvg(scatterChart(input));
     const tips = tooltipsOf(root, "circle");
     expect(tips).toHaveLength(97);
-    expect(tips[0]).toBe(`YY 2: PC1 = ${String(input.x[0])}, PC2 = ${String(input.y[0])}, YY = 2`);
+    // cos(2/15) = 0.991124…, sin(2/15) = 0.132939…
+    expect(tips[0]).toBe("YY 2: PC1 = 0.9911, PC2 = 0.1329, YY = 2");
     const fills = new Set(findElements(root, "circle").map((c) => c.attributes.get("fill")));
     expect(fills.size).toBeGreaterThan(20);
     const texts = findElements(root, "text").map(textContent);

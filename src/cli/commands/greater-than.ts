@@ -1,13 +1,18 @@
-import { basename } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { loadWithProgress } from "../load-model.ts";
 import { HookedGpt2 } from "../../hooks/hooked-gpt2.ts";
 import { readFileBytes } from "../../io/node-files.ts";
+import { fileSha256Hex } from "../../io/node-file-sha256.ts";
+import { packageInfo } from "../../io/node-package-info.ts";
+import { sha256Hex } from "../../io/sha256.ts";
+import type { GreaterThanReportFile, GreaterThanRunRecord } from "../../tasks/greater-than/run-record.ts";
+import { stageTimer } from "../stage-timings.ts";
 import { replaceDirectory } from "../../io/node-replace-directory.ts";
 import { makeGreaterThanDataset } from "../../tasks/greater-than/dataset.ts";
 import { type GreaterThanPrompts, readGreaterThanDataset } from "../../tasks/greater-than/dataset-file.ts";
 import { reportHasCircuit, runGreaterThanPipeline } from "../../tasks/greater-than/pipeline.ts";
 import { parseControlFlags } from "./greater-than-controls.ts";
-import { greaterThanFigures, greaterThanReportHtml } from "../../viz/greater-than-figures.ts";
+import { greaterThanReportHtml, greaterThanSections } from "../../viz/greater-than-figures.ts";
 import { optionalString, parseCommandArgs, type ParsedArgs, parsePositiveInt, parseSeed, requireString } from "../args.ts";
 import { BUNDLED_MODEL_DIR } from "../../gpt2/node-bundled-model.ts";
 import type { Gpt2Config } from "../../gpt2/config.ts";
@@ -54,15 +59,21 @@ function testPauseAfterFile(): (() => Promise<void>) | undefined {
   return ms > 0 ? () => new Promise((done) => setTimeout(done, ms)) : undefined;
 }
 
-async function loadPrompts(datasetPath: string | undefined, n: number, seed: number, config: Gpt2Config): Promise<GreaterThanPrompts> {
+async function loadPrompts(
+  datasetPath: string | undefined, n: number, seed: number, config: Gpt2Config,
+): Promise<{ prompts: GreaterThanPrompts; dataset: GreaterThanRunRecord["dataset"] }> {
   if (datasetPath) {
-    const prompts = readGreaterThanDataset(await readFileBytes(datasetPath), datasetPath);
+    const bytes = await readFileBytes(datasetPath);
+    const prompts = readGreaterThanDataset(bytes, datasetPath);
     checkGreaterThanSize(prompts.tokens.batch, `--dataset ${basename(datasetPath)}`, config);
-    return prompts;
+    return { prompts, dataset: { source: "file", path: resolve(datasetPath), sha256: sha256Hex(bytes) } };
   }
   checkGreaterThanSize(n, "--n", config);
   const dataset = makeGreaterThanDataset({ n, seed });
-  return { tokens: dataset.tokens, corruptedTokens: dataset.corruptedTokens, yy: dataset.yy, prompts: dataset.prompts };
+  return {
+    prompts: { tokens: dataset.tokens, corruptedTokens: dataset.corruptedTokens, yy: dataset.yy, prompts: dataset.prompts },
+    dataset: { source: "generated", path: null, sha256: null },
+  };
 }
 
 /** --circuit checked against the loaded model; a bad label is a usage error naming it. */
@@ -122,8 +133,9 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
   if (viaLink) log(`--out ${viaLink} is a symbolic link: the report replaces its target, ${out}`);
   const started = performance.now();
   const model = new HookedGpt2(await loadWithProgress(modelDir, processing));
+  const loadSeconds = (performance.now() - started) / 1000;
   const givenCircuit = circuitText === undefined ? undefined : circuitOption(circuitText, model.config);
-  const data = await loadPrompts(datasetPath, n, seed, model.config);
+  const { prompts: data, dataset: datasetRecord } = await loadPrompts(datasetPath, n, seed, model.config);
   if (controls.largeBaseline) {
     const { n: baselineN, batchSize } = controls.largeBaseline;
     checkGreaterThanSize(Math.min(baselineN, batchSize ?? baselineN), "--baseline-batch", model.config);
@@ -138,30 +150,52 @@ export async function greaterThanCommand(argv: readonly string[], log: (line: st
   }
 
   const progress = stageProgress();
-  let report;
+  const timer = stageTimer();
+  let pipelineReport;
   try {
-    report = runGreaterThanPipeline({
+    pipelineReport = runGreaterThanPipeline({
       model,
       data,
       neuronMlp,
       ...(givenCircuit ? { circuit: givenCircuit } : {}),
       ...controls,
       ...(edgeAttribution ? { edgeAttribution } : {}),
-      onProgress: progress.report,
+      onProgress: (stage, done, total) => {
+        timer.mark(stage);
+        progress.report(stage, done, total);
+      },
     });
   } catch (error) {
     progress.abort();
     throw error;
   }
 
-  const figures = greaterThanFigures(report);
+  const weightsFile = join(modelDir, "model.safetensors");
+  const run: GreaterThanRunRecord = {
+    prompts: data.tokens.batch,
+    n: datasetPath ? null : n,
+    seed: datasetPath ? null : seed,
+    dataset: datasetRecord,
+    model: {
+      directory: resolve(modelDir),
+      weights_file: basename(weightsFile),
+      weights_sha256: await fileSha256Hex(weightsFile),
+      processing,
+      circuit_option: circuitText ?? null,
+    },
+    package: await packageInfo(),
+    timings: { load_seconds: round3(loadSeconds), stages: timer.timings(), total_seconds: round3((performance.now() - started) / 1000) },
+  };
+  const report: GreaterThanReportFile = { run, ...pipelineReport };
+  const sections = greaterThanSections(report);
+  const figures = sections.flatMap((section) => section.figures ?? []);
   const encoder = new TextEncoder();
   await replaceDirectory(
     out,
     [
-      ...figures.map((figure) => ({ name: figure.fileName, bytes: encoder.encode(figure.svg) })),
+      ...figures.map((figure) => ({ name: figure.fileName, bytes: encoder.encode(figure.standaloneSvg) })),
       { name: "report.json", bytes: encoder.encode(`${JSON.stringify(report, null, 1)}\n`) },
-      { name: "index.html", bytes: encoder.encode(greaterThanReportHtml(report, figures, basename(modelDir))) },
+      { name: "index.html", bytes: encoder.encode(greaterThanReportHtml(report, sections, basename(modelDir))) },
     ],
     { afterFile: testPauseAfterFile() },
   );
@@ -205,6 +239,8 @@ function edgeAttributionOption(values: ParsedArgs["values"]): EdgeCircuitOptions
   const edges = parsePositiveInt("greater-than", values.edges, "edges", 200);
   return { method, ...(method === "eap-ig" ? { steps } : {}), edges };
 }
+
+const round3 = (seconds: number) => Math.round(seconds * 1000) / 1000;
 
 function parseNeuronMlp(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;

@@ -122,7 +122,7 @@ export async function relatedTasksCommand(argv: readonly string[], log: (line: s
   const figures = relatedFigures(report);
   const encoder = new TextEncoder();
   await replaceDirectory(out, [
-    ...figures.map((figure) => ({ name: figure.fileName, bytes: encoder.encode(figure.svg) })),
+    ...figures.map((figure) => ({ name: figure.fileName, bytes: encoder.encode(figure.standaloneSvg) })),
     { name: "report.json", bytes: encoder.encode(`${JSON.stringify(report, null, 1)}\n`) },
     { name: "index.html", bytes: encoder.encode(relatedReportHtml(report, figures, basename(modelDir))) },
   ]);

@@ -102,7 +102,7 @@ export interface GreaterThanReport extends GreaterThanControlsReport {
   /** Senders at YY → the circuit heads' keys and values apart, and → the lower circuit's MLPs at YY. */
   readonly lower_circuit: LowerCircuitReport | null;
   /** With --method eap or eap-ig: the edge scores' circuit, its exact evaluation, faithfulness curve and comparison with path patching. */
-  readonly edge_attribution?: EdgeAttributionReport;
+  readonly edge_attribution: EdgeAttributionReport | null;
 }
 
 /** A report whose task check passed: it has a circuit and every section that needs one. */
@@ -205,7 +205,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
       statistics: { bootstrap: bootstrapSettings(bootstrap), baseline: baselineStats, circuit_paper: null, selection_cells: [] },
       random_circuit_control: null,
       probability_slice: probabilitySlice(sliceYy, data.yy, cleanHeatmap, null),
-      circuit: null, component_analyses: null, circuit_evaluation: null, lower_circuit: null,
+      circuit: null, component_analyses: null, circuit_evaluation: null, lower_circuit: null, edge_attribution: null,
     };
     progress("attention and logit lens (no circuit, see the task check)", 1, 1);
     return report;
@@ -398,7 +398,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
     statistics: { bootstrap: bootstrapSettings(bootstrap), baseline: baselineStats, circuit_paper: circuitPaperStats, selection_cells: selectionCells },
     random_circuit_control: randomControl,
     probability_slice: probabilitySlice(sliceYy, data.yy, cleanHeatmap, { yy: evaluations.yy, mean_probability: evaluations.paper.mean_probability }),
-    ...(edge ? { edge_attribution: { ...edge.report, comparison: edgeComparison(edge.scores, logitsGrid, mlpGrids, lastMlps, headInputs, heads) } } : {}),
+    edge_attribution: edge ? { ...edge.report, comparison: edgeComparison(edge.scores, logitsGrid, mlpGrids, lastMlps, headInputs, heads) } : null,
   };
 }
 
