@@ -307,6 +307,15 @@ function sectionsWithoutCircuit(report: GreaterThanReport): ReportSection[] {
   ];
 }
 
+function circuitHeading(source: GreaterThanCircuitReport["circuit"]["source"]): string {
+  switch (source) {
+    case "given": return "Circuit evaluated (heads and MLPs given by --circuit; senders at YY found by path patching)";
+    case "found": return "Circuit found by iterative path patching";
+    case "eap": return "Circuit found from EAP edge scores (top edges, kept connected to the logits)";
+    case "eap-ig": return "Circuit found from EAP-IG edge scores (top edges, kept connected to the logits)";
+  }
+}
+
 /** The report's sections, in reading order (the summary is separate: see greaterThanReportHtml). */
 export function greaterThanSections(report: GreaterThanReport): ReportSection[] {
   if (!reportHasCircuit(report)) return sectionsWithoutCircuit(report);
@@ -316,8 +325,8 @@ export function greaterThanSections(report: GreaterThanReport): ReportSection[] 
     ...behaviourSections(report),
     {
       id: "circuit",
-      heading: "The circuit",
-      intro: "The components the selection rule kept (or --circuit gave, or the top EAP / EAP-IG edges gave) and the paths between them, with the PD the circuit reaches alone.",
+      heading: circuitHeading(report.circuit.source),
+      intro: "The circuit's components and the paths between them, with the PD the circuit reaches alone.",
       figures: circuitFigures(report),
     },
     ...(report.edge_attribution ? [{

@@ -18,7 +18,7 @@ import { endYearProbabilities } from "../../src/tasks/greater-than/pd-metric.ts"
 import { type GreaterThanCircuitReport, reportHasCircuit, runGreaterThanPipeline } from "../../src/tasks/greater-than/pipeline.ts";
 import { withCircuit } from "../helpers/greater-than-report.ts";
 import { yearTokenIds } from "../../src/tasks/greater-than/years.ts";
-import { greaterThanReportHtml } from "../../src/viz/greater-than-figures.ts";
+import { greaterThanReportHtml, greaterThanSections } from "../../src/viz/greater-than-figures.ts";
 import type { Tensor } from "../../src/tensor/tensor.ts";
 import { paperCircuitOracleLogits } from "../helpers/circuit-oracle.ts";
 import { BUNDLED_MODEL_DIR, TINY_DIR, tinyGolden } from "../helpers/fixtures.ts";
@@ -91,7 +91,7 @@ describe("circuit evaluations on the bundled model (20 prompts, its 490-prompt c
   });
 
   it("the report's circuit table says the circuit was given, not found", () => {
-    const html = greaterThanReportHtml(found, [], "bundled");
+    const html = greaterThanReportHtml(found, greaterThanSections(found), "bundled");
     expect(html).toContain("Circuit evaluated (heads and MLPs given by --circuit; senders at YY found by path patching)");
     expect(html).not.toContain("Circuit found");
   });
