@@ -18,20 +18,14 @@ import { probabilityMassDifferenceMetric } from "../src/gpt2/backward/logit-metr
 import { loadGpt2FromDir } from "../src/gpt2/node-load.ts";
 import { HookedGpt2 } from "../src/hooks/hooked-gpt2.ts";
 import type { MatmulBackend, PreparedWeight } from "../src/backend/backend.ts";
+import { intOption } from "./int-option.ts";
 import { ensureRandomGpt2, GPT2_SMALL_SHAPE as SHAPE, randomFill, RANDOM_GPT2_SEED as SEED } from "./random-gpt2.ts";
 
 const argv = process.argv.slice(2);
-function intOption(name: string, fallback: number, min = 1): number {
-  const at = argv.indexOf(`--${name}`);
-  const raw = at >= 0 ? argv[at + 1] : undefined;
-  const value = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`--${name} must be an integer >= ${min}, got ${raw}`);
-  return value;
-}
-const N = intOption("n", 490);
-const SEQ = intOption("seq", 13);
-const REPS = intOption("reps", 2);
-const WARMUP = intOption("warmup", 1, 0);
+const N = intOption(argv, "n", 490);
+const SEQ = intOption(argv, "seq", 13);
+const REPS = intOption(argv, "reps", 2);
+const WARMUP = intOption(argv, "warmup", 1, 0);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
