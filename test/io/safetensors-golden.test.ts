@@ -30,7 +30,7 @@ describe("Python-written files are reproduced byte for byte", () => {
     "test/fixtures/greater-than-gpt2-layer0/golden.safetensors",
     "test/fixtures/tiny-gpt2/model.safetensors",
     "test/fixtures/tiny-gpt2/legacy-layout.safetensors",
-    "models/greater-than-gpt2/model.safetensors",
+    "test/fixtures/greater-than-gpt2-layer0/model.safetensors",
   ])("%s", (path) => {
     const original = load(path);
     const file = parseSafetensors(original);
