@@ -260,8 +260,14 @@ describe("gpt2-lens greater-than on the golden dataset (acceptance)", () => {
       if (shown) drawn++;
     }
     expect(drawn).toBeGreaterThan(0);
+    // Senders at YY into the heads' keys and values: the embedding, and the grid's cells at layer 0's MLP (MLP0).
     const kv = report.head_input_patching.find((h) => h.channel === "kv")!;
-    expect(diagram.svg).toContain(escapeXml(`embed → the circuit heads' keys and values (all heads together): Δ PD ${formatTooltipValue(kv.embed!)}`));
+    const threshold = 0.01 * Math.abs(report.baseline.prob_diff);
+    const embedTooltip = escapeXml(`embed → the circuit heads' keys and values (all heads together): Δ PD ${formatTooltipValue(kv.embed!)}`);
+    expect(diagram.svg.includes(embedTooltip), embedTooltip).toBe(Math.abs(kv.embed!) >= threshold);
+    const mlp0 = kv.grid[0]![report.model.n_heads]!;
+    const mlp0Tooltip = escapeXml(`MLP0 → the circuit heads' keys and values (all heads together): Δ PD ${formatTooltipValue(mlp0)}`);
+    expect(diagram.svg.includes(mlp0Tooltip), mlp0Tooltip).toBe(Math.abs(mlp0) >= threshold);
   });
 
   it("report.json records how it was made and conforms to the shipped schema", () => {
