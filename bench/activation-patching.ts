@@ -50,7 +50,7 @@ const model = new HookedGpt2(
     selectBackend(args.includes("--reference") ? "reference" : "auto"),
   ),
 );
-const golden = parseSafetensors(new Uint8Array(readFileSync(`${ROOT}test/fixtures/greater-than-golden.safetensors`)));
+const golden = parseSafetensors(new Uint8Array(readFileSync(`${ROOT}test/fixtures/greater-than-gpt2-layer0/golden.safetensors`)));
 const [total, pos] = golden.info("tokens").shape as [number, number];
 const batch = Math.min(total, numberArg("--prompts") ?? total);
 const take = (name: string): TokenBatch => ({ ids: golden.getInt32(name).slice(0, batch * pos), batch, pos });

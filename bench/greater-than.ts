@@ -33,9 +33,12 @@
  * lower-circuit grids as large as with GPT-2's real weights, whatever a selection rule would pick.
  * Measured at N = 98 on the 2-core machine shared with other jobs (load ≈ 15): discovery 1004 s,
  * added sections 203 s (+20 % wall time; matmuls 8.65 vs 2.22 TFLOP, +26 %; CPU time +32 %).
- * On the quiet 2-core development machine (Node) the bundled model takes ~6.5 s at N = 490 and the
- * GPT-2-small-shaped model ~6.2 min (random weights; its selection then picks two heads, so the
- * head-input sweeps run too), dominated by the full-vocabulary softmax per sender × prompt.
+ * The bundled 6-layer model (issue 17) at N = 490, same shared machine (load ≈ 9): pipeline 123 s,
+ * 1.23 TFLOP of matmuls (128-bit SIMD floor 24.5 s); CPU time 37.8 s discovery + 8.6 s added sections
+ * (+23 %); `gpt2-lens greater-than` on it took 27 s wall / 49 s CPU on the quiet machine. (The
+ * 4-layer model it replaced, now test/fixtures/greater-than-gpt2-layer0, took ~6.5 s there.)
+ * On the quiet 2-core development machine (Node) the GPT-2-small-shaped model takes ~6.2 min
+ * (random weights; its selection then picks two heads, so the head-input sweeps run too), dominated by the full-vocabulary softmax per sender × prompt.
  * Only Node built-ins that Deno provides are used.
  */
 import { spawnSync } from "node:child_process";

@@ -1,6 +1,6 @@
 """Golden END-position year logits for a trained demo model, from an independent PyTorch forward.
 
-    /usr/bin/python3 make_goldens.py MODEL_DIR OUT.safetensors [--prompts test/fixtures/greater-than-golden.safetensors]
+    /usr/bin/python3 make_goldens.py MODEL_DIR OUT.safetensors [--prompts test/fixtures/greater-than-gpt2-layer0/golden.safetensors]
 
 The forward is bench/torch_gpt2.py's (plain PyTorch, no transformers, no code of this library). The
 prompts are the fixed 490-prompt balanced set of the old bundled model's golden file (YY cycling
@@ -29,7 +29,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
     ap.add_argument("out")
-    ap.add_argument("--prompts", default=os.path.join(ROOT, "test/fixtures/greater-than-golden.safetensors"))
+    ap.add_argument("--prompts", default=os.path.join(ROOT, "test/fixtures/greater-than-gpt2-layer0/golden.safetensors"))
     a = ap.parse_args()
     torch.set_num_threads(1)
     src = read_safetensors(a.prompts)

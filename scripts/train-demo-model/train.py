@@ -191,7 +191,7 @@ def main():
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--years", required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--golden", default=os.path.join(os.path.dirname(__file__), "../../test/fixtures/greater-than-golden.safetensors"))
+    ap.add_argument("--golden", default=os.path.join(os.path.dirname(__file__), "../../test/fixtures/greater-than-gpt2-layer0/golden.safetensors"))
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--n-layer", type=int, default=6)
     ap.add_argument("--d-model", type=int, default=128)

@@ -28,13 +28,13 @@ describe("gpt2-lens attention", () => {
     const run = runCliSync(["attention", "--prompt", PROMPT, "--out", out]);
     expect(run.stderr).toBe("");
     expect(run.status).toBe(0);
-    expect(run.stdout).toBe(`wrote the attention viewer (9 tokens, 4 layer(s) × 4 heads) to ${out}\n`);
+    expect(run.stdout).toBe(`wrote the attention viewer (9 tokens, 6 layer(s) × 4 heads) to ${out}\n`);
     const page = readFileSync(out, "utf8");
     expect(page.startsWith("<!DOCTYPE html>")).toBe(true);
     expect(page).toContain('<meta charset="utf-8">');
     expect(page).not.toMatch(/\b(src|href)=/);
     const data = dataOf(page);
-    expect(data.layers).toEqual([0, 1, 2, 3]);
+    expect(data.layers).toEqual([0, 1, 2, 3, 4, 5]);
     expect(data.tokens[0]).toBe("<|endoftext|>");
     expect(data.tokens.join("")).toBe(PROMPT);
   });
@@ -63,7 +63,7 @@ describe("gpt2-lens attention", () => {
     [["--prompt", "a"], /attention: missing --out/],
     [["--prompt", "a", "--layer", "one", "--out", "OUT"], /--layer must be a layer index \(0, 1, …\), got "one"/],
     [["--prompt", "a", "--layer", "-1", "--out", "OUT"], /--layer must be a layer index/],
-    [["--prompt", "a", "--layer", "4", "--out", "OUT"], /--layer 4 is outside the model's layers 0…3/],
+    [["--prompt", "a", "--layer", "6", "--out", "OUT"], /--layer 6 is outside the model's layers 0…5/],
     [["--prompt", "a", "--heads", "2", "--out", "OUT"], /unknown option --heads/],
     [["--prompt", "a", "--out", "OUT", "extra"], /unexpected argument "extra"/],
   ])("refuses %j as a usage error (exit 2)", (args, message) => {

@@ -13,7 +13,7 @@ const { fresh: freshDir } = scratchDirectory("gpt2-lens-circuit-cli-");
 
 describe("greater-than --circuit errors", () => {
   const cases: [spec: string, culprit: RegExp][] = [
-    ["L9H0,MLP1", /--circuit: component L9H0: layer 9 is outside the model's layers 0…3/],
+    ["L9H0,MLP1", /--circuit: component L9H0: layer 9 is outside the model's layers 0…5/],
     ["L0H7", /--circuit: component L0H7: head 7 is outside 0…3/],
     ["L0H0,,MLP1", /--circuit: circuit "L0H0,,MLP1": entry 2 is empty/],
     ["L0H0,embed", /--circuit: circuit "L0H0,embed": the embedding is not a circuit member at END/],

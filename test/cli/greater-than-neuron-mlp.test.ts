@@ -15,7 +15,7 @@ describe("greater-than --neuron-mlp", () => {
   it.each([
     [["--neuron-mlp", "x"], /--neuron-mlp must be a layer number/],
     [["--neuron-mlp", "-1"], /--neuron-mlp/],
-    [["--neuron-mlp", "4"], /--neuron-mlp 4 is not an MLP of this model \(layers 0…3\)/],
+    [["--neuron-mlp", "6"], /--neuron-mlp 6 is not an MLP of this model \(layers 0…5\)/],
   ])("%j is a usage error", (args, message) => {
     const out = join(mkdtempSync(join(tmpdir(), "gt-neuron-mlp-")), "report");
     const run = runCliSync(["greater-than", "--n", "8", ...args, "--out", out]);

@@ -45,7 +45,7 @@ describe("related-tasks argument errors", () => {
     [["--frobnicate", "1"], /unknown option --frobnicate/],
     [["extra"], /unexpected argument "extra"/],
     [["--circuit", ""], /--circuit needs a list of heads and MLPs/],
-    [["--circuit", "L7H0"], /--circuit: component L7H0: layer 7 is outside the model's layers 0…3/],
+    [["--circuit", "L7H0"], /--circuit: component L7H0: layer 7 is outside the model's layers 0…5/],
     [["--circuit", "L0H0@XX1"], /--circuit: circuit member "L0H0@XX1": the position after "@" must be END or YY/],
     [["--circuit", "L0H9"], /head 9 is outside 0…3/],
     [["--families", join(families, "broken.json")], /--families .*broken\.json: .*not valid JSON/],

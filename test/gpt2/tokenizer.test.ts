@@ -40,7 +40,7 @@ function expectInputError(run: () => unknown, code: string, ...mentions: string[
 
 const goldenFiles = [
   { path: "../fixtures/tiny-gpt2/golden.safetensors", clean: "clean", corrupted: "corrupted" },
-  { path: "../fixtures/greater-than-golden.safetensors", clean: "prompts", corrupted: undefined },
+  { path: "../fixtures/greater-than-gpt2-layer0/golden.safetensors", clean: "prompts", corrupted: undefined },
 ];
 
 describe("toTokens / toTokenBatch against the golden fixtures", () => {

@@ -27,10 +27,10 @@ function rewrite(file: SafetensorsFile): Uint8Array {
 
 describe("Python-written files are reproduced byte for byte", () => {
   it.each([
-    "test/fixtures/greater-than-golden.safetensors",
+    "test/fixtures/greater-than-gpt2-layer0/golden.safetensors",
     "test/fixtures/tiny-gpt2/model.safetensors",
     "test/fixtures/tiny-gpt2/legacy-layout.safetensors",
-    "models/greater-than-gpt2/model.safetensors",
+    "test/fixtures/greater-than-gpt2-layer0/model.safetensors",
   ])("%s", (path) => {
     const original = load(path);
     const file = parseSafetensors(original);
@@ -41,7 +41,7 @@ describe("Python-written files are reproduced byte for byte", () => {
   });
 
   it("greater-than golden keeps its metadata (in file order) and dtypes", () => {
-    const file = parseSafetensors(load("test/fixtures/greater-than-golden.safetensors"));
+    const file = parseSafetensors(load("test/fixtures/greater-than-gpt2-layer0/golden.safetensors"));
     expect(Object.keys(file.metadata)).toEqual([
       "corrupted_prob_diff_mean",
       "train_steps",

@@ -41,7 +41,7 @@ describe("npm safetensors 0.0.1", () => {
 
   it("cannot read files that carry __metadata__ (all the Python fixtures do), which ours reads", async () => {
     const SafeTensor = await loadNpmReader();
-    const bytes = new Uint8Array(readFileSync(new URL("../fixtures/greater-than-golden.safetensors", import.meta.url)));
+    const bytes = new Uint8Array(readFileSync(new URL("../fixtures/greater-than-gpt2-layer0/golden.safetensors", import.meta.url)));
     expect(() => new SafeTensor(bytes)).toThrow(TypeError);
     expect(parseSafetensors(bytes).names).toHaveLength(8);
   });

@@ -460,10 +460,12 @@ describe("a sender that is itself a receiver or continuation node passes on no c
   });
 });
 
+// The bundled model's circuit (README): heads L2H3, L4H1, L5H3 reading MLP0's output at YY through
+// their keys and values, L4H1 feeding the later heads' queries, then MLP5.
 describe("path patching equals the oracle on the bundled greater-than model", () => {
   let bundled: Setup;
-  const receivers = [into(head(2, 3, END), "q"), into(head(3, 2, END), "q")];
-  const allMlps = [0, 1, 2, 3].map((layer) => mlp(layer, END));
+  const receivers = [into(head(4, 1, END), "q"), into(head(5, 3, END), "q")];
+  const allMlps = [0, 1, 2, 3, 4, 5].map((layer) => mlp(layer, END));
 
   beforeAll(async () => {
     const model = new HookedGpt2(await loadGpt2FromDir(BUNDLED_MODEL_DIR));
@@ -474,15 +476,16 @@ describe("path patching equals the oracle on the bundled greater-than model", ()
     bundled = new Setup(model, data.tokens, data.corruptedTokens, clean, corrupted, [years[80]!, years[20]!, years[50]!]);
   });
 
-  it("receiver → MLP → MLP → MLP → logits, from a sender at YY through a head's values and from END through a query", () => {
-    bundled.checkPath({ sender: mlp(0, YY), receivers: [into(head(1, 1, END), "v")], continuation: allMlps.slice(1) });
-    bundled.checkPath({ sender: mlp(0, END), receivers: [into(head(1, 0, END), "q")], continuation: allMlps.slice(1) });
+  it("receiver → MLP → MLP → logits, from a sender at YY through a head's values and keys and from END through a query", () => {
+    bundled.checkPath({ sender: mlp(0, YY), receivers: [into(head(4, 1, END), "v")], continuation: allMlps.slice(4) });
+    bundled.checkPath({ sender: mlp(0, YY), receivers: [into(head(5, 3, END), "k")], continuation: allMlps.slice(5) });
+    bundled.checkPath({ sender: head(4, 1, END), receivers: [into(head(5, 3, END), "q")], continuation: allMlps.slice(4) });
   });
 
   it("head senders into two later heads' queries, continuation = every MLP at END", () => {
-    bundled.checkPath({ sender: head(0, 0, END), receivers, continuation: allMlps });
-    // Smaller effects (layer-1 heads barely react to YY at END), still compared.
-    for (const sender of [head(0, 1, END), head(1, 1, END)]) bundled.checkPath({ sender, receivers, continuation: allMlps }, { visible: false });
+    bundled.checkPath({ sender: head(3, 3, END), receivers, continuation: allMlps });
+    // Smaller effects (the earlier heads barely react to YY at END), still compared.
+    for (const sender of [head(1, 0, END), head(2, 0, END)]) bundled.checkPath({ sender, receivers, continuation: allMlps }, { visible: false });
   });
 
   it("sender-as-continuation cells MLP0 and MLP1 (senders at END, continuation = every MLP at END)", () => {

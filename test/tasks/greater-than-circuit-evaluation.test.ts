@@ -1,8 +1,9 @@
 /**
  * The greater-than report's circuit evaluations and lower circuit against independent computations:
  * hooked forward passes with explicit patches (circuit-oracle, PathOracle), the clean and corrupted
- * runs. Bundled model (its circuit is in layer 0) at a few prompts, and the tiny model for the lower
- * circuit's grids, which are empty on the bundled model.
+ * runs. The bundled model (circuit heads in layers 2, 4, 5) and the layer-0 fixture model (circuit
+ * heads in layer 0, so its lower circuit's grids are empty) at a few prompts, and the tiny model for
+ * the lower circuit's grids against PathOracle.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
@@ -21,7 +22,7 @@ import { yearTokenIds } from "../../src/tasks/greater-than/years.ts";
 import { greaterThanReportHtml, greaterThanSections } from "../../src/viz/greater-than-figures.ts";
 import type { Tensor } from "../../src/tensor/tensor.ts";
 import { paperCircuitOracleLogits } from "../helpers/circuit-oracle.ts";
-import { BUNDLED_MODEL_DIR, TINY_DIR, tinyGolden } from "../helpers/fixtures.ts";
+import { BUNDLED_MODEL_DIR, LAYER0_MODEL_DIR, TINY_DIR, tinyGolden } from "../helpers/fixtures.ts";
 import { PathOracle } from "../helpers/path-oracle.ts";
 import { meanLogProb } from "../helpers/log-prob.ts";
 
@@ -38,7 +39,20 @@ function everyNth(full: ReturnType<typeof makeGreaterThanDataset>, step: number,
 
 const mean = (values: Float64Array) => values.reduce((a, b) => a + b, 0) / values.length;
 
-describe("circuit evaluations on the bundled model (20 prompts, its 490-prompt circuit given)", () => {
+/** "embed@YY", "MLP2@YY", "L1H3@YY" → the node at YY. */
+function nodeAtYy(name: string): NodeAt {
+  if (name === "embed@YY") return { kind: "embed", pos: YY };
+  const mlp = /^MLP(\d+)@YY$/.exec(name);
+  if (mlp) return { kind: "mlp", layer: Number(mlp[1]), pos: YY };
+  const [, layer, head] = /^L(\d+)H(\d+)@YY$/.exec(name)!;
+  return { kind: "head", layer: Number(layer), head: Number(head), pos: YY };
+}
+
+// Each model with the circuit the selection rule finds on the 490 golden prompts (README; 20 prompts find a smaller one).
+describe.each([
+  ["the bundled model", BUNDLED_MODEL_DIR, "L2H3,L4H1,L5H3,MLP5"],
+  ["the layer-0 model", LAYER0_MODEL_DIR, "L0H0,L0H1,L0H3,MLP0,MLP1,MLP3"],
+])("circuit evaluations on %s (20 prompts, its 490-prompt circuit given)", (_name, dir, spec) => {
   let model: HookedGpt2;
   // Every 24th of the 490 prompts, so that YY spans 02…98 (the first 20 prompts have YY 02…21, where the corrupted PD is high too).
   const data = everyNth(makeGreaterThanDataset({ n: 490, seed: 5 }), 24, 20);
@@ -50,9 +64,8 @@ describe("circuit evaluations on the bundled model (20 prompts, its 490-prompt c
   };
 
   beforeAll(async () => {
-    model = new HookedGpt2(await loadGpt2FromDir(BUNDLED_MODEL_DIR));
-    // The circuit the selection rule finds on the 490 golden prompts (README); 20 prompts find a smaller one.
-    found = withCircuit(runGreaterThanPipeline({ model, data, circuit: parseCircuitSpec("L0H0,L0H1,L0H3,MLP0,MLP1,MLP3", model.config) }));
+    model = new HookedGpt2(await loadGpt2FromDir(dir));
+    found = withCircuit(runGreaterThanPipeline({ model, data, circuit: parseCircuitSpec(spec, model.config) }));
   }, 120_000);
 
   it("paper, reverse and upper + lower equal one hooked forward pass each with explicit patches", () => {
@@ -68,9 +81,9 @@ describe("circuit evaluations on the bundled model (20 prompts, its 490-prompt c
     const cases = [
       [evaluations.paper, oracle(false)],
       [evaluations.paper_reverse, oracle(true)],
-      [evaluations.upper_and_lower!, oracle(false, [{ kind: "embed", pos: YY }])],
+      [evaluations.upper_and_lower!, oracle(false, evaluations.lower.map(nodeAtYy))],
     ] as const;
-    expect(evaluations.lower).toEqual(["embed@YY"]);
+    expect(evaluations.lower).toContain(found.circuit.heads.every((h) => h.startsWith("L0")) ? "embed@YY" : "MLP0@YY");
     for (const [entry, expected] of cases) {
       expect(entry.prob_diff).toBeCloseTo(expected.pd, 4);
       expect(entry.cutoff_sharpness).toBeCloseTo(expected.cs, 4);
@@ -125,13 +138,21 @@ describe("circuit evaluations on the bundled model (20 prompts, its 490-prompt c
     paper.mean_probability.forEach((row, r) => row.forEach((p, y) => expect(p).toBeCloseTo(whole.probability_heatmap.mean_probability[r]![y]!, 5)));
   }, 120_000);
 
-  it("on layer-0 heads the lower circuit says why its grids are empty and gives the embedding's k and v paths", () => {
+  it.runIf(dir === LAYER0_MODEL_DIR)("on layer-0 heads the lower circuit says why its grids are empty and gives the embedding's k and v paths", () => {
     const lower = found.lower_circuit;
     expect(lower.note).toMatch(/layer 0/);
     expect(lower.k!.grid.flat().every((cell) => cell === null)).toBe(true);
     expect(lower.v!.grid.flat().every((cell) => cell === null)).toBe(true);
     expect(lower.mlps_at_yy).toEqual([]);
     expect(lower.v!.embed!).toBeLessThan(-0.1);
+  });
+
+  it.runIf(dir === BUNDLED_MODEL_DIR)("on heads in layers ≥ 1 the lower circuit's k and v grids hold senders at YY with an effect", () => {
+    const lower = found.lower_circuit;
+    expect(lower.note).toBeNull();
+    for (const grid of [lower.k!, lower.v!]) {
+      expect(grid.grid.flat().some((cell) => typeof cell === "number" && Math.abs(cell) > 0.01 * found.baseline.prob_diff)).toBe(true);
+    }
   });
 });
 
@@ -248,7 +269,7 @@ describe("parseCircuitSpec", () => {
       heads: [{ kind: "head", layer: 0, head: 3 }, { kind: "head", layer: 1, head: 2 }],
       mlps: [{ kind: "mlp", layer: 2 }, { kind: "mlp", layer: 3 }],
     });
-    for (const [spec, code] of [["", "bad_circuit"], [",", "bad_circuit"], ["L0H0,", "bad_circuit"], ["embed", "bad_circuit"], ["MLP1,MLP1", "bad_circuit"], ["MLP4", "unknown_component"], ["L1", "unknown_component"]]) {
+    for (const [spec, code] of [["", "bad_circuit"], [",", "bad_circuit"], ["L0H0,", "bad_circuit"], ["embed", "bad_circuit"], ["MLP1,MLP1", "bad_circuit"], ["MLP6", "unknown_component"], ["L1", "unknown_component"]]) {
       expect(() => parseCircuitSpec(spec!, config), spec).toThrow(expect.objectContaining({ code }));
     }
   });

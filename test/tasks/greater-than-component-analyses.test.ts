@@ -114,9 +114,10 @@ describe("PCA of year representations (§5)", () => {
     expect(Array.from(prompts.yy)).toEqual(Array.from({ length: 97 }, (_, i) => i + 2));
     expect(new Set(prompts.nouns)).toEqual(new Set(["war"]));
     expect(new Set(prompts.xx)).toEqual(new Set([17]));
-    const mlp = 1;
+    // The bundled model's circuit (README): heads L2H3, L4H1, L5H3, then MLP5.
+    const mlp = 5;
     const cache = model.run(prompts.tokens, { cache: ["hook_embed", blockHook(mlp, "hook_resid_mid")] }).cache;
-    const pca = yearPca(model, { circuitHeads: [{ layer: 0, head: 1 }], firstCircuitMlp: mlp, controlHead: { layer: 3, head: 0 } });
+    const pca = yearPca(model, { circuitHeads: [{ layer: 2, head: 3 }, { layer: 4, head: 1 }, { layer: 5, head: 3 }], firstCircuitMlp: mlp, controlHead: { layer: 3, head: 0 } });
     const d = model.config.dModel;
     const rowsAt = (name: HookName, pos: number) =>
       Array.from({ length: 97 }, (_, b) => Array.from(cache.get(name).data.subarray((b * 13 + pos) * d, (b * 13 + pos + 1) * d)));

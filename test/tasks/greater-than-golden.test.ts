@@ -25,7 +25,7 @@ function readGolden(path: string) {
   return { metadata: header.__metadata__ as Record<string, string>, tensor };
 }
 
-const golden = readGolden("../fixtures/greater-than-golden.safetensors");
+const golden = readGolden("../fixtures/greater-than-gpt2-layer0/golden.safetensors");
 const prompts: string[] = JSON.parse(golden.metadata.prompts);
 const yy = golden.tensor("yy", "I32").values;
 const tokens = golden.tensor("tokens", "I32");

@@ -57,7 +57,7 @@ describe.skipIf(!HAS_CHROMIUM)(`attention viewer in headless Chromium${HAS_CHROM
     expect(cli.status).toBe(0);
 
     const model = new HookedGpt2(await loadGpt2FromDir(BUNDLED_MODEL_DIR));
-    const names = [0, 1, 2, 3].map((layer) => `blocks.${layer}.attn.hook_pattern` as const);
+    const names = [0, 1, 2, 3, 4, 5].map((layer) => `blocks.${layer}.attn.hook_pattern` as const);
     const { cache } = model.run(toTokens(PROMPT), { cache: names });
     patterns = names.map((name) => cache.get(name));
     model.dispose();
@@ -96,10 +96,10 @@ describe.skipIf(!HAS_CHROMIUM)(`attention viewer in headless Chromium${HAS_CHROM
     }
   }
 
-  it("shows the prompt's tokens and a 4 × 4 head grid, L0H0 first, with no errors and no network", async () => {
+  it("shows the prompt's tokens and a 6 × 4 head grid (the bundled model's layers × heads), L0H0 first, with no errors and no network", async () => {
     expect(await textsOf(page, ".gl-token-text")).toEqual(tokens.map((token) => token.replace(/\n/g, "\\n")));
     const labels = await page.$$eval("button.gl-head", (buttons) => buttons.map((button) => button.getAttribute("data-label")));
-    expect(labels).toEqual([0, 1, 2, 3].flatMap((layer) => [0, 1, 2, 3].map((head) => `L${layer}H${head}`)));
+    expect(labels).toEqual([0, 1, 2, 3, 4, 5].flatMap((layer) => [0, 1, 2, 3].map((head) => `L${layer}H${head}`)));
     expect(await textOf(page, ".gl-heatmap-title")).toBe("L0H0 attention pattern (rows: query, columns: key)");
     expect(await page.$(".gl-needs-script"), "the no-script notice is removed").toBeNull();
     expect(pageErrors).toEqual([]);

@@ -2,10 +2,10 @@ import { expect, it } from "vitest";
 import { loadGpt2FromDir } from "../../src/gpt2/node-load.ts";
 import { HookedGpt2 } from "../../src/hooks/hooked-gpt2.ts";
 import { expectClose } from "../helpers/compare.ts";
-import { BUNDLED_MODEL_DIR, greaterThanGolden } from "../helpers/fixtures.ts";
+import { greaterThanGolden, LAYER0_MODEL_DIR } from "../helpers/fixtures.ts";
 
-it("bundled float16 greater-than model: END logits of the 100 year tokens match HF for all 490 prompts", async () => {
-  const model = new HookedGpt2(await loadGpt2FromDir(BUNDLED_MODEL_DIR));
+it("layer-0 float16 greater-than model (the former bundled one): END logits of the 100 year tokens match HF for all 490 prompts", async () => {
+  const model = new HookedGpt2(await loadGpt2FromDir(LAYER0_MODEL_DIR));
   const golden = greaterThanGolden();
   const [batch, pos] = golden.info("tokens").shape as [number, number];
   expect(batch).toBe(490);
