@@ -3,7 +3,7 @@ import { add } from "../tensor/elementwise.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import type { KeyMask } from "./components/attention-mask.ts";
 import { type LayerNormSite, layerNormAffineOf, lnFinal } from "./components/layer-norm.ts";
-import { mlpActivation, mlpPre } from "./components/mlp.ts";
+import { mlpPre } from "./components/mlp.ts";
 import { unembedNormalized } from "./components/unembed.ts";
 import {
   attentionScoresBackward, maskScoreGradients, mixValuesBackward, softmaxBackward, splitQkvBackward, sumHeadsBackward,
@@ -141,7 +141,7 @@ function blockBackward(pass: Pass, layer: number, dResidPostIn: Tensor): Tensor 
   const dMlpOut = visit("hook_mlp_out", dResidPost);
   const dPost = visit("mlp.hook_post", linearInputBackward(model, dMlpOut, transposedBlockWeight(model, layer, "mlpOut")));
   const pre = inputs.saved(hook("mlp.hook_pre")) ?? recomputeMlpPre(pass, layer);
-  const dPre = visit("mlp.hook_pre", geluNewBackward(dPost, pre, mlpActivation(model, pre)));
+  const dPre = visit("mlp.hook_pre", geluNewBackward(dPost, pre, model.backend.kernels));
   const dLn2Out = linearInputBackward(model, dPre, transposedBlockWeight(model, layer, "mlpIn"));
   const dResidMid = visit("hook_resid_mid", add(dResidPost, layerNormBackward(pass, { kind: "ln2", layer }, dLn2Out)));
 

@@ -6,12 +6,14 @@
  * views in place), else on their own.
  */
 import { InputError } from "../../errors.ts";
+import type { BackwardKernels } from "../../tensor/backward-kernels.ts";
 import type { ForwardKernels } from "../../tensor/forward-kernels.ts";
 import { WasmAttention } from "./wasm-attention.ts";
 import { wasmSimdSupported } from "./simd-support.ts";
 import type { MemoryWorkspace } from "./memory-workspace.ts";
 import { createWasmAddInPlace, type WasmAddInPlace } from "./wasm-add.ts";
 import { createWasmGelu, type WasmGelu } from "./wasm-gelu.ts";
+import { createWasmGeluBackward, type WasmGeluBackward } from "./wasm-gelu-backward.ts";
 import { createWasmLayerNorm, type WasmLayerNorm } from "./wasm-layer-norm.ts";
 import { createWasmSoftmaxRows, type WasmSoftmaxRows } from "./wasm-softmax.ts";
 
@@ -30,10 +32,11 @@ function attention(): WasmAttention {
 }
 
 /** Null where WebAssembly SIMD is unavailable. */
-export function createWasmForwardKernels(workspace?: MemoryWorkspace): ForwardKernels | null {
+export function createWasmForwardKernels(workspace?: MemoryWorkspace): (ForwardKernels & BackwardKernels) | null {
   if (!wasmSimdSupported()) return null;
   let ln: WasmLayerNorm | null | undefined;
   let add: WasmAddInPlace | null | undefined;
+  let geluBackward: WasmGeluBackward | null | undefined;
   const layerNorm = (): WasmLayerNorm => required(ln === undefined ? (ln = createWasmLayerNorm(workspace)) : ln);
   return {
     name: "wasm-simd",
@@ -45,5 +48,7 @@ export function createWasmForwardKernels(workspace?: MemoryWorkspace): ForwardKe
     layerNormScale: (x, width, eps, scale, normalized) => layerNorm().scale(x, width, eps, scale, normalized),
     layerNormNormalize: (x, width, scale, out) => layerNorm().normalize(x, width, scale, out),
     layerNormAffine: (x, width, weight, bias, out) => layerNorm().affine(x, width, weight, bias, out),
+    geluNewBackward: (pre, dPost, out) =>
+      required(geluBackward === undefined ? (geluBackward = createWasmGeluBackward(workspace)) : geluBackward)(pre, dPost, out),
   };
 }
