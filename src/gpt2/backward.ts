@@ -159,10 +159,10 @@ function blockBackward(pass: Pass, layer: number, dResidPostIn: Tensor): Tensor 
   // Masked entries' pattern gradient only matters to whoever sees hook_pattern's gradient: the
   // softmax multiplies it by a pattern of 0.
   const maskedToo = visitor.wants(hook("attn.hook_pattern"));
-  const { dPattern, dV } = mixValuesBackward(dz, pattern, saved("attn.hook_v"), maskedToo);
-  let dScores = visit("attn.hook_attn_scores", softmaxBackward(visit("attn.hook_pattern", dPattern), pattern));
+  const { dPattern, dV } = mixValuesBackward(dz, pattern, saved("attn.hook_v"), maskedToo, model.backend.kernels);
+  let dScores = visit("attn.hook_attn_scores", softmaxBackward(visit("attn.hook_pattern", dPattern), pattern, model.backend.kernels));
   if (visitor.mayModify(hook("attn.hook_attn_scores"))) dScores = maskScoreGradients(dScores.clone(), inputs.mask);
-  const { dQ, dK } = attentionScoresBackward(dScores, saved("attn.hook_q"), saved("attn.hook_k"));
+  const { dQ, dK } = attentionScoresBackward(dScores, saved("attn.hook_q"), saved("attn.hook_k"), model.backend.kernels);
   const dVSeen = visit("attn.hook_v", dV);
   const dKSeen = visit("attn.hook_k", dK);
   const dQSeen = visit("attn.hook_q", dQ);

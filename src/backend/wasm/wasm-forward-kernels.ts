@@ -14,6 +14,7 @@ import type { MemoryWorkspace } from "./memory-workspace.ts";
 import { createWasmAddInPlace, type WasmAddInPlace } from "./wasm-add.ts";
 import { createWasmGelu, type WasmGelu } from "./wasm-gelu.ts";
 import { createWasmGeluBackward, type WasmGeluBackward } from "./wasm-gelu-backward.ts";
+import { createWasmAttentionBackward } from "./wasm-attention-backward.ts";
 import { createWasmLayerNorm, type WasmLayerNorm } from "./wasm-layer-norm.ts";
 import { createWasmSoftmaxRows, type WasmSoftmaxRows } from "./wasm-softmax.ts";
 
@@ -38,7 +39,9 @@ export function createWasmForwardKernels(workspace?: MemoryWorkspace): (ForwardK
   let add: WasmAddInPlace | null | undefined;
   let geluBackward: WasmGeluBackward | null | undefined;
   const layerNorm = (): WasmLayerNorm => required(ln === undefined ? (ln = createWasmLayerNorm(workspace)) : ln);
+  const attentionBackward = workspace === undefined ? null : createWasmAttentionBackward(workspace);
   return {
+    ...attentionBackward,
     name: "wasm-simd",
     attentionScores: (q, k, batch, pos, keys, nHeads, dHead, out) => attention().attentionScores(q, k, batch, pos, keys, nHeads, dHead, out),
     mixValues: (pattern, v, batch, pos, keys, nHeads, dHead, out) => attention().mixValues(pattern, v, batch, pos, keys, nHeads, dHead, out),

@@ -13,6 +13,7 @@ import { WasmThreadPool, type WasmThreadPoolOptions } from "./node-wasm-thread-p
 import { createPoolAttention } from "./pool-attention.ts";
 import { createPoolGelu } from "./pool-gelu.ts";
 import { createPoolGeluBackward } from "./pool-gelu-backward.ts";
+import { createPoolAttentionBackward } from "./pool-attention-backward.ts";
 import { createPoolLogSumExp } from "./pool-logsumexp.ts";
 import { createPoolSoftmaxRows } from "./pool-softmax.ts";
 import { createWasmForwardKernels } from "../wasm-forward-kernels.ts";
@@ -55,6 +56,7 @@ export function createParallelWasmBackend(options: ParallelWasmBackendOptions = 
       geluNew: createPoolGelu(pool, (x, out) => kernels.geluNew!(x, out)),
       geluNewBackward: createPoolGeluBackward(pool, (pre, dPost, out) => kernels.geluNewBackward!(pre, dPost, out)),
       softmaxRows: createPoolSoftmaxRows(pool, (x, width, out) => kernels.softmaxRows!(x, width, out)),
+      ...createPoolAttentionBackward(pool, workspace),
       ...createPoolAttention(pool, {
         attentionScores: (...args) => kernels.attentionScores!(...args),
         mixValues: (...args) => kernels.mixValues!(...args),
