@@ -15,11 +15,13 @@ import {
  * ∂/∂pattern[b, h, q, k] = dz[b, q, h]·v[b, k, h] and ∂/∂v[b, k, h] = Σ_q pattern[b, h, q, k]·dz[b, q, h].
  * Without `maskedToo`, ∂/∂pattern is left 0 at keys after the query (where the pattern is 0).
  */
-export function mixValuesBackward(dz: Tensor, pattern: Tensor, v: Tensor, maskedToo = true, kernels?: BackwardKernels): { dPattern: Tensor; dV: Tensor } {
+export function mixValuesBackward(
+  dz: Tensor, pattern: Tensor, v: Tensor, maskedToo = true, kernels?: BackwardKernels, into: { dPattern?: Float32Array; dV?: Float32Array } = {},
+): { dPattern: Tensor; dV: Tensor } {
   const [batch, nHeads, pos, keys] = pattern.shape as [number, number, number, number];
   const dHead = v.shape[3]!;
-  const dPattern = new Float32Array(pattern.size);
-  const dV = new Float32Array(v.size);
+  const dPattern = into.dPattern ?? new Float32Array(pattern.size);
+  const dV = into.dV ?? new Float32Array(v.size);
   (kernels?.mixValuesBackward ?? referenceMixValuesBackward)(dz.data, pattern.data, v.data, batch, pos, keys, nHeads, dHead, maskedToo, dPattern, dV);
   return { dPattern: new Tensor(dPattern, pattern.shape), dV: new Tensor(dV, v.shape) };
 }
@@ -58,24 +60,29 @@ export function maskScoreGradients(dScores: Tensor, mask: KeyMask | null): Tenso
  * ∂/∂q[b, q, h] = Σ_k dScores·k[b, k, h]/√d_head and ∂/∂k[b, k, h] = Σ_q dScores·q[b, q, h]/√d_head.
  * Masked entries must already be zero (maskScoreGradients).
  */
-export function attentionScoresBackward(dScores: Tensor, q: Tensor, k: Tensor, kernels?: BackwardKernels): { dQ: Tensor; dK: Tensor } {
+export function attentionScoresBackward(
+  dScores: Tensor, q: Tensor, k: Tensor, kernels?: BackwardKernels, into: { dQ?: Float32Array; dK?: Float32Array } = {},
+): { dQ: Tensor; dK: Tensor } {
   const [batch, nHeads, pos, keys] = dScores.shape as [number, number, number, number];
   const dHead = q.shape[3]!;
-  const dQ = new Float32Array(q.size);
-  const dK = new Float32Array(k.size);
+  const dQ = into.dQ ?? new Float32Array(q.size);
+  const dK = into.dK ?? new Float32Array(k.size);
   (kernels?.attentionScoresBackward ?? referenceAttentionScoresBackward)(dScores.data, q.data, k.data, batch, pos, keys, nHeads, dHead, dQ, dK);
   return { dQ: new Tensor(dQ, q.shape), dK: new Tensor(dK, k.shape) };
 }
 
 /** splitQkv backward: ∂/∂q, k, v [b, p, head, d_head] → ∂/∂ c_attn's output [b, p, 3·d_model]. */
-export function splitQkvBackward(dQ: Tensor, dK: Tensor, dV: Tensor): Tensor {
+export function splitQkvBackward(dQ: Tensor, dK: Tensor, dV: Tensor, into?: Float32Array): Tensor {
   const [batch, pos, nHeads, dHead] = dQ.shape as [number, number, number, number];
   const d = nHeads * dHead;
   const rows = batch * pos;
-  const out = new Float32Array(rows * 3 * d);
+  const out = into ?? new Float32Array(rows * 3 * d);
   const parts = [dQ.data, dK.data, dV.data];
-  for (let r = 0; r < rows; r++) {
-    for (let part = 0; part < 3; part++) out.set(parts[part]!.subarray(r * d, (r + 1) * d), r * 3 * d + part * d);
+  for (let part = 0; part < 3; part++) {
+    const src = parts[part]!;
+    for (let r = 0, at = part * d; r < rows; r++, at += 3 * d) {
+      for (let e = 0; e < d; e++) out[at + e] = src[r * d + e]!;
+    }
   }
   return new Tensor(out, [batch, pos, 3 * d]);
 }

@@ -8,13 +8,15 @@ import type { Gpt2Model } from "../model.ts";
  * those steps in reverse, so a gradient can be seen (and edited) at both hook points.
  */
 
-/** ∂/∂normalized from ∂/∂out: dOut ⊙ w. */
-export function layerNormAffineBackward(model: Gpt2Model, site: LayerNormSite, dOut: Tensor): Tensor {
+/** ∂/∂normalized from ∂/∂out: dOut ⊙ w (into `into` when given; it may be dOut's array). */
+export function layerNormAffineBackward(model: Gpt2Model, site: LayerNormSite, dOut: Tensor, into?: Float32Array): Tensor {
   const { weight } = layerNormWeights(model, site);
   const width = weight.length;
-  const out = new Float32Array(dOut.size);
+  const out = into ?? new Float32Array(dOut.size);
   const src = dOut.data;
-  for (let i = 0; i < out.length; i++) out[i] = src[i]! * weight[i % width]!;
+  for (let base = 0; base < out.length; base += width) {
+    for (let j = 0; j < width; j++) out[base + j] = src[base + j]! * weight[j]!;
+  }
   return new Tensor(out, dOut.shape);
 }
 
@@ -33,12 +35,13 @@ export function layerNormScaleBackward(dNormalized: Tensor, normalized: Tensor, 
 
 /**
  * ∂/∂x from ∂/∂normalized (scale held fixed: the centring's Jacobian, (dn − mean dn)/scale) plus
- * ∂/∂scale through scale's own dependence on x (∂scale/∂x_j = normalized_j / width).
+ * ∂/∂scale through scale's own dependence on x (∂scale/∂x_j = normalized_j / width). Into `into`
+ * when given (it may be dNormalized's array: each row is read before it is written).
  */
-export function layerNormInputBackward(dNormalized: Tensor, dScale: Tensor, normalized: Tensor, scale: Tensor): Tensor {
+export function layerNormInputBackward(dNormalized: Tensor, dScale: Tensor, normalized: Tensor, scale: Tensor, into?: Float32Array): Tensor {
   const width = normalized.shape[normalized.rank - 1]!;
   const rows = normalized.size / width;
-  const out = new Float32Array(normalized.size);
+  const out = into ?? new Float32Array(normalized.size);
   const dn = dNormalized.data, n = normalized.data;
   for (let r = 0; r < rows; r++) {
     const base = r * width;
