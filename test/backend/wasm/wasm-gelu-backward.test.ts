@@ -105,4 +105,22 @@ describe("pool geluNewBackward", () => {
       expect(firstBitDifference(out, want)).toBe(-1);
     }), propertyParams("pool geluNewBackward", 60));
   });
+
+  it("stages plain operands (all, or only pre) through the memory in chunks, bit-identically, in place too", () => {
+    const n = 3 * (1 << 18) + 8;
+    const pre = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 7);
+    const dPost = Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.3));
+    const want = new Float32Array(n);
+    single(pre, dPost, want);
+    const out = new Float32Array(n);
+    onPool(pre, dPost, out);
+    expect(firstBitDifference(out, want)).toBe(-1);
+    const g = pool.allocView(n).view;
+    g.set(dPost);
+    onPool(pre, g, g);
+    expect(firstBitDifference(g, want)).toBe(-1);
+    const inPlace = dPost.slice();
+    onPool(pre, inPlace, inPlace);
+    expect(firstBitDifference(inPlace, want)).toBe(-1);
+  });
 });
