@@ -147,8 +147,9 @@ function layerNormBackward(pass: Pass, site: LayerNormSite, dOut: Tensor, into?:
   const scale = pass.saved(name("hook_scale"));
   const reuse = ownOut && pass.unheld([name("hook_normalized")]);
   const dNormalized = pass.visit(name("hook_normalized"), layerNormAffineBackward(pass.model, site, dOut, reuse ? dOut.data : undefined), layer);
-  const dScale = pass.visit(name("hook_scale"), layerNormScaleBackward(dNormalized, normalized, scale), layer);
-  return layerNormInputBackward(dNormalized, dScale, normalized, scale, into);
+  const kernels = pass.model.backend.kernels;
+  const dScale = pass.visit(name("hook_scale"), layerNormScaleBackward(dNormalized, normalized, scale, kernels), layer);
+  return layerNormInputBackward(dNormalized, dScale, normalized, scale, into, kernels);
 }
 
 /**

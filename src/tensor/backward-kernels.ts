@@ -22,4 +22,14 @@ export interface BackwardKernels {
    */
   attentionScoresBackward?(dScores: Float32Array, q: Float32Array, k: Float32Array, batch: number, pos: number, keys: number,
     nHeads: number, dHead: number, dQ: Float32Array, dK: Float32Array): void;
+  /** LayerNorm backward, ∂/∂normalized = dOut ⊙ weight along rows of `width`; `out` may be `dOut`. */
+  layerNormAffineBackward?(dOut: Float32Array, width: number, weight: Float32Array, out: Float32Array): void;
+  /** LayerNorm backward, ∂/∂scale of each row: −(dNormalized·normalized)/scale. */
+  layerNormScaleBackward?(dNormalized: Float32Array, normalized: Float32Array, scale: Float32Array, width: number, out: Float32Array): void;
+  /**
+   * LayerNorm backward, ∂/∂x per row: (dNormalized − mean(dNormalized))/scale + (dScale/width)·normalized;
+   * `out` may be `dNormalized`.
+   */
+  layerNormInputBackward?(dNormalized: Float32Array, dScale: Float32Array, normalized: Float32Array, scale: Float32Array, width: number,
+    out: Float32Array): void;
 }

@@ -15,6 +15,7 @@ import { createWasmAddInPlace, type WasmAddInPlace } from "./wasm-add.ts";
 import { createWasmGelu, type WasmGelu } from "./wasm-gelu.ts";
 import { createWasmGeluBackward, type WasmGeluBackward } from "./wasm-gelu-backward.ts";
 import { createWasmAttentionBackward } from "./wasm-attention-backward.ts";
+import { createWasmLayerNormBackward, type LayerNormBackwardKernels } from "./wasm-layer-norm-backward.ts";
 import { createWasmLayerNorm, type WasmLayerNorm } from "./wasm-layer-norm.ts";
 import { createWasmSoftmaxRows, type WasmSoftmaxRows } from "./wasm-softmax.ts";
 
@@ -38,6 +39,8 @@ export function createWasmForwardKernels(workspace?: MemoryWorkspace): (ForwardK
   let ln: WasmLayerNorm | null | undefined;
   let add: WasmAddInPlace | null | undefined;
   let geluBackward: WasmGeluBackward | null | undefined;
+  let lnBackward: LayerNormBackwardKernels | null | undefined;
+  const layerNormBackward = (): LayerNormBackwardKernels => required(lnBackward === undefined ? (lnBackward = createWasmLayerNormBackward(workspace)) : lnBackward);
   const layerNorm = (): WasmLayerNorm => required(ln === undefined ? (ln = createWasmLayerNorm(workspace)) : ln);
   const attentionBackward = workspace === undefined ? null : createWasmAttentionBackward(workspace);
   return {
@@ -51,6 +54,9 @@ export function createWasmForwardKernels(workspace?: MemoryWorkspace): (ForwardK
     layerNormScale: (x, width, eps, scale, normalized) => layerNorm().scale(x, width, eps, scale, normalized),
     layerNormNormalize: (x, width, scale, out) => layerNorm().normalize(x, width, scale, out),
     layerNormAffine: (x, width, weight, bias, out) => layerNorm().affine(x, width, weight, bias, out),
+    layerNormAffineBackward: (dOut, width, weight, out) => layerNormBackward().layerNormAffineBackward(dOut, width, weight, out),
+    layerNormScaleBackward: (dn, n, scale, width, out) => layerNormBackward().layerNormScaleBackward(dn, n, scale, width, out),
+    layerNormInputBackward: (dn, dScale, n, scale, width, out) => layerNormBackward().layerNormInputBackward(dn, dScale, n, scale, width, out),
     geluNewBackward: (pre, dPost, out) =>
       required(geluBackward === undefined ? (geluBackward = createWasmGeluBackward(workspace)) : geluBackward)(pre, dPost, out),
   };
