@@ -11,20 +11,13 @@ import { afterAll, describe, expect, it } from "vitest";
 import {
   referenceAttentionScoresBackward, referenceMixValuesBackward, referenceSoftmaxBackwardRows,
 } from "../../../src/backend/reference/attention-backward.ts";
-import { sharedMemoryWorkspace } from "../../../src/backend/wasm/memory-workspace.ts";
 import { createWasmAttentionBackward } from "../../../src/backend/wasm/wasm-attention-backward.ts";
 import { createParallelWasmBackend } from "../../../src/backend/wasm/threads/node-parallel-backend.ts";
-import { createSharedMemory } from "../../../src/backend/wasm/wasm-api.ts";
-import { WasmGemm } from "../../../src/backend/wasm/gemm/wasm-gemm.ts";
 import { firstBitDifference } from "../../helpers/compare.ts";
+import { gemmWorkspace, uniformFrom, expectWithinScale } from "../../helpers/kernel-workspace.ts";
 import { propertyParams } from "../../helpers/property.ts";
 
-const memory = createSharedMemory(1, 4096)!;
-const gemm = WasmGemm.create({ memory })!;
-const ws = sharedMemoryWorkspace(memory, (floats) => {
-  const buffer = gemm.alloc(floats);
-  return { view: buffer.view(), buffer };
-}, (buffer) => gemm.free(buffer));
+const ws = gemmWorkspace();
 const single = createWasmAttentionBackward(ws)!;
 
 const parallel = createParallelWasmBackend({ threads: 3, minParallelRowWork: 0 })!;
@@ -45,17 +38,9 @@ const shapes = fc.record({
   seed: fc.integer({ min: 1, max: 1 << 30 }),
 });
 
-function random(seed: number): () => number {
-  let s = seed;
-  return () => {
-    s = (Math.imul(s, 1103515245) + 12345) | 0;
-    return ((s >>> 8) / (1 << 24)) * 2 - 1;
-  };
-}
-
 /** Random operands; the pattern causal with some padded keys (zero columns), rows summing to 1. */
 function operands(c: Case) {
-  const r = random(c.seed);
+  const r = uniformFrom(c.seed);
   const keys = c.pos + c.past;
   const d = c.nHeads * c.dHead;
   const fill = (n: number) => Float32Array.from({ length: n }, r);
@@ -82,13 +67,6 @@ function place(a: Float32Array, inMemory: boolean): Float32Array {
   return view;
 }
 
-/** |got − want| ≤ 1e-5·scale per entry, scale the entry's sum of |terms| (from the absolute-valued operands). */
-function expectClose(got: Float32Array, want: Float32Array, scale: Float32Array, what: string): void {
-  for (let i = 0; i < want.length; i++) {
-    if (!(Math.abs(got[i]! - want[i]!) <= 1e-5 * (scale[i]! + 1e-30))) expect.fail(`${what}[${i}] = ${got[i]}, reference ${want[i]} (scale ${scale[i]})`);
-  }
-}
-
 const abs = (a: Float32Array) => a.map(Math.abs);
 
 describe("wasm attention backward kernels", () => {
@@ -102,8 +80,8 @@ describe("wasm attention backward kernels", () => {
       const dP = place(new Float32Array(o.pattern.length).fill(Number.NaN), c.inMemory);
       const dV = place(new Float32Array(o.v.length).fill(Number.NaN), c.inMemory);
       single.mixValuesBackward(place(o.dz, c.inMemory), place(o.pattern, c.inMemory), place(o.v, c.inMemory), c.batch, c.pos, o.keys, c.nHeads, c.dHead, c.maskedToo, dP, dV);
-      expectClose(dP, want.dP, scale.dP, "dPattern");
-      expectClose(dV, want.dV, scale.dV, "dV");
+      expectWithinScale(dP, want.dP, scale.dP, "dPattern");
+      expectWithinScale(dV, want.dV, scale.dV, "dV");
     }), propertyParams("mixValuesBackward kernel", 150));
   });
 
@@ -119,8 +97,8 @@ describe("wasm attention backward kernels", () => {
       const dQ = place(new Float32Array(o.q.length).fill(Number.NaN), c.inMemory);
       const dK = place(new Float32Array(o.k.length).fill(Number.NaN), c.inMemory);
       single.attentionScoresBackward(place(dS, c.inMemory), place(o.q, c.inMemory), place(o.k, c.inMemory), c.batch, c.pos, o.keys, c.nHeads, c.dHead, dQ, dK);
-      expectClose(dQ, want.dQ, scale.dQ, "dQ");
-      expectClose(dK, want.dK, scale.dK, "dK");
+      expectWithinScale(dQ, want.dQ, scale.dQ, "dQ");
+      expectWithinScale(dK, want.dK, scale.dK, "dK");
     }), propertyParams("attentionScoresBackward kernel", 150));
   });
 
@@ -134,10 +112,10 @@ describe("wasm attention backward kernels", () => {
       const scale = dot.map((x, i) => Math.abs(x) + 2 * o.pattern[i]! * Math.abs(o.dPattern[i]!) + 1e-7);
       const out = place(new Float32Array(want.length), c.inMemory);
       single.softmaxBackwardRows(place(o.pattern, c.inMemory), place(o.dPattern, c.inMemory), o.keys, out);
-      expectClose(out, want, scale, "dScores");
+      expectWithinScale(out, want, scale, "dScores");
       const inPlace = place(o.dPattern, c.inMemory);
       single.softmaxBackwardRows(place(o.pattern, c.inMemory), inPlace, o.keys, inPlace);
-      expectClose(inPlace, want, scale, "dScores in place");
+      expectWithinScale(inPlace, want, scale, "dScores in place");
     }), propertyParams("softmaxBackwardRows kernel", 100));
   });
 

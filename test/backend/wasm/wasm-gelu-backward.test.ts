@@ -8,21 +8,14 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { Gpt2LensError } from "../../../src/errors.ts";
 import { referenceGeluNewBackward } from "../../../src/backend/reference/gelu-backward.ts";
-import { sharedMemoryWorkspace } from "../../../src/backend/wasm/memory-workspace.ts";
-import { createSharedMemory } from "../../../src/backend/wasm/wasm-api.ts";
 import { createWasmGeluBackward, type WasmGeluBackward } from "../../../src/backend/wasm/wasm-gelu-backward.ts";
-import { WasmGemm } from "../../../src/backend/wasm/gemm/wasm-gemm.ts";
 import { WasmThreadPool } from "../../../src/backend/wasm/threads/node-wasm-thread-pool.ts";
 import { createPoolGeluBackward } from "../../../src/backend/wasm/threads/pool-gelu-backward.ts";
 import { firstBitDifference } from "../../helpers/compare.ts";
+import { gemmWorkspace } from "../../helpers/kernel-workspace.ts";
 import { propertyParams } from "../../helpers/property.ts";
 
-const memory = createSharedMemory(1, 4096)!;
-const gemm = WasmGemm.create({ memory })!;
-const ws = sharedMemoryWorkspace(memory, (floats) => {
-  const buffer = gemm.alloc(floats);
-  return { view: buffer.view(), buffer };
-}, (buffer) => gemm.free(buffer));
+const ws = gemmWorkspace();
 
 const pool = WasmThreadPool.create({ threads: 2, minParallelRowWork: 0 })!;
 afterAll(() => pool.close());

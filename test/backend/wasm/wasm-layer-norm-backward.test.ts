@@ -11,18 +11,11 @@ import { Gpt2LensError } from "../../../src/errors.ts";
 import {
   referenceLayerNormAffineBackward, referenceLayerNormInputBackward, referenceLayerNormScaleBackward,
 } from "../../../src/backend/reference/layer-norm-backward.ts";
-import { sharedMemoryWorkspace } from "../../../src/backend/wasm/memory-workspace.ts";
-import { createSharedMemory } from "../../../src/backend/wasm/wasm-api.ts";
 import { createWasmLayerNormBackward, type LayerNormBackwardKernels } from "../../../src/backend/wasm/wasm-layer-norm-backward.ts";
-import { WasmGemm } from "../../../src/backend/wasm/gemm/wasm-gemm.ts";
+import { gemmWorkspace, uniformFrom, expectWithinScale } from "../../helpers/kernel-workspace.ts";
 import { propertyParams } from "../../helpers/property.ts";
 
-const memory = createSharedMemory(1, 4096)!;
-const gemm = WasmGemm.create({ memory })!;
-const ws = sharedMemoryWorkspace(memory, (floats) => {
-  const buffer = gemm.alloc(floats);
-  return { view: buffer.view(), buffer };
-}, (buffer) => gemm.free(buffer));
+const ws = gemmWorkspace();
 
 const cases = fc.record({
   rows: fc.integer({ min: 1, max: 40 }),
@@ -30,20 +23,6 @@ const cases = fc.record({
   seed: fc.integer({ min: 1, max: 1 << 30 }),
   inMemory: fc.boolean(),
 });
-
-function random(seed: number): () => number {
-  let s = seed;
-  return () => {
-    s = (Math.imul(s, 1103515245) + 12345) | 0;
-    return ((s >>> 8) / (1 << 24)) * 2 - 1;
-  };
-}
-
-function expectClose(got: Float32Array, want: Float32Array, scale: Float32Array, what: string): void {
-  for (let i = 0; i < want.length; i++) {
-    if (!(Math.abs(got[i]! - want[i]!) <= 1e-5 * (scale[i]! + 1e-30))) expect.fail(`${what}[${i}] = ${got[i]}, reference ${want[i]}`);
-  }
-}
 
 const abs = (a: Float32Array) => a.map(Math.abs);
 
@@ -64,17 +43,17 @@ describe.each([["its own memory", createWasmLayerNormBackward()!], ["the workspa
 
     it("match the reference, in place too", () => {
       fc.assert(fc.property(cases, ({ rows, width, seed, inMemory }) => {
-        const r = random(seed);
+        const r = uniformFrom(seed);
         const fill = (n: number, lo = 0) => Float32Array.from({ length: n }, () => r() + lo);
         const dOut = fill(rows * width), weight = fill(width), normalized = fill(rows * width), scale = fill(rows, 1.5), dScale = fill(rows);
         const want = new Float32Array(rows * width);
         referenceLayerNormAffineBackward(dOut, width, weight, want);
         const got = place(new Float32Array(rows * width), inMemory);
         k.layerNormAffineBackward(place(dOut, inMemory), width, weight, got);
-        expectClose(got, want, abs(want), "affine");
+        expectWithinScale(got, want, abs(want), "affine");
         const inPlace = place(dOut, inMemory);
         k.layerNormAffineBackward(inPlace, width, weight, inPlace);
-        expectClose(inPlace, want, abs(want), "affine in place");
+        expectWithinScale(inPlace, want, abs(want), "affine in place");
 
         const dn = want;
         const wantScale = new Float32Array(rows);
@@ -83,7 +62,7 @@ describe.each([["its own memory", createWasmLayerNormBackward()!], ["the workspa
         referenceLayerNormScaleBackward(abs(dn), abs(normalized), abs(scale), width, scaleOfScale);
         const gotScale = place(new Float32Array(rows), inMemory);
         k.layerNormScaleBackward(place(dn, inMemory), place(normalized, inMemory), place(scale, inMemory), width, gotScale);
-        expectClose(gotScale, wantScale, abs(scaleOfScale), "scale");
+        expectWithinScale(gotScale, wantScale, abs(scaleOfScale), "scale");
 
         const wantIn = new Float32Array(rows * width);
         referenceLayerNormInputBackward(dn, dScale, normalized, scale, width, wantIn);
@@ -95,10 +74,10 @@ describe.each([["its own memory", createWasmLayerNormBackward()!], ["the workspa
         });
         const gotIn = place(new Float32Array(rows * width), inMemory);
         k.layerNormInputBackward(place(dn, inMemory), place(dScale, inMemory), place(normalized, inMemory), place(scale, inMemory), width, gotIn);
-        expectClose(gotIn, wantIn, mag, "input");
+        expectWithinScale(gotIn, wantIn, mag, "input");
         const dnInPlace = place(dn, inMemory);
         k.layerNormInputBackward(dnInPlace, place(dScale, inMemory), place(normalized, inMemory), place(scale, inMemory), width, dnInPlace);
-        expectClose(dnInPlace, wantIn, mag, "input in place");
+        expectWithinScale(dnInPlace, wantIn, mag, "input in place");
       }), propertyParams(`LayerNorm backward ${label}`, 100));
     });
   },
