@@ -4,6 +4,7 @@
  * (wasm/). Code above this folder sees only these types; what a backend keeps inside a prepared
  * weight (packed panels in WebAssembly memory, ...) is its own business.
  */
+import type { BackwardKernels } from "../tensor/backward-kernels.ts";
 import type { ForwardKernels } from "../tensor/forward-kernels.ts";
 import type { WasmMemory } from "./wasm/wasm-api.ts";
 
@@ -67,8 +68,8 @@ export interface Backend {
   readonly ownsPreparedCopy?: boolean;
   /** Buffers its matmuls use in place; absent where there is no such memory (then plain arrays). */
   readonly workspace?: BackendWorkspace;
-  /** Fast kernels for the forward pass's non-GEMM work (attention, ...); absent = plain TypeScript. */
-  readonly kernels?: ForwardKernels;
+  /** Fast kernels for the forward and backward passes' non-GEMM work (attention, ...); absent = plain TypeScript. */
+  readonly kernels?: ForwardKernels & BackwardKernels;
   /** W given as [inDim, outDim] row-major. */
   prepare(w: Float32Array, inDim: number, outDim: number): PreparedWeight;
   /** W given as Wᵀ [outDim, inDim] row-major (e.g. the tied unembedding W_U = W_Eᵀ). */

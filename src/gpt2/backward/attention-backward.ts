@@ -1,5 +1,9 @@
 import { Tensor } from "../../tensor/tensor.ts";
 import type { KeyMask } from "../components/attention-mask.ts";
+import type { BackwardKernels } from "../../tensor/backward-kernels.ts";
+import {
+  referenceAttentionScoresBackward, referenceMixValuesBackward, referenceSoftmaxBackwardRows,
+} from "../../backend/reference/attention-backward.ts";
 
 /*
  * The backward of each attention step of forward.ts (components/attention.ts), in TransformerLens's
@@ -11,46 +15,22 @@ import type { KeyMask } from "../components/attention-mask.ts";
  * ∂/∂pattern[b, h, q, k] = dz[b, q, h]·v[b, k, h] and ∂/∂v[b, k, h] = Σ_q pattern[b, h, q, k]·dz[b, q, h].
  * Without `maskedToo`, ∂/∂pattern is left 0 at keys after the query (where the pattern is 0).
  */
-export function mixValuesBackward(dz: Tensor, pattern: Tensor, v: Tensor, maskedToo = true): { dPattern: Tensor; dV: Tensor } {
+export function mixValuesBackward(
+  dz: Tensor, pattern: Tensor, v: Tensor, maskedToo = true, kernels?: BackwardKernels, into: { dPattern?: Float32Array; dV?: Float32Array } = {},
+): { dPattern: Tensor; dV: Tensor } {
   const [batch, nHeads, pos, keys] = pattern.shape as [number, number, number, number];
   const dHead = v.shape[3]!;
-  const rowStride = nHeads * dHead;
-  const dPattern = new Float32Array(pattern.size);
-  const dV = new Float32Array(v.size);
-  const p = pattern.data, vd = v.data, g = dz.data;
-  const offset = keys - pos;
-  for (let b = 0; b < batch; b++) {
-    for (let h = 0; h < nHeads; h++) {
-      const plane = (b * nHeads + h) * pos * keys;
-      for (let i = 0; i < pos; i++) {
-        const zBase = (b * pos + i) * rowStride + h * dHead;
-        const seen = maskedToo ? keys : Math.min(keys, i + offset + 1);
-        for (let j = 0; j < seen; j++) {
-          const vBase = (b * keys + j) * rowStride + h * dHead;
-          const weight = p[plane + i * keys + j]!;
-          let acc = 0;
-          for (let e = 0; e < dHead; e++) {
-            acc += g[zBase + e]! * vd[vBase + e]!;
-            dV[vBase + e] += weight * g[zBase + e]!;
-          }
-          dPattern[plane + i * keys + j] = acc;
-        }
-      }
-    }
-  }
+  const dPattern = into.dPattern ?? new Float32Array(pattern.size);
+  const dV = into.dV ?? new Float32Array(v.size);
+  (kernels?.mixValuesBackward ?? referenceMixValuesBackward)(dz.data, pattern.data, v.data, batch, pos, keys, nHeads, dHead, maskedToo, dPattern, dV);
   return { dPattern: new Tensor(dPattern, pattern.shape), dV: new Tensor(dV, v.shape) };
 }
 
-/** Softmax backward along the keys: ∂/∂scores = pattern ⊙ (dPattern − Σ_k pattern·dPattern). */
-export function softmaxBackward(dPattern: Tensor, pattern: Tensor): Tensor {
+/** Softmax backward along the keys: ∂/∂scores = pattern ⊙ (dPattern − Σ_k pattern·dPattern); into `into` when given (it may be dPattern's array). */
+export function softmaxBackward(dPattern: Tensor, pattern: Tensor, kernels?: BackwardKernels, into?: Float32Array): Tensor {
   const keys = pattern.shape[pattern.rank - 1]!;
-  const out = new Float32Array(pattern.size);
-  const p = pattern.data, g = dPattern.data;
-  for (let base = 0; base < out.length; base += keys) {
-    let dot = 0;
-    for (let j = 0; j < keys; j++) dot += p[base + j]! * g[base + j]!;
-    for (let j = 0; j < keys; j++) out[base + j] = p[base + j]! * (g[base + j]! - dot);
-  }
+  const out = into ?? new Float32Array(pattern.size);
+  (kernels?.softmaxBackwardRows ?? referenceSoftmaxBackwardRows)(pattern.data, dPattern.data, keys, out);
   return new Tensor(out, pattern.shape);
 }
 
@@ -80,44 +60,29 @@ export function maskScoreGradients(dScores: Tensor, mask: KeyMask | null): Tenso
  * ∂/∂q[b, q, h] = Σ_k dScores·k[b, k, h]/√d_head and ∂/∂k[b, k, h] = Σ_q dScores·q[b, q, h]/√d_head.
  * Masked entries must already be zero (maskScoreGradients).
  */
-export function attentionScoresBackward(dScores: Tensor, q: Tensor, k: Tensor): { dQ: Tensor; dK: Tensor } {
+export function attentionScoresBackward(
+  dScores: Tensor, q: Tensor, k: Tensor, kernels?: BackwardKernels, into: { dQ?: Float32Array; dK?: Float32Array } = {},
+): { dQ: Tensor; dK: Tensor } {
   const [batch, nHeads, pos, keys] = dScores.shape as [number, number, number, number];
   const dHead = q.shape[3]!;
-  const rowStride = nHeads * dHead;
-  const scale = 1 / Math.sqrt(dHead);
-  const dQ = new Float32Array(q.size);
-  const dK = new Float32Array(k.size);
-  const g = dScores.data, qd = q.data, kd = k.data;
-  for (let b = 0; b < batch; b++) {
-    for (let h = 0; h < nHeads; h++) {
-      for (let i = 0; i < pos; i++) {
-        const row = ((b * nHeads + h) * pos + i) * keys;
-        const qBase = (b * pos + i) * rowStride + h * dHead;
-        for (let j = 0; j < keys; j++) {
-          const weight = g[row + j]!;
-          if (weight === 0) continue;
-          const w = weight * scale;
-          const kBase = (b * keys + j) * rowStride + h * dHead;
-          for (let e = 0; e < dHead; e++) {
-            dQ[qBase + e] += w * kd[kBase + e]!;
-            dK[kBase + e] += w * qd[qBase + e]!;
-          }
-        }
-      }
-    }
-  }
+  const dQ = into.dQ ?? new Float32Array(q.size);
+  const dK = into.dK ?? new Float32Array(k.size);
+  (kernels?.attentionScoresBackward ?? referenceAttentionScoresBackward)(dScores.data, q.data, k.data, batch, pos, keys, nHeads, dHead, dQ, dK);
   return { dQ: new Tensor(dQ, q.shape), dK: new Tensor(dK, k.shape) };
 }
 
 /** splitQkv backward: ∂/∂q, k, v [b, p, head, d_head] → ∂/∂ c_attn's output [b, p, 3·d_model]. */
-export function splitQkvBackward(dQ: Tensor, dK: Tensor, dV: Tensor): Tensor {
+export function splitQkvBackward(dQ: Tensor, dK: Tensor, dV: Tensor, into?: Float32Array): Tensor {
   const [batch, pos, nHeads, dHead] = dQ.shape as [number, number, number, number];
   const d = nHeads * dHead;
   const rows = batch * pos;
-  const out = new Float32Array(rows * 3 * d);
+  const out = into ?? new Float32Array(rows * 3 * d);
   const parts = [dQ.data, dK.data, dV.data];
-  for (let r = 0; r < rows; r++) {
-    for (let part = 0; part < 3; part++) out.set(parts[part]!.subarray(r * d, (r + 1) * d), r * 3 * d + part * d);
+  for (let part = 0; part < 3; part++) {
+    const src = parts[part]!;
+    for (let r = 0, at = part * d; r < rows; r++, at += 3 * d) {
+      for (let e = 0; e < d; e++) out[at + e] = src[r * d + e]!;
+    }
   }
   return new Tensor(out, [batch, pos, 3 * d]);
 }

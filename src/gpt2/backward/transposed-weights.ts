@@ -94,9 +94,9 @@ export function transposedUnembed(model: Gpt2Model): PreparedWeight {
   return set.unembed;
 }
 
-/** ∂/∂x of y = x·W + b from ∂/∂y [.., outDim]: dY·Wᵀ → [.., inDim]. */
-export function linearInputBackward(model: Gpt2Model, dY: Tensor, transposed: PreparedWeight): Tensor {
-  return linear(model.backend, dY, transposed, null);
+/** ∂/∂x of y = x·W + b from ∂/∂y [.., outDim]: dY·Wᵀ → [.., inDim] (into `into` when given). */
+export function linearInputBackward(model: Gpt2Model, dY: Tensor, transposed: PreparedWeight, into?: Float32Array): Tensor {
+  return linear(model.backend, dY, transposed, null, into);
 }
 
 /** Floats the backward's transposed weights of `model` hold now (each a packed copy on the WebAssembly backends). */

@@ -6,18 +6,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Gpt2LensError } from "../../../src/errors.ts";
-import { sharedMemoryWorkspace } from "../../../src/backend/wasm/memory-workspace.ts";
-import { createSharedMemory } from "../../../src/backend/wasm/wasm-api.ts";
 import { createWasmAddInPlace, type WasmAddInPlace } from "../../../src/backend/wasm/wasm-add.ts";
-import { WasmGemm } from "../../../src/backend/wasm/gemm/wasm-gemm.ts";
 import { firstBitDifference } from "../../helpers/compare.ts";
+import { gemmWorkspace } from "../../helpers/kernel-workspace.ts";
 
-const memory = createSharedMemory(1, 4096)!;
-const gemm = WasmGemm.create({ memory })!;
-const ws = sharedMemoryWorkspace(memory, (floats) => {
-  const buffer = gemm.alloc(floats);
-  return { view: buffer.view(), buffer };
-}, (buffer) => gemm.free(buffer));
+const ws = gemmWorkspace();
 
 function place(values: Float32Array, inMemory: boolean): Float32Array {
   const out = inMemory ? ws.alloc(values.length) : new Float32Array(values.length);

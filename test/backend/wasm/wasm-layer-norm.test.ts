@@ -9,25 +9,14 @@ import { describe, expect, it } from "vitest";
 import { Gpt2LensError } from "../../../src/errors.ts";
 import { layerNormAffine, layerNormNormalize, layerNormScale } from "../../../src/tensor/layer-norm.ts";
 import { Tensor } from "../../../src/tensor/tensor.ts";
-import { sharedMemoryWorkspace, type MemoryWorkspace } from "../../../src/backend/wasm/memory-workspace.ts";
-import { createSharedMemory } from "../../../src/backend/wasm/wasm-api.ts";
-import { WasmGemm } from "../../../src/backend/wasm/gemm/wasm-gemm.ts";
 import { createWasmLayerNorm, type WasmLayerNorm } from "../../../src/backend/wasm/wasm-layer-norm.ts";
+import { gemmWorkspace } from "../../helpers/kernel-workspace.ts";
 
 /** Per element: |Δ| ≤ REL·(|expected| + 1), the normalized values being O(1) by construction. */
 const REL = 1e-5;
 const EPS = 1e-5;
 
-function workspace(): MemoryWorkspace {
-  const memory = createSharedMemory(1, 4096)!;
-  const gemm = WasmGemm.create({ memory })!;
-  return sharedMemoryWorkspace(memory, (floats) => {
-    const buffer = gemm.alloc(floats);
-    return { view: buffer.view(), buffer };
-  }, (buffer) => gemm.free(buffer));
-}
-
-const ws = workspace();
+const ws = gemmWorkspace();
 const inMemory = createWasmLayerNorm(ws)!;
 const own = createWasmLayerNorm()!;
 

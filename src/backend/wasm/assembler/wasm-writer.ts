@@ -68,6 +68,7 @@ const Op = {
   f32_add: 0x92,
   f32_sub: 0x93,
   f32_mul: 0x94,
+  f32_div: 0x95,
   f64_load: 0x2b,
   f64_store: 0x39,
   f64_const: 0x44,
@@ -398,6 +399,9 @@ export class FunctionBuilder {
   }
   f32Mul(): this {
     return this.op(Op.f32_mul);
+  }
+  f32Div(): this {
+    return this.op(Op.f32_div);
   }
   f32Eq(): this {
     return this.op(Op.f32_eq);

@@ -65,7 +65,7 @@ const LOW_PAIRS = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
 /** Byte shuffle: the low 32 bits of each i64 lane of a ‖ b. */
 const LOW_WORDS = [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27];
 
-interface Consts {
+export interface Consts {
   xLo: Local;
   xHi: Local;
   c2: Local;
@@ -78,7 +78,7 @@ interface Consts {
 }
 
 /** Per-vector scratch locals. */
-interface Temps {
+export interface Temps {
   x: Local;
   xc: Local;
   h: [Local, Local];
@@ -91,12 +91,20 @@ interface Temps {
   e: Local;
 }
 
-function geluFunction(U: number): FunctionBuilder {
-  const f = new FunctionBuilder([i32, i32, i32]);
-  const [src, dst, vectors] = f.params;
-  const end = f.local(i32);
-  const si = f.local(i32);
-  const di = f.local(i32);
+/**
+ * The locals and the emitters shared by gelu_new and its derivative (gelu-backward-kernel.ts): for
+ * the vector at byte offset `off` from `si`, `load` and `reduce` leave x in `tm.x` and the reduced
+ * exp argument in `tm.r`, `tm.k`; `sigmoid` pushes s = e/(e + 1), e = e^{2u}, so gelu_new(x) = x·s.
+ */
+export interface GeluPieces {
+  readonly k: Consts;
+  readonly temps: Temps[];
+  load(tm: Temps, off: number): void;
+  reduce(tm: Temps): void;
+  sigmoid(tm: Temps): void;
+}
+
+export function geluPieces(f: FunctionBuilder, U: number, si: Local): GeluPieces {
   const mkF32 = (v: number): Local => {
     const l = f.local(v128);
     f.v128ConstF32x4(splatF32(v)).set(l);
@@ -133,17 +141,17 @@ function geluFunction(U: number): FunctionBuilder {
     p: f.local(v128),
     e: f.local(v128),
   }));
-
-  /** Emits phase `phase` of the computation for temps `tm` (vector at byte offset `off`). */
-  const phases: ((tm: Temps, off: number) => void)[] = [
+  return {
+    k,
+    temps,
     // load, clamp, widen
-    (tm, off) => {
+    load: (tm, off) => {
       f.get(si).v128Load(off, 2).tee(tm.x).get(k.xLo).f32x4Max().get(k.xHi).f32x4Min().tee(tm.xc);
       f.f64x2PromoteLowF32x4().set(tm.h[0]);
       f.get(tm.xc).get(tm.xc).i8x16Shuffle(HIGH_TO_LOW).f64x2PromoteLowF32x4().set(tm.h[1]);
     },
     // float64 argument and range reduction, per half
-    (tm) => {
+    reduce: (tm) => {
       for (const j of [0, 1] as const) {
         const h = tm.h[j];
         // t = (h²·c2a + c2)·h
@@ -157,38 +165,54 @@ function geluFunction(U: number): FunctionBuilder {
       f.get(tm.rf[0]).get(tm.rf[1]).i8x16Shuffle(LOW_PAIRS).set(tm.r);
       f.get(tm.y[0]).get(tm.y[1]).i8x16Shuffle(LOW_WORDS).set(tm.k);
     },
-    // e = e^r·2^k; s = e/(e + 1); out = x·s, −0 below X_LO
-    (tm, off) => {
-      f.get(di);
-      f.get(k.negZero).get(tm.x);
+    // e = e^r·2^k; s = e/(e + 1)
+    sigmoid: (tm) => {
       emitExpPoly(f, ec, tm.r, tm.p);
       emitPow2Scale(f, ec, tm.k);
       f.tee(tm.e).get(tm.e).get(ec.one).f32x4Add();
       f.f32x4Div();
-      f.f32x4Mul();
-      f.get(tm.x).get(k.xLo).f32x4Lt().v128Bitselect();
-      f.v128Store(off, 2);
     },
-  ];
-
-  /** while (si + bytes ≤ end) { body for `n` vectors; si, di += bytes } */
-  const stride = (n: number): void => {
-    const bytes = 16 * n;
-    f.block(() => {
-      f.loop(() => {
-        f.get(si).i32Const(bytes).i32Add().get(end).i32GtU().brIf(1);
-        for (const phase of phases) for (let u = 0; u < n; u++) phase(temps[u]!, 16 * u);
-        f.get(si).i32Const(bytes).i32Add().set(si);
-        f.get(di).i32Const(bytes).i32Add().set(di);
-        f.br(0);
-      });
-    });
   };
+}
 
+/** while (si + 16·n ≤ end) { body(n); si, dst pointers += 16·n } */
+export function emitVectorLoop(f: FunctionBuilder, n: number, si: Local, end: Local, pointers: readonly Local[], body: (n: number) => void): void {
+  const bytes = 16 * n;
+  f.block(() => {
+    f.loop(() => {
+      f.get(si).i32Const(bytes).i32Add().get(end).i32GtU().brIf(1);
+      body(n);
+      for (const p of [si, ...pointers]) f.get(p).i32Const(bytes).i32Add().set(p);
+      f.br(0);
+    });
+  });
+}
+
+function geluFunction(U: number): FunctionBuilder {
+  const f = new FunctionBuilder([i32, i32, i32]);
+  const [src, dst, vectors] = f.params;
+  const end = f.local(i32);
+  const si = f.local(i32);
+  const di = f.local(i32);
+  const { k, temps, load, reduce, sigmoid } = geluPieces(f, U, si);
+  // out = x·s, −0 below X_LO
+  const store = (tm: Temps, off: number): void => {
+    f.get(di);
+    f.get(k.negZero).get(tm.x);
+    sigmoid(tm);
+    f.f32x4Mul();
+    f.get(tm.x).get(k.xLo).f32x4Lt().v128Bitselect();
+    f.v128Store(off, 2);
+  };
+  const body = (n: number): void => {
+    for (let u = 0; u < n; u++) load(temps[u]!, 16 * u);
+    for (let u = 0; u < n; u++) reduce(temps[u]!);
+    for (let u = 0; u < n; u++) store(temps[u]!, 16 * u);
+  };
   f.get(src).tee(si).get(vectors).i32Const(4).i32Shl().i32Add().set(end);
   f.get(dst).set(di);
-  if (U > 1) stride(U);
-  stride(1);
+  if (U > 1) emitVectorLoop(f, U, si, end, [di], body);
+  emitVectorLoop(f, 1, si, end, [di], body);
   return f;
 }
 

@@ -12,6 +12,8 @@ import { sharedMemoryWorkspace } from "../memory-workspace.ts";
 import { WasmThreadPool, type WasmThreadPoolOptions } from "./node-wasm-thread-pool.ts";
 import { createPoolAttention } from "./pool-attention.ts";
 import { createPoolGelu } from "./pool-gelu.ts";
+import { createPoolGeluBackward } from "./pool-gelu-backward.ts";
+import { createPoolAttentionBackward } from "./pool-attention-backward.ts";
 import { createPoolLogSumExp } from "./pool-logsumexp.ts";
 import { createPoolSoftmaxRows } from "./pool-softmax.ts";
 import { createWasmForwardKernels } from "../wasm-forward-kernels.ts";
@@ -52,7 +54,9 @@ export function createParallelWasmBackend(options: ParallelWasmBackendOptions = 
     kernels: kernels && {
       ...kernels,
       geluNew: createPoolGelu(pool, (x, out) => kernels.geluNew!(x, out)),
+      geluNewBackward: createPoolGeluBackward(pool, (pre, dPost, out) => kernels.geluNewBackward!(pre, dPost, out)),
       softmaxRows: createPoolSoftmaxRows(pool, (x, width, out) => kernels.softmaxRows!(x, width, out)),
+      ...createPoolAttentionBackward(pool, workspace),
       ...createPoolAttention(pool, {
         attentionScores: (...args) => kernels.attentionScores!(...args),
         mixValues: (...args) => kernels.mixValues!(...args),

@@ -16,6 +16,7 @@ import { createPoolGelu } from "../../../../src/backend/wasm/threads/pool-gelu.t
 import { createPoolLogSumExp } from "../../../../src/backend/wasm/threads/pool-logsumexp.ts";
 import { rowChunkPlan } from "../../../../src/backend/wasm/threads/pool-row-jobs.ts";
 import { createWasmGelu, type WasmGelu } from "../../../../src/backend/wasm/wasm-gelu.ts";
+import { firstBitDifference } from "../../../helpers/compare.ts";
 import { createLogSumExpInMemory, LOG_SUM_EXP_TAIL_PAD, type LogSumExpInMemory } from "../../../../src/backend/wasm/wasm-logsumexp.ts";
 import { propertyParams } from "../../../helpers/property.ts";
 
@@ -154,6 +155,20 @@ describe.each([1, 2, 3])("row jobs on a pool of %i thread(s)", (threads) => {
     expect(Array.from(view.subarray(1))).toEqual(Array.from(want));
     expect(fallbackCalls).toEqual([37, 37]);
     expect(() => gelu(view.subarray(0, 3), view.subarray(0, 4))).toThrow(InputError);
+  });
+
+  it("stages large plain arrays through the memory and computes them on the pool, bit-identically", () => {
+    fallbackCalls.length = 0;
+    const n = 2 * (1 << 20) + 5;
+    const values = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 8);
+    const want = new Float32Array(n);
+    singleGelu(values, want);
+    const out = new Float32Array(n);
+    gelu(values, out);
+    expect(firstBitDifference(out, want)).toBe(-1);
+    gelu(values, values);
+    expect(firstBitDifference(values, want)).toBe(-1);
+    expect(fallbackCalls).toEqual([]);
   });
 
   it.skipIf(threads === 1)("computes every chunk bit-identically on the workers", () => {
