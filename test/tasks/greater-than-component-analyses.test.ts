@@ -115,12 +115,25 @@ describe("PCA of year representations (§5)", () => {
     expect(new Set(prompts.nouns)).toEqual(new Set(["war"]));
     expect(new Set(prompts.xx)).toEqual(new Set([17]));
     const mlp = 1;
-    const cache = model.run(prompts.tokens, { cache: ["hook_embed", blockHook(mlp, "hook_resid_mid")] }).cache;
-    const pca = yearPca(model, { circuitHeads: [{ layer: 0, head: 1 }], firstCircuitMlp: mlp, controlHead: { layer: 3, head: 0 } });
-    const d = model.config.dModel;
+    const results = [blockHook(0, "attn.hook_result"), blockHook(2, "attn.hook_result"), blockHook(3, "attn.hook_result")];
+    const cache = model.run(prompts.tokens, { cache: ["hook_embed", blockHook(mlp, "hook_resid_mid"), ...results] }).cache;
+    const circuitHeads = [{ layer: 0, head: 1 }, { layer: 2, head: 3 }];
+    const pca = yearPca(model, { circuitHeads, firstCircuitMlp: mlp, controlHead: { layer: 3, head: 0 } });
+    const { dModel: d, nHeads } = model.config;
     const rowsAt = (name: HookName, pos: number) =>
       Array.from({ length: 97 }, (_, b) => Array.from(cache.get(name).data.subarray((b * 13 + pos) * d, (b * 13 + pos + 1) * d)));
-    for (const [panelName, rows] of [["mlp_input", rowsAt(blockHook(mlp, "hook_resid_mid"), END)], ["yy_embeddings", rowsAt("hook_embed", YY)]] as const) {
+    // hook_result is [batch, pos, head, d_model]: each head's output from the hooked forward pass.
+    const headRows = (layer: number, head: number) =>
+      Array.from({ length: 97 }, (_, b) => {
+        const at = ((b * 13 + END) * nHeads + head) * d;
+        return Array.from(cache.get(blockHook(layer, "attn.hook_result")).data.subarray(at, at + d));
+      });
+    const second = headRows(2, 3);
+    const summed = headRows(0, 1).map((row, b) => row.map((v, j) => v + second[b]![j]!));
+    for (const [panelName, rows] of [
+      ["mlp_input", rowsAt(blockHook(mlp, "hook_resid_mid"), END)], ["yy_embeddings", rowsAt("hook_embed", YY)],
+      ["circuit_heads", summed], ["control_head", headRows(3, 0)],
+    ] as const) {
       const panel = pca.panels.find((p) => p.name === panelName)!;
       const x = new Matrix(rows);
       const centred = x.clone().subRowVector(x.mean("column"));
