@@ -32,8 +32,9 @@
  * given the paper's circuit (as `--circuit` would) and its lower circuit, MLPs 0–3 at YY (the API's
  * `circuit.yySenders`): its heads in layers 5–9 and the four MLPs at YY make the head-input and
  * lower-circuit grids as large as with GPT-2's real weights, whatever a selection rule would pick.
- * Measured at N = 98 on the 2-core machine shared with other jobs (load ≈ 15): discovery 1004 s,
- * added sections 203 s (+20 % wall time; matmuls 8.65 vs 2.22 TFLOP, +26 %; CPU time +32 %).
+ * Measured at N = 490 (--only small --live) on the 2-core machine shared with other jobs (load 5–12):
+ * discovery 2146 s, added sections 420 s (+19.6 % wall time; matmuls 40.40 vs 10.05 TFLOP, +24.9 %,
+ * the four MLP-at-YY grids 8.86 of them; CPU time 960 vs 290 s, +30.2 %); the whole run 42.8 min.
  * On the quiet 2-core development machine (Node) the bundled model takes ~6.5 s at N = 490 and the
  * GPT-2-small-shaped model ~6.2 min (random weights; its selection then picks two heads, so the
  * head-input sweeps run too), dominated by the full-vocabulary softmax per sender × prompt.
