@@ -14,6 +14,7 @@
  *                          M minutes (default 10); `--only small` skips the probes and always runs it
  * --circuit SPEC           the circuit the GPT-2-small-shaped model's pipeline evaluates and analyses
  *                          (default: the paper's GPT-2 small circuit; "found" lets the selection rule pick)
+ * --live                   print each stage's wall, CPU and FLOPs as it ends (a cut-short run still reports)
  * --yy-senders SPEC        with a given circuit, its lower circuit at YY (default MLP0,MLP1,MLP2,MLP3,
  *                          the paper's; "found" lets the k+v grid select it)
  *
@@ -31,8 +32,9 @@
  * given the paper's circuit (as `--circuit` would) and its lower circuit, MLPs 0–3 at YY (the API's
  * `circuit.yySenders`): its heads in layers 5–9 and the four MLPs at YY make the head-input and
  * lower-circuit grids as large as with GPT-2's real weights, whatever a selection rule would pick.
- * Measured at N = 98 on the 2-core machine shared with other jobs (load ≈ 15): discovery 1004 s,
- * added sections 203 s (+20 % wall time; matmuls 8.65 vs 2.22 TFLOP, +26 %; CPU time +32 %).
+ * Measured at N = 490 (--only small --live) on the 2-core machine shared with other jobs (load 5–12):
+ * discovery 2146 s, added sections 420 s (+19.6 % wall time; matmuls 40.40 vs 10.05 TFLOP, +24.9 %,
+ * the four MLP-at-YY grids 8.86 of them; CPU time 960 vs 290 s, +30.2 %); the whole run 42.8 min.
  * The bundled 6-layer model (issue 17) at N = 490, same shared machine (load ≈ 9): pipeline 123 s,
  * 1.23 TFLOP of matmuls (128-bit SIMD floor 24.5 s); CPU time 37.8 s discovery + 8.6 s added sections
  * (+23 %); `gpt2-lens greater-than` on it took 27 s wall / 49 s CPU on the quiet machine. (The
@@ -84,6 +86,7 @@ const seed = intOption("seed", 0, 0);
 const probeN = intOption("probe-n", 8);
 const budgetSeconds = 60 * intOption("budget-min", 10);
 const only = option("only");
+const live = args.includes("--live");
 const circuitOption = option("circuit") ?? PAPER_GPT2_SMALL_CIRCUIT;
 const yySendersOption = option("yy-senders") ?? "MLP0,MLP1,MLP2,MLP3";
 if (only !== undefined && only !== "bundled" && only !== "small") throw new Error(`--only must be "bundled" or "small", got ${only}`);
@@ -107,6 +110,16 @@ const SUB_STEPS: Record<string, readonly string[]> = {
   "circuit evaluations and heatmaps": ["paper", "paper, reversed", "full circuit", "upper and lower circuit"],
 };
 
+/** Sub-step names of a stage: SUB_STEPS's, or "step i" when the stage reports a count of its own (the lower circuit's k, v, MLPs at YY). */
+function stepNames(stage: string, count: number): readonly string[] {
+  const names = SUB_STEPS[stage];
+  if (names && names.length === count) return names;
+  if (stage === "lower circuit at YY" && count >= 2) {
+    return ["k grid", "v grid", ...Array.from({ length: count - 2 }, (_, i) => `MLP-at-YY grid ${i + 1}`)];
+  }
+  return count > 1 ? Array.from({ length: count }, (_, i) => `step ${i + 1}`) : [];
+}
+
 /** The stages that evaluate and explain the circuit (issue 15); every other stage, and the time between stages, is discovery. */
 const ADDED_STAGES: ReadonlySet<string> = new Set(["lower circuit at YY", "circuit evaluations and heatmaps", "component analyses"]);
 
@@ -117,7 +130,7 @@ interface StageTiming {
   flops: number;
   /** CPU seconds of the process (every thread) during the stage: steadier than wall time on a shared machine. */
   cpu: number;
-  steps: { label: string; seconds: number }[];
+  steps: { label: string; seconds: number; flops: number; cpu: number }[];
 }
 
 /**
@@ -154,6 +167,18 @@ function makePrompts(count: number): GreaterThanPrompts {
   return { tokens: dataset.tokens, corruptedTokens: dataset.corruptedTokens, yy: dataset.yy, prompts: dataset.prompts };
 }
 
+/** With --live: one line as each stage ends (its wall, CPU and matmul FLOPs), so a long run that is cut short still says something. */
+function printLive(calls: readonly { stage: string; at: number; flops: number; cpu: number }[], stage: string): void {
+  let first = calls.length - 1;
+  while (first > 0 && calls[first - 1]!.stage === stage) first--;
+  const [a, b] = [calls[first]!, calls[calls.length - 1]!];
+  const elapsed = b.at - calls[0]!.at;
+  console.log(
+    `  [live] ${stage}: ${fmt(b.at - a.at)}, CPU ${fmt(b.cpu - a.cpu)}, matmuls ${((b.flops - a.flops) / 1e12).toFixed(3)} TFLOP` +
+      ` (pipeline so far ${fmt(elapsed)}, ${(b.flops / 1e12).toFixed(2)} TFLOP)`,
+  );
+}
+
 function timePipeline(model: HookedGpt2, count: number, circuit?: CircuitSpec): PipelineTiming {
   const t0 = now();
   const data = makePrompts(count);
@@ -169,7 +194,11 @@ function timePipeline(model: HookedGpt2, count: number, circuit?: CircuitSpec): 
     // selection pick dozens of cells, whose per-prompt statistics (one patched run each) would swamp the timings.
     report = runGreaterThanPipeline({
       model, data, enforceTaskCheck: false, cellStatistics: false, ...(circuit ? { circuit } : {}),
-      onProgress: (stage) => calls.push({ stage, at: now(), flops: counter.total(), cpu: cpuSeconds() }),
+      onProgress: (stage) => {
+        const last = calls[calls.length - 1];
+        if (live && last && last.stage !== stage) printLive(calls, last.stage);
+        calls.push({ stage, at: now(), flops: counter.total(), cpu: cpuSeconds() });
+      },
     });
   } finally {
     counter.stop();
@@ -182,10 +211,12 @@ function timePipeline(model: HookedGpt2, count: number, circuit?: CircuitSpec): 
     let j = i;
     while (j + 1 < calls.length && calls[j + 1]!.stage === calls[i]!.stage) j++;
     const stage = calls[i]!.stage;
-    const names = SUB_STEPS[stage];
-    const steps = names && j - i === names.length
-      ? names.map((label, k) => ({ label, seconds: calls[i + k + 1]!.at - calls[i + k]!.at }))
-      : [];
+    const steps = stepNames(stage, j - i).map((label, k) => ({
+      label,
+      seconds: calls[i + k + 1]!.at - calls[i + k]!.at,
+      flops: calls[i + k + 1]!.flops - calls[i + k]!.flops,
+      cpu: calls[i + k + 1]!.cpu - calls[i + k]!.cpu,
+    }));
     stages.push({ stage, seconds: calls[j]!.at - calls[i]!.at, flops: calls[j]!.flops - calls[i]!.flops, cpu: calls[j]!.cpu - calls[i]!.cpu, steps });
     i = j + 1;
   }
@@ -213,10 +244,10 @@ function printTiming(timing: PipelineTiming, label = ""): void {
     console.log(`  ${name.padEnd(46)} ${fmt(seconds).padStart(9)}${note}`);
   row("dataset (tokenize prompts)", timing.dataset);
   for (const stage of timing.stages) {
-    row(stage.stage, stage.seconds, `${minutes(stage.seconds)}${work(stage.flops, stage.seconds)}`);
-    for (const step of stage.steps) row(`  ${step.label}`, step.seconds);
+    row(stage.stage, stage.seconds, `${minutes(stage.seconds)}   · CPU ${fmt(stage.cpu)}${work(stage.flops, stage.seconds)}`);
+    for (const step of stage.steps) row(`  ${step.label}`, step.seconds, `   · CPU ${fmt(step.cpu)}${work(step.flops, step.seconds)}`);
   }
-  row("between stages (baselines, selection)", timing.between);
+  row("between stages (baselines, selection)", timing.between, `   · CPU ${fmt(timing.betweenCpu)}`);
   row(`pipeline total${label}`, timing.pipeline, `${minutes(timing.pipeline)}${work(timing.flops, timing.pipeline)}`);
   printSplit(timing.stages, timing.between, timing.flops);
   printSplit(timing.stages.map((s) => ({ stage: s.stage, seconds: s.cpu })), timing.betweenCpu, undefined, "CPU time");

@@ -31,13 +31,33 @@ export interface HeadInputDeltas {
   readonly v?: ReadonlyMap<number, Tensor>;
 }
 
+const unchangedQueries = new WeakMap<Gpt2Model, WeakMap<PathActivations, Map<string, Tensor>>>();
+
+/**
+ * A recomputed head's query from the run's own residual stream, made once per model, run, head and
+ * position: a sweep through keys and values recomputes the same heads for every sender with their
+ * queries unchanged. Read-only (attendRow does not write its query).
+ */
+function unchangedQuery(model: Gpt2Model, base: PathActivations, layer: number, head: number, pos: number): Tensor {
+  let byRun = unchangedQueries.get(model);
+  if (byRun === undefined) unchangedQueries.set(model, (byRun = new WeakMap()));
+  let queries = byRun.get(base);
+  if (queries === undefined) byRun.set(base, (queries = new Map()));
+  const key = `${layer}.${head}.${pos}`;
+  let query = queries.get(key);
+  if (query === undefined) queries.set(key, (query = headInput(model, layer, head, "q", base.residualAt(layer, "hook_resid_pre", pos))));
+  return query;
+}
+
 /** A head's query at `pos`, its keys and values at 0…pos, each from the run's residual stream plus the given changes (through ln1). */
-function headInputs(model: Gpt2Model, base: PathActivations, layer: number, head: number, pos: number, deltas: HeadInputDeltas) {
+function headInputs(
+  model: Gpt2Model, base: PathActivations, layer: number, head: number, pos: number, deltas: HeadInputDeltas, reuseQuery = false,
+) {
   const residAt = (at: number, delta: Tensor | undefined) => {
     const resid = base.residualAt(layer, "hook_resid_pre", at);
     return delta ? plus(resid, delta) : resid;
   };
-  const query = headInput(model, layer, head, "q", residAt(pos, deltas.q));
+  const query = !deltas.q && reuseQuery ? unchangedQuery(model, base, layer, head, pos) : headInput(model, layer, head, "q", residAt(pos, deltas.q));
   const withChanges = (suffix: "attn.hook_k" | "attn.hook_v", input: HeadInput, changes: ReadonlyMap<number, Tensor> | undefined) => {
     const cached = base.headSpan(layer, suffix, head, 0, pos + 1);
     const dHead = model.config.dHead;
@@ -58,7 +78,7 @@ function headInputs(model: Gpt2Model, base: PathActivations, layer: number, head
 export function recomputeHeadOutput(
   model: Gpt2Model, base: PathActivations, layer: number, head: number, pos: number, deltas: HeadInputDeltas,
 ): Tensor {
-  const { query, keys, values } = headInputs(model, base, layer, head, pos, deltas);
+  const { query, keys, values } = headInputs(model, base, layer, head, pos, deltas, true);
   return headOut(model, layer, head, attendRow(query, keys, values).z);
 }
 

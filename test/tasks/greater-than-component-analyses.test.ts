@@ -116,12 +116,26 @@ describe("PCA of year representations (§5)", () => {
     expect(new Set(prompts.xx)).toEqual(new Set([17]));
     // The bundled model's circuit (README): heads L2H3, L4H1, L5H3, then MLP5.
     const mlp = 5;
-    const cache = model.run(prompts.tokens, { cache: ["hook_embed", blockHook(mlp, "hook_resid_mid")] }).cache;
-    const pca = yearPca(model, { circuitHeads: [{ layer: 2, head: 3 }, { layer: 4, head: 1 }, { layer: 5, head: 3 }], firstCircuitMlp: mlp, controlHead: { layer: 3, head: 0 } });
-    const d = model.config.dModel;
+    const heads = [{ layer: 2, head: 3 }, { layer: 4, head: 1 }, { layer: 5, head: 3 }];
+    const control = { layer: 3, head: 0 };
+    const results = [...new Set([...heads, control].map((h) => h.layer))].map((layer) => blockHook(layer, "attn.hook_result"));
+    const cache = model.run(prompts.tokens, { cache: ["hook_embed", blockHook(mlp, "hook_resid_mid"), ...results] }).cache;
+    const pca = yearPca(model, { circuitHeads: heads, firstCircuitMlp: mlp, controlHead: control });
+    const { dModel: d, nHeads } = model.config;
     const rowsAt = (name: HookName, pos: number) =>
       Array.from({ length: 97 }, (_, b) => Array.from(cache.get(name).data.subarray((b * 13 + pos) * d, (b * 13 + pos + 1) * d)));
-    for (const [panelName, rows] of [["mlp_input", rowsAt(blockHook(mlp, "hook_resid_mid"), END)], ["yy_embeddings", rowsAt("hook_embed", YY)]] as const) {
+    // hook_result is [batch, pos, head, d_model]: each head's output from the hooked forward pass.
+    const headRows = (layer: number, head: number) =>
+      Array.from({ length: 97 }, (_, b) => {
+        const at = ((b * 13 + END) * nHeads + head) * d;
+        return Array.from(cache.get(blockHook(layer, "attn.hook_result")).data.subarray(at, at + d));
+      });
+    const perHead = heads.map((h) => headRows(h.layer, h.head));
+    const summed = perHead[0]!.map((row, b) => row.map((_, j) => perHead.reduce((sum, rows) => sum + rows[b]![j]!, 0)));
+    for (const [panelName, rows] of [
+      ["mlp_input", rowsAt(blockHook(mlp, "hook_resid_mid"), END)], ["yy_embeddings", rowsAt("hook_embed", YY)],
+      ["circuit_heads", summed], ["control_head", headRows(control.layer, control.head)],
+    ] as const) {
       const panel = pca.panels.find((p) => p.name === panelName)!;
       const x = new Matrix(rows);
       const centred = x.clone().subRowVector(x.mean("column"));

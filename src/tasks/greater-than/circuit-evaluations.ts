@@ -79,12 +79,21 @@ function entry(result: CircuitEvaluationResult, rule: string, yy: Int32Array): C
 
 /** The circuit's evaluations (paper, reverse, stricter full circuit, upper + lower), each with its patched heatmap. */
 export function circuitEvaluations(input: CircuitEvaluationsInput): CircuitEvaluationsReport {
+  return circuitEvaluationRuns(input).report;
+}
+
+/**
+ * circuitEvaluations' report and the paper evaluation's patched run (metric and per-prompt softmax),
+ * which the per-prompt statistics and the random-circuit control read instead of evaluating it again.
+ */
+export function circuitEvaluationRuns(input: CircuitEvaluationsInput): { report: CircuitEvaluationsReport; paper: CircuitEvaluationResult } {
   const { context, heads, mlps, yy, end } = input;
   const step = input.onStep ?? (() => {});
   const tokens = input.yearTokens;
   const circuit = { heads, mlps, position: end };
   step("paper");
-  const paper = entry(evaluateCircuitPaper(context, circuit, { tokens }), RULES.paper, yy);
+  const paperRun = evaluateCircuitPaper(context, circuit, { tokens });
+  const paper = entry(paperRun, RULES.paper, yy);
   step("paper, reversed");
   const paperReverse = entry(evaluateCircuitPaper(context, circuit, { tokens, reverse: true }), RULES.paper_reverse, yy);
   step("full circuit");
@@ -93,7 +102,7 @@ export function circuitEvaluations(input: CircuitEvaluationsInput): CircuitEvalu
   const upperAndLower = heads.length && input.lower.length
     ? entry(evaluateCircuitPaper(context, { ...circuit, lower: input.lower }, { tokens }), RULES.upper_and_lower, yy)
     : null;
-  return {
+  const report: CircuitEvaluationsReport = {
     source: input.source,
     heads: heads.map(componentLabel),
     mlps: [...mlps].sort((a, b) => a.layer - b.layer).map(componentLabel),
@@ -104,4 +113,5 @@ export function circuitEvaluations(input: CircuitEvaluationsInput): CircuitEvalu
     full_circuit: full,
     upper_and_lower: upperAndLower,
   };
+  return { report, paper: paperRun };
 }

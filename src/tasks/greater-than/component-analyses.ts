@@ -6,7 +6,7 @@ import type { SelectedHead } from "./circuit-selection.ts";
 import { GT_POSITIONS } from "./dataset.ts";
 import { type HeadLogitLens, headLogitLens } from "./head-logit-lens.ts";
 import { type NeuronAnalysis, neuronAnalysis } from "./neuron-analysis.ts";
-import type { TopNeurons } from "./top-neurons.ts";
+import type { NeuronCaches, TopNeurons } from "./top-neurons.ts";
 import { componentName } from "../../patching/nodes.ts";
 import { type YearPca, yearPca } from "./year-pca.ts";
 import { InputError } from "../../errors.ts";
@@ -41,6 +41,8 @@ export interface ComponentAnalysesInput {
   readonly neuronMlp?: number;
   /** A topNeuronsOfMlp ranking already computed (the report's top_neurons): reused when it is of the analysed MLP. */
   readonly neuronRanking?: TopNeurons | null;
+  /** The runs' neuron caches of the MLP top_neurons ranked: reused when it is the analysed MLP. */
+  readonly neuronCaches?: NeuronCaches | null;
   readonly onStep?: (done: number, total: number) => void;
 }
 
@@ -69,7 +71,8 @@ export function runComponentAnalyses(input: ComponentAnalysesInput): ComponentAn
   step(3, COMPONENT_ANALYSIS_STEPS);
   const layer = input.neuronMlp ?? mostImportantMlp(logitsGrid, nHeads, input.candidateMlps);
   const ranking = input.neuronRanking?.mlp === componentName({ kind: "mlp", layer: layer ?? -1 }) ? { ranking: input.neuronRanking } : {};
-  const neurons = layer === null ? null : neuronAnalysis(model.model, clean, corrupted, { layer, pos: END, yy, yearTokens, ...ranking });
+  const caches = input.neuronCaches ? { caches: input.neuronCaches } : {};
+  const neurons = layer === null ? null : neuronAnalysis(model.model, clean, corrupted, { layer, pos: END, yy, yearTokens, ...ranking, ...caches });
   step(4, COMPONENT_ANALYSIS_STEPS);
   return { attention_patterns, attention_by_yy, head_logit_lens, year_pca, neurons };
 }

@@ -3,8 +3,8 @@
  * interval) of the baseline and of the circuit's paper evaluation, and the probability slice at one YY.
  */
 import { InputError } from "../../errors.ts";
-import { evaluateCircuitPaper, type HeadComponent, type MlpComponent } from "../../patching/circuit-evaluation.ts";
-import type { PathPatchingContext } from "../../patching/path-patching.ts";
+import type { CircuitEvaluationResult } from "../../patching/circuit-evaluation.ts";
+import { PatchingError } from "../../patching/patching-error.ts";
 import {
   type BootstrapOptions, DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, type MeanSummary, summarizeMean, summarizeRatioOfMeans,
 } from "../statistics.ts";
@@ -122,13 +122,21 @@ export function baselineStatistics(
   };
 }
 
-/** The paper's circuit evaluation per prompt: PD, CS and the fraction of the model's PD, summarised. */
+/**
+ * The paper's circuit evaluation per prompt: PD, CS and the fraction of the model's PD, summarised.
+ * `paper` is evaluateCircuitPaper's result with the year tokens' softmax (circuitEvaluationRuns' `paper`).
+ */
 export function paperCircuitStatistics(
-  context: PathPatchingContext,
-  circuit: { readonly heads: readonly HeadComponent[]; readonly mlps: readonly MlpComponent[]; readonly position: number },
-  yearTokens: readonly number[], yy: Int32Array, cleanProbs: Float64Array, bootstrap: BootstrapOptions,
+  paper: CircuitEvaluationResult, yy: Int32Array, cleanProbs: Float64Array, bootstrap: BootstrapOptions,
 ): PaperCircuitStatistics {
-  const { softmax } = evaluateCircuitPaper(context, circuit, { tokens: yearTokens });
+  const { softmax } = paper;
+  if (softmax === undefined || softmax.tokenLogits.shape[0] !== yy.length) {
+    throw new PatchingError(
+      "shape_mismatch",
+      `paperCircuitStatistics needs the paper evaluation's softmax of the year tokens for ${yy.length} prompts, ` +
+        `got ${softmax ? `${softmax.tokenLogits.shape[0]} rows` : "none (evaluate with { tokens: yearTokens })"}`,
+    );
+  }
   const probs = yearProbabilitiesFromLogSumExp(softmax!.tokenLogits.data, softmax!.logSumExp);
   const pd = probabilityDifference(probs, yy);
   return {

@@ -4,10 +4,10 @@ import { htmlGrid } from "../../patching/html-grid.ts";
 import { neuronDirectPathPatching, rankNeurons } from "../../patching/neuron-attribution.ts";
 import { cumulativeNeuronPatching } from "../../patching/neuron-cumulative.ts";
 import { componentName } from "../../patching/nodes.ts";
-import { neuronCache, type PathActivations } from "../../patching/path-activations.ts";
+import type { PathActivations } from "../../patching/path-activations.ts";
 import { type HtmlDisplayed, withHtmlDisplay } from "./display.ts";
 import { InputError } from "../../errors.ts";
-import { type TopNeurons, topNeuronsOfMlp, yearLogitDifference } from "./top-neurons.ts";
+import { type NeuronCaches, neuronCaches, type TopNeurons, topNeuronsOfMlp, yearLogitDifference } from "./top-neurons.ts";
 import { meanRowsByYy } from "./yy-groups.ts";
 
 export interface NeuronHeatmap {
@@ -46,6 +46,8 @@ export interface NeuronAnalysisOptions {
   readonly cumulativeMax?: number;
   /** This MLP's topNeuronsOfMlp ranking when already computed, at least min(cumulativeMax, d_mlp) long (the report's top_neurons). */
   readonly ranking?: TopNeurons;
+  /** The runs' neuron caches when already made (used when of this MLP). */
+  readonly caches?: NeuronCaches;
 }
 
 /** Default `cumulativeMax`: the paper's cumulative-effect curve runs to 200 neurons. */
@@ -67,11 +69,11 @@ export function neuronAnalysis(
   const { layer, pos, yy, yearTokens } = options;
   const T = yearTokens.length;
   const longest = Math.min(options.cumulativeMax ?? CUMULATIVE_MAX, model.config.dMlp);
-  const ranking = (givenRanking(options.ranking, layer, longest) ?? topNeuronsOfMlp(model, clean, corrupted, yy, layer, pos, yearTokens, longest))
+  const caches = neuronCaches(model, clean, corrupted, layer, options.caches);
+  const ranking = (givenRanking(options.ranking, layer, longest) ?? topNeuronsOfMlp(model, clean, corrupted, yy, layer, pos, yearTokens, longest, caches))
     .neurons.slice(0, longest).map(({ neuron, score }) => ({ neuron, score }));
   const order = ranking.map((r) => r.neuron);
-  const cleanCache = neuronCache(model, clean, layer);
-  const corruptedCache = neuronCache(model, corrupted, layer);
+  const { clean: cleanCache, corrupted: corruptedCache } = caches;
   const patchOptions = { clean: cleanCache, corrupted: corruptedCache, layer, pos, tokens: yearTokens };
 
   const shown = order.slice(0, options.heatmapNeurons ?? 4);

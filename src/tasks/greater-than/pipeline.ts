@@ -14,12 +14,12 @@ import {
   endYearProbabilities, probabilityDifferenceMetric, probabilityDifferenceRowMetric, probabilityDifferenceSoftmaxMetric,
 } from "./pd-metric.ts";
 import { mlpLogitLens, type MlpLogitLens } from "./mlp-logit-lens.ts";
-import { type TopNeurons, topNeuronsOfMlp } from "./top-neurons.ts";
+import { neuronCaches, type TopNeurons, topNeuronsOfMlp } from "./top-neurons.ts";
 import { yearTokenIds } from "./years.ts";
 import { meanRowsByYy } from "./yy-groups.ts";
 import { checkNeuronMlp, type ComponentAnalysesReport, mostImportantMlp, runComponentAnalyses } from "./component-analyses.ts";
 import { CUMULATIVE_MAX } from "./neuron-analysis.ts";
-import { circuitEvaluations, type CircuitEvaluationsReport } from "./circuit-evaluations.ts";
+import { circuitEvaluationRuns, type CircuitEvaluationsReport } from "./circuit-evaluations.ts";
 import type { CircuitSource, CircuitSpec } from "./circuit-spec.ts";
 import { checkKvThreshold, lowerCircuit, lowerCircuitNodes, type LowerCircuitReport } from "./lower-circuit.ts";
 import { meanAttentionEndToYy } from "./attention-analysis.ts";
@@ -306,7 +306,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   });
   progress("lower circuit at YY", lowerSteps, lowerSteps);
   let evaluationsDone = 0;
-  const evaluations = circuitEvaluations({
+  const { report: evaluations, paper: paperRun } = circuitEvaluationRuns({
     context,
     source,
     heads: heads.map((h) => ({ kind: "head", ...h })),
@@ -332,10 +332,11 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   const rankingLength = options.neuronMlp === undefined || options.neuronMlp === mostImportant
     ? Math.max(topNeuronCount, Math.min(CUMULATIVE_MAX, dMlp))
     : topNeuronCount;
-  const neuronRanking =
-    mostImportant === null
-      ? null
-      : topNeuronsOfMlp(model.model, clean, corrupted, data.yy, mostImportant, END, yearTokens, rankingLength);
+  // Made once: component_analyses.neurons reuses them when it analyses the same MLP.
+  const rankedCaches = mostImportant === null ? null : neuronCaches(model.model, clean, corrupted, mostImportant);
+  const neuronRanking = rankedCaches === null
+    ? null
+    : topNeuronsOfMlp(model.model, clean, corrupted, data.yy, rankedCaches.layer, END, yearTokens, rankingLength, rankedCaches);
   const topNeurons = neuronRanking && { ...neuronRanking, neurons: neuronRanking.neurons.slice(0, topNeuronCount) };
   progress("attention, logit lens, neurons", 3, 3);
 
@@ -343,13 +344,14 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
     model, clean, corrupted, yy: data.yy, yearTokens, logitsGrid, senderGrids: [logitsGrid, ...mlpGrids], heads, circuitMlps: circuitMlpLayers, candidateMlps: lastMlps,
     neuronMlp: options.neuronMlp,
     neuronRanking,
+    neuronCaches: rankedCaches,
     onStep: (done, total) => progress("component analyses", done, total),
   });
 
   const headComponents = heads.map((h): HeadComponent => ({ kind: "head", ...h }));
   const paperCircuit = { heads: headComponents, mlps: mlpLayers.map((layer): MlpComponent => ({ kind: "mlp", layer })), position: END };
   progress("statistics: the circuit per prompt", 0, 1);
-  const circuitPaperStats = paperCircuitStatistics(context, paperCircuit, yearTokens, data.yy, cleanProbs, bootstrap);
+  const circuitPaperStats = paperCircuitStatistics(paperRun, data.yy, cleanProbs, bootstrap);
   progress("statistics: the circuit per prompt", 1, 1);
   const selectionSweeps = greaterThanSelectionSweeps({
     logits: logitsGrid, circuitMlpLayers, mlpLayers: lastMlps, mlpSweeps, mlpGrids, end: END, yy: YY,
@@ -366,7 +368,7 @@ export function runGreaterThanPipeline(options: GreaterThanPipelineOptions): Gre
   const randomControl = randomSettings === null || heads.length === 0
     ? null
     : randomCircuitControl(context, {
-      ...paperCircuit, k: randomSettings.k, seed: randomSettings.seed, mlpChoice: randomSettings.mlps,
+      ...paperCircuit, k: randomSettings.k, seed: randomSettings.seed, mlpChoice: randomSettings.mlps, circuitProbDiff: paperRun.metric,
       onStep: (done, total) => progress("random-circuit control", done, total),
     });
 

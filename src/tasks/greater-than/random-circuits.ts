@@ -21,6 +21,8 @@ export interface RandomCircuitOptions {
   readonly seed?: number;
   /** Keep the circuit's MLPs ("same", the default) or draw as many at random ("random"). */
   readonly mlpChoice?: RandomCircuitMlps;
+  /** The circuit's own PD under this evaluation when already computed (evaluateCircuitPaper's metric, e.g. circuitEvaluationRuns' paper). */
+  readonly circuitProbDiff?: number;
   readonly onStep?: (done: number, total: number) => void;
 }
 
@@ -69,7 +71,7 @@ export function randomCircuitControl(context: PathPatchingContext, options: Rand
   const evaluate = (heads: readonly HeadComponent[], mlps: readonly MlpComponent[]) =>
     evaluateCircuitPaper(context, { heads, mlps, position: options.position }).metric;
   step(0, k + 1);
-  const circuitPd = evaluate(options.heads, options.mlps);
+  const circuitPd = options.circuitProbDiff ?? evaluate(options.heads, options.mlps);
   const drawn = Array.from({ length: k }, (_, i) => {
     const heads = sampleWithoutReplacement(allHeads, options.heads.length, random).sort((a, b) => a.layer - b.layer || a.head - b.head);
     const mlps = mlpChoice === "same" ? [...options.mlps] : sampleWithoutReplacement(allMlps, options.mlps.length, random);

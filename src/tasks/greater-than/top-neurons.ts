@@ -2,6 +2,20 @@ import type { Gpt2Model } from "../../gpt2/model.ts";
 import { type NeuronRanking, neuronDirectPathPatching, rankNeurons } from "../../patching/neuron-attribution.ts";
 import { componentName } from "../../patching/nodes.ts";
 import { neuronCache, type PathActivations } from "../../patching/path-activations.ts";
+import type { ActivationCache } from "../../hooks/activation-cache.ts";
+
+/** The clean and corrupted runs' neuronCache of one MLP, made once for every neuron analysis of it. */
+export interface NeuronCaches {
+  readonly layer: number;
+  readonly clean: ActivationCache;
+  readonly corrupted: ActivationCache;
+}
+
+/** neuronCaches of MLP `layer` (its hook_post recomputed in both runs), or `given` when they are of that MLP. */
+export function neuronCaches(model: Gpt2Model, clean: PathActivations, corrupted: PathActivations, layer: number, given?: NeuronCaches): NeuronCaches {
+  if (given?.layer === layer) return given;
+  return { layer, clean: neuronCache(model, clean, layer), corrupted: neuronCache(model, corrupted, layer) };
+}
 
 export interface TopNeurons {
   readonly mlp: string;
@@ -36,14 +50,13 @@ export function yearLogitDifference(yy: ArrayLike<number>): (changes: Float32Arr
  * Neuron-level direct-path patching of MLP `layer` at `pos` (neuronDirectPathPatching, ln_final
  * scale frozen): each neuron takes its corrupted activation and its change reaches the logits only
  * through the direct path; neurons are ranked (rankNeurons) by the mean change of the year-logit
- * difference. Their activations come from the cached runs' MLP inputs.
+ * difference. Their activations come from the cached runs' MLP inputs (or `caches`, when of this MLP).
  */
 export function topNeuronsOfMlp(
   model: Gpt2Model, clean: PathActivations, corrupted: PathActivations, yy: ArrayLike<number>,
-  layer: number, pos: number, yearTokens: readonly number[], count: number,
+  layer: number, pos: number, yearTokens: readonly number[], count: number, caches?: NeuronCaches,
 ): TopNeurons {
-  const cleanCache = neuronCache(model, clean, layer);
-  const corruptedCache = neuronCache(model, corrupted, layer);
+  const { clean: cleanCache, corrupted: corruptedCache } = neuronCaches(model, clean, corrupted, layer, caches);
   const metric = yearLogitDifference(yy);
   const best: NeuronRanking["ranking"][number][] = [];
   for (let first = 0; first < model.config.dMlp; first += NEURONS_PER_CALL) {

@@ -1,11 +1,15 @@
 import { EigenvalueDecomposition, Matrix } from "ml-matrix";
+import { headOut } from "../../gpt2/components/attention-head.ts";
 import { tokenEmbed } from "../../gpt2/components/embed.ts";
+import { blockHook, type HookName, parseHookName } from "../../gpt2/hook-names.ts";
 import { toTokens } from "../../gpt2/tokenizer.ts";
+import type { TokenBatch } from "../../gpt2/tokens.ts";
+import type { ActivationCache } from "../../hooks/activation-cache.ts";
 import type { HookedGpt2 } from "../../hooks/hooked-gpt2.ts";
 import { componentLabel } from "../../patching/nodes.ts";
-import { collectPathActivations, type PathActivations } from "../../patching/path-activations.ts";
-import { cachedHeadOutput, plus } from "../../patching/recompute.ts";
-import type { Tensor } from "../../tensor/tensor.ts";
+import { rowsAt } from "../../patching/path-activations.ts";
+import { plus } from "../../patching/recompute.ts";
+import { Tensor } from "../../tensor/tensor.ts";
 import type { SelectedHead } from "./circuit-selection.ts";
 import { type GreaterThanDataset, GT_POSITIONS, makeGreaterThanDataset } from "./dataset.ts";
 import { type HtmlDisplayed, withHtmlDisplay } from "./display.ts";
@@ -54,19 +58,25 @@ export function yearPca(model: HookedGpt2, options: YearPcaOptions): YearPca & H
   const noun = options.noun ?? "war";
   const century = options.century ?? 17;
   const data = yearPcaPrompts(noun, century);
-  const acts = collectPathActivations(model, data.tokens);
   const { END } = GT_POSITIONS;
   const yy = Array.from(data.yy);
   const gpt2 = model.model;
-  const headsSum = (heads: readonly SelectedHead[]): Tensor =>
-    heads.map((h) => cachedHeadOutput(gpt2, acts, h.layer, h.head, END)).reduce((a, b) => plus(a, b));
+  const heads = [...options.circuitHeads, ...(options.controlHead ? [options.controlHead] : [])];
+  const needed: HookName[] = [
+    ...heads.map((h) => blockHook(h.layer, "attn.hook_z")),
+    ...(options.firstCircuitMlp === null ? [] : [blockHook(options.firstCircuitMlp, "hook_resid_mid")]),
+  ];
+  const run = needed.length ? runAfterSharedPrefix(model, model.tokens(data.tokens), needed) : null;
+  const endRows = (name: HookName) => rowsAt(run!.cache.get(name), END - run!.prefix);
+  const headsSum = (list: readonly SelectedHead[]): Tensor =>
+    list.map((h) => headOut(gpt2, h.layer, h.head, headRows(endRows(blockHook(h.layer, "attn.hook_z")), h.head))).reduce((a, b) => plus(a, b));
   const yearTokens = yearTokenIds();
   const headList = options.circuitHeads.map((h) => componentLabel({ kind: "head", ...h })).join(", ");
   const panels: PcaPanel[] = [
     panel(
       "mlp_input",
       options.firstCircuitMlp === null ? "the first circuit MLP's input at END" : `MLP${options.firstCircuitMlp}'s input (hook_resid_mid) at END`,
-      options.firstCircuitMlp === null ? null : residMidAt(acts, options.firstCircuitMlp, END),
+      options.firstCircuitMlp === null ? null : endRows(blockHook(options.firstCircuitMlp, "hook_resid_mid")),
       "the circuit has no MLP",
     ),
     panel(
@@ -92,8 +102,44 @@ export function yearPcaPrompts(noun: string, century: number): GreaterThanDatase
   return makeGreaterThanDataset({ n: 97, seed: 0, nouns: [noun], years });
 }
 
-function residMidAt(acts: PathActivations, layer: number, pos: number): Tensor {
-  return acts.residualAt(layer, "hook_resid_mid", pos);
+/**
+ * The prompts' `names` from one forward pass that stops after the last of them. The positions every
+ * prompt shares ("<|endoftext|> The {noun} lasted from the year XX") run once, for one prompt; the
+ * batch continues after them from its keys and values. Cached tensors hold positions prefix…pos − 1.
+ */
+function runAfterSharedPrefix(model: HookedGpt2, batch: TokenBatch, names: readonly HookName[]): { cache: ActivationCache; prefix: number } {
+  const { nLayers } = model.config;
+  const { batch: rows, pos, ids } = batch;
+  let prefix = pos - 1;
+  for (let b = 1; b < rows; b++) for (let p = 0; p < prefix; p++) if (ids[b * pos + p] !== ids[p]) prefix = p;
+  const last = names.reduce((a, b) => (hookOrder(b) > hookOrder(a) ? b : a));
+  if (prefix === 0) return { cache: model.runUntil(batch, last, { cache: [...names] }), prefix: 0 };
+  const kv = Array.from({ length: nLayers }, (_, layer) => [blockHook(layer, "attn.hook_k"), blockHook(layer, "attn.hook_v")] as const);
+  const shared = model.runUntil({ ids: ids.slice(0, prefix), batch: 1, pos: prefix }, kv[nLayers - 1]![1], { cache: kv.flat() });
+  const repeated = (name: HookName) => {
+    const one = shared.get(name);
+    const out = new Float32Array(rows * one.size);
+    for (let b = 0; b < rows; b++) out.set(one.data, b * one.size);
+    return new Tensor(out, [rows, ...one.shape.slice(1)]);
+  };
+  const past = { keys: kv.map(([k]) => repeated(k)), values: kv.map(([, v]) => repeated(v)) };
+  const tail = new Int32Array(rows * (pos - prefix));
+  for (let b = 0; b < rows; b++) tail.set(ids.subarray(b * pos + prefix, (b + 1) * pos), b * (pos - prefix));
+  return { cache: model.runUntil({ ids: tail, batch: rows, pos: pos - prefix }, last, { cache: [...names], past }), prefix };
+}
+
+/** Where a head's z or an MLP's input fires in the forward pass (z before resid_mid in a layer). */
+function hookOrder(name: HookName): number {
+  const parsed = parseHookName(name)!;
+  return 2 * parsed.layer + (parsed.suffix === "hook_resid_mid" ? 1 : 0);
+}
+
+/** One head's rows of z [batch, n_heads, d_head] → [batch, d_head]. */
+function headRows(z: Tensor, head: number): Tensor {
+  const [batch, nHeads, dHead] = z.shape as [number, number, number];
+  const out = new Float32Array(batch * dHead);
+  for (let b = 0; b < batch; b++) out.set(z.data.subarray((b * nHeads + head) * dHead, (b * nHeads + head + 1) * dHead), b * dHead);
+  return new Tensor(out, [batch, dHead]);
 }
 
 function panel(name: string, what: string, rows: Tensor | null, missing: string): PcaPanel {
