@@ -13,6 +13,7 @@ import type { LogitMetric } from "./backward/logit-metrics.ts";
 import { geluNewBackward } from "./backward/mlp-backward.ts";
 import { linearInputBackward, transposedBlockWeight, transposedHeadOut, transposedUnembed } from "./backward/transposed-weights.ts";
 import { gatherFlatRows, metricWithLogitGradient, scatterFlatRows } from "./backward/unembed-backward.ts";
+import type { PastKeysValues } from "./forward.ts";
 import { blockHook, type BlockHookSuffix, type HookName, parseHookName } from "./hook-names.ts";
 import type { Gpt2Model } from "./model.ts";
 
@@ -47,8 +48,11 @@ export interface BackwardInputs {
   /** The forward's activation at a hook point that {@link savedForBackward} names (or mlp.hook_pre if kept). */
   readonly saved: (name: HookName) => Tensor | undefined;
   readonly batch: number;
+  /** The positions the forward computed (after the past's, if any). */
   readonly pos: number;
-  /** The padded batch's key mask, as the forward used it. */
+  /** The past keys and values the forward continued (constants: no gradient flows into them). */
+  readonly past?: PastKeysValues;
+  /** The padded batch's key mask, as the forward used it ([batch, pastPos + pos]). */
   readonly mask: KeyMask | null;
   readonly metric: LogitMetric;
   /** The rows b·pos + p whose logits the metric reads, in its order (metricRows). */
@@ -159,10 +163,10 @@ function blockBackward(pass: Pass, layer: number, dResidPostIn: Tensor): Tensor 
   // Masked entries' pattern gradient only matters to whoever sees hook_pattern's gradient: the
   // softmax multiplies it by a pattern of 0.
   const maskedToo = visitor.wants(hook("attn.hook_pattern"));
-  const { dPattern, dV } = mixValuesBackward(dz, pattern, saved("attn.hook_v"), maskedToo);
+  const { dPattern, dV } = mixValuesBackward(dz, pattern, saved("attn.hook_v"), maskedToo, inputs.past?.values[layer]);
   let dScores = visit("attn.hook_attn_scores", softmaxBackward(visit("attn.hook_pattern", dPattern), pattern));
   if (visitor.mayModify(hook("attn.hook_attn_scores"))) dScores = maskScoreGradients(dScores.clone(), inputs.mask);
-  const { dQ, dK } = attentionScoresBackward(dScores, saved("attn.hook_q"), saved("attn.hook_k"));
+  const { dQ, dK } = attentionScoresBackward(dScores, saved("attn.hook_q"), saved("attn.hook_k"), inputs.past?.keys[layer]);
   const dVSeen = visit("attn.hook_v", dV);
   const dKSeen = visit("attn.hook_k", dK);
   const dQSeen = visit("attn.hook_q", dQ);

@@ -3,22 +3,38 @@ import type { KeyMask } from "../components/attention-mask.ts";
 
 /*
  * The backward of each attention step of forward.ts (components/attention.ts), in TransformerLens's
- * layouts: q, k, v, z [b, pos, head, d_head]; scores and pattern [b, head, query, key].
+ * layouts: q, k, v, z [b, pos, head, d_head]; scores and pattern [b, head, query, key]. A run that
+ * continues earlier positions (ForwardOptions.past) has keys = pastPos + pos, its queries at
+ * pastPos…pastPos + pos − 1; the past keys and values are constants, so they get no gradient.
  */
+
+/** [past; new] keys or values: the past's [b, pastPos, …] rows first, then the run's own [b, pos, …]. */
+interface KeyRows {
+  readonly past: Float32Array;
+  readonly own: Float32Array;
+  readonly pastPos: number;
+  readonly pos: number;
+}
+
+function keyRows(own: Tensor, past: Tensor | undefined): KeyRows {
+  return { past: past?.data ?? own.data, own: own.data, pastPos: past?.shape[1] ?? 0, pos: own.shape[1]! };
+}
 
 /**
  * mixValues backward, z[b, q, h] = Σ_k pattern[b, h, q, k]·v[b, k, h]:
  * ∂/∂pattern[b, h, q, k] = dz[b, q, h]·v[b, k, h] and ∂/∂v[b, k, h] = Σ_q pattern[b, h, q, k]·dz[b, q, h].
- * Without `maskedToo`, ∂/∂pattern is left 0 at keys after the query (where the pattern is 0).
+ * Without `maskedToo`, ∂/∂pattern is left 0 at keys after the query (where the pattern is 0). With
+ * `pastV` (the past's values), keys are its positions then v's, and ∂/∂v covers v's only.
  */
-export function mixValuesBackward(dz: Tensor, pattern: Tensor, v: Tensor, maskedToo = true): { dPattern: Tensor; dV: Tensor } {
+export function mixValuesBackward(dz: Tensor, pattern: Tensor, v: Tensor, maskedToo = true, pastV?: Tensor): { dPattern: Tensor; dV: Tensor } {
   const [batch, nHeads, pos, keys] = pattern.shape as [number, number, number, number];
   const dHead = v.shape[3]!;
   const rowStride = nHeads * dHead;
   const dPattern = new Float32Array(pattern.size);
   const dV = new Float32Array(v.size);
-  const p = pattern.data, vd = v.data, g = dz.data;
+  const p = pattern.data, g = dz.data;
   const offset = keys - pos;
+  const values = keyRows(v, pastV);
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < nHeads; h++) {
       const plane = (b * nHeads + h) * pos * keys;
@@ -26,13 +42,13 @@ export function mixValuesBackward(dz: Tensor, pattern: Tensor, v: Tensor, masked
         const zBase = (b * pos + i) * rowStride + h * dHead;
         const seen = maskedToo ? keys : Math.min(keys, i + offset + 1);
         for (let j = 0; j < seen; j++) {
-          const vBase = (b * keys + j) * rowStride + h * dHead;
+          const fromPast = j < values.pastPos;
+          const vd = fromPast ? values.past : values.own;
+          const vBase = (fromPast ? b * values.pastPos + j : b * values.pos + j - values.pastPos) * rowStride + h * dHead;
           const weight = p[plane + i * keys + j]!;
           let acc = 0;
-          for (let e = 0; e < dHead; e++) {
-            acc += g[zBase + e]! * vd[vBase + e]!;
-            dV[vBase + e] += weight * g[zBase + e]!;
-          }
+          for (let e = 0; e < dHead; e++) acc += g[zBase + e]! * vd[vBase + e]!;
+          if (!fromPast) for (let e = 0; e < dHead; e++) dV[vBase + e] += weight * g[zBase + e]!;
           dPattern[plane + i * keys + j] = acc;
         }
       }
@@ -78,16 +94,18 @@ export function maskScoreGradients(dScores: Tensor, mask: KeyMask | null): Tenso
 /**
  * attentionScores backward, scores[b, h, q, k] = q[b, q, h]·k[b, k, h]/√d_head:
  * ∂/∂q[b, q, h] = Σ_k dScores·k[b, k, h]/√d_head and ∂/∂k[b, k, h] = Σ_q dScores·q[b, q, h]/√d_head.
- * Masked entries must already be zero (maskScoreGradients).
+ * Masked entries must already be zero (maskScoreGradients). With `pastK` (the past's keys), keys are
+ * its positions then k's, and ∂/∂k covers k's only.
  */
-export function attentionScoresBackward(dScores: Tensor, q: Tensor, k: Tensor): { dQ: Tensor; dK: Tensor } {
+export function attentionScoresBackward(dScores: Tensor, q: Tensor, k: Tensor, pastK?: Tensor): { dQ: Tensor; dK: Tensor } {
   const [batch, nHeads, pos, keys] = dScores.shape as [number, number, number, number];
   const dHead = q.shape[3]!;
   const rowStride = nHeads * dHead;
   const scale = 1 / Math.sqrt(dHead);
   const dQ = new Float32Array(q.size);
   const dK = new Float32Array(k.size);
-  const g = dScores.data, qd = q.data, kd = k.data;
+  const g = dScores.data, qd = q.data;
+  const keyRow = keyRows(k, pastK);
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < nHeads; h++) {
       for (let i = 0; i < pos; i++) {
@@ -97,11 +115,11 @@ export function attentionScoresBackward(dScores: Tensor, q: Tensor, k: Tensor): 
           const weight = g[row + j]!;
           if (weight === 0) continue;
           const w = weight * scale;
-          const kBase = (b * keys + j) * rowStride + h * dHead;
-          for (let e = 0; e < dHead; e++) {
-            dQ[qBase + e] += w * kd[kBase + e]!;
-            dK[kBase + e] += w * qd[qBase + e]!;
-          }
+          const fromPast = j < keyRow.pastPos;
+          const kd = fromPast ? keyRow.past : keyRow.own;
+          const kBase = (fromPast ? b * keyRow.pastPos + j : b * keyRow.pos + j - keyRow.pastPos) * rowStride + h * dHead;
+          for (let e = 0; e < dHead; e++) dQ[qBase + e] += w * kd[kBase + e]!;
+          if (!fromPast) for (let e = 0; e < dHead; e++) dK[kBase + e] += w * qd[qBase + e]!;
         }
       }
     }
