@@ -8,6 +8,7 @@ import type { HookedGpt2 } from "../hooks/hooked-gpt2.ts";
 import { linear } from "../backend/linear.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { edgeGraph, type EdgeGraph, isEdge, upstreamCount } from "./eap-graph.ts";
+import { firstDifference, metricAfterPrefix, type Prompts, promptRange, promptsOf, sharedPrefixLength, splitAtPrefix } from "./eap-prefix.ts";
 import { gatherHeadRows, receiverGradientNames, receiverInputGradients } from "./eap-receiver-gradients.ts";
 import { PatchingError } from "./patching-error.ts";
 import { minus } from "./recompute.ts";
@@ -15,6 +16,7 @@ import { minus } from "./recompute.ts";
 export type EdgeAttributionMethod = "eap" | "eap-ig";
 
 export interface EdgeAttributionOptions {
+  /** Prompts as ids, or a padded batch from model.toTokens (its mask is used). */
   readonly clean: TokenBatch;
   readonly corrupted: TokenBatch;
   /**
@@ -34,6 +36,14 @@ export interface EdgeAttributionOptions {
   readonly positions?: readonly number[];
   /** Prompts per gradient run when `metric` is a function (default: as many as fit ≈ 256 MB of gradients). */
   readonly batchSize?: number;
+  /**
+   * Run the leading positions at which no clean and corrupted prompt of a batch differ (ids and
+   * padding) once, and the clean, corrupted and interpolated runs only after them, continuing the
+   * prefix's keys and values (default true). Exact: with causal attention those positions'
+   * activations are the same in every run, so their terms are 0 and later gradients do not depend
+   * on them being recomputed. Positions the metric reads are never in the prefix.
+   */
+  readonly sharePrefix?: boolean;
   readonly onProgress?: (done: number, total: number) => void;
 }
 
@@ -66,10 +76,15 @@ export function edgeAttribution(model: HookedGpt2, options: EdgeAttributionOptio
   if (clean.batch !== corrupted.batch || clean.pos !== corrupted.pos) {
     throw new PatchingError("shape_mismatch", `clean and corrupted prompts differ in shape: [${clean.batch}, ${clean.pos}] vs [${corrupted.batch}, ${corrupted.pos}]`);
   }
-  const positions = options.positions ?? differingPositions(clean, corrupted);
+  const cleanPrompts = promptsOf(clean);
+  const corruptedPrompts = promptsOf(corrupted);
+  const first = firstDifference(cleanPrompts, corruptedPrompts);
+  const positions = options.positions ?? Array.from({ length: clean.pos - first }, (_, i) => first + i);
   for (const p of positions) {
     if (!Number.isInteger(p) || p < 0 || p >= clean.pos) throw new PatchingError("bad_position", `edge attribution position ${p} is outside [0, ${clean.pos})`);
   }
+  const sharePrefix = options.sharePrefix ?? true;
+  if (typeof sharePrefix !== "boolean") throw new PatchingError("bad_option", `sharePrefix must be true or false, got ${String(sharePrefix)}`);
   const graph = edgeGraph(model.config);
   const { senders, receivers } = graph;
   const scores = new Float64Array(senders.length * receivers.length);
@@ -83,7 +98,8 @@ export function edgeAttribution(model: HookedGpt2, options: EdgeAttributionOptio
     const chunkMetric = typeof metric === "function" ? metric(start, end) : metric;
     const weight = typeof metric === "function" ? (end - start) / clean.batch : 1;
     scoreChunk(model, graph, {
-      clean: promptRange(clean, start, end), corrupted: promptRange(corrupted, start, end), metric: chunkMetric, steps, positions, weight,
+      clean: promptRange(cleanPrompts, start, end), corrupted: promptRange(corruptedPrompts, start, end),
+      metric: chunkMetric, steps, positions, weight, sharePrefix,
     }, scores);
     options.onProgress?.(c + 1, chunks);
   }
@@ -93,32 +109,20 @@ export function edgeAttribution(model: HookedGpt2, options: EdgeAttributionOptio
   return { graph, scores, method, steps, positions: [...positions] };
 }
 
-/** Positions from the first at which any clean and corrupted prompt differ. */
-function differingPositions(clean: TokenBatch, corrupted: TokenBatch): number[] {
-  let first = clean.pos;
-  for (let b = 0; b < clean.batch; b++) {
-    for (let p = 0; p < first; p++) if (clean.ids[b * clean.pos + p] !== corrupted.ids[b * clean.pos + p]) first = p;
-  }
-  return Array.from({ length: clean.pos - first }, (_, i) => first + i);
-}
-
 function defaultBatchSize(graph: EdgeGraph, positions: number): number {
   const perPrompt = (graph.senders.length + graph.receivers.length) * Math.max(1, positions) * graph.config.dModel;
   return Math.max(1, Math.floor(64e6 / perPrompt));
 }
 
-function promptRange(tokens: TokenBatch, start: number, end: number): TokenBatch {
-  return { ids: tokens.ids.subarray(start * tokens.pos, end * tokens.pos), batch: end - start, pos: tokens.pos };
-}
-
 interface Chunk {
-  readonly clean: TokenBatch;
-  readonly corrupted: TokenBatch;
+  readonly clean: Prompts;
+  readonly corrupted: Prompts;
   readonly metric: LogitMetric;
   readonly steps: number;
   readonly positions: readonly number[];
   /** This chunk's share of the whole batch's mean metric. */
   readonly weight: number;
+  readonly sharePrefix: boolean;
 }
 
 /** The hook points of the senders' outputs: the embedding, every head's z, every MLP's output. */
@@ -130,10 +134,17 @@ function senderOutputNames(nLayers: number): HookName[] {
 
 function scoreChunk(model: HookedGpt2, graph: EdgeGraph, chunk: Chunk, scores: Float64Array): void {
   const { nLayers, dModel: d } = model.config;
-  const { clean, corrupted, steps, positions } = chunk;
-  const rows = Int32Array.from({ length: clean.batch * positions.length }, (_, i) => Math.floor(i / positions.length) * clean.pos + positions[i % positions.length]!);
+  const { steps } = chunk;
+  const prefix = chunk.sharePrefix ? sharedPrefixLength(chunk.clean, chunk.corrupted, chunk.metric) : 0;
+  // Terms at prefix positions are 0 (corrupted − clean is 0 there).
+  const positions = chunk.positions.filter((p) => p >= prefix).map((p) => p - prefix);
+  if (positions.length === 0) return;
+  const { clean, corrupted } = splitAtPrefix(model, chunk.clean, chunk.corrupted, prefix);
+  const metric = metricAfterPrefix(chunk.metric, prefix);
+  const { batch, pos } = clean.tokens;
+  const rows = Int32Array.from({ length: batch * positions.length }, (_, i) => Math.floor(i / positions.length) * pos + positions[i % positions.length]!);
   const outputs = senderOutputNames(nLayers);
-  const corruptedRun = model.runUntil(corrupted, blockHook(nLayers - 1, "hook_mlp_out"), { cache: outputs });
+  const corruptedRun = model.runUntil(corrupted.tokens, blockHook(nLayers - 1, "hook_mlp_out"), { cache: outputs, ...corrupted.options });
   const corruptedEmbed = corruptedRun.get(blockHook(0, "hook_resid_pre"));
   const { grads: gradNames, cache: lnNames } = receiverGradientNames(nLayers);
   const width = rows.length * d;
@@ -147,8 +158,9 @@ function scoreChunk(model: HookedGpt2, graph: EdgeGraph, chunk: Chunk, scores: F
       for (let i = 0; i < out.length; i++) out[i] = corruptedEmbed.data[i]! + alpha * (act.data[i]! - corruptedEmbed.data[i]!);
       return new Tensor(out, act.shape);
     };
-    const run = model.runWithGradients(clean, {
-      metric: chunk.metric,
+    const run = model.runWithGradients(clean.tokens, {
+      ...clean.options,
+      metric,
       grads: gradNames,
       cache: k === steps ? [...lnNames, ...outputs] : lnNames,
       ...(k < steps ? { hooks: [[blockHook(0, "hook_resid_pre"), interpolate] as const] } : {}),
