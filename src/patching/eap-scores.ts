@@ -92,6 +92,9 @@ export function edgeAttribution(model: HookedGpt2, options: EdgeAttributionOptio
   const batchSize = typeof metric === "function" ? (options.batchSize ?? defaultBatchSize(graph, positions.length)) : clean.batch;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new PatchingError("bad_option", `batchSize must be a positive integer, got ${batchSize}`);
   const chunks = Math.ceil(clean.batch / batchSize);
+  const maxWidth = Math.min(batchSize, clean.batch) * positions.length * model.config.dModel;
+  // Reused by every batch of prompts (the last one uses a prefix of each).
+  const work: Workspace = { gradients: new Float32Array(receivers.length * maxWidth), deltas: new Float32Array(senders.length * maxWidth) };
   for (let c = 0; c < chunks; c++) {
     const start = c * batchSize;
     const end = Math.min(clean.batch, start + batchSize);
@@ -100,7 +103,7 @@ export function edgeAttribution(model: HookedGpt2, options: EdgeAttributionOptio
     scoreChunk(model, graph, {
       clean: promptRange(cleanPrompts, start, end), corrupted: promptRange(corruptedPrompts, start, end),
       metric: chunkMetric, steps, positions, weight, sharePrefix,
-    }, scores);
+    }, work, scores);
     options.onProgress?.(c + 1, chunks);
   }
   for (let s = 0; s < senders.length; s++) {
@@ -125,6 +128,12 @@ interface Chunk {
   readonly sharePrefix: boolean;
 }
 
+/** A batch's receivers' gradients [receivers, rows·d_model] (each layer's a contiguous block) and senders' deltas [senders, rows·d_model]. */
+interface Workspace {
+  readonly gradients: Float32Array;
+  readonly deltas: Float32Array;
+}
+
 /** The hook points of the senders' outputs: the embedding, every head's z, every MLP's output. */
 function senderOutputNames(nLayers: number): HookName[] {
   const names: HookName[] = [blockHook(0, "hook_resid_pre")];
@@ -132,7 +141,7 @@ function senderOutputNames(nLayers: number): HookName[] {
   return names;
 }
 
-function scoreChunk(model: HookedGpt2, graph: EdgeGraph, chunk: Chunk, scores: Float64Array): void {
+function scoreChunk(model: HookedGpt2, graph: EdgeGraph, chunk: Chunk, work: Workspace, scores: Float64Array): void {
   const { nLayers, dModel: d } = model.config;
   const { steps } = chunk;
   const prefix = chunk.sharePrefix ? sharedPrefixLength(chunk.clean, chunk.corrupted, chunk.metric) : 0;
@@ -148,8 +157,9 @@ function scoreChunk(model: HookedGpt2, graph: EdgeGraph, chunk: Chunk, scores: F
   const corruptedEmbed = corruptedRun.get(blockHook(0, "hook_resid_pre"));
   const { grads: gradNames, cache: lnNames } = receiverGradientNames(nLayers);
   const width = rows.length * d;
-  // With one step the gradients are kept as computed; with several, their mean is accumulated.
-  const gradientSums: Float32Array[] = steps === 1 ? [] : graph.receivers.map(() => new Float32Array(width));
+  // With one step the gradients are copied as computed; with several, their mean is accumulated.
+  const gradients = work.gradients.subarray(0, graph.receivers.length * width);
+  if (steps > 1) gradients.fill(0);
   let cleanRun: ActivationCache | null = null;
   for (let k = steps; k >= 1; k--) {
     const alpha = k / steps;
@@ -169,23 +179,22 @@ function scoreChunk(model: HookedGpt2, graph: EdgeGraph, chunk: Chunk, scores: F
     const gradientOf = receiverInputGradients(model.model, run.grads, run.cache, rows);
     graph.receivers.forEach((receiver, r) => {
       const g = gradientOf(receiver).data;
-      if (steps === 1) {
-        gradientSums[r] = g;
-        return;
-      }
-      const sum = gradientSums[r]!;
-      for (let i = 0; i < width; i++) sum[i] += g[i]! / steps;
+      const sum = gradients.subarray(r * width, (r + 1) * width);
+      if (steps === 1) sum.set(g);
+      else for (let i = 0; i < width; i++) sum[i] += g[i]! / steps;
     });
   }
-  const deltas = senderDeltas(model, graph, cleanRun!, corruptedRun, rows);
-  contract(model, graph, deltas, gradientSums, width, chunk.weight, scores);
+  const deltas = senderDeltas(model, graph, cleanRun!, corruptedRun, rows, work.deltas);
+  contract(model, graph, deltas, gradients, width, chunk.weight, scores);
 }
 
-/** Each sender's corrupted − clean output at `rows`, senders in graph order: [senders, rows·d_model]. */
-function senderDeltas(model: HookedGpt2, graph: EdgeGraph, clean: ActivationCache, corrupted: ActivationCache, rows: Int32Array): Float32Array {
+/** Each sender's corrupted − clean output at `rows`, senders in graph order: [senders, rows·d_model], written into `into`. */
+function senderDeltas(
+  model: HookedGpt2, graph: EdgeGraph, clean: ActivationCache, corrupted: ActivationCache, rows: Int32Array, into: Float32Array,
+): Float32Array {
   const d = model.config.dModel;
   const width = rows.length * d;
-  const out = new Float32Array(graph.senders.length * width);
+  const out = into.subarray(0, graph.senders.length * width);
   graph.senders.forEach((sender, s) => {
     let delta: Tensor;
     if (sender.kind === "embed") {
@@ -206,10 +215,11 @@ function senderDeltas(model: HookedGpt2, graph: EdgeGraph, clean: ActivationCach
 
 /**
  * scores[u, v] += weight · Σ_rows Δ_u · G_v: per layer one product of the upstream senders' deltas
- * [senders, rows·d] with that layer's receivers' gradients (packed as a weight), on the model's GEMM.
+ * [senders, rows·d] with that layer's receivers' gradients (a contiguous block, as a weight), on the
+ * model's GEMM.
  */
 function contract(
-  model: HookedGpt2, graph: EdgeGraph, deltas: Float32Array, gradients: Float32Array[], width: number, weight: number, scores: Float64Array,
+  model: HookedGpt2, graph: EdgeGraph, deltas: Float32Array, gradients: Float32Array, width: number, weight: number, scores: Float64Array,
 ): void {
   const backend = model.model.backend;
   const { receivers } = graph;
@@ -220,9 +230,8 @@ function contract(
   });
   for (const group of groups) {
     const senderCount = Math.max(...group.map((r) => upstreamCount(graph, r)));
-    const packed = new Float32Array(group.length * width);
-    group.forEach((r, i) => packed.set(gradients[r]!, i * width));
-    const w = backend.prepareTransposed(packed, group.length, width);
+    const first = group[0]!;
+    const w = backend.prepareTransposed(gradients.subarray(first * width, (first + group.length) * width), group.length, width);
     try {
       const product = linear(backend, new Tensor(deltas.subarray(0, senderCount * width), [senderCount, width]), w).data;
       for (let s = 0; s < senderCount; s++) {

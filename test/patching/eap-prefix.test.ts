@@ -50,6 +50,15 @@ describe("EAP with the shared prefix run once", () => {
     both({ clean, corrupted, metric: () => logProbMetric(target), batchSize: 1, method: "eap-ig", steps: 3 });
   });
 
+  it("batches of unequal size (the last one smaller) add up to one run of every prompt", () => {
+    const three = (t: TokenBatch): TokenBatch => ({ ids: Int32Array.from([...t.ids, ...t.ids.subarray(0, 13)]), batch: 3, pos: 13 });
+    for (const method of ["eap", "eap-ig"] as const) {
+      const batched = edgeAttribution(model, { clean: three(clean), corrupted: three(corrupted), metric: () => logProbMetric(target), batchSize: 2, method, steps: 2 });
+      const whole = edgeAttribution(model, { clean: three(clean), corrupted: three(corrupted), metric: logProbMetric(target), method, steps: 2, sharePrefix: false });
+      expectSameScores(batched, whole);
+    }
+  });
+
   it("scores positions inside the prefix as 0, and reads a metric at given positions after it", () => {
     const positions = Array.from({ length: 13 }, (_, i) => i);
     const metric = logProbMetric([target, target + 1], { positions: [12, 9] });
