@@ -128,7 +128,7 @@ interface Chunk {
   readonly sharePrefix: boolean;
 }
 
-/** A batch's receivers' gradients [receivers, rows·d_model] (each layer's a contiguous block) and senders' deltas [senders, rows·d_model]. */
+/** A batch's receivers' gradients [receivers, rows·d_model] and senders' deltas [senders, rows·d_model]. */
 interface Workspace {
   readonly gradients: Float32Array;
   readonly deltas: Float32Array;
@@ -214,31 +214,25 @@ function senderDeltas(
 }
 
 /**
- * scores[u, v] += weight · Σ_rows Δ_u · G_v: per layer one product of the upstream senders' deltas
- * [senders, rows·d] with that layer's receivers' gradients (a contiguous block, as a weight), on the
- * model's GEMM.
+ * scores[u, v] += weight · Σ_rows Δ_u · G_v: one product of every receiver's gradient
+ * [receivers, rows·d] with every sender's delta (packed once as the weight), on the model's GEMM.
+ * Packing the deltas once costs less than packing each layer's gradients to keep only the upstream
+ * senders' products; the other products are dropped.
  */
 function contract(
   model: HookedGpt2, graph: EdgeGraph, deltas: Float32Array, gradients: Float32Array, width: number, weight: number, scores: Float64Array,
 ): void {
   const backend = model.model.backend;
-  const { receivers } = graph;
-  const groups: number[][] = [];
-  receivers.forEach((receiver, r) => {
-    const key = receiver.kind === "logits" ? model.config.nLayers : receiver.layer;
-    (groups[key] ??= []).push(r);
-  });
-  for (const group of groups) {
-    const senderCount = Math.max(...group.map((r) => upstreamCount(graph, r)));
-    const first = group[0]!;
-    const w = backend.prepareTransposed(gradients.subarray(first * width, (first + group.length) * width), group.length, width);
-    try {
-      const product = linear(backend, new Tensor(deltas.subarray(0, senderCount * width), [senderCount, width]), w).data;
-      for (let s = 0; s < senderCount; s++) {
-        group.forEach((r, i) => (scores[s * receivers.length + r] += weight * product[s * group.length + i]!));
-      }
-    } finally {
-      backend.release?.(w);
+  const S = graph.senders.length;
+  const R = graph.receivers.length;
+  const w = backend.prepareTransposed(deltas, S, width);
+  try {
+    const product = linear(backend, new Tensor(gradients, [R, width]), w).data;
+    for (let r = 0; r < R; r++) {
+      const upstream = upstreamCount(graph, r);
+      for (let s = 0; s < upstream; s++) scores[s * R + r] += weight * product[r * S + s]!;
     }
+  } finally {
+    backend.release?.(w);
   }
 }
