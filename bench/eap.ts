@@ -13,6 +13,7 @@
  * runs (senders → logits, and one senders → MLP sweep, timed once, ×6 for the paper's other six
  * sweeps: an estimate; the whole pipeline is bench/greater-than.ts). EAP runs first, so the peak
  * RSS after it is its own, not the cached runs' (≈ 3.5 GB of every head's result at N = 490).
+ * Measured before and after the shared prefix (2026-12-05, under load): README, "Edge attribution".
  */
 import { loadavg } from "node:os";
 import process from "node:process";
