@@ -3,14 +3,19 @@
  * on the GPT-2-small-shaped random model (bench/random-gpt2.ts), in one process.
  *
  *   deno run -A bench/eap.ts   (npm run bench runs it under Node, compiled by bench/node-compile.ts)
- *   options: --n 490 --steps 5 --edges 200 --sweeps 1
+ *   options: --n 490 --steps 5 --edges 200 --sweeps 1 --share-prefix 1
  *
- * Prints the time of the clean and corrupted cached runs, of EAP over every edge (one gradient run
- * per batch of prompts), of EAP-IG with --steps steps, of the exact edge-level evaluation of the top
- * --edges circuit, and of the exact path-patching sweeps the pipeline runs (senders → logits, and
- * one senders → MLP sweep, timed once, ×6 for the paper's other six sweeps: an estimate; the whole
- * pipeline is bench/greater-than.ts), with the peak RSS after each.
+ * Prints, with wall-clock and CPU seconds (all threads) and the peak RSS after each: EAP over every
+ * edge (gradient runs over batches of prompts; the 8-token prefix the clean and corrupted prompts
+ * share is run once and continued as past keys and values unless --share-prefix 0), EAP-IG with
+ * --steps steps, then the clean and corrupted cached runs of the exact pipeline, the exact
+ * edge-level evaluation of the top --edges circuit, and the exact path-patching sweeps the pipeline
+ * runs (senders → logits, and one senders → MLP sweep, timed once, ×6 for the paper's other six
+ * sweeps: an estimate; the whole pipeline is bench/greater-than.ts). EAP runs first, so the peak
+ * RSS after it is its own, not the cached runs' (≈ 3.5 GB of every head's result at N = 490).
+ * Measured before and after the shared prefix (2026-12-05, under load): README, "Edge attribution".
  */
+import { loadavg } from "node:os";
 import process from "node:process";
 import { loadGpt2FromDir } from "../src/gpt2/node-load.ts";
 import { HookedGpt2 } from "../src/hooks/hooked-gpt2.ts";
@@ -30,14 +35,20 @@ const N = intOption(argv, "n", 490);
 const STEPS = intOption(argv, "steps", 5);
 const EDGES = intOption(argv, "edges", 200);
 const SWEEPS = intOption(argv, "sweeps", 1, 0);
+const SHARE_PREFIX = intOption(argv, "share-prefix", 1, 0) !== 0;
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
 const peakRss = () => process.resourceUsage().maxRSS * 1024;
 const timed = <T>(label: string, target: string, f: () => T): { value: T; seconds: number } => {
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const value = f();
   const seconds = (performance.now() - t0) / 1000;
-  console.log(`${label.padEnd(44)} ${seconds.toFixed(1).padStart(7)} s ${target.padEnd(18)} peak RSS ${mb(peakRss())}`);
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  console.log(
+    `${label.padEnd(44)} ${seconds.toFixed(1).padStart(7)} s (CPU ${cpuSeconds.toFixed(1).padStart(6)} s) ${target.padEnd(18)} peak RSS ${mb(peakRss())}`,
+  );
   return { value, seconds };
 };
 
@@ -53,6 +64,16 @@ console.log(
     `greater-than N = ${N} × ${data.tokens.pos} tokens; ${edgeCount(edgeGraph(config))} edges`,
 );
 
+console.log(`load average ${loadavg().map((l) => l.toFixed(1)).join(" ")}; peak RSS after loading ${mb(peakRss())}`);
+
+const score = (method: EdgeAttributionMethod) => edgeAttribution(model, {
+  clean: data.tokens, corrupted: data.corruptedTokens, method, steps: STEPS,
+  metric: (start, end) => probabilityDifferenceGradientMetric(yearTokens, yy.slice(start, end)),
+  ...(SHARE_PREFIX ? {} : { sharePrefix: false }),
+});
+const prefixNote = SHARE_PREFIX ? "" : " (no shared prefix)";
+const eap = timed(`EAP, every edge${prefixNote}`, "(target ≤ 60 s)", () => score("eap"));
+const ig = timed(`EAP-IG, ${STEPS} steps, every edge${prefixNote}`, "(target ≤ 180 s)", () => score("eap-ig"));
 const runs = timed("clean + corrupted cached runs", "", () => {
   const clean = collectPathActivations(model, data.tokens);
   return { clean, corrupted: collectPathActivations(model, data.corruptedTokens, { reuse: { run: clean, tokens: data.tokens } }) };
@@ -61,12 +82,6 @@ const context: PathPatchingContext = {
   model, ...runs.value, logitPosition: GT_POSITIONS.END,
   metric: probabilityDifferenceMetric(yearTokens, yy), softmaxMetric: probabilityDifferenceSoftmaxMetric(yearTokens, yy),
 };
-const score = (method: EdgeAttributionMethod) => edgeAttribution(model, {
-  clean: data.tokens, corrupted: data.corruptedTokens, method, steps: STEPS,
-  metric: (start, end) => probabilityDifferenceGradientMetric(yearTokens, yy.slice(start, end)),
-});
-const eap = timed("EAP, every edge", "(target ≤ 60 s)", () => score("eap"));
-const ig = timed(`EAP-IG, ${STEPS} steps, every edge`, "(target ≤ 180 s)", () => score("eap-ig"));
 const circuit = topEdgeCircuit(ig.value, EDGES);
 timed(`exact evaluation, top ${EDGES} → ${edgeCircuitSize(circuit)} edges`, "", () => evaluateEdgeCircuit(context, circuit));
 if (SWEEPS > 0) {

@@ -13,6 +13,7 @@ import type { LogitMetric } from "./backward/logit-metrics.ts";
 import { geluNewBackward } from "./backward/mlp-backward.ts";
 import { linearInputBackward, transposedBlockWeight, transposedHeadOut, transposedUnembed } from "./backward/transposed-weights.ts";
 import { gatherFlatRows, metricWithLogitGradient, scatterFlatRows } from "./backward/unembed-backward.ts";
+import type { PastKeysValues } from "./forward.ts";
 import { blockHook, type BlockHookSuffix, type HookName, parseHookName } from "./hook-names.ts";
 import type { Gpt2Model } from "./model.ts";
 import { beginPassScratch, type PassScratch } from "./forward-scratch.ts";
@@ -48,8 +49,11 @@ export interface BackwardInputs {
   /** The forward's activation at a hook point that {@link savedForBackward} names (or mlp.hook_pre if kept). */
   readonly saved: (name: HookName) => Tensor | undefined;
   readonly batch: number;
+  /** The positions the forward computed (after the past's, if any). */
   readonly pos: number;
-  /** The padded batch's key mask, as the forward used it. */
+  /** The past keys and values the forward continued (constants: no gradient flows into them). */
+  readonly past?: PastKeysValues;
+  /** The padded batch's key mask, as the forward used it ([batch, pastPos + pos]). */
   readonly mask: KeyMask | null;
   readonly metric: LogitMetric;
   /** The rows b·pos + p whose logits the metric reads, in its order (metricRows). */
@@ -205,14 +209,14 @@ function blockBackward(pass: Pass, layer: number, dResidPostIn: Tensor): Tensor 
   const dPatternBuffer = take("pattern", pattern.size, "attn.hook_pattern");
   const { dPattern, dV } = mixValuesBackward(dz, pattern, saved("attn.hook_v"), maskedToo, kernels, {
     dPattern: dPatternBuffer, dV: take("v", rows * d, "attn.hook_v"),
-  });
+  }, inputs.past?.values[layer]);
   const dPatternSeen = visit("attn.hook_pattern", dPattern);
   const dScoresInto = dPatternSeen.data === dPatternBuffer && pass.unheld([hook("attn.hook_attn_scores")]) ? dPatternBuffer : undefined;
   let dScores = visit("attn.hook_attn_scores", softmaxBackward(dPatternSeen, pattern, kernels, dScoresInto));
   if (visitor.mayModify(hook("attn.hook_attn_scores"))) dScores = maskScoreGradients(dScores.clone(), inputs.mask);
   const { dQ, dK } = attentionScoresBackward(dScores, saved("attn.hook_q"), saved("attn.hook_k"), kernels, {
     dQ: take("q", rows * d, "attn.hook_q"), dK: take("k", rows * d, "attn.hook_k"),
-  });
+  }, inputs.past?.keys[layer]);
   const dVSeen = visit("attn.hook_v", dV);
   const dKSeen = visit("attn.hook_k", dK);
   const dQSeen = visit("attn.hook_q", dQ);

@@ -1,6 +1,7 @@
 import { InputError } from "../errors.ts";
 import { type GradientVisitor, runBackward, savedForBackward } from "../gpt2/backward.ts";
 import type { LogitMetric } from "../gpt2/backward/logit-metrics.ts";
+import type { PastKeysValues } from "../gpt2/forward.ts";
 import { metricRows } from "../gpt2/backward/unembed-backward.ts";
 import type { HookName } from "../gpt2/hook-names.ts";
 import type { Gpt2Model } from "../gpt2/model.ts";
@@ -35,8 +36,18 @@ export interface GradientRunOptions extends TokenizeInputOptions {
    * block. Default false.
    */
   readonly recomputeMlpPre?: boolean;
-  /** For ids padded by hand: [batch, pos] of 1 (token) and 0 (pad), as run() takes it. */
+  /** For ids padded by hand: [batch, pastPos + pos] of 1 (token) and 0 (pad), as run() takes it. */
   readonly attentionMask?: Tensor | readonly (readonly number[])[];
+  /**
+   * Keys and values of earlier positions per layer, [batch, pastPos, head, d_head], as run() takes
+   * them (e.g. a shared prefix's `attn.hook_k` / `attn.hook_v`): the tokens continue after them.
+   * The past is a constant: no gradient flows into it. Hook points, their gradients and the
+   * metric's positions cover the run's own positions only (a numeric metric position p is the
+   * run's p-th token, at pastPos + p in the whole prompt); attention scores and patterns and their
+   * gradients are [batch, head, pos, pastPos + pos]. Because attention is causal, each gradient
+   * equals the same positions' slice of the whole prompt's gradient run.
+   */
+  readonly past?: PastKeysValues;
 }
 
 export interface GradientRunResult {
@@ -58,7 +69,7 @@ export interface GradientModel extends HookNameSource {
   runUntil(tokens: RunInput, stopAfter: HookName, options?: object): ActivationCache;
 }
 
-const OPTION_KEYS = ["metric", "grads", "backwardHooks", "hooks", "cache", "recomputeMlpPre", "attentionMask", "prependBos", "paddingSide", "padTokenId"];
+const OPTION_KEYS = ["metric", "grads", "backwardHooks", "hooks", "cache", "recomputeMlpPre", "attentionMask", "past", "prependBos", "paddingSide", "padTokenId"];
 
 const bad = (message: string) => new InputError(message, "bad_option");
 
@@ -68,7 +79,7 @@ function checkOptions(options: unknown): asserts options is GradientRunOptions {
   }
   for (const key of Object.keys(options)) {
     if (!OPTION_KEYS.includes(key)) {
-      const hint = ["start", "past", "logitPositions"].includes(key) ? " (not supported with gradients)" : "";
+      const hint = ["start", "logitPositions"].includes(key) ? " (not supported with gradients)" : "";
       throw bad(`unknown runWithGradients option "${key}"${hint}; the options are ${OPTION_KEYS.join(", ")}`);
     }
   }
@@ -110,6 +121,7 @@ export function runWithGradients(hooked: GradientModel, input: RunInput, options
   const forwardCache = hooked.runUntil(resolved.tokens, "ln_final.hook_normalized", {
     hooks: forwardHooks, cache: keep,
     ...(options.attentionMask !== undefined ? { attentionMask: options.attentionMask } : {}),
+    ...(options.past !== undefined ? { past: options.past } : {}),
   });
   const cache = new ActivationCache();
   for (const [name, value] of forwardCache) if (userCache(name)) cache.record(name, value);
@@ -130,6 +142,7 @@ export function runWithGradients(hooked: GradientModel, input: RunInput, options
     saved: (name) => (forwardCache.has(name) ? forwardCache.get(name) : undefined),
     batch: tokens.batch,
     pos: tokens.pos,
+    ...(options.past !== undefined ? { past: options.past } : {}),
     mask: mask ? { data: mask.data, batch: mask.shape[0]!, keys: mask.shape[1]! } : null,
     metric: options.metric,
     metricRows: metricRows(options.metric.positions, tokens.batch, tokens.pos, lastTokenIndex),

@@ -158,7 +158,8 @@ export class HookedGpt2 {
    * gradient of the metric with respect to every hook point asked for with `grads` (under its hook
    * name, in its shape; e.g. `blocks.3.attn.hook_z` → [batch, pos, head, d_head]). `backwardHooks`
    * see and may edit each gradient as it flows, once each, in reverse order of the forward. Only
-   * activations' gradients exist (no gradients with respect to the weights).
+   * activations' gradients exist (no gradients with respect to the weights). With `past` (a
+   * prefix's keys and values) the run covers the positions after the prefix, which stays constant.
    */
   runWithGradients(input: RunInput, options: GradientRunOptions): GradientRunResult {
     return runWithGradients(this, input, options);

@@ -8,6 +8,7 @@ import type { HookedGpt2 } from "../hooks/hooked-gpt2.ts";
 import { linear } from "../backend/linear.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { edgeGraph, type EdgeGraph, isEdge, upstreamCount } from "./eap-graph.ts";
+import { firstDifference, metricAfterPrefix, type Prompts, promptRange, promptsOf, sharedPrefixLength, splitAtPrefix } from "./eap-prefix.ts";
 import { gatherHeadRows, receiverGradientNames, receiverInputGradients } from "./eap-receiver-gradients.ts";
 import { PatchingError } from "./patching-error.ts";
 import { minus } from "./recompute.ts";
@@ -15,6 +16,7 @@ import { minus } from "./recompute.ts";
 export type EdgeAttributionMethod = "eap" | "eap-ig";
 
 export interface EdgeAttributionOptions {
+  /** Prompts as ids, or a padded batch from model.toTokens (its mask is used). */
   readonly clean: TokenBatch;
   readonly corrupted: TokenBatch;
   /**
@@ -34,6 +36,14 @@ export interface EdgeAttributionOptions {
   readonly positions?: readonly number[];
   /** Prompts per gradient run when `metric` is a function (default: as many as fit ≈ 256 MB of gradients). */
   readonly batchSize?: number;
+  /**
+   * Run the leading positions at which no clean and corrupted prompt of a batch differ (ids and
+   * padding) once, and the clean, corrupted and interpolated runs only after them, continuing the
+   * prefix's keys and values (default true). Exact: with causal attention those positions'
+   * activations are the same in every run, so their terms are 0 and later gradients do not depend
+   * on them being recomputed. Positions the metric reads are never in the prefix.
+   */
+  readonly sharePrefix?: boolean;
   readonly onProgress?: (done: number, total: number) => void;
 }
 
@@ -66,10 +76,15 @@ export function edgeAttribution(model: HookedGpt2, options: EdgeAttributionOptio
   if (clean.batch !== corrupted.batch || clean.pos !== corrupted.pos) {
     throw new PatchingError("shape_mismatch", `clean and corrupted prompts differ in shape: [${clean.batch}, ${clean.pos}] vs [${corrupted.batch}, ${corrupted.pos}]`);
   }
-  const positions = options.positions ?? differingPositions(clean, corrupted);
+  const cleanPrompts = promptsOf(clean);
+  const corruptedPrompts = promptsOf(corrupted);
+  const first = firstDifference(cleanPrompts, corruptedPrompts);
+  const positions = options.positions ?? Array.from({ length: clean.pos - first }, (_, i) => first + i);
   for (const p of positions) {
     if (!Number.isInteger(p) || p < 0 || p >= clean.pos) throw new PatchingError("bad_position", `edge attribution position ${p} is outside [0, ${clean.pos})`);
   }
+  const sharePrefix = options.sharePrefix ?? true;
+  if (typeof sharePrefix !== "boolean") throw new PatchingError("bad_option", `sharePrefix must be true or false, got ${String(sharePrefix)}`);
   const graph = edgeGraph(model.config);
   const { senders, receivers } = graph;
   const scores = new Float64Array(senders.length * receivers.length);
@@ -77,14 +92,18 @@ export function edgeAttribution(model: HookedGpt2, options: EdgeAttributionOptio
   const batchSize = typeof metric === "function" ? (options.batchSize ?? defaultBatchSize(graph, positions.length)) : clean.batch;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new PatchingError("bad_option", `batchSize must be a positive integer, got ${batchSize}`);
   const chunks = Math.ceil(clean.batch / batchSize);
+  const maxWidth = Math.min(batchSize, clean.batch) * positions.length * model.config.dModel;
+  // Reused by every batch of prompts (the last one uses a prefix of each).
+  const work: Workspace = { gradients: new Float32Array(receivers.length * maxWidth), deltas: new Float32Array(senders.length * maxWidth) };
   for (let c = 0; c < chunks; c++) {
     const start = c * batchSize;
     const end = Math.min(clean.batch, start + batchSize);
     const chunkMetric = typeof metric === "function" ? metric(start, end) : metric;
     const weight = typeof metric === "function" ? (end - start) / clean.batch : 1;
     scoreChunk(model, graph, {
-      clean: promptRange(clean, start, end), corrupted: promptRange(corrupted, start, end), metric: chunkMetric, steps, positions, weight,
-    }, scores);
+      clean: promptRange(cleanPrompts, start, end), corrupted: promptRange(corruptedPrompts, start, end),
+      metric: chunkMetric, steps, positions, weight, sharePrefix,
+    }, work, scores);
     options.onProgress?.(c + 1, chunks);
   }
   for (let s = 0; s < senders.length; s++) {
@@ -93,32 +112,26 @@ export function edgeAttribution(model: HookedGpt2, options: EdgeAttributionOptio
   return { graph, scores, method, steps, positions: [...positions] };
 }
 
-/** Positions from the first at which any clean and corrupted prompt differ. */
-function differingPositions(clean: TokenBatch, corrupted: TokenBatch): number[] {
-  let first = clean.pos;
-  for (let b = 0; b < clean.batch; b++) {
-    for (let p = 0; p < first; p++) if (clean.ids[b * clean.pos + p] !== corrupted.ids[b * clean.pos + p]) first = p;
-  }
-  return Array.from({ length: clean.pos - first }, (_, i) => first + i);
-}
-
 function defaultBatchSize(graph: EdgeGraph, positions: number): number {
   const perPrompt = (graph.senders.length + graph.receivers.length) * Math.max(1, positions) * graph.config.dModel;
   return Math.max(1, Math.floor(64e6 / perPrompt));
 }
 
-function promptRange(tokens: TokenBatch, start: number, end: number): TokenBatch {
-  return { ids: tokens.ids.subarray(start * tokens.pos, end * tokens.pos), batch: end - start, pos: tokens.pos };
-}
-
 interface Chunk {
-  readonly clean: TokenBatch;
-  readonly corrupted: TokenBatch;
+  readonly clean: Prompts;
+  readonly corrupted: Prompts;
   readonly metric: LogitMetric;
   readonly steps: number;
   readonly positions: readonly number[];
   /** This chunk's share of the whole batch's mean metric. */
   readonly weight: number;
+  readonly sharePrefix: boolean;
+}
+
+/** A batch's receivers' gradients [receivers, rows·d_model] and senders' deltas [senders, rows·d_model]. */
+interface Workspace {
+  readonly gradients: Float32Array;
+  readonly deltas: Float32Array;
 }
 
 /** The hook points of the senders' outputs: the embedding, every head's z, every MLP's output. */
@@ -128,17 +141,25 @@ function senderOutputNames(nLayers: number): HookName[] {
   return names;
 }
 
-function scoreChunk(model: HookedGpt2, graph: EdgeGraph, chunk: Chunk, scores: Float64Array): void {
+function scoreChunk(model: HookedGpt2, graph: EdgeGraph, chunk: Chunk, work: Workspace, scores: Float64Array): void {
   const { nLayers, dModel: d } = model.config;
-  const { clean, corrupted, steps, positions } = chunk;
-  const rows = Int32Array.from({ length: clean.batch * positions.length }, (_, i) => Math.floor(i / positions.length) * clean.pos + positions[i % positions.length]!);
+  const { steps } = chunk;
+  const prefix = chunk.sharePrefix ? sharedPrefixLength(chunk.clean, chunk.corrupted, chunk.metric) : 0;
+  // Terms at prefix positions are 0 (corrupted − clean is 0 there).
+  const positions = chunk.positions.filter((p) => p >= prefix).map((p) => p - prefix);
+  if (positions.length === 0) return;
+  const { clean, corrupted } = splitAtPrefix(model, chunk.clean, chunk.corrupted, prefix);
+  const metric = metricAfterPrefix(chunk.metric, prefix);
+  const { batch, pos } = clean.tokens;
+  const rows = Int32Array.from({ length: batch * positions.length }, (_, i) => Math.floor(i / positions.length) * pos + positions[i % positions.length]!);
   const outputs = senderOutputNames(nLayers);
-  const corruptedRun = model.runUntil(corrupted, blockHook(nLayers - 1, "hook_mlp_out"), { cache: outputs });
+  const corruptedRun = model.runUntil(corrupted.tokens, blockHook(nLayers - 1, "hook_mlp_out"), { cache: outputs, ...corrupted.options });
   const corruptedEmbed = corruptedRun.get(blockHook(0, "hook_resid_pre"));
   const { grads: gradNames, cache: lnNames } = receiverGradientNames(nLayers);
   const width = rows.length * d;
-  // With one step the gradients are kept as computed; with several, their mean is accumulated.
-  const gradientSums: Float32Array[] = steps === 1 ? [] : graph.receivers.map(() => new Float32Array(width));
+  // With one step the gradients are copied as computed; with several, their mean is accumulated.
+  const gradients = work.gradients.subarray(0, graph.receivers.length * width);
+  if (steps > 1) gradients.fill(0);
   let cleanRun: ActivationCache | null = null;
   for (let k = steps; k >= 1; k--) {
     const alpha = k / steps;
@@ -147,8 +168,9 @@ function scoreChunk(model: HookedGpt2, graph: EdgeGraph, chunk: Chunk, scores: F
       for (let i = 0; i < out.length; i++) out[i] = corruptedEmbed.data[i]! + alpha * (act.data[i]! - corruptedEmbed.data[i]!);
       return new Tensor(out, act.shape);
     };
-    const run = model.runWithGradients(clean, {
-      metric: chunk.metric,
+    const run = model.runWithGradients(clean.tokens, {
+      ...clean.options,
+      metric,
       grads: gradNames,
       cache: k === steps ? [...lnNames, ...outputs] : lnNames,
       ...(k < steps ? { hooks: [[blockHook(0, "hook_resid_pre"), interpolate] as const] } : {}),
@@ -157,23 +179,22 @@ function scoreChunk(model: HookedGpt2, graph: EdgeGraph, chunk: Chunk, scores: F
     const gradientOf = receiverInputGradients(model.model, run.grads, run.cache, rows);
     graph.receivers.forEach((receiver, r) => {
       const g = gradientOf(receiver).data;
-      if (steps === 1) {
-        gradientSums[r] = g;
-        return;
-      }
-      const sum = gradientSums[r]!;
-      for (let i = 0; i < width; i++) sum[i] += g[i]! / steps;
+      const sum = gradients.subarray(r * width, (r + 1) * width);
+      if (steps === 1) sum.set(g);
+      else for (let i = 0; i < width; i++) sum[i] += g[i]! / steps;
     });
   }
-  const deltas = senderDeltas(model, graph, cleanRun!, corruptedRun, rows);
-  contract(model, graph, deltas, gradientSums, width, chunk.weight, scores);
+  const deltas = senderDeltas(model, graph, cleanRun!, corruptedRun, rows, work.deltas);
+  contract(model, graph, deltas, gradients, width, chunk.weight, scores);
 }
 
-/** Each sender's corrupted − clean output at `rows`, senders in graph order: [senders, rows·d_model]. */
-function senderDeltas(model: HookedGpt2, graph: EdgeGraph, clean: ActivationCache, corrupted: ActivationCache, rows: Int32Array): Float32Array {
+/** Each sender's corrupted − clean output at `rows`, senders in graph order: [senders, rows·d_model], written into `into`. */
+function senderDeltas(
+  model: HookedGpt2, graph: EdgeGraph, clean: ActivationCache, corrupted: ActivationCache, rows: Int32Array, into: Float32Array,
+): Float32Array {
   const d = model.config.dModel;
   const width = rows.length * d;
-  const out = new Float32Array(graph.senders.length * width);
+  const out = into.subarray(0, graph.senders.length * width);
   graph.senders.forEach((sender, s) => {
     let delta: Tensor;
     if (sender.kind === "embed") {
@@ -193,31 +214,25 @@ function senderDeltas(model: HookedGpt2, graph: EdgeGraph, clean: ActivationCach
 }
 
 /**
- * scores[u, v] += weight · Σ_rows Δ_u · G_v: per layer one product of the upstream senders' deltas
- * [senders, rows·d] with that layer's receivers' gradients (packed as a weight), on the model's GEMM.
+ * scores[u, v] += weight · Σ_rows Δ_u · G_v: one product of every receiver's gradient
+ * [receivers, rows·d] with every sender's delta (packed once as the weight), on the model's GEMM.
+ * Packing the deltas once costs less than packing each layer's gradients to keep only the upstream
+ * senders' products; the other products are dropped.
  */
 function contract(
-  model: HookedGpt2, graph: EdgeGraph, deltas: Float32Array, gradients: Float32Array[], width: number, weight: number, scores: Float64Array,
+  model: HookedGpt2, graph: EdgeGraph, deltas: Float32Array, gradients: Float32Array, width: number, weight: number, scores: Float64Array,
 ): void {
   const backend = model.model.backend;
-  const { receivers } = graph;
-  const groups: number[][] = [];
-  receivers.forEach((receiver, r) => {
-    const key = receiver.kind === "logits" ? model.config.nLayers : receiver.layer;
-    (groups[key] ??= []).push(r);
-  });
-  for (const group of groups) {
-    const senderCount = Math.max(...group.map((r) => upstreamCount(graph, r)));
-    const packed = new Float32Array(group.length * width);
-    group.forEach((r, i) => packed.set(gradients[r]!, i * width));
-    const w = backend.prepareTransposed(packed, group.length, width);
-    try {
-      const product = linear(backend, new Tensor(deltas.subarray(0, senderCount * width), [senderCount, width]), w).data;
-      for (let s = 0; s < senderCount; s++) {
-        group.forEach((r, i) => (scores[s * receivers.length + r] += weight * product[s * group.length + i]!));
-      }
-    } finally {
-      backend.release?.(w);
+  const S = graph.senders.length;
+  const R = graph.receivers.length;
+  const w = backend.prepareTransposed(deltas, S, width);
+  try {
+    const product = linear(backend, new Tensor(gradients, [R, width]), w).data;
+    for (let r = 0; r < R; r++) {
+      const upstream = upstreamCount(graph, r);
+      for (let s = 0; s < upstream; s++) scores[s * R + r] += weight * product[r * S + s]!;
     }
+  } finally {
+    backend.release?.(w);
   }
 }

@@ -7,22 +7,63 @@ import {
 
 /*
  * The backward of each attention step of forward.ts (components/attention.ts), in TransformerLens's
- * layouts: q, k, v, z [b, pos, head, d_head]; scores and pattern [b, head, query, key].
+ * layouts: q, k, v, z [b, pos, head, d_head]; scores and pattern [b, head, query, key]. A run that
+ * continues earlier positions (ForwardOptions.past) has keys = pastPos + pos, its queries at
+ * pastPos…pastPos + pos − 1; the past keys and values are constants, so they get no gradient.
  */
+
+/** [past; new] keys or values: the past's [b, pastPos, …] rows first, then the run's own [b, pos, …]. */
+interface KeyRows {
+  readonly past: Float32Array;
+  readonly own: Float32Array;
+  readonly pastPos: number;
+  readonly pos: number;
+}
+
+function keyRows(own: Tensor, past: Tensor | undefined): KeyRows {
+  return { past: past?.data ?? own.data, own: own.data, pastPos: past?.shape[1] ?? 0, pos: own.shape[1]! };
+}
+
+/** The kernels read keys [b, pastPos + pos, …] in one array: the past's rows then the run's own, per prompt. */
+function withPast(rows: KeyRows, batch: number): Float32Array {
+  if (rows.pastPos === 0) return rows.own;
+  const width = rows.own.length / (batch * rows.pos);
+  const all = new Float32Array(batch * (rows.pastPos + rows.pos) * width);
+  for (let b = 0; b < batch; b++) {
+    const at = b * (rows.pastPos + rows.pos) * width;
+    all.set(rows.past.subarray(b * rows.pastPos * width, (b + 1) * rows.pastPos * width), at);
+    all.set(rows.own.subarray(b * rows.pos * width, (b + 1) * rows.pos * width), at + rows.pastPos * width);
+  }
+  return all;
+}
+
+/** The run's own rows of a gradient over [past; own] keys (the past is a constant: its rows are dropped). */
+function ownRows(all: Float32Array, rows: KeyRows, batch: number, out: Float32Array): void {
+  const width = out.length / (batch * rows.pos);
+  for (let b = 0; b < batch; b++) {
+    const from = (b * (rows.pastPos + rows.pos) + rows.pastPos) * width;
+    out.set(all.subarray(from, from + rows.pos * width), b * rows.pos * width);
+  }
+}
 
 /**
  * mixValues backward, z[b, q, h] = Σ_k pattern[b, h, q, k]·v[b, k, h]:
  * ∂/∂pattern[b, h, q, k] = dz[b, q, h]·v[b, k, h] and ∂/∂v[b, k, h] = Σ_q pattern[b, h, q, k]·dz[b, q, h].
- * Without `maskedToo`, ∂/∂pattern is left 0 at keys after the query (where the pattern is 0).
+ * Without `maskedToo`, ∂/∂pattern is left 0 at keys after the query (where the pattern is 0). With
+ * `pastV` (the past's values), keys are its positions then v's, and ∂/∂v covers v's only.
  */
 export function mixValuesBackward(
-  dz: Tensor, pattern: Tensor, v: Tensor, maskedToo = true, kernels?: BackwardKernels, into: { dPattern?: Float32Array; dV?: Float32Array } = {},
+  dz: Tensor, pattern: Tensor, v: Tensor, maskedToo = true, kernels?: BackwardKernels,
+  into: { dPattern?: Float32Array; dV?: Float32Array } = {}, pastV?: Tensor,
 ): { dPattern: Tensor; dV: Tensor } {
   const [batch, nHeads, pos, keys] = pattern.shape as [number, number, number, number];
   const dHead = v.shape[3]!;
   const dPattern = into.dPattern ?? new Float32Array(pattern.size);
   const dV = into.dV ?? new Float32Array(v.size);
-  (kernels?.mixValuesBackward ?? referenceMixValuesBackward)(dz.data, pattern.data, v.data, batch, pos, keys, nHeads, dHead, maskedToo, dPattern, dV);
+  const values = keyRows(v, pastV);
+  const allDV = values.pastPos === 0 ? dV : new Float32Array(batch * keys * nHeads * dHead);
+  (kernels?.mixValuesBackward ?? referenceMixValuesBackward)(dz.data, pattern.data, withPast(values, batch), batch, pos, keys, nHeads, dHead, maskedToo, dPattern, allDV);
+  if (allDV !== dV) ownRows(allDV, values, batch, dV);
   return { dPattern: new Tensor(dPattern, pattern.shape), dV: new Tensor(dV, v.shape) };
 }
 
@@ -58,16 +99,21 @@ export function maskScoreGradients(dScores: Tensor, mask: KeyMask | null): Tenso
 /**
  * attentionScores backward, scores[b, h, q, k] = q[b, q, h]·k[b, k, h]/√d_head:
  * ∂/∂q[b, q, h] = Σ_k dScores·k[b, k, h]/√d_head and ∂/∂k[b, k, h] = Σ_q dScores·q[b, q, h]/√d_head.
- * Masked entries must already be zero (maskScoreGradients).
+ * Masked entries must already be zero (maskScoreGradients). With `pastK` (the past's keys), keys are
+ * its positions then k's, and ∂/∂k covers k's only.
  */
 export function attentionScoresBackward(
-  dScores: Tensor, q: Tensor, k: Tensor, kernels?: BackwardKernels, into: { dQ?: Float32Array; dK?: Float32Array } = {},
+  dScores: Tensor, q: Tensor, k: Tensor, kernels?: BackwardKernels,
+  into: { dQ?: Float32Array; dK?: Float32Array } = {}, pastK?: Tensor,
 ): { dQ: Tensor; dK: Tensor } {
   const [batch, nHeads, pos, keys] = dScores.shape as [number, number, number, number];
   const dHead = q.shape[3]!;
   const dQ = into.dQ ?? new Float32Array(q.size);
   const dK = into.dK ?? new Float32Array(k.size);
-  (kernels?.attentionScoresBackward ?? referenceAttentionScoresBackward)(dScores.data, q.data, k.data, batch, pos, keys, nHeads, dHead, dQ, dK);
+  const keyRow = keyRows(k, pastK);
+  const allDK = keyRow.pastPos === 0 ? dK : new Float32Array(batch * keys * nHeads * dHead);
+  (kernels?.attentionScoresBackward ?? referenceAttentionScoresBackward)(dScores.data, q.data, withPast(keyRow, batch), batch, pos, keys, nHeads, dHead, dQ, allDK);
+  if (allDK !== dK) ownRows(allDK, keyRow, batch, dK);
   return { dQ: new Tensor(dQ, q.shape), dK: new Tensor(dK, k.shape) };
 }
 

@@ -3,7 +3,7 @@ import { shapeToString, Tensor } from "../../tensor/tensor.ts";
 import type { HeadInput } from "../components/attention-head.ts";
 import type { LayerNormSite } from "../components/layer-norm.ts";
 import type { Gpt2Model } from "../model.ts";
-import { layerNormAffineBackward, layerNormInputBackward, layerNormScaleBackward } from "./layer-norm-backward.ts";
+import { layerNormBackwardFromOutput } from "./layer-norm-backward.ts";
 import { linearInputBackward, transposedBlockWeight, transposedHeadInput } from "./transposed-weights.ts";
 
 /** A LayerNorm's forward values at its hook points (`hook_normalized`, `hook_scale`), as a run's cache holds them. */
@@ -18,8 +18,7 @@ export interface LayerNormActivations {
  * LayerNorm (linear in dOut for a given forward).
  */
 export function layerNormGradient(model: Gpt2Model, site: LayerNormSite, dOut: Tensor, forward: LayerNormActivations): Tensor {
-  const dNormalized = layerNormAffineBackward(model, site, dOut);
-  return layerNormInputBackward(dNormalized, layerNormScaleBackward(dNormalized, forward.normalized, forward.scale), forward.normalized, forward.scale);
+  return layerNormBackwardFromOutput(model, site, dOut, forward.normalized, forward.scale);
 }
 
 /**

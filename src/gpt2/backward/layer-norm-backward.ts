@@ -42,3 +42,31 @@ export function layerNormInputBackward(
   (kernels?.layerNormInputBackward ?? referenceLayerNormInputBackward)(dNormalized.data, dScale.data, normalized.data, scale.data, width, out);
   return new Tensor(out, normalized.shape);
 }
+
+/**
+ * ∂/∂x from ∂/∂out when nothing sees the gradients in between: layerNormAffineBackward, then
+ * layerNormScaleBackward and layerNormInputBackward, composed row by row without their intermediate
+ * arrays (edge attribution takes one per receiver and step).
+ */
+export function layerNormBackwardFromOutput(model: Gpt2Model, site: LayerNormSite, dOut: Tensor, normalized: Tensor, scale: Tensor): Tensor {
+  const { weight } = layerNormWeights(model, site);
+  const width = weight.length;
+  const rows = normalized.size / width;
+  const out = new Float32Array(normalized.size);
+  const g = dOut.data, n = normalized.data;
+  for (let r = 0; r < rows; r++) {
+    const base = r * width;
+    let sum = 0, dot = 0;
+    for (let j = 0; j < width; j++) {
+      const dn = g[base + j]! * weight[j]!;
+      sum += dn;
+      dot += dn * n[base + j]!;
+    }
+    const inv = 1 / scale.data[r]!;
+    const mean = sum / width;
+    // layerNormScaleBackward's −dot/scale, spread over x as ∂scale/∂x_j = normalized_j / width.
+    const viaScale = -dot * inv / width;
+    for (let j = 0; j < width; j++) out[base + j] = (g[base + j]! * weight[j]! - mean) * inv + viaScale * n[base + j]!;
+  }
+  return new Tensor(out, normalized.shape);
+}

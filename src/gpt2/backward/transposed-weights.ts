@@ -70,18 +70,22 @@ export function transposedHeadOut(model: Gpt2Model, layer: number, head: number)
 /** W_Q[head]ᵀ (resp. K, V) [d_head, d_model]: the head's columns of c_attn, W's own slice handed over transposed. */
 export function transposedHeadInput(model: Gpt2Model, layer: number, head: number, input: "q" | "k" | "v"): PreparedWeight {
   const blocks = transposedSet(model).blocks[layer]!;
-  const key = `${input}Head${head}`;
-  let prepared = blocks.get(key);
-  if (prepared === undefined) {
-    const { dModel: d, dHead } = model.config;
+  const key = (channel: string, h: number) => `${channel}Head${h}`;
+  if (!blocks.has(key(input, head))) {
+    // Every head and channel of the layer at once: a lazily loaded c_attn is then read once, not once per head.
+    const { dModel: d, dHead, nHeads } = model.config;
     const w = plainWeight(model, model.weights.blocks[layer]!, "qkvWeight");
-    const column = ["q", "k", "v"].indexOf(input) * d + head * dHead;
-    const slice = new Float32Array(d * dHead);
-    for (let row = 0; row < d; row++) slice.set(w.subarray(row * 3 * d + column, row * 3 * d + column + dHead), row * dHead);
-    prepared = model.prepareOwnedTransposed(slice, d, dHead);
-    blocks.set(key, prepared);
+    ["q", "k", "v"].forEach((channel, c) => {
+      for (let h = 0; h < nHeads; h++) {
+        if (blocks.has(key(channel, h))) continue;
+        const column = c * d + h * dHead;
+        const slice = new Float32Array(d * dHead);
+        for (let row = 0; row < d; row++) slice.set(w.subarray(row * 3 * d + column, row * 3 * d + column + dHead), row * dHead);
+        blocks.set(key(channel, h), model.prepareOwnedTransposed(slice, d, dHead));
+      }
+    });
   }
-  return prepared;
+  return blocks.get(key(input, head))!;
 }
 
 /** W_Uᵀ [d_vocab, d_model] (the token embedding when tied) as a weight: dLogits·W_Uᵀ. */
