@@ -1,6 +1,6 @@
 import { InputError } from "../errors.ts";
 import { type GradientVisitor, runBackward, savedForBackward } from "../gpt2/backward.ts";
-import type { LogitMetric } from "../gpt2/backward/logit-metrics.ts";
+import { isLogitMetric, type LogitMetric } from "../gpt2/backward/logit-metrics.ts";
 import type { PastKeysValues } from "../gpt2/forward.ts";
 import { metricRows } from "../gpt2/backward/unembed-backward.ts";
 import type { HookName } from "../gpt2/hook-names.ts";
@@ -85,10 +85,7 @@ function checkOptions(options: unknown): asserts options is GradientRunOptions {
   }
   const { metric, recomputeMlpPre } = options as { metric?: unknown; recomputeMlpPre?: unknown };
   if (recomputeMlpPre !== undefined && typeof recomputeMlpPre !== "boolean") throw bad(`recomputeMlpPre must be true or false, got ${String(recomputeMlpPre)}`);
-  const m = metric as Partial<LogitMetric> | undefined;
-  const ok = typeof m === "object" && m !== null && typeof m.evaluate === "function" &&
-    (m.kind === "logits" || (m.kind === "softmax" && Array.isArray((m as { tokens?: unknown }).tokens)));
-  if (!ok) {
+  if (!isLogitMetric(metric)) {
     throw bad(
       "runWithGradients: metric must be { kind: \"softmax\", tokens, evaluate(tokenLogits, logSumExp, rows) } or { kind: \"logits\", evaluate(logits) } " +
         "(e.g. logitDifferenceMetric, logProbMetric, probabilityMassDifferenceMetric)",

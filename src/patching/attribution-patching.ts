@@ -6,7 +6,7 @@
  * base run, summed over exactly the slices activation patching's variant replaces (the same plan).
  * Noising (the default here) takes the gradient at the clean run and patches corrupted values in.
  */
-import type { LogitMetric } from "../gpt2/backward/logit-metrics.ts";
+import { isLogitMetric, type LogitMetric } from "../gpt2/backward/logit-metrics.ts";
 import { metricRows, metricWithLogitGradient } from "../gpt2/backward/unembed-backward.ts";
 import type { TokenBatch, TokenInput } from "../gpt2/tokens.ts";
 import type { HookedGpt2 } from "../hooks/hooked-gpt2.ts";
@@ -38,10 +38,7 @@ export interface AttributionPatchingOptions<C extends PatchComponent = PatchComp
 const OPTION_KEYS = ["component", "by", "clean", "corrupted", "metric", "direction"];
 
 function checkLogitMetric(metric: unknown): asserts metric is LogitMetric {
-  const m = metric as Partial<LogitMetric> | null | undefined;
-  const ok = typeof m === "object" && m !== null && typeof m.evaluate === "function" &&
-    (m.kind === "logits" || (m.kind === "softmax" && Array.isArray((m as { tokens?: unknown }).tokens)));
-  if (ok) return;
+  if (isLogitMetric(metric)) return;
   const hint = typeof metric === "function"
     ? " (a function of the logits is activationPatching's metric; attribution needs its gradient)"
     : "";

@@ -41,6 +41,13 @@ export interface FullLogitMetric {
 /** What runWithGradients differentiates: a scalar of the logits. */
 export type LogitMetric = SoftmaxLogitMetric | FullLogitMetric;
 
+/** Whether a value has a LogitMetric's shape: { kind: "softmax", tokens, evaluate } or { kind: "logits", evaluate }. */
+export function isLogitMetric(value: unknown): value is LogitMetric {
+  const m = value as Partial<LogitMetric> | null | undefined;
+  return typeof m === "object" && m !== null && typeof m.evaluate === "function" &&
+    (m.kind === "logits" || (m.kind === "softmax" && Array.isArray((m as { tokens?: unknown }).tokens)));
+}
+
 /** A token per read row: one id for all rows, or a list with one per row. */
 export type RowTokens = number | readonly number[];
 
